@@ -1,0 +1,137 @@
+"""Alias tags (SPEC §6): names, the YAML record in their message, and reading them back.
+
+The record is written one `key: <JSON value>` per line: valid YAML for people and tools, and
+parseable here without importing a YAML library, which keeps `mreg resolve` fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from mreg.gitrepo import GitRepo
+from mreg.layout import TAG_NAMESPACE, tag_prefix
+
+RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request")
+_FIELDS = (
+    "%(refname)",
+    "%(*objectname)",
+    "%(taggername) %(taggeremail)",
+    "%(taggerdate:unix)",
+    "%(contents:body)",
+)
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    model: str
+    alias: str
+    seq: int
+    event: str
+    version: int | None
+    digest: str | None
+    previous: int | None
+    reason: str | None
+    request: str | None
+    tagger: str
+    timestamp: int
+    commit: str
+    tag: str
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp, timezone.utc)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "seq": self.seq,
+            "event": self.event,
+            "version": self.version,
+            "digest": self.digest,
+            "previous": self.previous,
+            "reason": self.reason,
+            "request": self.request,
+            "by": self.tagger,
+            "at": self.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tag": self.tag,
+        }
+
+
+def format_record(record: dict[str, Any]) -> str:
+    event, model, alias, version = record["event"], record["model"], record["alias"], record["version"]
+    if event == "demote":
+        subject = f"demote {model} {alias}"
+    elif event == "rollback":
+        subject = f"rollback {model} {alias} to v{version}"
+    else:
+        subject = f"promote {model} v{version} to {alias}"
+    body = "\n".join(f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS)
+    return f"{subject}\n\n{body}\n"
+
+
+def parse_record(body: str) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for line in body.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in RECORD_KEYS:
+            try:
+                record[key] = json.loads(value)
+            except ValueError:
+                record[key] = value
+    return record
+
+
+def read_events(git: GitRepo, model: str, alias: str | None = None) -> list[AliasEvent]:
+    """Every alias event of a model (or of one alias), ordered by alias then seq: one for-each-ref."""
+    rows = git.for_each_ref(tag_prefix(model, alias), _FIELDS)
+    events = []
+    for refname, commit, tagger, stamp, body in (r for r in rows if len(r) == 5):
+        parts = refname[len(TAG_NAMESPACE):].split("/")
+        if len(parts) != 3 or not parts[2].isdigit() or parts[0] != model:
+            continue
+        rec = parse_record(body)
+        if rec.get("model") != model or rec.get("alias") != parts[1]:
+            continue  # a tag in our namespace that does not describe itself consistently is ignored
+        version = rec.get("version")
+        events.append(
+            AliasEvent(
+                model=model,
+                alias=parts[1],
+                seq=int(parts[2]),
+                event=str(rec.get("event") or "promote"),
+                version=version if isinstance(version, int) else None,
+                digest=rec.get("digest"),
+                previous=rec.get("previous") if isinstance(rec.get("previous"), int) else None,
+                reason=rec.get("reason"),
+                request=rec.get("request"),
+                tagger=tagger.strip(),
+                timestamp=int(stamp or 0),
+                commit=commit,
+                tag=refname.removeprefix("refs/tags/"),
+            )
+        )
+    events.sort(key=lambda e: (e.alias, e.seq))
+    return events
+
+
+def current(events: list[AliasEvent], alias: str, *, at: int | None = None) -> AliasEvent | None:
+    """The alias's value is its highest seq (never a timestamp); `at` only filters what existed then."""
+    best = None
+    for e in events:
+        if e.alias == alias and (at is None or e.timestamp <= at) and (best is None or e.seq > best.seq):
+            best = e
+    return best
+
+
+def current_all(events: list[AliasEvent], *, at: int | None = None) -> dict[str, AliasEvent]:
+    out: dict[str, AliasEvent] = {}
+    for e in events:
+        if at is not None and e.timestamp > at:
+            continue
+        if e.alias not in out or e.seq > out[e.alias].seq:
+            out[e.alias] = e
+    return out

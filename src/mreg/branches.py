@@ -1,0 +1,169 @@
+"""The two mreg branches and the alias tags on one repository, kept in step with its remote.
+
+Every write is: fetch, build one commit on the tip, push without force, move the local ref with a
+compare-and-swap; a rejected push or a lost CAS rebuilds on the new tip (SPEC §8: v4 and v5, never
+a lost or duplicated version).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mreg.errors import ConflictError, MregError, RemoteError
+from mreg.gitrepo import GitRepo
+from mreg.layout import REGISTRY_BRANCH, registry_refspecs, tracking_ref
+
+MAX_ATTEMPTS = 40
+
+
+class Retry(Exception):
+    """Raised by a build step when what it read is no longer true: rebuild on a fresh tip."""
+
+
+@dataclass(frozen=True)
+class Change:
+    files: Mapping[str, bytes | None]
+    message: str
+    result: object = None
+
+
+Build = Callable[[str | None], Change]
+
+
+class Branches:
+    def __init__(self, git: GitRepo, remote: str | None, *, offline: bool = False) -> None:
+        self.git = git
+        self.remote = remote if remote and git.remote_url(remote) else None
+        self.offline = offline
+        self._fetched = False
+
+    @property
+    def online(self) -> bool:
+        return self.remote is not None and not self.offline
+
+    def tip(self, branch: str) -> str | None:
+        return self.git.rev_parse(f"refs/heads/{branch}")
+
+    # -- fetching ----------------------------------------------------------------------------------
+    def fetch(self, *, force: bool = False) -> None:
+        """Bring the registry refs from the remote and fast-forward the local branches."""
+        if not self.online or (self._fetched and not force):
+            return
+        assert self.remote is not None
+        self.git.fetch(self.remote, registry_refspecs(self.remote))
+        self._fetched = True
+        for branch in (REGISTRY_BRANCH, "mreg/aliases"):
+            self._fast_forward(branch)
+
+    def _fast_forward(self, branch: str) -> None:
+        assert self.remote is not None
+        theirs = self.git.rev_parse(tracking_ref(self.remote, branch))
+        if theirs is None:
+            return
+        for _ in range(MAX_ATTEMPTS):
+            ours = self.tip(branch)
+            if ours == theirs:
+                return
+            if ours is not None and not self.git.is_ancestor(ours, theirs):
+                if self.git.is_ancestor(theirs, ours):
+                    return  # ahead: unpushed local commits go out with the next write
+                raise ConflictError(
+                    f"local branch {branch} has diverged from {self.remote}/{branch}",
+                    hint=f"inspect with: git log {branch}...{self.remote}/{branch}",
+                )
+            if self.git.update_ref(f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"):
+                return
+
+    # -- committing --------------------------------------------------------------------------------
+    def commit(self, branch: str, build: Build, *, allow_create: bool = False) -> tuple[str, Change]:
+        """Build a commit on the branch tip and publish it; retried until it lands or is refused."""
+        ref = f"refs/heads/{branch}"
+        last_reason = ""
+        for attempt in range(MAX_ATTEMPTS):
+            self.fetch(force=attempt > 0)
+            base = self.tip(branch)
+            if base is None and not allow_create:
+                from mreg.gitrepo import not_initialised
+
+                raise not_initialised(str(self.git.work_tree or self.git.git_dir))
+            try:
+                change = build(base)
+            except Retry as exc:
+                last_reason = str(exc)
+                _backoff(attempt)
+                continue
+            base_tree = self.git.rev_parse(f"{base}^{{tree}}") if base else None
+            tree = self.git.write_tree(base_tree, change.files)
+            commit = self.git.commit_tree(tree, [base] if base else [], change.message + "\n")
+            if self.online:
+                assert self.remote is not None
+                pushed = self.git.push(self.remote, [f"{commit}:{ref}"])
+                if not pushed.ok:
+                    last_reason = "the remote moved on"
+                    _backoff(attempt)
+                    continue
+                self._settle(ref, commit)
+                return commit, change
+            if self.git.update_ref(ref, commit, base, f"mreg: {change.message}"):
+                return commit, change
+            last_reason = "another writer moved the branch"
+            _backoff(attempt)
+        raise ConflictError(f"could not write {branch} after {MAX_ATTEMPTS} attempts: {last_reason}")
+
+    def _settle(self, ref: str, commit: str) -> None:
+        """After a successful push, move the local ref forward unless a newer commit is already there."""
+        assert self.remote is not None
+        self.git.run("update-ref", tracking_ref(self.remote, ref.removeprefix("refs/heads/")), commit, check=False)
+        for _ in range(MAX_ATTEMPTS):
+            ours = self.git.rev_parse(ref)
+            if ours is not None and (ours == commit or not self.git.is_ancestor(ours, commit)):
+                return
+            if self.git.update_ref(ref, commit, ours, "mreg: published"):
+                return
+
+    # -- tags --------------------------------------------------------------------------------------
+    def create_tag(self, name: str, target: str, message: str, *, sign: bool = False) -> bool:
+        """Create and publish one tag; False when the name is taken (locally or on the remote)."""
+        ref = f"refs/tags/{name}"
+        if not self.git.create_tag(name, target, message, sign=sign):
+            return False
+        if not self.online:
+            return True
+        assert self.remote is not None
+        try:
+            pushed = self.git.push(self.remote, [f"{ref}:{ref}"])
+        except MregError:
+            self._drop_unpublished_tag(ref)
+            raise
+        if pushed.ok:
+            return True
+        # Somebody published this seq first: our tag never left this clone, so dropping it moves nothing.
+        self._drop_unpublished_tag(ref)
+        return False
+
+    def _drop_unpublished_tag(self, ref: str) -> None:
+        oid = self.git.rev_parse(ref)
+        if oid:
+            self.git.run("update-ref", "-d", ref, oid, check=False)
+
+    def ensure_pushed(self, branch: str) -> None:
+        """A tag must never point at a commit the remote lacks: publish local-only registry commits."""
+        if not self.online:
+            return
+        assert self.remote is not None
+        ours = self.tip(branch)
+        theirs = self.git.rev_parse(tracking_ref(self.remote, branch))
+        if ours and ours != theirs:
+            pushed = self.git.push(self.remote, [f"{ours}:refs/heads/{branch}"])
+            if not pushed.ok:
+                raise RemoteError(f"cannot publish {branch} to {self.remote}: {pushed.detail.strip()[:200]}")
+            self.git.run("update-ref", tracking_ref(self.remote, branch), ours, check=False)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.5, 0.005 * (2 ** min(attempt, 7))) * random.random())
+
+

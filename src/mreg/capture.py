@@ -1,0 +1,88 @@
+"""What `register` records about where a model came from: environment lock and source commit (SPEC §4)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+from mreg.gitrepo import GitRepo
+
+_CANON = re.compile(r"[-_.]+")
+
+
+def canonical_name(name: str) -> str:
+    return _CANON.sub("-", name).lower()
+
+
+def python_version() -> str:
+    return f"{platform.python_implementation().lower()} {platform.python_version()}"
+
+
+def platform_tag() -> str:
+    return f"{sys.platform}-{platform.machine()}"
+
+
+def package_lock() -> str:
+    """A sorted `name==version` lock of the running interpreter's distributions, as canonical text.
+
+    Read from dist-info metadata in-process (pip freeze costs ~400 ms); editable and VCS installs are
+    marked from PEP 610 `direct_url.json`, because `==version` alone would not reproduce them.
+    """
+    import importlib.metadata as md
+    import json
+
+    lines: dict[str, str] = {}
+    for dist in md.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        cname = canonical_name(name)
+        line = f"{cname}=={dist.version}"
+        direct = dist.read_text("direct_url.json")
+        if direct:
+            try:
+                info = json.loads(direct)
+            except ValueError:
+                info = {}
+            vcs = info.get("vcs_info")
+            if vcs:
+                line = f"{cname} @ {vcs.get('vcs', 'git')}+{strip_credentials(info.get('url', ''))}@{vcs.get('commit_id', '')}"
+            elif info.get("dir_info", {}).get("editable"):
+                line = f"{cname}=={dist.version}  # editable"
+        lines.setdefault(cname, line)
+    header = f"# python {platform.python_version()} {platform.python_implementation().lower()} {platform_tag()}"
+    return "\n".join([header, *sorted(lines.values())]) + "\n"
+
+
+def strip_credentials(url: str) -> str:
+    """Remove user:password@ from URLs: tokens in remote URLs must never reach a manifest."""
+    if "://" not in url:
+        # scp-like git@host:path keeps its user (no secret); anything else is returned untouched
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def source_info(git: GitRepo, remote: str) -> dict[str, object] | None:
+    """The code that produced the model: repository URL, HEAD commit, dirty flag."""
+    if git.work_tree is None:
+        return None
+    head = git.rev_parse("HEAD")
+    url = git.remote_url(remote)
+    dirty = False
+    if head is not None:
+        proc = git.run("status", "--porcelain", "--untracked-files=no", check=False)
+        dirty = bool(proc.stdout.strip())
+    return {"repository": strip_credentials(url) if url else None, "commit": head, "dirty": dirty}
+
+
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true")

@@ -1,0 +1,59 @@
+"""Human tables and --json: two renderings of one result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def fmt_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if v is None:
+        return "-"
+    return str(v)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal and output is not JSON."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def bar(self, label: str, total: int) -> Any:
+        if not self.enabled or total < 64 * 1024 * 1024:
+            return None
+        done = [0]
+
+        def update(n: int) -> None:
+            done[0] += n
+            pct = 100 * done[0] // max(total, 1)
+            sys.stderr.write(f"\r{label[:40]:40} {pct:3d}% {fmt_size(done[0])}/{fmt_size(total)}")
+            if done[0] >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+        return update

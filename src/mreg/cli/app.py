@@ -1,0 +1,412 @@
+"""Commands of SPEC §8: parse → call Registry → render. Heavy imports happen inside each command."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from mreg import __version__
+from mreg.cli._render import Progress, emit_json, fmt_size, fmt_value, table
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mreg.registry import Registry
+
+app = typer.Typer(
+    name="mreg",
+    help="A Git-native model registry: manifests on a git branch, bytes in content-addressed storage, aliases as append-only tags.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RepoOpt = Annotated[str, typer.Option("--repo", help="Repository path (default: the enclosing repo).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Do not fetch from or push to the remote.")]
+RegistryOpt = Annotated[Optional[str], typer.Option("--registry", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
+AtOpt = Annotated[Optional[str], typer.Option("--at", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"mreg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """mreg: register, promote and pull models with git as the record."""
+
+
+def _open(repo: str, *, registry: str | None = None, offline: bool = False) -> Registry:
+    from mreg.registry import Registry
+
+    return Registry.open(repo, registry=registry, offline=offline)
+
+
+def _at(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    from mreg.refs import parse_at
+
+    return parse_at(text)
+
+
+def _warn(message: str) -> None:
+    print(f"mreg: warning: {message}", file=sys.stderr)
+
+
+@app.command()
+def init(
+    store: Annotated[Optional[str], typer.Option("--store", help="Object store URL (s3://bucket/prefix, file:///path, …).")] = None,  # noqa: UP045
+    remote: Annotated[Optional[str], typer.Option("--remote", help="Git remote to publish to (default origin).")] = None,  # noqa: UP045
+    github: Annotated[bool, typer.Option("--github", help="Also commit the apply workflow onto mreg/aliases.")] = False,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the registry branches (a second run changes nothing)."""
+    reg = _open(repo)
+    created = reg.init(store=store, remote=remote, github=github)
+    if as_json:
+        emit_json({"created": created})
+    elif created:
+        for what in created:
+            print(f"created {what}")
+    else:
+        print("mreg registry already initialised; nothing changed")
+
+
+@app.command()
+def register(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    paths: Annotated[list[str], typer.Argument(help="Files or directories (recursively) to store.")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="K=V hyperparameter (repeatable).")] = None,  # noqa: UP045
+    params: Annotated[Optional[list[str]], typer.Option("--params", help="YAML/JSON file of hyperparameters.")] = None,  # noqa: UP045
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="K=V metric, a number (repeatable).")] = None,  # noqa: UP045
+    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", help="YAML/JSON file of metrics.")] = None,  # noqa: UP045
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="NAME=URI data reference (repeatable).")] = None,  # noqa: UP045
+    lockfile: Annotated[Optional[str], typer.Option("--lockfile", help="Environment lock file to store with the version.")] = None,  # noqa: UP045
+    image: Annotated[Optional[str], typer.Option("--image", help="Container image reference.")] = None,  # noqa: UP045
+    parent: Annotated[Optional[str], typer.Option("--parent", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
+    message: Annotated[Optional[str], typer.Option("-m", "--message", help="What this version is.")] = None,  # noqa: UP045
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Store the files, write the manifest, print MODEL@vN."""
+    from mreg import ci
+
+    reg = _open(repo)
+    progress = Progress(not as_json)
+    result = reg.register(
+        model,
+        paths,
+        params=param or [],
+        params_files=params or [],
+        metrics=metric or [],
+        metrics_files=metrics or [],
+        data=data or [],
+        lockfile=lockfile,
+        image=image,
+        parent=parent,
+        message=message,
+        progress=progress.bar,
+        on_duplicate=_warn,
+    )
+    ci.write_outputs({"model": result.model, "version": result.version, "digest": result.digest})
+    if as_json:
+        emit_json({"ref": result.ref, "uploaded_bytes": result.uploaded_bytes, "reused_bytes": result.reused_bytes,
+                   "duplicate_of": result.duplicate_of, "manifest": result.manifest})
+    else:
+        print(result.ref)
+
+
+@app.command("list")
+def list_(
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Models, their latest version and aliases."""
+    rows = _open(repo, registry=registry, offline=offline).list(_at(at))
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        print("no models registered yet")
+        return
+    print(table(["MODEL", "LATEST", "VERSIONS", "ALIASES"],
+                [[r["model"], f"v{r['latest']}", r["versions"], ", ".join(f"{a}=v{v}" for a, v in r["aliases"].items())] for r in rows]))
+
+
+def _manifest_json(v: Any) -> dict[str, Any]:
+    return {"ref": v.ref, "model": v.model, "version": v.version, "aliases": list(v.aliases), "manifest": v.manifest}
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One version: its manifest and the aliases on it."""
+    v = _open(repo, registry=registry, offline=offline).show(ref, _at(at))
+    if as_json:
+        emit_json(_manifest_json(v))
+        return
+    m = v.manifest
+    src = m.get("source") or {}
+    env = m["environment"]
+    print(f"{v.ref}" + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
+    print(f"  digest      {m['digest']}")
+    print(f"  created     {m['created_at']} by {m['created_by']}")
+    if m.get("message"):
+        print(f"  message     {m['message']}")
+    if src.get("commit"):
+        print(f"  source      {src.get('repository') or '(no remote)'} @ {src['commit'][:12]}{' (dirty)' if src.get('dirty') else ''}")
+    print(f"  environment {env['python']} on {env['platform']}, packages {env['packages'][:19]}…"
+          + (f", lockfile {env['lockfile']['path']}" if "lockfile" in env else "") + (f", image {env['image']}" if "image" in env else ""))
+    if m.get("parent"):
+        print(f"  parent      {m['parent']}")
+    for title, mapping in (("params", m.get("params") or {}), ("metrics", m.get("metrics") or {})):
+        if mapping:
+            print(f"  {title:<11} " + ", ".join(f"{k}={fmt_value(val)}" for k, val in mapping.items()))
+    for d in m.get("data") or []:
+        extra = d.get("digest") or d.get("etag") or ""
+        print(f"  data        {d['name']} = {d['uri']} {extra}".rstrip())
+    print(f"  artifacts   {len(m['artifacts'])} file(s), {fmt_size(sum(a['size'] for a in m['artifacts']))}")
+    for a in m["artifacts"]:
+        print(f"    {a['path']}  {fmt_size(a['size'])}  {a['digest'][:19]}…")
+
+
+@app.command()
+def resolve(
+    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print MODEL@vN (with --json: the manifest and its aliases)."""
+    from mreg import ci
+
+    reg = _open(repo, registry=registry, offline=offline)
+    if as_json:
+        v = reg.show(ref, _at(at))
+        emit_json(_manifest_json(v))
+    else:
+        v = reg.resolve(ref, _at(at))
+        print(v.ref)
+    ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})
+
+
+@app.command()
+def pull(
+    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    out: Annotated[Optional[str], typer.Option("-o", "--output", help="Destination directory (default MODEL-vN).")] = None,  # noqa: UP045
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the artifacts, verified against their digests."""
+    reg = _open(repo, registry=registry, offline=offline)
+    result = reg.pull(ref, out, at=_at(at), progress=Progress(not as_json).bar)
+    if as_json:
+        emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
+                   "from_cache": result.from_cache, "from_store": result.from_store})
+    else:
+        print(f"{result.ref} -> {result.dest} ({len(result.files)} file(s) verified)")
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="First reference.")],
+    b: Annotated[str, typer.Argument(help="Second reference.")],
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Params, metrics, data, environment packages and artifacts of two versions."""
+    d = _open(repo, registry=registry, offline=offline).diff(a, b, at=_at(at))
+    if as_json:
+        emit_json(d)
+        return
+    print(f"{d['a']} -> {d['b']}" + ("  (same artifacts)" if d["same_artifacts"] else ""))
+    if d["metrics"]:
+        print("\nmetrics\n" + table(["METRIC", d["a"], d["b"], "DELTA"],
+              [[r["key"], fmt_value(r["old"]), fmt_value(r["new"]), "" if r["delta"] is None else f"{r['delta']:+.6g}"] for r in d["metrics"]]))
+    if d["params"]:
+        print("\nparams\n" + table(["PARAM", d["a"], d["b"]], [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["params"]]))
+    if d["data"]:
+        print("\ndata\n" + table(["NAME", d["a"], d["b"]],
+              [[r["key"], (r["old"] or {}).get("uri", "-"), (r["new"] or {}).get("uri", "-")] for r in d["data"]]))
+    if d["environment"]:
+        print("\nenvironment\n" + table(["FIELD", d["a"], d["b"]], [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["environment"]]))
+    if d["packages"]:
+        print("\npackages\n" + table(["PACKAGE", "CHANGE", d["a"], d["b"]], [[r["package"], r["change"], r["old"] or "-", r["new"] or "-"] for r in d["packages"]]))
+    if d["artifacts"]:
+        print("\nartifacts\n" + table(["PATH", "CHANGE"], [[r["path"], r["change"]] for r in d["artifacts"]]))
+    if not any(d[k] for k in ("metrics", "params", "data", "environment", "packages", "artifacts")):
+        print("no differences")
+
+
+@app.command()
+def verify(
+    ref: Annotated[Optional[str], typer.Argument(help="One version (default: every version).")] = None,  # noqa: UP045
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-hash the stored objects the manifests reference."""
+    from mreg.ops.maintain import corrupt_error
+
+    result = _open(repo, offline=offline).verify(ref)
+    if as_json:
+        emit_json({"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing, "corrupt": result.corrupt})
+    else:
+        for item in result.missing:
+            print(f"MISSING  {item['digest']}  used by {', '.join(item['used_by'])}")
+        for item in result.corrupt:
+            print(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
+        print(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
+    if not result.ok:
+        raise corrupt_error(result)
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")] = False,
+    grace: Annotated[str, typer.Option("--grace", help="Keep unreferenced objects younger than this (e.g. 24h, 7d, 0s).")] = "24h",
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete store objects that no manifest references."""
+    from mreg.errors import UsageError
+    from mreg.refs import RELATIVE_AT_RE
+
+    m = RELATIVE_AT_RE.match(grace)
+    if not m:
+        raise UsageError(f"--grace {grace!r}: expected a duration like 24h, 7d or 0s")
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    result = _open(repo, offline=offline).gc(dry_run=dry_run, grace_seconds=seconds)
+    if as_json:
+        emit_json({"dry_run": dry_run, "deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept, "young": result.young})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for d in result.deleted:
+        print(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
+    print(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}")
+
+
+def _render_move(move: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json({"model": move.model, "alias": move.alias, "event": move.event, "version": move.version,
+                   "previous": move.previous, "tag": move.tag, "review": move.review})
+        return
+    if move.review is not None:
+        r = move.review
+        print(f"review requested: {move.model}@{move.alias} -> v{move.version} on branch {r['branch']}")
+        if r.get("url"):
+            print(f"pull request: {r['url']}")
+        elif r.get("compare_url"):
+            print(f"open a pull request: {r['compare_url']}")
+        return
+    prev = f" (was v{move.previous})" if move.previous else ""
+    if move.event == "demote":
+        print(f"{move.model}@{move.alias} removed{prev} [{move.tag}]")
+    else:
+        print(f"{move.model}@{move.alias} -> v{move.version}{prev} [{move.tag}]")
+
+
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Why: recorded in the tag.")]  # noqa: UP045
+SignOpt = Annotated[bool, typer.Option("--sign", help="Sign the tag with your git signing key.")]
+NoReviewOpt = Annotated[bool, typer.Option("--no-review", help="Move a protected alias directly (recorded as unreviewed).")]
+
+
+@app.command()
+def promote(
+    ref: Annotated[str, typer.Argument(help="The version to promote.")],
+    to: Annotated[str, typer.Option("--to", help="The alias to move.")],
+    reason: ReasonOpt = None,
+    sign: SignOpt = False,
+    no_review: NoReviewOpt = False,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Point an alias at a version (by pull request when the alias is protected)."""
+    _render_move(_open(repo).promote(ref, to, reason=reason, sign=sign, no_review=no_review), as_json)
+
+
+@app.command()
+def rollback(
+    target: Annotated[str, typer.Argument(help="MODEL@ALIAS")],
+    to: Annotated[Optional[str], typer.Option("--to", help="The version to go back to (vN).")] = None,  # noqa: UP045
+    at: AtOpt = None,
+    reason: ReasonOpt = None,
+    sign: SignOpt = False,
+    no_review: NoReviewOpt = False,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Put back the version the alias held before (or the one named, or the one live --at WHEN)."""
+    _render_move(_open(repo).rollback(target, to=to, at=_at(at), reason=reason, sign=sign, no_review=no_review), as_json)
+
+
+@app.command()
+def demote(
+    target: Annotated[str, typer.Argument(help="MODEL@ALIAS")],
+    reason: ReasonOpt = None,
+    sign: SignOpt = False,
+    no_review: NoReviewOpt = False,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove an alias."""
+    _render_move(_open(repo).demote(target, reason=reason, sign=sign, no_review=no_review), as_json)
+
+
+@app.command()
+def log(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[Optional[str], typer.Option("--alias", help="Only this alias's events.")] = None,  # noqa: UP045
+    repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Registrations and alias events: what, who, when, why."""
+    from mreg.refs import check_alias
+
+    if alias is not None:
+        check_alias(alias)
+    entries = _open(repo, registry=registry, offline=offline).log(model, alias=alias)
+    if as_json:
+        emit_json(entries)
+        return
+    rows = []
+    for e in entries:
+        if e["event"] == "register":
+            what = f"register v{e['version']}"
+        elif e["event"] == "demote":
+            what = f"demote {e['alias']}"
+        else:
+            what = f"{e['event']} {e['alias']} -> v{e['version']}" + (f" (was v{e['previous']})" if e.get("previous") else "")
+        rows.append([e["at"], what, e["by"], e.get("reason") or "", e.get("request") or ""])
+    print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST"], rows))

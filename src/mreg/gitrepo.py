@@ -1,0 +1,326 @@
+"""Git plumbing: every git call mreg makes goes through here (SPEC §3).
+
+Writes build blobs, trees and commits with `hash-object`/`mktree`/`commit-tree` and move refs with
+`update-ref NEW OLD` (a compare-and-swap), so the user's working tree, index, HEAD and stash are never
+touched and a write rebuilds only the trees along the changed paths. Plain subprocesses, not GitPython:
+`mktree` sorts a 10,000-entry directory in C where gitdb does it in Python, and a read command pays
+no ~120 ms GitPython import (shared/notes/feasibility.md §1, §8).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mreg.errors import InternalError, NotFoundError, RemoteError, UsageError
+
+ZERO_OID = "0" * 40
+TREE_MODE = "040000"
+BLOB_MODE = "100644"
+_CAS_FAILED = re.compile(r"cannot lock ref|reference already exists|but expected|is at .* but expected")
+# Things git prints when the other side cannot be reached or refuses us (exit 6), not a rejected update.
+_UNREACHABLE = re.compile(
+    r"does not appear to be a git repository|Could not read from remote|unable to access|"
+    r"Could not resolve host|Connection refused|Authentication failed|Permission denied|"
+    r"repository .* not found|No such file or directory|not a git repository",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str
+    oid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    rejected: tuple[str, ...]
+    detail: str
+
+
+class GitRepo:
+    """One repository (a working clone or a bare cache) and the plumbing mreg needs of it."""
+
+    def __init__(self, git_dir: Path, work_tree: Path | None) -> None:
+        self.git_dir = git_dir
+        self.work_tree = work_tree
+        self._env = dict(os.environ)
+        self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
+        self._env["LC_ALL"] = "C"
+
+    # -- discovery ---------------------------------------------------------------------------------
+    @classmethod
+    def discover(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
+        start = Path(path)
+        if not start.exists():
+            raise UsageError(f"repository path {str(start)!r} does not exist")
+        try:
+            proc = subprocess.run(
+                ["git", "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--show-toplevel"],
+                cwd=start if start.is_dir() else start.parent,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except FileNotFoundError:
+            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        if proc.returncode != 0:
+            raise UsageError(f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH")
+        lines = proc.stdout.splitlines()
+        git_dir = Path(lines[0])
+        bare = len(lines) > 1 and lines[1] == "true"
+        work_tree = Path(lines[2]) if not bare and len(lines) > 2 else None
+        return cls(git_dir, work_tree)
+
+    @property
+    def common_dir(self) -> Path:
+        """The shared git dir (worktrees share one object store and one mreg store)."""
+        common = self.git_dir / "commondir"
+        if common.is_file():
+            return (self.git_dir / common.read_text().strip()).resolve()
+        return self.git_dir
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        cmd = ["git", f"--git-dir={self.git_dir}", *args]
+        try:
+            proc = subprocess.run(
+                cmd,
+                input=input,
+                capture_output=True,
+                env={**self._env, **env} if env else self._env,
+                cwd=self.work_tree or self.git_dir,
+            )
+        except FileNotFoundError:
+            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        if check and proc.returncode != 0:
+            raise InternalError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
+        return proc
+
+    def out(self, *args: str, input: bytes | None = None) -> str:
+        return self.run(*args, input=input).stdout.decode().strip()
+
+    # -- reading -----------------------------------------------------------------------------------
+    def rev_parse(self, rev: str) -> str | None:
+        proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
+        """Read many `rev:path` objects in one `cat-file --batch` call; None where missing."""
+        if not specs:
+            return []
+        data = self.run("cat-file", "--batch", input="".join(s + "\n" for s in specs).encode()).stdout
+        results: list[bytes | None] = []
+        pos = 0
+        for _ in specs:
+            eol = data.index(b"\n", pos)
+            header = data[pos:eol].split()
+            pos = eol + 1
+            if len(header) != 3:  # "<spec> missing" or "ambiguous"
+                results.append(None)
+                continue
+            size = int(header[2])
+            results.append(data[pos : pos + size] if header[1] == b"blob" else None)
+            pos += size + 1
+        return results
+
+    def read_blob(self, spec: str) -> bytes | None:
+        return self.read_blobs([spec])[0]
+
+    def object_ids(self, specs: Sequence[str]) -> list[str | None]:
+        if not specs:
+            return []
+        out = self.run("cat-file", "--batch-check", input="".join(s + "\n" for s in specs).encode()).stdout
+        ids: list[str | None] = []
+        for line in out.decode().splitlines():
+            parts = line.split()
+            ids.append(parts[0] if len(parts) == 3 else None)
+        return ids
+
+    def ls_tree(self, rev: str, path: str = "") -> list[TreeEntry]:
+        """Entries of one directory of a commit (not recursive); empty when it does not exist."""
+        spec = f"{rev}:{path}" if path else f"{rev}^{{tree}}"
+        proc = self.run("ls-tree", "-z", "--end-of-options", spec, check=False)
+        if proc.returncode != 0:
+            return []
+        return _parse_tree(proc.stdout)
+
+    def ls_files(self, rev: str, path: str) -> list[str]:
+        """All file paths under `path` in a commit, recursively."""
+        proc = self.run("ls-tree", "-r", "-z", "--name-only", "--end-of-options", rev, "--", path, check=False)
+        if proc.returncode != 0:
+            return []
+        return [p.decode() for p in proc.stdout.split(b"\0") if p]
+
+    def for_each_ref(self, pattern: str, fields: Sequence[str], *, sort: str | None = None) -> list[list[str]]:
+        """One row per ref; fields separated by NUL, rows by a sentinel (bodies span lines)."""
+        fmt = "%00".join(fields) + "%00%1e"
+        args = ["for-each-ref", f"--format={fmt}"]
+        if sort:
+            args.append(f"--sort={sort}")
+        raw = self.run(*args, pattern).stdout.decode("utf-8", "replace")
+        rows = []
+        for chunk in raw.split("\x00\x1e"):
+            chunk = chunk.lstrip("\n")
+            if chunk:
+                rows.append(chunk.split("\x00"))
+        return rows
+
+    def commit_before(self, rev: str, when_unix: int) -> str | None:
+        proc = self.run("rev-list", "-1", f"--before={when_unix}", "--end-of-options", rev, check=False)
+        return proc.stdout.decode().strip() or None
+
+    def log(self, rev: str, path: str | None = None, fmt: str = "%H%x00%ct%x00%an <%ae>%x00%s") -> list[list[str]]:
+        args = ["log", f"--format={fmt}", "--end-of-options", rev]
+        if path:
+            args += ["--", path]
+        proc = self.run(*args, check=False)
+        if proc.returncode != 0:
+            return []
+        return [line.split("\x00") for line in proc.stdout.decode("utf-8", "replace").splitlines() if line]
+
+    def identity(self) -> tuple[str, int]:
+        """`Name <email>` and the commit time git will record (honours GIT_COMMITTER_DATE)."""
+        proc = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        if proc.returncode != 0:
+            raise UsageError(
+                "git has no identity to record who registered this",
+                hint="set it with: git config --global user.name 'Your Name'; git config --global user.email you@example.com",
+            )
+        ident = proc.stdout.decode().strip()
+        name_email, _, rest = ident.rpartition(">")
+        stamp = rest.split()
+        return name_email + ">", int(stamp[0]) if stamp else 0
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write_blob(self, data: bytes) -> str:
+        return self.out("hash-object", "-w", "--stdin", input=data)
+
+    def write_tree(self, base_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+        """A new tree: `base_tree` with each path set to its bytes (or removed when None).
+
+        Recurses only into directories that change, so the cost follows the depth and width of the
+        changed paths, never the size of the whole registry.
+        """
+        here: dict[str, bytes | None] = {}
+        below: dict[str, dict[str, bytes | None]] = {}
+        for path, data in changes.items():
+            head, sep, rest = path.partition("/")
+            if sep:
+                below.setdefault(head, {})[rest] = data
+            else:
+                here[head] = data
+        entries = {e.name: e for e in (self.ls_tree(base_tree) if base_tree else [])}
+        for name, data in here.items():
+            if data is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = TreeEntry(BLOB_MODE, "blob", self.write_blob(data), name)
+        for name, sub in below.items():
+            old = entries.get(name)
+            sub_base = old.oid if old is not None and old.kind == "tree" else None
+            oid = self.write_tree(sub_base, sub)
+            entries[name] = TreeEntry(TREE_MODE, "tree", oid, name)
+        payload = b"".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0".encode() for e in entries.values())
+        return self.out("mktree", "-z", input=payload)
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None) -> str:
+        args = ["commit-tree", tree]
+        for p in parents:
+            args += ["-p", p]
+        return self.run(*args, "-F", "-", input=message.encode(), env=env).stdout.decode().strip()
+
+    def update_ref(self, ref: str, new: str, old: str | None, message: str = "mreg") -> bool:
+        """Compare-and-swap: False when `ref` is no longer at `old` (None: must not exist)."""
+        proc = self.run("update-ref", "-m", message, ref, new, old or ZERO_OID, check=False)
+        if proc.returncode == 0:
+            return True
+        if _CAS_FAILED.search(proc.stderr.decode("utf-8", "replace")):
+            return False
+        raise InternalError(f"git update-ref {ref} failed: {_first_line(proc.stderr)}")
+
+    def create_tag(self, name: str, target: str, message: str, *, sign: bool = False) -> bool:
+        """A new annotated tag; False when a tag of that name exists already (git creates it create-only)."""
+        proc = self.run("tag", "-s" if sign else "-a", "-F", "-", "--", name, target, input=message.encode(), check=False)
+        if proc.returncode == 0:
+            return True
+        err = proc.stderr.decode("utf-8", "replace")
+        if "already exists" in err or _CAS_FAILED.search(err):
+            return False
+        if sign:
+            raise UsageError(f"could not sign tag {name}: {_first_line(proc.stderr)}", hint="check git's user.signingkey and gpg.format")
+        raise InternalError(f"git tag {name} failed: {_first_line(proc.stderr)}")
+
+    # -- remotes -----------------------------------------------------------------------------------
+    def remote_url(self, name: str) -> str | None:
+        proc = self.run("config", "--get", f"remote.{name}.url", check=False)
+        return proc.stdout.decode().strip() or None
+
+    def fetch(self, remote: str, refspecs: Sequence[str]) -> None:
+        proc = self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs, check=False)
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace")
+            if "couldn't find remote ref" in err:
+                # An uninitialised remote: fetch what exists one by one.
+                for spec in refspecs:
+                    self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, spec, check=False)
+                return
+            raise RemoteError(
+                f"cannot fetch from remote {remote!r}: {_first_line(proc.stderr)}",
+                hint="check the remote and your network, or pass --offline to use what this clone already has",
+            )
+
+    def push(self, remote: str, refspecs: Sequence[str], *, atomic: bool = True) -> PushResult:
+        """Push without force; a rejected ref is a result to retry on, not an exception."""
+        args = ["push", "--porcelain", "--quiet"]
+        if atomic and len(refspecs) > 1:
+            args.append("--atomic")
+        proc = self.run(*args, remote, *refspecs, check=False)
+        out = proc.stdout.decode("utf-8", "replace")
+        err = proc.stderr.decode("utf-8", "replace")
+        rejected = tuple(line for line in out.splitlines() if line.startswith("!"))
+        if proc.returncode == 0:
+            return PushResult(True, (), out)
+        if rejected or "atomic push failed" in err or "failed to push some refs" in err and not _UNREACHABLE.search(err):
+            return PushResult(False, rejected, out + err)
+        raise RemoteError(f"cannot push to remote {remote!r}: {_first_line(proc.stderr)}")
+
+
+def _parse_tree(raw: bytes) -> list[TreeEntry]:
+    entries = []
+    for item in raw.split(b"\0"):
+        if not item:
+            continue
+        meta, _, name = item.partition(b"\t")
+        mode, kind, oid = meta.decode().split()
+        entries.append(TreeEntry(mode, kind, oid, name.decode()))
+    return entries
+
+
+def _first_line(stderr: bytes) -> str:
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("hint:"):
+            return line.removeprefix("fatal: ").removeprefix("error: ")
+    return "(no message)"
+
+
+def not_initialised(where: str) -> NotFoundError:
+    return NotFoundError(f"no mreg registry in {where}", hint="run 'mreg init' first")

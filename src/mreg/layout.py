@@ -1,0 +1,45 @@
+"""Where things live in git (SPEC §3, §6): ref names and paths, built only from checked names."""
+
+from __future__ import annotations
+
+REGISTRY_BRANCH = "mreg/registry"
+ALIASES_BRANCH = "mreg/aliases"
+REGISTRY_REF = f"refs/heads/{REGISTRY_BRANCH}"
+ALIASES_REF = f"refs/heads/{ALIASES_BRANCH}"
+TAG_NAMESPACE = "refs/tags/mreg/"
+CONFIG_PATH = "mreg.yaml"
+CODEOWNERS_PATH = ".github/CODEOWNERS"
+APPLY_WORKFLOW_PATH = ".github/workflows/mreg-apply.yml"
+
+
+def manifest_path(model: str, version: int) -> str:
+    return f"models/{model}/versions/{version}.yaml"
+
+
+def versions_dir(model: str) -> str:
+    return f"models/{model}/versions"
+
+
+def policy_path(model: str) -> str:
+    return f"models/{model}.yaml"
+
+
+def tag_prefix(model: str, alias: str | None = None) -> str:
+    return f"{TAG_NAMESPACE}{model}/" + (f"{alias}/" if alias else "")
+
+
+def tag_ref(model: str, alias: str, seq: int) -> str:
+    return f"{TAG_NAMESPACE}{model}/{alias}/{seq}"
+
+
+def tracking_ref(remote: str, branch: str) -> str:
+    return f"refs/remotes/{remote}/{branch}"
+
+
+def registry_refspecs(remote: str) -> list[str]:
+    """What a fetch brings: both branches (into remote-tracking refs) and every alias tag (never moved)."""
+    return [
+        f"+{REGISTRY_REF}:{tracking_ref(remote, REGISTRY_BRANCH)}",
+        f"+{ALIASES_REF}:{tracking_ref(remote, ALIASES_BRANCH)}",
+        f"{TAG_NAMESPACE}*:{TAG_NAMESPACE}*",
+    ]

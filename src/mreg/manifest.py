@@ -1,0 +1,129 @@
+"""The version manifest (SPEC §4): canonical digest, YAML in and out, schema validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from mreg.errors import IntegrityError, UsageError
+
+MANIFEST_SCHEMA = "mreg/manifest/v1"
+REGISTRY_SCHEMA = "mreg/registry/v1"
+MODEL_SCHEMA = "mreg/model/v1"
+SCHEMA_FILES = {
+    MANIFEST_SCHEMA: "manifest.schema.json",
+    REGISTRY_SCHEMA: "registry.schema.json",
+    MODEL_SCHEMA: "model.schema.json",
+}
+# Key order of a written manifest: the order of SPEC §4, so diffs of manifests read naturally.
+FIELD_ORDER = (
+    "schema", "model", "version", "digest", "created_at", "created_by", "message", "source",
+    "artifacts", "environment", "data", "params", "metrics", "parent", "labels",
+)
+
+
+def artifact_set_digest(artifacts: Iterable[Mapping[str, Any]]) -> str:
+    """Identity of a version: sha256 over `digest size path` lines sorted by path."""
+    lines = sorted(f"{a['path']}\0{a['size']}\0{a['digest']}" for a in artifacts)
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def yaml_module() -> Any:
+    import yaml
+
+    return yaml
+
+
+def _loader() -> Any:
+    yaml = yaml_module()
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _dumper() -> Any:
+    yaml = yaml_module()
+    return getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def load_yaml(text: bytes | str, *, where: str) -> Any:
+    """Safe YAML only: a tag that would build a Python object is a parse error, not an object."""
+    yaml = yaml_module()
+    try:
+        return yaml.load(text, Loader=_loader())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"{where}: invalid YAML{pos}: {problem}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{where}: unreadable YAML: {exc}") from None
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    text: str = yaml_module().dump(
+        dict(data), Dumper=_dumper(), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+    return text
+
+
+def order_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    ordered = {k: manifest[k] for k in FIELD_ORDER if k in manifest}
+    ordered.update({k: v for k, v in manifest.items() if k not in ordered})
+    return ordered
+
+
+def dump_manifest(manifest: Mapping[str, Any]) -> bytes:
+    return dump_yaml(order_manifest(manifest)).encode()
+
+
+@cache
+def _validator(schema_id: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    text = resources.files("mreg").joinpath("schemas", SCHEMA_FILES[schema_id]).read_text("utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def schema_text(schema_id: str) -> str:
+    return resources.files("mreg").joinpath("schemas", SCHEMA_FILES[schema_id]).read_text("utf-8")
+
+
+def schema_errors(document: Any, schema_id: str) -> list[str]:
+    """Every violation as `path: message`, checking the `schema` field first (pre-commit's lesson)."""
+    if not isinstance(document, dict):
+        return [f"expected a mapping, got {type(document).__name__}"]
+    found = document.get("schema")
+    if found != schema_id:
+        if isinstance(found, str) and found.startswith(schema_id.rsplit("/", 1)[0] + "/"):
+            return [f"schema {found!r} is newer than this mreg understands ({schema_id}); upgrade mreg"]
+        return [f"schema: expected {schema_id!r}, found {found!r}"]
+    errors = []
+    for err in sorted(_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in err.absolute_path) or "(top)"
+        errors.append(f"{path}: {err.message}")
+    return errors
+
+
+def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
+    """Schema plus the invariants a schema cannot say: digest, unique paths, name agreement."""
+    errors = schema_errors(document, MANIFEST_SCHEMA)
+    if not errors:
+        paths = [a["path"] for a in document["artifacts"]]
+        if len(set(paths)) != len(paths):
+            errors.append("artifacts: duplicate path")
+        elif artifact_set_digest(document["artifacts"]) != document["digest"]:
+            errors.append("digest: does not match the artifact list")
+    if errors:
+        raise IntegrityError(f"{where}: invalid manifest: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+    return dict(document)
+
+
+def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
+    try:
+        doc = load_yaml(data, where=where)
+    except UsageError as exc:
+        raise IntegrityError(exc.message) from None
+    return validate_manifest(doc, where=where)

@@ -1,0 +1,79 @@
+"""`mreg init`: both orphan branches, created once; a second run changes nothing (SPEC §3, §8)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mreg.branches import Change
+from mreg.errors import UsageError
+from mreg.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH
+from mreg.manifest import REGISTRY_SCHEMA, dump_yaml, schema_errors
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+REGISTRY_README = b"""# mreg registry branch
+
+Written by mreg with git plumbing; never edit by hand. One immutable manifest per version:
+`models/<model>/versions/<n>.yaml`. Aliases are the annotated tags `mreg/<model>/<alias>/<seq>`.
+"""
+
+
+def init_registry(reg: Registry, *, store: str | None, remote: str | None, github: bool) -> list[str]:
+    """Returns what it created; an empty list means everything was already there."""
+    if remote is not None:
+        reg._remote_override = remote
+        if reg.git.remote_url(remote) is None:
+            raise UsageError(f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL")
+    if store is not None and "://" in store:
+        from mreg.capture import strip_credentials
+
+        if strip_credentials(store) != store:
+            raise UsageError("--store must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
+    created: list[str] = []
+    branches = reg.branches
+    branches.fetch()
+
+    def build_registry(base: str | None) -> Change:
+        return Change({"README.md": REGISTRY_README}, "init mreg registry")
+
+    if branches.tip(REGISTRY_BRANCH) is None:
+        branches.commit(REGISTRY_BRANCH, build_registry, allow_create=True)
+        created.append(REGISTRY_BRANCH)
+    else:
+        branches.ensure_pushed(REGISTRY_BRANCH)
+
+    def build_aliases(base: str | None) -> Change:
+        files: dict[str, bytes | None] = {}
+        config: dict[str, Any] = {"schema": REGISTRY_SCHEMA}
+        if base is not None:
+            existing = reg._read_config_blob(base)
+            if existing is not None:
+                config = existing
+        changed_config = base is None
+        if store is not None and config.get("store") != store:
+            config["store"] = store
+            changed_config = True
+        if remote is not None and config.get("remote", "origin") != remote:
+            config["remote"] = remote
+            changed_config = True
+        if changed_config:
+            config.setdefault("protected_aliases", ["production"])
+            errors = schema_errors(config, REGISTRY_SCHEMA)
+            if errors:
+                raise UsageError(f"{CONFIG_PATH}: {errors[0]}")
+            files[CONFIG_PATH] = dump_yaml(config).encode()
+        if github and (base is None or reg.git.read_blob(f"{base}:{APPLY_WORKFLOW_PATH}") is None):
+            from mreg.workflows import apply_workflow
+
+            files[APPLY_WORKFLOW_PATH] = apply_workflow().encode()
+        return Change(files, "init mreg aliases" if base is None else "configure mreg")
+
+    tip = branches.tip(ALIASES_BRANCH)
+    change = build_aliases(tip)
+    if change.files:
+        branches.commit(ALIASES_BRANCH, build_aliases, allow_create=True)
+        created.append(ALIASES_BRANCH if tip is None else f"{ALIASES_BRANCH} ({', '.join(sorted(change.files))})")
+    else:
+        branches.ensure_pushed(ALIASES_BRANCH)
+    return created

@@ -1,0 +1,173 @@
+"""Read-only views: list, diff, log (SPEC §8). They return data; the CLI renders it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from mreg import aliases as alias_tags
+from mreg.layout import REGISTRY_REF, versions_dir
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry, Version
+
+
+def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
+    from mreg.registry import to_unix
+
+    commit = reg.registry_commit(at)
+    rows = []
+    # One for-each-ref over all alias tags instead of one per model.
+    events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
+    for model in reg.models(commit):
+        events_by_model[model] = []
+    all_events = _all_events(reg)
+    for e in all_events:
+        if e.model in events_by_model:
+            events_by_model[e.model].append(e)
+    for model, events in events_by_model.items():
+        versions = reg.versions(model, commit)
+        if not versions:
+            continue
+        current = alias_tags.current_all(events, at=to_unix(at))
+        rows.append(
+            {
+                "model": model,
+                "latest": versions[-1],
+                "versions": len(versions),
+                "aliases": {a: e.version for a, e in sorted(current.items()) if e.version is not None},
+            }
+        )
+    return rows
+
+
+def _all_events(reg: Registry) -> list[alias_tags.AliasEvent]:
+    rows = reg.git.for_each_ref("refs/tags/mreg/", ["%(refname)"])
+    models = sorted({r[0].split("/")[3] for r in rows if len(r[0].split("/")) == 6})
+    events: list[alias_tags.AliasEvent] = []
+    for m in models:
+        events.extend(alias_tags.read_events(reg.git, m))
+    return events
+
+
+def _delta(a: Any, b: Any) -> Any:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return b - a
+    return None
+
+
+def _mapping_diff(a: dict[str, Any], b: dict[str, Any], *, deltas: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key) or (key in a) != (key in b):
+            row = {"key": key, "old": a.get(key), "new": b.get(key)}
+            if deltas:
+                row["delta"] = _delta(a.get(key), b.get(key))
+            out.append(row)
+    return out
+
+
+def diff_versions(a: Version, b: Version, lock_a: str | None = None, lock_b: str | None = None) -> dict[str, Any]:
+    ma, mb = a.manifest, b.manifest
+    arts_a = {x["path"]: x for x in ma["artifacts"]}
+    arts_b = {x["path"]: x for x in mb["artifacts"]}
+    artifacts = []
+    for path in sorted(set(arts_a) | set(arts_b)):
+        x, y = arts_a.get(path), arts_b.get(path)
+        if x is None:
+            artifacts.append({"path": path, "change": "added", "new": y["digest"] if y else None})
+        elif y is None:
+            artifacts.append({"path": path, "change": "removed", "old": x["digest"]})
+        elif x["digest"] != y["digest"]:
+            artifacts.append({"path": path, "change": "changed", "old": x["digest"], "new": y["digest"]})
+    data_a = {d["name"]: d for d in ma.get("data") or []}
+    data_b = {d["name"]: d for d in mb.get("data") or []}
+    env_a, env_b = ma["environment"], mb["environment"]
+    env = _mapping_diff(
+        {k: v for k, v in env_a.items() if k != "packages"}, {k: v for k, v in env_b.items() if k != "packages"}
+    )
+    return {
+        "a": a.ref,
+        "b": b.ref,
+        "same_artifacts": ma["digest"] == mb["digest"],
+        "params": _mapping_diff(_flatten(ma.get("params") or {}), _flatten(mb.get("params") or {})),
+        "metrics": _mapping_diff(ma.get("metrics") or {}, mb.get("metrics") or {}, deltas=True),
+        "data": _mapping_diff(data_a, data_b),
+        "environment": env,
+        "packages": [],
+        "packages_digest": {"old": env_a["packages"], "new": env_b["packages"]},
+        "artifacts": artifacts,
+    }
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def package_changes(lock_a: str, lock_b: str) -> list[dict[str, Any]]:
+    def parse(text: str) -> dict[str, str]:
+        out = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, sep, ver = line.partition("==")
+            if not sep:
+                name, _, ver = line.partition(" @ ")
+            out[name.strip()] = ver.split("  #")[0].strip()
+        return out
+
+    pa, pb = parse(lock_a), parse(lock_b)
+    rows = []
+    for name in sorted(set(pa) | set(pb)):
+        if pa.get(name) != pb.get(name):
+            change = "added" if name not in pa else "removed" if name not in pb else "changed"
+            rows.append({"package": name, "change": change, "old": pa.get(name), "new": pb.get(name)})
+    return rows
+
+
+def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, Any]]:
+    """Registrations (registry-branch history) and alias events, merged into one timeline."""
+    reg.require_initialised()
+    tip = reg.registry_commit()
+    entries: list[dict[str, Any]] = []
+    if alias is None:
+        for sha, stamp, who, subject in (r for r in reg.git.log(REGISTRY_REF, versions_dir(model)) if len(r) == 4):
+            parts = subject.split()
+            if len(parts) == 3 and parts[0] == "register" and parts[1] == model and parts[2].startswith("v"):
+                entries.append(
+                    {
+                        "event": "register",
+                        "model": model,
+                        "alias": None,
+                        "version": int(parts[2][1:]),
+                        "by": who,
+                        "at": _iso(int(stamp)),
+                        "seq": None,
+                        "reason": None,
+                        "request": None,
+                        "commit": sha,
+                        "_order": (int(stamp), 0, int(parts[2][1:])),
+                    }
+                )
+    events = alias_tags.read_events(reg.git, model, alias)
+    if not entries and not events and not reg.versions(model, tip):
+        from mreg.errors import NotFoundError
+
+        raise NotFoundError(f"no model named {model!r} in the registry")
+    for e in events:
+        d = e.as_dict()
+        d["_order"] = (e.timestamp, 1, e.seq)
+        entries.append(d)
+    entries.sort(key=lambda d: d.pop("_order"))
+    return entries
+
+
+def _iso(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,112 @@
+"""`mreg pull`: verified bytes only (SPEC §5). Every byte handed out has been hashed on the way."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mreg.errors import IntegrityError, UsageError
+from mreg.store.cache import ObjectCache
+from mreg.store.hashing import Progress, copy_hashing
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+
+@dataclass(frozen=True)
+class PullResult:
+    ref: str
+    digest: str
+    dest: Path
+    files: tuple[str, ...]
+    from_cache: int
+    from_store: int
+
+
+def safe_target(dest: Path, rel: str) -> Path:
+    """A manifest is data from a pull request: its paths must stay inside the destination."""
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise IntegrityError(f"artifact path {rel!r} would leave the destination")
+    target = dest.joinpath(*parts)
+    root = dest.resolve()
+    if not str(target.parent.resolve()).startswith(str(root)):
+        raise IntegrityError(f"artifact path {rel!r} would leave the destination (through a symlink)")
+    return target
+
+
+def pull(
+    reg: Registry,
+    ref: str,
+    dest: Path | None,
+    *,
+    at: datetime | None = None,
+    progress: Callable[[str, int], Progress | None] | None = None,
+) -> PullResult:
+    version = reg.resolve(ref, at)
+    dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"-o {dest}: exists and is not a directory")
+    store = reg.store
+    cache = None if store.is_local else ObjectCache()
+    dest.mkdir(parents=True, exist_ok=True)
+    hits = misses = 0
+    written = []
+    for art in version.manifest["artifacts"]:
+        rel, digest, size = art["path"], art["digest"], art["size"]
+        target = safe_target(dest, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        bar = progress(rel, size) if progress else None
+        if cache is not None and (hit := cache.find(digest)) is not None:
+            try:
+                with open(hit, "rb") as src:
+                    _write_verified(src, target, digest, bar)
+                hits += 1
+                written.append(rel)
+                continue
+            except IntegrityError:
+                cache.evict(digest)  # a damaged cache entry is thrown away and fetched again
+        with store.open(digest) as src:
+            if cache is None:
+                _write_verified(src, target, digest, bar, where=f"store {store.url}")
+            else:
+                _fetch_into_cache_and_dest(src, cache, target, digest, bar, where=f"store {store.url}")
+        misses += 1
+        written.append(rel)
+    return PullResult(version.ref, version.digest, dest, tuple(written), hits, misses)
+
+
+def _write_verified(src, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache") -> None:  # type: ignore[no-untyped-def]
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            got, _ = copy_hashing(src, [out], bar)
+        if got != digest:
+            raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _fetch_into_cache_and_dest(src, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str) -> None:  # type: ignore[no-untyped-def]
+    """One pass over the network bytes: hashed, written to the cache and the destination at once."""
+    cfd, ctmp = cache.temp()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
+    try:
+        with os.fdopen(cfd, "wb") as cout, os.fdopen(fd, "wb") as out:
+            got, _ = copy_hashing(src, [cout, out], bar)
+        if got != digest:
+            raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
+        cache.admit(ctmp, digest)
+        os.replace(tmp, target)
+    finally:
+        for t in (ctmp, tmp):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(t)

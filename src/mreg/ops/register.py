@@ -1,0 +1,272 @@
+"""`mreg register`: store the files, then write one immutable manifest (SPEC §4, §8).
+
+Objects are stored before the manifest is committed, so a manifest never names a missing object;
+a crash in between leaves only unreferenced objects, which `gc` removes after its grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mreg import capture
+from mreg.branches import Change, Retry
+from mreg.errors import UsageError
+from mreg.inputs import build_metrics, build_params, parse_data_refs
+from mreg.layout import REGISTRY_BRANCH, manifest_path
+from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
+from mreg.refs import parse_ref
+from mreg.statcache import StatCache
+from mreg.store.hashing import Progress
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry, Version
+
+_DIGEST_LINE = re.compile(rb"^digest: (sha256:[0-9a-f]{64})$", re.M)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    model: str
+    version: int
+    digest: str
+    manifest: dict[str, Any]
+    uploaded_bytes: int
+    reused_bytes: int
+    duplicate_of: int | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+
+def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
+    """(artifact path, file) pairs: a file by its name, a directory by its contents, recursively."""
+    if not paths:
+        raise UsageError("register needs at least one PATH")
+    found: dict[str, Path] = {}
+
+    def add(rel: str, f: Path, origin: Path) -> None:
+        if rel in found:
+            raise UsageError(f"artifact path {rel!r} is given twice ({found[rel]} and {f})")
+        found[rel] = f
+
+    for p in paths:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise UsageError(f"{p}: no such file or directory") from None
+        except PermissionError:
+            raise UsageError(f"{p}: permission denied") from None
+        if stat.S_ISREG(st.st_mode):
+            add(p.name, p, p)
+        elif stat.S_ISDIR(st.st_mode):
+            files = []
+            for root, dirs, names in os.walk(p, onerror=_raise_walk_error):
+                dirs.sort()
+                for name in names:
+                    f = Path(root) / name
+                    if f.is_file():
+                        files.append(f)
+            if not files:
+                raise UsageError(f"{p}: directory holds no files")
+            for f in sorted(files):
+                add(f.relative_to(p).as_posix(), f, p)
+        else:
+            raise UsageError(f"{p}: not a regular file or directory")
+    for rel, f in found.items():
+        if not os.access(f, os.R_OK):
+            raise UsageError(f"{f}: permission denied")
+        if "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+            raise UsageError(f"{f}: its path {rel!r} cannot be recorded")
+    return sorted(found.items())
+
+
+def _raise_walk_error(err: OSError) -> None:
+    raise UsageError(f"{err.filename}: {err.strerror}")
+
+
+def register(
+    reg: Registry,
+    model: str,
+    paths: list[Path],
+    *,
+    params: Sequence[str] = (),
+    params_files: Sequence[str] = (),
+    metrics: Sequence[str] = (),
+    metrics_files: Sequence[str] = (),
+    data: Sequence[str] = (),
+    lockfile: str | None = None,
+    image: str | None = None,
+    parent: str | None = None,
+    message: str | None = None,
+    labels: dict[str, str] | None = None,
+    progress: Callable[[str, int], Progress | None] | None = None,
+    on_duplicate: Callable[[str], None] | None = None,
+) -> RegisterResult:
+    # Everything the user typed is checked before a single byte is stored.
+    param_values = build_params(params_files, params)
+    metric_values = build_metrics(metrics_files, metrics)
+    data_refs = parse_data_refs(data)
+    files = collect_files(paths)
+    lock_path = Path(lockfile) if lockfile else None
+    if lock_path is not None and not lock_path.is_file():
+        raise UsageError(f"--lockfile {lockfile}: no such file")
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise UsageError(f"--image {image!r}: not an image reference")
+    reg.require_initialised()
+    parent_ref = None
+    if parent:
+        pv = reg.resolve(parse_ref(parent))
+        parent_ref = pv.ref
+    ident, stamp = reg.git.identity()
+
+    store = reg.store
+    stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
+    artifacts = []
+    uploaded = reused = 0
+    for rel, f in files:
+        before, cached = stat_cache.lookup(f)
+        if cached is not None and store.exists(cached[0]):
+            digest, size = cached
+            reused += size
+        else:
+            digest, size, wrote = store.put_file(f, progress=progress(rel, f.stat().st_size) if progress else None)
+            stat_cache.remember(f, before, digest, size)
+            if wrote:
+                uploaded += size
+            else:
+                reused += size
+        artifacts.append({"path": rel, "size": size, "digest": digest})
+    stat_cache.save()
+
+    lock_text = capture.package_lock().encode()
+    from mreg.registry import sha256_bytes
+
+    environment: dict[str, Any] = {
+        "python": capture.python_version(),
+        "platform": capture.platform_tag(),
+        "packages": sha256_bytes(lock_text),
+    }
+    store.put_bytes(lock_text, environment["packages"])
+    if lock_path is not None:
+        ldigest, _, _ = store.put_file(lock_path)
+        environment["lockfile"] = {"path": lock_path.name, "digest": ldigest}
+    if image:
+        environment["image"] = image
+
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "model": model,
+        "version": 0,
+        "digest": artifact_set_digest(artifacts),
+        "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_by": ident,
+        "message": message,
+        "source": capture.source_info(reg.git, reg.remote_name),
+        "artifacts": artifacts,
+        "environment": environment,
+        "data": [_data_ref(name, uri) for name, uri in data_refs],
+        "params": param_values,
+        "metrics": metric_values,
+        "parent": parent_ref,
+        "labels": labels or {},
+    }
+    duplicate: list[int | None] = [None]
+
+    def build(base: str | None) -> Change:
+        existing = reg.versions(model, base) if base else []
+        number = (existing[-1] if existing else 0) + 1
+        path = manifest_path(model, number)
+        if base is not None and reg.git.object_ids([f"{base}:{path}"])[0] is not None:
+            raise Retry(f"{path} appeared meanwhile")
+        duplicate[0] = _find_same_digest(reg, model, existing, base, manifest["digest"]) if base else None
+        doc = validate_manifest({**manifest, "version": number}, where=f"{REGISTRY_BRANCH}:{path}")
+        return Change({path: dump_manifest(doc)}, f"register {model} v{number}", doc)
+
+    _, change = reg.branches.commit(REGISTRY_BRANCH, build)
+    doc = change.result
+    assert isinstance(doc, dict)
+    if duplicate[0] is not None and on_duplicate is not None:
+        on_duplicate(f"{model}@v{doc['version']} has the same artifacts as {model}@v{duplicate[0]}")
+    return RegisterResult(model, doc["version"], doc["digest"], doc, uploaded, reused, duplicate[0])
+
+
+def _find_same_digest(reg: Registry, model: str, versions: list[int], base: str, digest: str) -> int | None:
+    """Scan this model's manifests for the digest line only: no YAML parse, one cat-file call."""
+    if not versions:
+        return None
+    blobs = reg.git.read_blobs([f"{base}:{manifest_path(model, v)}" for v in versions])
+    target = digest.encode()
+    for v, blob in zip(versions, blobs):
+        if blob is not None:
+            m = _DIGEST_LINE.search(blob)
+            if m and m.group(1) == target:
+                return v
+    return None
+
+
+def _data_ref(name: str, uri: str) -> dict[str, Any]:
+    """A local file is hashed; a remote URI records what fsspec can tell without downloading."""
+    ref: dict[str, Any] = {"name": name, "uri": uri}
+    local = uri[7:] if uri.startswith("file://") else (uri if "://" not in uri else None)
+    if local is not None:
+        p = Path(local)
+        if p.is_file():
+            from mreg.store.hashing import hash_file
+
+            ref["digest"], ref["size"] = hash_file(p)
+        elif p.is_dir():
+            ref["digest"], ref["size"] = _hash_dir(p)
+        else:
+            raise UsageError(f"--data {name}={uri}: no such file or directory")
+        ref["uri"] = p.resolve().as_uri() if "://" not in uri else uri
+        return ref
+    from mreg.capture import strip_credentials
+
+    if strip_credentials(uri) != uri:
+        raise UsageError(f"--data {name}: the URI contains credentials; remove them")
+    try:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        info = fs.info(path)
+    except Exception:  # unknown scheme, no driver, no access: the reference is still worth recording
+        return ref
+    for key in ("ETag", "etag", "md5Hash"):
+        if info.get(key):
+            ref["etag"] = str(info[key]).strip('"')
+            break
+    for key in ("VersionId", "generation", "version_id"):
+        if info.get(key):
+            ref["version"] = str(info[key])
+            break
+    if isinstance(info.get("size"), int):
+        ref["size"] = info["size"]
+    return ref
+
+
+def _hash_dir(root: Path) -> tuple[str, int]:
+    import hashlib
+
+    from mreg.store.hashing import hash_file
+
+    lines = []
+    total = 0
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest, size = hash_file(f)
+        total += size
+        lines.append(f"{f.relative_to(root).as_posix()}\0{size}\0{digest}")
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest(), total
+
+
+def version_of(result: RegisterResult) -> Version:
+    from mreg.registry import Version
+
+    return Version(result.model, result.version, result.manifest, "")

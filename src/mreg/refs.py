@@ -1,0 +1,109 @@
+"""Names, references and `--at` values (SPEC §2). Pure: nothing here touches git or disk."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from mreg.errors import UsageError
+
+MODEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+VERSION_RE = re.compile(r"^v?([1-9][0-9]{0,8})$")
+RESERVED_ALIAS_RE = re.compile(r"^(?:latest|v[0-9]+)$")
+RELATIVE_AT_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
+
+
+def check_model(name: str) -> str:
+    """Refuse anything that could not be both a path segment and a ref component."""
+    if not MODEL_RE.match(name) or ".." in name or name.endswith(".lock"):
+        raise UsageError(
+            f"invalid model name {name!r}",
+            hint="use 1-64 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+        )
+    return name
+
+
+def check_alias(name: str) -> str:
+    if not ALIAS_RE.match(name):
+        raise UsageError(
+            f"invalid alias {name!r}",
+            hint="use 1-32 lowercase letters, digits or '-', starting with a letter",
+        )
+    if RESERVED_ALIAS_RE.match(name):
+        raise UsageError(f"alias {name!r} is reserved", hint="'latest' and 'v<digits>' name versions, not aliases")
+    return name
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed reference: exactly one of `version` and `alias` is set, or neither for latest."""
+
+    model: str
+    version: int | None = None
+    alias: str | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version is None and self.alias is None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.model}@v{self.version}"
+        if self.alias is not None:
+            return f"{self.model}@{self.alias}"
+        return f"{self.model}@latest"
+
+
+def parse_ref(text: str) -> Ref:
+    """Parse MODEL, MODEL@v3, MODEL@3, MODEL@alias, MODEL@latest."""
+    model, sep, selector = text.partition("@")
+    if not model:
+        raise UsageError(f"invalid reference {text!r}: missing model name", hint="write MODEL@vN or MODEL@ALIAS")
+    check_model(model)
+    if not sep or selector == "latest":
+        return Ref(model)
+    if not selector:
+        raise UsageError(f"invalid reference {text!r}: nothing after '@'", hint="write MODEL@vN or MODEL@ALIAS")
+    if "@" in selector:
+        raise UsageError(f"invalid reference {text!r}: more than one '@'")
+    m = VERSION_RE.match(selector)
+    if m:
+        return Ref(model, version=int(m.group(1)))
+    if selector[:1] == "v" and selector[1:].isdigit() or selector.isdigit():
+        raise UsageError(f"invalid version {selector!r} in {text!r}", hint="versions are positive integers: v1, v2, …")
+    if not ALIAS_RE.match(selector):
+        raise UsageError(f"invalid alias {selector!r} in {text!r}")
+    return Ref(model, alias=selector)
+
+
+def parse_version(text: str) -> int:
+    m = VERSION_RE.match(text)
+    if not m:
+        raise UsageError(f"invalid version {text!r}", hint="write vN or N, N ≥ 1")
+    return int(m.group(1))
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_at(text: str, *, now: datetime | None = None) -> datetime:
+    """`--at`: ISO-8601 date or datetime (UTC when no zone is given), or `30d`/`12h` ago."""
+    now = now or datetime.now(timezone.utc)
+    value = text.strip()
+    m = RELATIVE_AT_RE.match(value)
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+    except ValueError:
+        raise UsageError(
+            f"invalid --at value {text!r}",
+            hint="use an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z) or an age like 30d or 12h",
+        ) from None
+    if len(value) == 10:  # a bare date means the end of that day: "what was live on that date"
+        parsed = parsed + timedelta(days=1) - timedelta(seconds=1)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed

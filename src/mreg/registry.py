@@ -1,0 +1,311 @@
+"""`Registry`: the composition root and the Python API of SPEC §10. The CLI is a thin layer over it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mreg import aliases as alias_tags
+from mreg.branches import Branches
+from mreg.errors import IntegrityError, NotFoundError, UsageError
+from mreg.gitrepo import GitRepo, not_initialised
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CONFIG_PATH, REGISTRY_BRANCH, REGISTRY_REF, manifest_path, versions_dir
+from mreg.manifest import REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors
+from mreg.ports import ObjectStore
+from mreg.refs import Ref, check_model, parse_ref
+
+DEFAULT_REMOTE = "origin"
+DEFAULT_PROTECTED = ("production",)
+_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.yaml$")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered version as read from git: its manifest and the registry commit that holds it."""
+
+    model: str
+    version: int
+    manifest: dict[str, Any]
+    commit: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+    @property
+    def digest(self) -> str:
+        return str(self.manifest["digest"])
+
+
+@dataclass(frozen=True)
+class Config:
+    store: str | None = None
+    remote: str = DEFAULT_REMOTE
+    protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED
+    direct_rollback: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def to_unix(at: datetime | None) -> int | None:
+    return int(at.timestamp()) if at is not None else None
+
+
+class Registry:
+    """A registry: one git repository (or a bare cache of a remote's registry refs) plus its store."""
+
+    def __init__(self, git: GitRepo, *, offline: bool = False, remote: str | None = None, label: str | None = None) -> None:
+        self.git = git
+        self.offline = offline
+        self.label = label or str(git.work_tree or git.git_dir)
+        self._remote_override = remote
+        self._store: ObjectStore | None = None
+        self._validated: set[str] | None = None
+
+    # -- opening -----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".", *, registry: str | None = None, offline: bool = False) -> Registry:
+        """Open the registry of the repository at `path`, or of a remote `registry` URL without a clone."""
+        if registry:
+            from mreg.remote_cache import open_registry_cache
+
+            git = open_registry_cache(registry, offline=offline)
+            return cls(git, offline=offline, remote=DEFAULT_REMOTE, label=registry)
+        return cls(GitRepo.discover(path), offline=offline)
+
+    @cached_property
+    def branches(self) -> Branches:
+        return Branches(self.git, self.remote_name, offline=self.offline)
+
+    @property
+    def remote_name(self) -> str:
+        if self._remote_override:
+            return self._remote_override
+        local = self._read_config_blob(ALIASES_REF)
+        if local is not None:
+            remote = local.get("remote")
+            if isinstance(remote, str) and remote:
+                return remote
+        return DEFAULT_REMOTE
+
+    def _read_config_blob(self, rev: str) -> dict[str, Any] | None:
+        blob = self.git.read_blob(f"{rev}:{CONFIG_PATH}")
+        if blob is None:
+            return None
+        data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
+        errors = schema_errors(data, REGISTRY_SCHEMA)
+        if errors:
+            raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
+        return dict(data)
+
+    def sync(self) -> None:
+        """Reads fetch the registry refs first unless offline: a deploy must never read a stale alias."""
+        self.branches.fetch()
+
+    @cached_property
+    def config(self) -> Config:
+        self.sync()
+        data = self._read_config_blob(ALIASES_REF)
+        if data is None:
+            if self.git.rev_parse(REGISTRY_REF) is None:
+                raise not_initialised(self.label)
+            data = {"schema": REGISTRY_SCHEMA}
+        return Config(
+            store=data.get("store"),
+            remote=data.get("remote", DEFAULT_REMOTE),
+            protected_aliases=tuple(data.get("protected_aliases", DEFAULT_PROTECTED)),
+            direct_rollback=bool(data.get("direct_rollback", False)),
+            raw=data,
+        )
+
+    def require_initialised(self) -> None:
+        self.sync()
+        if self.git.rev_parse(REGISTRY_REF) is None:
+            raise not_initialised(self.label)
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            from mreg.store import open_store
+
+            self._store = open_store(self.config.store, default_dir=self.default_store_dir)
+        return self._store
+
+    @property
+    def default_store_dir(self) -> Path:
+        return self.git.common_dir / "mreg" / "objects"
+
+    # -- reading the registry branch ---------------------------------------------------------------
+    def registry_commit(self, at: datetime | None = None) -> str:
+        self.require_initialised()
+        if at is None:
+            tip = self.git.rev_parse(REGISTRY_REF)
+            assert tip is not None
+            return tip
+        commit = self.git.commit_before(REGISTRY_REF, int(at.timestamp()))
+        if commit is None:
+            raise NotFoundError(f"the registry did not exist yet at {at.isoformat()}")
+        return commit
+
+    def versions(self, model: str, commit: str) -> list[int]:
+        out = []
+        for entry in self.git.ls_tree(commit, versions_dir(model)):
+            m = _VERSION_FILE.match(entry.name)
+            if m and entry.kind == "blob":
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+    def models(self, commit: str) -> list[str]:
+        return sorted(e.name for e in self.git.ls_tree(commit, "models") if e.kind == "tree")
+
+    def load_manifest(self, model: str, version: int, commit: str) -> dict[str, Any]:
+        path = manifest_path(model, version)
+        blob = self.git.read_blob(f"{commit}:{path}")
+        if blob is None:
+            raise NotFoundError(f"model {model!r} has no version v{version}")
+        manifest = parse_manifest(blob, where=f"{REGISTRY_BRANCH}:{path}")
+        if manifest["model"] != model or manifest["version"] != version:
+            raise IntegrityError(
+                f"{REGISTRY_BRANCH}:{path}: manifest says {manifest['model']}@v{manifest['version']}, its path says {model}@v{version}"
+            )
+        return manifest
+
+    def load_manifests(self, model: str, versions: Sequence[int], commit: str) -> dict[int, dict[str, Any]]:
+        """Many manifests of one model in one `cat-file --batch`."""
+        blobs = self.git.read_blobs([f"{commit}:{manifest_path(model, v)}" for v in versions])
+        out = {}
+        for v, blob in zip(versions, blobs):
+            if blob is not None:
+                out[v] = parse_manifest(blob, where=f"{REGISTRY_BRANCH}:{manifest_path(model, v)}")
+        return out
+
+    def alias_events(self, model: str, alias: str | None = None) -> list[alias_tags.AliasEvent]:
+        return alias_tags.read_events(self.git, model, alias)
+
+    # -- resolving references (SPEC §2) ------------------------------------------------------------
+    def resolve(self, ref: str | Ref, at: datetime | None = None) -> Version:
+        """Resolve a reference as the registry stood at `at` (now by default)."""
+        r = parse_ref(ref) if isinstance(ref, str) else ref
+        commit = self.registry_commit(at)
+        if r.alias is not None:
+            event = alias_tags.current(self.alias_events(r.model, r.alias), r.alias, at=to_unix(at))
+            if event is None:
+                self._raise_unknown_model(r.model, commit)
+                when = f" at {at.isoformat()}" if at else ""
+                raise NotFoundError(f"model {r.model!r} has no alias {r.alias!r}{when}")
+            if event.version is None:
+                raise NotFoundError(f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})")
+            manifest = self.load_manifest(r.model, event.version, event.commit)
+            if event.digest and manifest["digest"] != event.digest:
+                raise IntegrityError(f"tag {event.tag} names digest {event.digest}, the manifest has {manifest['digest']}")
+            return Version(r.model, event.version, manifest, event.commit)
+        versions = self.versions(r.model, commit)
+        if not versions:
+            self._raise_unknown_model(r.model, commit, at=at)
+        if r.version is None:
+            number = versions[-1]
+        else:
+            number = r.version
+            if number not in versions:
+                raise NotFoundError(f"model {r.model!r} has no version v{number} (latest is v{versions[-1]})")
+        return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
+
+    def _raise_unknown_model(self, model: str, commit: str, *, at: datetime | None = None) -> None:
+        if not self.versions(model, commit):
+            when = f" at {at.isoformat()}" if at else ""
+            raise NotFoundError(f"no model named {model!r} in the registry{when}", hint="'mreg list' shows the models")
+
+    def aliases_of(self, model: str, version: int, at: datetime | None = None) -> tuple[str, ...]:
+        current = alias_tags.current_all(self.alias_events(model), at=to_unix(at))
+        return tuple(sorted(a for a, e in current.items() if e.version == version))
+
+    def show(self, ref: str, at: datetime | None = None) -> Version:
+        v = self.resolve(ref, at)
+        return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
+
+    def list(self, at: datetime | None = None) -> list[dict[str, Any]]:
+        from mreg.ops.inspect import list_models
+
+        return list_models(self, at)
+
+    # -- use cases (one module each under mreg.ops) ------------------------------------------------
+    def init(self, *, store: str | None = None, remote: str | None = None, github: bool = False) -> list[str]:
+        from mreg.ops.init import init_registry
+
+        return init_registry(self, store=store, remote=remote, github=github)
+
+    def register(self, model: str, paths: Sequence[str | os.PathLike[str]], **options: Any) -> Any:
+        from mreg.ops.register import register
+
+        return register(self, check_model(model), [Path(p) for p in paths], **options)
+
+    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Any:
+        from mreg.ops.pull import pull
+
+        return pull(self, ref, Path(dest) if dest is not None else None, at=at, **options)
+
+    def diff(self, a: str, b: str, *, at: datetime | None = None) -> dict[str, Any]:
+        from mreg.errors import MregError
+        from mreg.ops.inspect import diff_versions, package_changes
+
+        va, vb = self.resolve(a, at), self.resolve(b, at)
+        result = diff_versions(va, vb)
+        pa, pb = va.manifest["environment"]["packages"], vb.manifest["environment"]["packages"]
+        if pa != pb:
+            try:
+                result["packages"] = package_changes(
+                    self.store.read_verified(pa).decode("utf-8", "replace"),
+                    self.store.read_verified(pb).decode("utf-8", "replace"),
+                )
+            except MregError as exc:  # the manifests still differ by digest; say why the detail is missing
+                result["packages_unavailable"] = exc.message
+        return result
+
+    def verify(self, ref: str | None = None, **options: Any) -> Any:
+        from mreg.ops.maintain import verify
+
+        return verify(self, ref, **options)
+
+    def gc(self, **options: Any) -> Any:
+        from mreg.ops.maintain import gc
+
+        return gc(self, **options)
+
+    def promote(self, ref: str, to: str, **options: Any) -> Any:
+        from mreg.ops.aliases import promote
+
+        return promote(self, ref, to, **options)
+
+    def rollback(self, target: str, **options: Any) -> Any:
+        from mreg.ops.aliases import rollback
+
+        return rollback(self, target, **options)
+
+    def demote(self, target: str, **options: Any) -> Any:
+        from mreg.ops.aliases import demote
+
+        return demote(self, target, **options)
+
+    def log(self, model: str, *, alias: str | None = None) -> list[dict[str, Any]]:
+        from mreg.ops.inspect import history
+
+        return history(self, check_model(model), alias=alias)
+
+    def require_manifest_exists(self, model: str, version: int, commit: str) -> None:
+        if self.git.object_ids([f"{commit}:{manifest_path(model, version)}"])[0] is None:
+            raise NotFoundError(f"model {model!r} has no version v{version}")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+
+__all__ = ["ALIASES_BRANCH", "Config", "Registry", "Version"]

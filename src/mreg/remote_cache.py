@@ -1,0 +1,38 @@
+"""`--registry GIT_URL`: a bare cache of only the registry refs, so a deploy job needs no clone (SPEC §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from mreg.capture import strip_credentials
+from mreg.errors import NotFoundError, UsageError
+from mreg.gitrepo import GitRepo
+from mreg.store.cache import cache_root
+
+
+def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
+    if not url or url.startswith("-") or any(c in url for c in "\n\r\0"):
+        raise UsageError(f"--registry {url!r}: not a git URL")
+    key = hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24]
+    path = cache_root() / "registries" / f"{key}.git"
+    if not (path / "HEAD").is_file():
+        if offline:
+            raise NotFoundError(f"no cached copy of registry {strip_credentials(url)}", hint="run once without --offline")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True, capture_output=True)
+        except FileNotFoundError:
+            raise UsageError("the 'git' executable was not found on PATH") from None
+    git = GitRepo(path, None)
+    current = git.remote_url("origin")
+    if current is None:
+        git.run("remote", "add", "origin", url)
+    elif current != url:
+        git.run("remote", "set-url", "origin", url)
+    return git
+
+
+def cache_dir_for(url: str) -> Path:
+    return cache_root() / "registries" / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")

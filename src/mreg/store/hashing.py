@@ -1,0 +1,66 @@
+"""One pass over the bytes that both hashes and copies (shared/notes/baselines.md §1)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
+
+from mreg.ports import Progress
+from mreg.store.keys import CHUNK
+
+
+
+def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        if progress is None:
+            # file_digest reads with a reused buffer in C: as fast as openssl's own loop.
+            h = hashlib.file_digest(f, "sha256") if hasattr(hashlib, "file_digest") else _loop(f, h)
+            size = f.tell()
+        else:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+                progress(len(chunk))
+    return "sha256:" + h.hexdigest(), size
+
+
+def _loop(f: BinaryIO, h: hashlib._Hash) -> hashlib._Hash:
+    while chunk := f.read(CHUNK):
+        h.update(chunk)
+    return h
+
+
+def copy_hashing(
+    src: BinaryIO,
+    sinks: list[BinaryIO],
+    progress: Progress | None = None,
+) -> tuple[str, int]:
+    """Copy `src` into every sink while hashing; the hash and the writes overlap in two threads.
+
+    hashlib and file writes both release the GIL on large buffers, so writing chunk N while hashing
+    it costs about max(hash, write) instead of their sum.
+    """
+    h = hashlib.sha256()
+    size = 0
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending = None
+        while chunk := src.read(CHUNK):
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write_all, sinks, chunk)
+            h.update(chunk)
+            size += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        if pending is not None:
+            pending.result()
+    return "sha256:" + h.hexdigest(), size
+
+
+def _write_all(sinks: list[BinaryIO], chunk: bytes) -> None:
+    for sink in sinks:
+        sink.write(chunk)
