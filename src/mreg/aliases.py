@@ -21,6 +21,7 @@ _FIELDS = (
     "%(taggername) %(taggeremail)",
     "%(taggerdate:unix)",
     "%(contents:body)",
+    "%(contents:signature)",
 )
 
 
@@ -39,6 +40,7 @@ class AliasEvent:
     timestamp: int
     commit: str
     tag: str
+    signed: bool = False
 
     @property
     def when(self) -> datetime:
@@ -89,7 +91,7 @@ def read_events(git: GitRepo, model: str, alias: str | None = None) -> list[Alia
     """Every alias event of a model (or of one alias), ordered by alias then seq: one for-each-ref."""
     rows = git.for_each_ref(tag_prefix(model, alias), _FIELDS)
     events = []
-    for refname, commit, tagger, stamp, body in (r for r in rows if len(r) == 5):
+    for refname, commit, tagger, stamp, body, signature in (r for r in rows if len(r) == 6):
         parts = refname[len(TAG_NAMESPACE):].split("/")
         if len(parts) != 3 or not parts[2].isdigit() or parts[0] != model:
             continue
@@ -112,6 +114,7 @@ def read_events(git: GitRepo, model: str, alias: str | None = None) -> list[Alia
                 timestamp=int(stamp or 0),
                 commit=commit,
                 tag=refname.removeprefix("refs/tags/"),
+                signed=bool(signature.strip()),
             )
         )
     events.sort(key=lambda e: (e.alias, e.seq))

@@ -156,7 +156,7 @@ class Branches:
         assert self.remote is not None
         ours = self.tip(branch)
         theirs = self.git.rev_parse(tracking_ref(self.remote, branch))
-        if ours and ours != theirs:
+        if ours and ours != theirs and (theirs is None or not self.git.is_ancestor(ours, theirs)):
             pushed = self.git.push(self.remote, [f"{ours}:refs/heads/{branch}"])
             if not pushed.ok:
                 raise RemoteError(f"cannot publish {branch} to {self.remote}: {pushed.detail.strip()[:200]}")

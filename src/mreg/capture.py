@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import sys
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mreg.gitrepo import GitRepo
@@ -36,11 +37,11 @@ def package_lock() -> str:
 
     lines: dict[str, str] = {}
     for dist in md.distributions():
-        name = dist.metadata["Name"]
+        name, version = _name_version(dist)
         if not name:
             continue
         cname = canonical_name(name)
-        line = f"{cname}=={dist.version}"
+        line = f"{cname}=={version}"
         direct = dist.read_text("direct_url.json")
         if direct:
             try:
@@ -55,6 +56,26 @@ def package_lock() -> str:
         lines.setdefault(cname, line)
     header = f"# python {platform.python_version()} {platform.python_implementation().lower()} {platform_tag()}"
     return "\n".join([header, *sorted(lines.values())]) + "\n"
+
+
+def _name_version(dist: Any) -> tuple[str | None, str | None]:
+    """Name and Version from the metadata headers, read directly: `dist.metadata` runs the email
+    parser over the whole file (~90 ms for 200 distributions, half the cost of a small register)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if text is None:
+        return dist.metadata["Name"], dist.version
+    name = version = None
+    for line in text.splitlines():
+        if not line.strip():
+            break  # end of the headers
+        key, sep, value = line.partition(":")
+        if sep and key == "Name" and name is None:
+            name = value.strip()
+        elif sep and key == "Version" and version is None:
+            version = value.strip()
+        if name is not None and version is not None:
+            break
+    return name, version
 
 
 def strip_credentials(url: str) -> str:

@@ -10,13 +10,15 @@ no ~120 ms GitPython import (shared/notes/feasibility.md §1, §8).
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mreg.errors import InternalError, NotFoundError, RemoteError, UsageError
+from mreg.errors import ConflictError, InternalError, NotFoundError, RemoteError, UsageError
 
 ZERO_OID = "0" * 40
 TREE_MODE = "040000"
@@ -55,6 +57,8 @@ class GitRepo:
         self._env = dict(os.environ)
         self._env.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._env["LC_ALL"] = "C"
+        # `git status` (dirty flag) would otherwise refresh and rewrite the user's .git/index (SPEC §3).
+        self._env["GIT_OPTIONAL_LOCKS"] = "0"
 
     # -- discovery ---------------------------------------------------------------------------------
     @classmethod
@@ -274,18 +278,31 @@ class GitRepo:
         return proc.stdout.decode().strip() or None
 
     def fetch(self, remote: str, refspecs: Sequence[str]) -> None:
-        proc = self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs, check=False)
-        if proc.returncode != 0:
+        err = ""
+        for attempt in range(20):
+            proc = self.run("fetch", "--no-tags", "--no-write-fetch-head", remote, *refspecs, check=False)
             err = proc.stderr.decode("utf-8", "replace")
+            if proc.returncode == 0:
+                return
             if "couldn't find remote ref" in err:
                 # An uninitialised remote: fetch what exists one by one.
                 for spec in refspecs:
                     self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, spec, check=False)
                 return
-            raise RemoteError(
-                f"cannot fetch from remote {remote!r}: {_first_line(proc.stderr)}",
-                hint="check the remote and your network, or pass --offline to use what this clone already has",
+            if _UNREACHABLE.search(err):
+                break
+            # Most often another mreg process in this clone is updating the same refs, or holds a tag it
+            # has not yet published (and will drop if the remote has that name): fetch again.
+            time.sleep(0.02 * (attempt + 1) * random.random())
+        if "would clobber existing tag" in err:
+            raise ConflictError(
+                f"a local mreg tag differs from the one on {remote!r}: {_first_line(err.encode())}",
+                hint="a tag created here was never published; delete it with 'git tag -d NAME' and retry",
             )
+        raise RemoteError(
+            f"cannot fetch from remote {remote!r}: {_first_line(err.encode())}",
+            hint="check the remote and your network, or pass --offline to use what this clone already has",
+        )
 
     def push(self, remote: str, refspecs: Sequence[str], *, atomic: bool = True) -> PushResult:
         """Push without force; a rejected ref is a result to retry on, not an exception."""

@@ -78,12 +78,15 @@ def load_mapping_file(path: str, *, flag: str) -> dict[str, Any]:
     for key in data:
         if not isinstance(key, str):
             raise UsageError(f"{flag} {path}: key {key!r} is not a string")
-    try:
-        json.dumps(data, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{flag} {path}: value cannot be recorded: {exc}") from None
-    except RecursionError:
-        raise UsageError(f"{flag} {path}: nested too deeply") from None
+    for key, value in data.items():  # per key, so the message names the bad one
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag} {path}: {key!r} is not a finite number ({value})")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{flag} {path}: {key!r}: value cannot be recorded: {exc}") from None
+        except RecursionError:
+            raise UsageError(f"{flag} {path}: {key!r} is nested too deeply") from None
     return data
 
 

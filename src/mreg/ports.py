@@ -41,3 +41,42 @@ class ObjectStore(Protocol):
     def list_objects(self) -> Iterator[StoredObject]: ...
 
     def delete(self, digest: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What mreg needs to know of a pull request on the git host."""
+
+    number: int
+    url: str  # the page people open (GitHub's html_url)
+    head: str
+    base: str
+    state: str
+    merged: bool = False
+    merge_commit: str | None = None
+
+
+class Forge(Protocol):
+    """A git host that reviews changes to the governed branch (SPEC §7): GitHub today, others later."""
+
+    def find_open_pull(self, head: str, base: str) -> PullRequest | None:
+        """The open pull request from branch `head` into `base`, if there is one."""
+        ...
+
+    def list_pulls(self, head: str, base: str, *, state: str = "all") -> list[PullRequest]:
+        """Pull requests from branch `head` into `base` in a state: open, closed or all."""
+        ...
+
+    def create_pull(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        """Open a pull request; an existing one for the same head is found and updated instead."""
+        ...
+
+    def update_pull(self, number: int, *, title: str | None = None, body: str | None = None) -> PullRequest: ...
+
+    def get_pull(self, number: int) -> PullRequest: ...
+
+    def pulls_for_commit(self, sha: str) -> list[PullRequest]:
+        """Pull requests associated with a commit (how `apply` finds the PR of a merge commit)."""
+        ...
+
+    def compare_url(self, base: str, head: str) -> str: ...

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from mreg.errors import UsageError
 
-MODEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^v?([1-9][0-9]{0,8})$")
-RESERVED_ALIAS_RE = re.compile(r"^(?:latest|v[0-9]+)$")
-RELATIVE_AT_RE = re.compile(r"^([0-9]{1,6})([smhdw])$")
+# \Z, not $: `$` also matches before a trailing newline, which would let "fraud\n" through.
+MODEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?\Z")
+ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
+VERSION_RE = re.compile(r"^v?([1-9][0-9]{0,8})\Z")
+RESERVED_ALIAS_RE = re.compile(r"^(?:latest|v[0-9]+)\Z")
+RELATIVE_AT_RE = re.compile(r"^([0-9]{1,6})([smhdw])\Z")
 
 
 def check_model(name: str) -> str:

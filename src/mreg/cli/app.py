@@ -29,6 +29,7 @@ RepoOpt = Annotated[str, typer.Option("--repo", help="Repository path (default: 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Do not fetch from or push to the remote.")]
 RegistryOpt = Annotated[Optional[str], typer.Option("--registry", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=64, help="Transfers in flight at once (team stores; default 8).")]  # noqa: UP045
 AtOpt = Annotated[Optional[str], typer.Option("--at", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
 
 
@@ -96,6 +97,7 @@ def register(
     image: Annotated[Optional[str], typer.Option("--image", help="Container image reference.")] = None,  # noqa: UP045
     parent: Annotated[Optional[str], typer.Option("--parent", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
     message: Annotated[Optional[str], typer.Option("-m", "--message", help="What this version is.")] = None,  # noqa: UP045
+    jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
@@ -118,6 +120,7 @@ def register(
         message=message,
         progress=progress.bar,
         on_duplicate=_warn,
+        jobs=jobs,
     )
     ci.write_outputs({"model": result.model, "version": result.version, "digest": result.digest})
     if as_json:
@@ -216,6 +219,7 @@ def resolve(
 def pull(
     ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
     out: Annotated[Optional[str], typer.Option("-o", "--output", help="Destination directory (default MODEL-vN).")] = None,  # noqa: UP045
+    jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -224,7 +228,7 @@ def pull(
 ) -> None:
     """Download the artifacts, verified against their digests."""
     reg = _open(repo, registry=registry, offline=offline)
-    result = reg.pull(ref, out, at=_at(at), progress=Progress(not as_json).bar)
+    result = reg.pull(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs)
     if as_json:
         emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
                    "from_cache": result.from_cache, "from_store": result.from_store})
@@ -278,7 +282,16 @@ def verify(
 
     result = _open(repo, offline=offline).verify(ref)
     if as_json:
-        emit_json({"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing, "corrupt": result.corrupt})
+        payload: dict[str, Any] = {"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing, "corrupt": result.corrupt}
+        if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
+            from mreg.cli._errors import report
+
+            err = corrupt_error(result)
+            payload["error"] = {"code": err.code, "message": err.message, "hint": err.hint}
+            emit_json(payload)
+            report(err, as_json=False)
+            raise typer.Exit(err.exit_code)
+        emit_json(payload)
     else:
         for item in result.missing:
             print(f"MISSING  {item['digest']}  used by {', '.join(item['used_by'])}")
@@ -307,12 +320,16 @@ def gc(
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
     result = _open(repo, offline=offline).gc(dry_run=dry_run, grace_seconds=seconds)
     if as_json:
-        emit_json({"dry_run": dry_run, "deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept, "young": result.young})
+        emit_json({"dry_run": dry_run, "deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept, "young": result.young,
+                   "young_bytes": result.young_bytes, "stale_uploads": len(result.stale_uploads)})
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
         print(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
-    print(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}")
+    print(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
+          f" ({fmt_size(result.young_bytes)})")
+    if result.stale_uploads:
+        print(f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}")
 
 
 def _render_move(move: Any, as_json: bool) -> None:
@@ -408,5 +425,10 @@ def log(
             what = f"demote {e['alias']}"
         else:
             what = f"{e['event']} {e['alias']} -> v{e['version']}" + (f" (was v{e['previous']})" if e.get("previous") else "")
-        rows.append([e["at"], what, e["by"], e.get("reason") or "", e.get("request") or ""])
-    print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST"], rows))
+        sig = {"good": "signed", "bad": "BAD SIGNATURE"}.get(e.get("signature") or "", "")
+        rows.append([e["at"], what, e["by"], e.get("reason") or "", e.get("request") or "", sig])
+    print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST", "SIGNATURE"], rows))
+
+
+# Commands of the review flow (SPEC §7, §9: check, gate, apply) live in their own module.
+from mreg.cli import governance as _governance  # noqa: E402,F401  # registers its commands on `app`

@@ -63,12 +63,38 @@ def _move(
         from mreg.ops.review import request_review
 
         return request_review(reg, model, alias, event, version, reason=reason)
+    if not reason and protected and no_review:
+        reason = "unreviewed (--no-review)"
+    move = write_tag(reg, model, alias, event, version, reason=reason, request=request, sign=sign)
+    assert move is not None
+    return move
+
+
+def write_tag(
+    reg: Registry,
+    model: str,
+    alias: str,
+    event: str,
+    version: int | None,
+    *,
+    reason: str | None,
+    request: str | None,
+    sign: bool = False,
+    unless_current: bool = False,
+) -> AliasMove | None:
+    """Create and push the next tag of an alias; a seq somebody else took is retried with the next.
+
+    `unless_current` (used by `apply`) returns None instead when the alias already says `version`:
+    two overlapping runs then create one tag, not two.
+    """
     reg.branches.ensure_pushed(REGISTRY_BRANCH)
     for _ in range(MAX_TAG_ATTEMPTS):
         reg.branches.fetch(force=True)
         events = reg.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
         previous = cur.version if cur else None
+        if unless_current and previous == version:
+            return None
         if event == "demote" and (cur is None or cur.version is None):
             raise NotFoundError(f"alias {alias!r} of {model!r} is not set")
         tip = reg.registry_commit()
@@ -84,7 +110,7 @@ def _move(
             "version": version,
             "digest": digest,
             "previous": previous,
-            "reason": reason if reason else ("unreviewed (--no-review)" if protected and no_review else None),
+            "reason": reason or None,
             "request": request,
         }
         name = tag_ref(model, alias, seq).removeprefix("refs/tags/")

@@ -163,10 +163,19 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
         raise NotFoundError(f"no model named {model!r} in the registry")
     for e in events:
         d = e.as_dict()
+        d["signature"] = _signature_status(reg, e)
         d["_order"] = (e.timestamp, 1, e.seq)
         entries.append(d)
     entries.sort(key=lambda d: d.pop("_order"))
     return entries
+
+
+def _signature_status(reg: Registry, event: alias_tags.AliasEvent) -> str:
+    """'none' for an unsigned tag, else whether git's configured verifier accepts it."""
+    if not event.signed:
+        return "none"
+    proc = reg.git.run("verify-tag", event.tag, check=False)
+    return "good" if proc.returncode == 0 else "bad"
 
 
 def _iso(stamp: int) -> str:

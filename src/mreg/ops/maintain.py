@@ -53,31 +53,53 @@ def referenced_objects(reg: Registry, *, ref: str | None = None) -> dict[str, li
     return refs
 
 
-def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None = None) -> VerifyResult:
+def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None) -> VerifyResult:
+    """Re-hash every referenced object from the store itself (never the pull cache)."""
+    store = reg.store
+    if jobs is not None and hasattr(store, "jobs"):
+        store.jobs = jobs
+    result = VerifyResult()
+    items = sorted(referenced_objects(reg, ref=ref).items())
+
+    def one(item: tuple[str, list[str]]) -> tuple[str, int] | None:
+        digest, _ = item
+        try:
+            return _rehash(store, digest, progress)
+        except NotFoundError:
+            return None
+
+    from mreg.store import run_parallel
+
+    outcomes = run_parallel(store, one, items)
+    for (digest, users), got in zip(items, outcomes):
+        if got is None:
+            result.missing.append({"digest": digest, "used_by": users})
+            continue
+        result.checked += 1
+        result.bytes += got[1]
+        if got[0] != digest:
+            result.corrupt.append({"digest": digest, "used_by": users})
+    return result
+
+
+def _rehash(store: Any, digest: str, progress: Progress | None) -> tuple[str, int]:
+    download = getattr(store, "download", None)
+    if download is not None:  # team stores: ranged parallel reads, hashed in order
+        got: tuple[str, int] = download(digest, [], progress)
+        return got
     import hashlib
 
     from mreg.store.keys import CHUNK
 
-    store = reg.store
-    result = VerifyResult()
-    for digest, users in sorted(referenced_objects(reg, ref=ref).items()):
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with store.open(digest) as f:
-                while chunk := f.read(CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-                    if progress:
-                        progress(len(chunk))
-        except NotFoundError:
-            result.missing.append({"digest": digest, "used_by": users})
-            continue
-        result.checked += 1
-        result.bytes += size
-        if "sha256:" + h.hexdigest() != digest:
-            result.corrupt.append({"digest": digest, "used_by": users})
-    return result
+    h = hashlib.sha256()
+    size = 0
+    with store.open(digest) as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+    return "sha256:" + h.hexdigest(), size
 
 
 @dataclass
@@ -85,6 +107,8 @@ class GcResult:
     kept: int = 0
     deleted: list[dict[str, Any]] = field(default_factory=list)
     young: int = 0
+    young_bytes: int = 0
+    stale_uploads: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -94,21 +118,55 @@ class GcResult:
 
 def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcResult:
     """Delete unreferenced objects older than the grace period: a `register` that has uploaded but not
-    yet committed its manifest is younger than that, so gc can never take its objects."""
+    yet committed its manifest is younger than that, so gc can never take its objects.
+
+    The store is listed *before* the references are read, and the references are read again just
+    before deleting: a manifest committed at any point while gc runs keeps its objects.
+    """
+    if grace_seconds < 0:
+        from mreg.errors import UsageError
+
+        raise UsageError("--grace must not be negative")
+    store = reg.store
+    result = GcResult(dry_run=dry_run)
+    now = time.time()
+    listed = list(store.list_objects())
     reg.sync()
     referenced = set(referenced_objects(reg))
-    now = time.time()
-    result = GcResult(dry_run=dry_run)
-    for obj in reg.store.list_objects():
+    candidates = []
+    for obj in listed:
         if obj.digest in referenced:
             result.kept += 1
         elif now - obj.mtime < grace_seconds:
             result.young += 1
+            result.young_bytes += obj.size
         else:
-            result.deleted.append({"digest": obj.digest, "size": obj.size})
-            if not dry_run:
-                reg.store.delete(obj.digest)
+            candidates.append(obj)
+    if candidates and not dry_run:
+        reg.sync()
+        again = _fresh_references(reg)
+        still = [o for o in candidates if o.digest not in again]
+        result.kept += len(candidates) - len(still)
+        candidates = still
+    result.deleted = [{"digest": o.digest, "size": o.size} for o in candidates]
+    stale_fn = getattr(store, "stale_uploads", None)
+    if stale_fn is not None:
+        result.stale_uploads = stale_fn(now - grace_seconds)
+    if not dry_run:
+        delete_many = getattr(store, "delete_many", None)
+        if delete_many is not None:
+            delete_many([o.digest for o in candidates])
+        else:
+            for o in candidates:
+                store.delete(o.digest)
+        if result.stale_uploads:
+            store.remove_stale(result.stale_uploads)  # type: ignore[attr-defined]
     return result
+
+
+def _fresh_references(reg: Registry) -> set[str]:
+    """The references at the registry branch's current tip (bypassing any per-process memo)."""
+    return set(referenced_objects(reg))
 
 
 def corrupt_error(result: VerifyResult) -> IntegrityError:

@@ -109,6 +109,7 @@ def register(
     labels: dict[str, str] | None = None,
     progress: Callable[[str, int], Progress | None] | None = None,
     on_duplicate: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> RegisterResult:
     # Everything the user typed is checked before a single byte is stored.
     param_values = build_params(params_files, params)
@@ -126,24 +127,31 @@ def register(
         pv = reg.resolve(parse_ref(parent))
         parent_ref = pv.ref
     ident, stamp = reg.git.identity()
+    # Data references can fail (a missing local file): resolve them before a byte is stored.
+    data_entries = [_data_ref(name, uri) for name, uri in data_refs]
 
     store = reg.store
     stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
-    artifacts = []
-    uploaded = reused = 0
-    for rel, f in files:
-        before, cached = stat_cache.lookup(f)
+    if jobs is not None and hasattr(store, "jobs"):
+        store.jobs = jobs  # parts (and files) in flight at once
+
+    def one(item: tuple[str, Path, Any, tuple[str, int] | None]) -> tuple[dict[str, Any], bool]:
+        rel, f, before, cached = item
         if cached is not None and store.exists(cached[0]):
             digest, size = cached
-            reused += size
+            wrote = False
         else:
             digest, size, wrote = store.put_file(f, progress=progress(rel, f.stat().st_size) if progress else None)
             stat_cache.remember(f, before, digest, size)
-            if wrote:
-                uploaded += size
-            else:
-                reused += size
-        artifacts.append({"path": rel, "size": size, "digest": digest})
+        return {"path": rel, "size": size, "digest": digest}, wrote
+
+    looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
+    from mreg.store import run_parallel
+
+    done = run_parallel(store, one, looked_up)  # several files (and their parts) in flight on team stores
+    artifacts = [a for a, _ in done]
+    uploaded = sum(a["size"] for a, wrote in done if wrote)
+    reused = sum(a["size"] for a, wrote in done if not wrote)
     stat_cache.save()
 
     lock_text = capture.package_lock().encode()
@@ -172,7 +180,7 @@ def register(
         "source": capture.source_info(reg.git, reg.remote_name),
         "artifacts": artifacts,
         "environment": environment,
-        "data": [_data_ref(name, uri) for name, uri in data_refs],
+        "data": data_entries,
         "params": param_values,
         "metrics": metric_values,
         "parent": parent_ref,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from mreg.ports import ObjectStore
 from mreg.store.local import LocalStore
 
 STORE_ENV = "MREG_STORE"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
@@ -21,3 +25,28 @@ def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
     from mreg.store.fsspec_store import FsspecStore
 
     return FsspecStore(url)
+
+
+def run_parallel(store: ObjectStore, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`fn` over `items`, up to the store's `jobs` at once (team stores; a local store runs in order).
+
+    On an error or Ctrl-C, queued items are dropped and the store's in-flight transfers are
+    cancelled (S3: their multipart uploads aborted) before the exception propagates.
+    """
+    workers = 1 if store.is_local else max(1, min(len(items), int(getattr(store, "jobs", 1))))
+    if workers == 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        results = list(pool.map(fn, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        cancel = getattr(store, "cancel", None)
+        if cancel is not None:
+            cancel()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+    return results

@@ -1,30 +1,67 @@
 """Any fsspec URL as a store: s3://, gs://, az://, file://, memory:// (SPEC §5).
 
 fsspec (and s3fs, through it) is imported here only, when a team store is configured.
+
+S3 gets a fast path on s3fs's own aiobotocore client (same credential chain, same retries):
+multipart uploads with up to `jobs` parts in flight and complete-or-abort visibility, and ranged
+parallel downloads hashed in order while streaming. Every other fsspec backend goes through the
+generic path (temp key + move where a PUT is not atomic by itself).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import hashlib
+import os
+import re
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mreg.errors import IntegrityError, NotFoundError, RemoteError, UsageError
+from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import StoredObject
-from mreg.store.hashing import Progress, hash_file
+from mreg.store.hashing import Progress, copy_hashing, hash_file
 from mreg.store.keys import digest_of_key, object_key
 
 # Object stores whose PUT is atomic by itself: an object is visible only once complete.
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+_S3 = {"s3", "s3a"}
+
+MiB = 1024 * 1024
+DEFAULT_JOBS = 8
+DEFAULT_PART_SIZE = 16 * MiB
+_MIN_PART = 5 * MiB  # S3's floor for every part but the last
+_MAX_PARTS = 10_000
+
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+_SECRET_PATTERNS = [
+    re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'\"]+", re.I),
+    re.compile(r"(Credential=)[^,\s'\"]+"),
+    re.compile(r"(Signature=)[0-9a-f]{16,}"),
+    re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"),
+]
+
+
+def scrub(text: str) -> str:
+    """Drop anything credential-like from a message: env secret values, presigned-URL fields, user:pass@."""
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    for pat in _SECRET_PATTERNS:
+        text = pat.sub(r"\1***", text)
+    return text
 
 
 def _unreachable(url: str, exc: BaseException) -> RemoteError:
     # Never echo credentials: name the store by its URL, the failure by its type and first line.
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return RemoteError(f"store {url} is unreachable or refused access: {type(exc).__name__}: {first}"[:300])
+    return RemoteError(scrub(f"store {url} is unreachable or refused access: {type(exc).__name__}: {first}")[:300])
 
 
 def _translate(url: str, exc: BaseException) -> Exception:
@@ -35,26 +72,53 @@ def _translate(url: str, exc: BaseException) -> Exception:
     return _unreachable(url, exc)
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        raise UsageError(f"{name} must be an integer") from None
+
+
 class FsspecStore:
     is_local = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, jobs: int | None = None) -> None:
         try:
             import fsspec
         except ImportError:  # pragma: no cover - fsspec is a dependency
             raise UsageError("fsspec is not installed") from None
+        from mreg.capture import strip_credentials
+
+        if strip_credentials(url) != url:
+            raise UsageError("the store URL must not contain credentials",
+                             hint="use the store's own credential chain (AWS_* variables, profiles)")
         self.url = url.rstrip("/")
+        scheme = self.url.split("://", 1)[0]
+        options: dict[str, Any] = {}
+        if scheme in _S3:
+            # botocore ≥ 1.31 reads AWS_ENDPOINT_URL itself; passing it keeps older stacks (and s3fs's
+            # own `endpoint_url` precedence) in line with the standard chain. Credentials stay in the chain.
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            if endpoint:
+                options["endpoint_url"] = endpoint
         try:
-            self.fs, root = fsspec.core.url_to_fs(self.url)
+            self.fs, root = fsspec.core.url_to_fs(self.url, **options)
         except (ImportError, ValueError) as exc:
-            scheme = self.url.split("://", 1)[0]
             raise UsageError(
-                f"store URL {self.url!r} needs a driver that is not installed: {exc}".splitlines()[0],
+                scrub(f"store URL {self.url!r} needs a driver that is not installed: {exc}".splitlines()[0]),
                 hint="for s3:// run: pip install 'mreg[s3]'" if scheme.startswith("s3") else None,
             ) from None
         self.root = root.rstrip("/")
         protocol = self.fs.protocol
         self.protocol = protocol if isinstance(protocol, str) else protocol[0]
+        self.is_s3 = self.protocol in _S3 and hasattr(self.fs, "_call_s3")
+        self.jobs = jobs or _env_int("MREG_JOBS", DEFAULT_JOBS)
+        self.part_size = max(_MIN_PART, _env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
+        self._sem: asyncio.Semaphore | None = None
+        self._inflight: set[Any] = set()
+        self._lock = threading.Lock()
+
+    # -- plumbing ----------------------------------------------------------------------------------
 
     def _key(self, digest: str) -> str:
         return f"{self.root}/{object_key(digest)}"
@@ -62,10 +126,57 @@ class FsspecStore:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (NotFoundError, IntegrityError, RemoteError, UsageError):
+        except MregError:
             raise
         except Exception as exc:  # every driver has its own exception tree; translate at this edge
             raise _translate(self.url, exc) from None
+
+    def _run(self, coro: Any) -> Any:
+        """Run a coroutine on s3fs's IO loop; on failure or Ctrl-C, cancel it and wait for its cleanup."""
+        done = threading.Event()
+
+        async def guarded() -> Any:
+            try:
+                return await coro
+            finally:
+                done.set()
+
+        fut = asyncio.run_coroutine_threadsafe(guarded(), self.fs.loop)
+        with self._lock:
+            self._inflight.add(fut)
+        try:
+            return fut.result()
+        except BaseException as exc:
+            if not fut.done():
+                fut.cancel()
+            done.wait(30)  # the coroutine aborts its multipart upload before it finishes
+            if isinstance(exc, concurrent.futures.CancelledError):
+                raise KeyboardInterrupt from None  # cancelled by `cancel()`: the user interrupted
+            if isinstance(exc, Exception) and not isinstance(exc, MregError):
+                raise _translate(self.url, exc) from None
+            raise
+        finally:
+            with self._lock:
+                self._inflight.discard(fut)
+
+    def cancel(self) -> None:
+        """Cancel every transfer in flight (other threads' too); each aborts its multipart upload."""
+        with self._lock:
+            pending = list(self._inflight)
+        for fut in pending:
+            fut.cancel()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # Created on the IO loop's thread, shared by every transfer of this store: at most `jobs`
+        # requests in flight however many files are moving at once.
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.jobs)
+        return self._sem
+
+    def _part_size(self, size: int) -> int:
+        return max(self.part_size, -(-size // _MAX_PARTS))
+
+    # -- the ObjectStore protocol ------------------------------------------------------------------
 
     def exists(self, digest: str) -> bool:
         return bool(self._call(self.fs.exists, self._key(digest)))
@@ -78,16 +189,24 @@ class FsspecStore:
         return int(info.get("size") or 0)
 
     def put_file(self, path: Path, *, progress: Progress | None = None) -> tuple[str, int, bool]:
-        digest, size = hash_file(path, progress)
+        """Hash, ask the store, upload only what it lacks: a stored object costs one HEAD, no bytes."""
+        digest, size = hash_file(path)
         if self.exists(digest):
+            if progress is not None:
+                progress(size)
             return digest, size, False
-        self._upload(str(path), digest)
+        self._upload(str(path), digest, size, progress)
         return digest, size, True
 
-    def _upload(self, local: str, digest: str) -> None:
+    def _upload(self, local: str, digest: str, size: int, progress: Progress | None = None) -> None:
         key = self._key(digest)
+        if self.is_s3:
+            self._run(self._s3_put(local, key, size, progress))
+            return
         if self.protocol in _ATOMIC_PUT:
             self._call(self.fs.put_file, local, key)
+            if progress is not None:
+                progress(size)
             return
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
         try:
@@ -95,6 +214,8 @@ class FsspecStore:
             self._call(self.fs.put_file, local, tmp)
             self._call(self.fs.makedirs, key.rsplit("/", 1)[0], exist_ok=True)
             self._call(self.fs.mv, tmp, key)
+            if progress is not None:
+                progress(size)
         finally:
             with contextlib.suppress(Exception):
                 if self.fs.exists(tmp):
@@ -120,6 +241,22 @@ class FsspecStore:
         with f:
             yield f
 
+    def download(self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None) -> tuple[str, int]:
+        """Copy the object into every sink, hashing in order while the bytes stream; returns what they hash to.
+
+        The caller compares that with `digest` before anything becomes visible (ops/pull.py).
+        """
+        if self.is_s3:
+            result: tuple[str, int] = self._run(self._s3_get(self._key(digest), sinks, progress))
+            return result
+        with self.open(digest) as src:
+            try:
+                return copy_hashing(src, sinks, progress)
+            except MregError:
+                raise
+            except OSError as exc:
+                raise _translate(self.url, exc) from None
+
     def read_verified(self, digest: str) -> bytes:
         data: bytes = self._call(self.fs.cat_file, self._key(digest))
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
@@ -137,11 +274,156 @@ class FsspecStore:
         for key, info in sorted(listing.items()):
             digest = digest_of_key(key)
             if digest:
-                mtime = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
-                if hasattr(mtime, "timestamp"):
-                    mtime = mtime.timestamp()
-                yield StoredObject(digest, int(info.get("size") or 0), float(mtime))
+                yield StoredObject(digest, int(info.get("size") or 0), _mtime(info))
 
     def delete(self, digest: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(NotFoundError):
             self._call(self.fs.rm_file, self._key(digest))
+
+    def delete_many(self, digests: list[str]) -> None:
+        """Batch delete (S3: up to 1000 keys per request)."""
+        if not digests:
+            return
+        keys = [self._key(d) for d in digests]
+        if self.is_s3:
+            self._call(self.fs.rm, keys)
+        else:
+            for d in digests:
+                self.delete(d)
+
+    def stale_uploads(self, older_than: float) -> list[dict[str, Any]]:
+        """Unfinished multipart uploads and temp keys under this store older than a timestamp (for gc)."""
+        found: list[dict[str, Any]] = []
+        if self.is_s3:
+            bucket, prefix, _ = self.fs.split_path(self.root)
+            resp = self._call(self.fs.call_s3, "list_multipart_uploads", Bucket=bucket,
+                              **({"Prefix": prefix + "/"} if prefix else {}))
+            for u in resp.get("Uploads", []):
+                started = u.get("Initiated")
+                if started is not None and started.timestamp() < older_than:
+                    found.append({"key": u["Key"], "upload_id": u["UploadId"], "bucket": bucket})
+        else:
+            try:
+                listing = self.fs.find(f"{self.root}/tmp", detail=True)
+            except FileNotFoundError:
+                return found
+            except Exception as exc:
+                raise _translate(self.url, exc) from None
+            for key, info in listing.items():
+                if _mtime(info) < older_than:
+                    found.append({"key": key, "size": int(info.get("size") or 0)})
+        return found
+
+    def remove_stale(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if "upload_id" in item:
+                self._call(self.fs.call_s3, "abort_multipart_upload", Bucket=item["bucket"], Key=item["key"],
+                           UploadId=item["upload_id"])
+            else:
+                with contextlib.suppress(NotFoundError):
+                    self._call(self.fs.rm_file, item["key"])
+
+    # -- S3 fast path ------------------------------------------------------------------------------
+
+    async def _s3_put(self, local: str, key: str, size: int, progress: Progress | None) -> None:
+        fs = self.fs
+        bucket, k, _ = fs.split_path(key)
+        sem = self._semaphore()
+        loop = asyncio.get_running_loop()
+        part = self._part_size(size)
+        fd = os.open(local, os.O_RDONLY)
+        try:
+            if size <= part:
+                async with sem:
+                    data = await loop.run_in_executor(None, os.pread, fd, size, 0)
+                    await fs._call_s3("put_object", Bucket=bucket, Key=k, Body=data)
+                if progress is not None:
+                    progress(size)
+                return
+            mpu = await fs._call_s3("create_multipart_upload", Bucket=bucket, Key=k)
+            upload_id = mpu["UploadId"]
+
+            async def one(i: int) -> dict[str, Any]:
+                async with sem:
+                    data = await loop.run_in_executor(None, os.pread, fd, part, i * part)
+                    r = await fs._call_s3("upload_part", Bucket=bucket, Key=k, UploadId=upload_id,
+                                          PartNumber=i + 1, Body=data)
+                if progress is not None:
+                    progress(len(data))
+                return {"PartNumber": i + 1, "ETag": r["ETag"]}
+
+            tasks = [asyncio.ensure_future(one(i)) for i in range(-(-size // part))]
+            try:
+                parts = await asyncio.gather(*tasks)
+                await fs._call_s3("complete_multipart_upload", Bucket=bucket, Key=k, UploadId=upload_id,
+                                  MultipartUpload={"Parts": list(parts)})
+            except BaseException:
+                # Failure or interrupt: stop the other parts, then abort so no orphaned parts stay billed.
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=k, UploadId=upload_id), 20)
+                raise
+        finally:
+            os.close(fd)
+
+    async def _s3_get(self, key: str, sinks: list[BinaryIO], progress: Progress | None) -> tuple[str, int]:
+        fs = self.fs
+        bucket, k, _ = fs.split_path(key)
+        sem = self._semaphore()
+        loop = asyncio.get_running_loop()
+        async with sem:
+            head = await fs._call_s3("head_object", Bucket=bucket, Key=k)
+        size = int(head["ContentLength"])
+        etag = head.get("ETag")
+        part = self._part_size(size)
+        h = hashlib.sha256()
+
+        async def fetch(i: int) -> bytes:
+            end = min(size, (i + 1) * part) - 1
+            async with sem:
+                extra = {"IfMatch": etag} if etag else {}
+                r = await fs._call_s3("get_object", Bucket=bucket, Key=k, Range=f"bytes={i * part}-{end}", **extra)
+                body = r["Body"]
+                try:
+                    data: bytes = await body.read()
+                finally:
+                    body.close()
+            return data
+
+        def consume(data: bytes) -> None:
+            h.update(data)
+            for s in sinks:
+                s.write(data)
+            if progress is not None:
+                progress(len(data))
+
+        n = -(-size // part)
+        window = max(2, self.jobs + 1)
+        pending: collections.deque[asyncio.Future[bytes]] = collections.deque()
+        nxt = 0
+        try:
+            while nxt < n and len(pending) < window:
+                pending.append(asyncio.ensure_future(fetch(nxt)))
+                nxt += 1
+            while pending:
+                data = await pending.popleft()
+                if nxt < n:
+                    pending.append(asyncio.ensure_future(fetch(nxt)))
+                    nxt += 1
+                await loop.run_in_executor(None, consume, data)
+        except BaseException:
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            raise
+        return "sha256:" + h.hexdigest(), size
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    mtime = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return float(mtime)

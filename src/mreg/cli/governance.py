@@ -1,0 +1,142 @@
+"""check, gate, apply: the review flow's commands (SPEC §7, §9). Registered on the main app.
+
+Each prints its whole report before failing, so a CI log always shows every problem, then raises
+CheckFailedError (exit 1) when something failed. Under GitHub Actions they also annotate and
+summarise (mreg.ci).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mreg.cli._render import emit_json, table
+from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, _open, app
+
+
+@app.command()
+def check(
+    base: Annotated[Optional[str], typer.Option("--base", help="Registry-branch commit to compare with: no manifest may change after it.")] = None,  # noqa: UP045
+    objects: Annotated[bool, typer.Option("--objects", help="Also check that every referenced object is in the store.")] = False,
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate both branches: schemas, immutability, governed aliases against tags."""
+    from mreg import ci
+    from mreg.errors import CheckFailedError
+    from mreg.ops.check import check as run_check
+
+    result = run_check(_open(repo, offline=offline), base=base, objects=objects)
+    summary = f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)" + (
+        f", {result.objects} object(s)" if result.objects is not None else ""
+    )
+    if as_json:
+        emit_json({"ok": result.ok, "manifests": result.manifests, "policies": result.policies, "tags": result.tags,
+                   "objects": result.objects, "problems": [p.as_dict() for p in result.problems]})
+    else:
+        for p in result.problems:
+            print(str(p))
+        print(f"{summary}: " + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
+    if ci.under_actions():
+        for p in result.problems:
+            print(ci.annotate_error(f"{p.branch}: {p.message}" if p.path else p.message, file=p.path, line=p.line))
+        lines = [f"### mreg check: {'ok' if result.ok else f'{len(result.problems)} problem(s)'}", "", summary, ""]
+        lines += [f"- `{p.branch}:{p.path or ''}{f':{p.line}' if p.line else ''}` {p.message}" for p in result.problems]
+        ci.write_summary("\n".join(lines))
+    if not result.ok:
+        raise CheckFailedError(f"mreg check found {len(result.problems)} problem(s)")
+
+
+def _render_gate(reports: list[Any]) -> None:
+    from mreg.cli._render import fmt_value
+
+    if not reports:
+        print("no alias changes to gate")
+        return
+    for i, r in enumerate(reports):
+        if i:
+            print()
+        print(f"{r.title}: {'passed' if r.ok else 'FAILED'}")
+        if not r.verdicts:
+            print("  (no gate rules for this alias)" if r.version is not None or not r.rules else "  (removing an alias: nothing to measure)")
+            continue
+        print(table(["RULE", "RESULT", "CANDIDATE", "REQUIRED", "NOTE"],
+                    [[v.rule, "pass" if v.ok else "FAIL", fmt_value(v.actual), v.expected, v.note] for v in r.verdicts]))
+
+
+@app.command()
+def gate(
+    ref: Annotated[Optional[str], typer.Argument(help="The candidate version (MODEL@vN, MODEL@ALIAS, MODEL).")] = None,  # noqa: UP045
+    to: Annotated[Optional[str], typer.Option("--to", help="The alias whose gate to evaluate.")] = None,  # noqa: UP045
+    changed: Annotated[bool, typer.Option("--changed", help="Gate every alias change between --base and --head of mreg/aliases.")] = False,
+    base: Annotated[str, typer.Option("--base", help="With --changed: the governed branch before the change (a PR's base).")] = "refs/heads/mreg/aliases",
+    head: Annotated[str, typer.Option("--head", help="With --changed: the governed branch after the change (a PR's head or merge ref).")] = "HEAD",
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
+    from mreg import ci
+    from mreg.errors import CheckFailedError, UsageError
+    from mreg.ops.gate import gate_changed, gate_ref, report_markdown
+
+    reg = _open(repo, offline=offline)
+    if changed:
+        if ref is not None or to is not None:
+            raise UsageError("gate takes REF --to ALIAS, or --changed, not both")
+        reports = gate_changed(reg, base, head)
+    else:
+        if ref is None or to is None:
+            raise UsageError("gate needs REF --to ALIAS (or --changed --base REF)")
+        reports = [gate_ref(reg, ref, to)]
+    failed = [r for r in reports if not r.ok]
+    if as_json:
+        emit_json({"ok": not failed, "reports": [r.as_dict() for r in reports]})
+    else:
+        _render_gate(reports)
+    if ci.under_actions():
+        for r in failed:
+            for v in r.verdicts:
+                if not v.ok:
+                    print(ci.annotate_error(f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()))
+        ci.write_summary(report_markdown(reports))
+    if failed:
+        names = ", ".join(f"{r.model}@{r.alias}" for r in failed)
+        raise CheckFailedError(f"gate failed for {names}")
+
+
+@app.command("apply")
+def apply_(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be tagged; create nothing.")] = False,
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the alias tags that merged changes on mreg/aliases ask for (idempotent)."""
+    import json
+
+    from mreg import ci
+    from mreg.ops.apply import apply
+
+    pending, applied = apply(_open(repo, offline=offline), dry_run=dry_run)
+    if as_json:
+        emit_json({"dry_run": dry_run, "pending": [p.as_dict() for p in pending], "applied": [a.as_dict() for a in applied]})
+    elif dry_run:
+        for p in pending:
+            print(f"would apply {p.describe()}")
+        if not pending:
+            print("nothing to apply: the tags say what mreg/aliases asks for")
+    else:
+        for a in applied:
+            to = f"-> v{a.version}" if a.version is not None else "removed"
+            print(f"applied {a.model}@{a.alias} {to} [{a.tag}]" + (f" ({a.request})" if a.request else ""))
+        if not applied:
+            print("nothing to apply: the tags say what mreg/aliases asks for")
+    if not dry_run:
+        ci.write_outputs({
+            "applied": json.dumps([a.as_dict() for a in applied]),
+            "count": len(applied),
+            "tags": " ".join(a.tag for a in applied),
+        })

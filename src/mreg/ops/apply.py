@@ -1,0 +1,165 @@
+"""`mreg apply` (SPEC §7): make the tags say what the governed branch asks for.
+
+Everything that can fail (an unregistered version, an unreachable API) is checked before the first
+tag is created, so a failed run leaves nothing half-done. Each tag is created with the retry loop of
+`promote` and only while the alias still differs: two overlapping runs create one tag, not two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mreg import aliases as alias_tags
+from mreg.errors import NotFoundError
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
+from mreg.manifest import load_yaml
+from mreg.ops.review import review_branch
+
+if TYPE_CHECKING:
+    from mreg.ports import Forge
+    from mreg.registry import Registry
+
+_REASON = re.compile(r"^Reason: (.+)$", re.MULTILINE)
+MAX_HISTORY = 200
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One alias the governed branch asks for that the tags do not yet say."""
+
+    model: str
+    alias: str
+    event: str
+    version: int | None
+    current: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "alias": self.alias, "event": self.event, "version": self.version, "current": self.current}
+
+    def describe(self) -> str:
+        to = f"v{self.version}" if self.version is not None else "(removed)"
+        now = f"v{self.current}" if self.current is not None else "unset"
+        return f"{self.model}@{self.alias}: {ALIASES_BRANCH} asks for {to}, the tags say {now}"
+
+
+@dataclass(frozen=True)
+class Applied:
+    model: str
+    alias: str
+    event: str
+    version: int | None
+    previous: int | None
+    tag: str
+    request: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "alias": self.alias, "event": self.event, "version": self.version,
+            "previous": self.previous, "tag": self.tag, "request": self.request,
+        }
+
+
+def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]:
+    """Aliases whose governed value differs from their current tag (merged but not applied)."""
+    from mreg.policy import desired_aliases, read_policies
+
+    reg.require_initialised()
+    governed = governed or reg.git.rev_parse(ALIASES_REF)
+    if governed is None:
+        return []
+    out = []
+    for (model, alias), version in sorted(desired_aliases(read_policies(reg.git, governed)).items()):
+        events = reg.alias_events(model, alias)
+        cur = alias_tags.current(events, alias)
+        now = cur.version if cur else None
+        if now == version:
+            continue
+        if version is None:
+            event = "demote"
+        elif any(e.version == version for e in events):
+            event = "rollback"  # the alias held this version before
+        else:
+            event = "promote"
+        out.append(Pending(model, alias, event, version, now))
+    return out
+
+
+def apply(reg: Registry, *, dry_run: bool = False) -> tuple[list[Pending], list[Applied]]:
+    """Returns (what was pending, what this run tagged); a concurrent run may have tagged the rest."""
+    from mreg.forge.github import forge_for
+    from mreg.ops.aliases import write_tag
+
+    reg.require_initialised()
+    governed = reg.git.rev_parse(ALIASES_REF)
+    pending = pending_changes(reg, governed)
+    if not pending or dry_run:
+        return pending, []
+    assert governed is not None
+    tip = reg.registry_commit()
+    for p in pending:
+        if p.version is not None and p.version not in reg.versions(p.model, tip):
+            raise NotFoundError(f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered")
+    forge = None
+    if reg.branches.remote is not None and not reg.offline:
+        _, forge = forge_for(reg.git.remote_url(reg.branches.remote))
+    origins = {}
+    for p in pending:  # every API call happens before the first tag
+        commit, reason = change_commit(reg, governed, p)
+        origins[(p.model, p.alias)] = (_request(forge, commit, p) if commit else None, reason)
+    applied = []
+    for p in pending:
+        request, reason = origins[(p.model, p.alias)]
+        move = write_tag(reg, p.model, p.alias, p.event, p.version, reason=reason, request=request, unless_current=True)
+        if move is not None and move.tag is not None:
+            applied.append(Applied(p.model, p.alias, p.event, p.version, move.previous, move.tag, request))
+    return pending, applied
+
+
+def change_commit(reg: Registry, governed: str, p: Pending) -> tuple[str | None, str | None]:
+    """The first-parent commit of the governed branch that set this value (a merge, for a PR), and its reason."""
+    path = policy_path(p.model)
+    for sha, parents in _first_parent(reg, governed, path)[:MAX_HISTORY]:
+        if _asked(reg, sha, p) == p.version and (not parents or _asked(reg, parents[0], p) != p.version):
+            proposal = parents[1] if len(parents) > 1 else sha
+            body = reg.git.out("log", "-1", "--format=%B", proposal)
+            m = _REASON.search(body)
+            return sha, m.group(1).strip() if m else None
+    return None, None
+
+
+def _first_parent(reg: Registry, rev: str, path: str) -> list[tuple[str, list[str]]]:
+    out = reg.git.run("log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False).stdout.decode()
+    rows = []
+    for line in out.splitlines():
+        parts = line.split()
+        if parts:
+            rows.append((parts[0], parts[1:]))
+    return rows
+
+
+def _asked(reg: Registry, rev: str, p: Pending) -> object:
+    blob = reg.git.read_blob(f"{rev}:{policy_path(p.model)}")
+    if blob is None:
+        return ...
+    try:
+        doc = load_yaml(blob, where=policy_path(p.model))
+    except Exception:  # an old, broken revision just does not match
+        return ...
+    aliases = doc.get("aliases") if isinstance(doc, dict) else None
+    return aliases.get(p.alias, ...) if isinstance(aliases, dict) else ...
+
+
+def _request(forge: Forge | None, commit: str, p: Pending) -> str:
+    """The pull request that merged `commit` into the governed branch; the commit itself without one."""
+    if forge is None:
+        return commit
+    for pr in forge.pulls_for_commit(commit):
+        if pr.base == ALIASES_BRANCH and (pr.merge_commit == commit or pr.merged):
+            return pr.url
+    # GitHub associates commits with closed PRs only on the default branch; ask by the proposal branch.
+    for pr in forge.list_pulls(review_branch(p.model, p.alias, p.version), ALIASES_BRANCH, state="closed"):
+        if pr.merge_commit == commit:
+            return pr.url
+    return commit

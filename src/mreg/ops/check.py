@@ -1,0 +1,341 @@
+"""`mreg check` (SPEC §3, §7): both branches valid, manifests immutable, tags in step with policy.
+
+Each problem is one line naming the file on its branch and, where it can be found, the line in it,
+so CI can annotate it. The content is treated as hostile: a manifest someone crafted by hand is
+exactly what this command exists to catch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mreg.errors import MregError, UsageError
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, REGISTRY_BRANCH, manifest_path, policy_path
+from mreg.manifest import MANIFEST_SCHEMA, MODEL_SCHEMA, REGISTRY_SCHEMA, artifact_set_digest, yaml_module
+from mreg.refs import MODEL_RE
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+_MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml$")
+_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")
+_ZERO = re.compile(r"^0+$")
+MAX_ERRORS_PER_FILE = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    branch: str
+    path: str | None
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.branch}:{self.path}" if self.path else self.branch
+        return f"{where}{f':{self.line}' if self.line else ''}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"branch": self.branch, "file": self.path, "line": self.line, "message": self.message}
+
+
+@dataclass
+class CheckResult:
+    problems: list[Problem] = field(default_factory=list)
+    manifests: int = 0
+    policies: int = 0
+    tags: int = 0
+    objects: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, branch: str, path: str | None, message: str, line: int | None = None) -> None:
+        self.problems.append(Problem(branch, path, message, line))
+
+
+def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> CheckResult:
+    reg.require_initialised()
+    result = CheckResult()
+    tip = reg.registry_commit()
+    valid = _check_manifests(reg, tip, result)
+    if base and not _ZERO.match(base):
+        _check_immutable(reg, base, tip, result)
+    governed = reg.git.rev_parse(ALIASES_REF)
+    if governed is None:
+        result.add(ALIASES_BRANCH, None, "the governed branch does not exist (run 'mreg init')")
+    else:
+        _check_governed(reg, governed, tip, valid, result)
+    _check_tags(reg, tip, result)
+    if objects:
+        _check_objects(reg, valid, result)
+    return result
+
+
+# -- the registry branch ---------------------------------------------------------------------------
+def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, dict[str, Any]]:
+    """Validate every manifest; returns the valid ones by path."""
+    paths = reg.git.ls_files(tip, "models")
+    manifests = []
+    for path in paths:
+        m = _MANIFEST_PATH.match(path)
+        if not m or not MODEL_RE.match(m.group(1)) or ".." in m.group(1) or not _VERSION.match(m.group(2)):
+            result.add(REGISTRY_BRANCH, path, "unexpected file: manifests live at models/<model>/versions/<n>.yaml")
+            continue
+        manifests.append((path, m.group(1), int(m.group(2))))
+    blobs = reg.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
+    valid = {}
+    for (path, model, version), blob in zip(manifests, blobs):
+        result.manifests += 1
+        if blob is None:
+            result.add(REGISTRY_BRANCH, path, "not a file")
+            continue
+        before = len(result.problems)
+        doc = _manifest_problems(blob, path, model, version, result)
+        if doc is not None and len(result.problems) == before:
+            valid[path] = doc
+    return valid
+
+
+def _manifest_problems(blob: bytes, path: str, model: str, version: int, result: CheckResult) -> dict[str, Any] | None:
+    doc, text = _load(blob, REGISTRY_BRANCH, path, result)
+    if doc is None:
+        return None
+
+    def add(message: str, at: list[Any] | None = None) -> None:
+        result.add(REGISTRY_BRANCH, path, message, _line_of(text, at or []))
+
+    if not isinstance(doc, dict):
+        add(f"expected a mapping, found {type(doc).__name__}")
+        return None
+    if doc.get("schema") != MANIFEST_SCHEMA:
+        add(f"unknown schema {doc.get('schema')!r} (expected {MANIFEST_SCHEMA!r})", ["schema"])
+        return None
+    artifacts = doc.get("artifacts")
+    precise = 0
+    if isinstance(artifacts, list):
+        seen: set[str] = set()
+        for i, a in enumerate(artifacts):
+            p = a.get("path") if isinstance(a, dict) else None
+            if not isinstance(p, str):
+                continue
+            reason = _bad_path(p)
+            if reason:
+                add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
+                precise += 1
+            elif p in seen:
+                add(f"artifacts[{i}].path {p!r} is listed twice", ["artifacts", i, "path"])
+                precise += 1
+            seen.add(p)
+    errors = _schema_errors(doc, MANIFEST_SCHEMA)
+    for loc, message in errors[:MAX_ERRORS_PER_FILE]:
+        if precise and len(loc) == 3 and loc[0] == "artifacts" and loc[2] == "path":
+            continue  # already said precisely above
+        add(f"{_dotted(loc)}: {message}", loc)
+    if errors or precise:
+        return None
+    if doc["model"] != model or doc["version"] != version:
+        add(f"the manifest says {doc['model']}@v{doc['version']}, its path says {model}@v{version}", ["model"])
+        return None
+    if artifact_set_digest(doc["artifacts"]) != doc["digest"]:
+        add("digest does not match the artifact list", ["digest"])
+        return None
+    return doc
+
+
+def _bad_path(p: str) -> str | None:
+    if p.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", p):
+        return "is absolute"
+    parts = re.split(r"[\\/]", p)
+    if ".." in parts:
+        return "escapes its directory with '..'"
+    if "\\" in p:
+        return "contains a backslash"
+    if "\x00" in p:
+        return "contains a NUL byte"
+    if "" in parts or "." in parts:
+        return "is not a normalised relative path"
+    return None
+
+
+def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) -> None:
+    base_sha = reg.git.rev_parse(f"{base}^{{commit}}")
+    if base_sha is None:
+        raise UsageError(f"--base {base!r}: no such commit in this repository", hint="fetch it first")
+    if not reg.git.is_ancestor(base_sha, tip):
+        result.add(REGISTRY_BRANCH, None, f"history was rewritten: {base} ({base_sha[:12]}) is no longer an ancestor of the tip")
+        return
+    out = reg.git.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models").stdout
+    fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
+    for status, path in zip(fields[0::2], fields[1::2]):
+        if _MANIFEST_PATH.match(path) and status != "A":
+            verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
+            result.add(REGISTRY_BRANCH, path, f"manifest {verb} since {base}: manifests are immutable once committed")
+
+
+# -- the governed branch ---------------------------------------------------------------------------
+def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
+    from mreg.policy import policy_models, render_codeowners
+
+    blob = reg.git.read_blob(f"{governed}:{CONFIG_PATH}")
+    if blob is None:
+        result.add(ALIASES_BRANCH, CONFIG_PATH, "missing (run 'mreg init')")
+    else:
+        _document(blob, CONFIG_PATH, REGISTRY_SCHEMA, result)
+    for entry in reg.git.ls_tree(governed, "models"):
+        name = entry.name.removesuffix(".yaml")
+        if entry.kind != "blob" or not entry.name.endswith(".yaml") or not MODEL_RE.match(name) or ".." in name:
+            result.add(ALIASES_BRANCH, f"models/{entry.name}", "unexpected file: policies live at models/<model>.yaml")
+    policies: dict[str, dict[str, Any]] = {}
+    for model in policy_models(reg.git, governed):
+        result.policies += 1
+        path = policy_path(model)
+        blob = reg.git.read_blob(f"{governed}:{path}")
+        doc, text = _document(blob or b"", path, MODEL_SCHEMA, result)
+        if doc is None:
+            continue
+        policies[model] = doc
+        for alias, version in (doc.get("aliases") or {}).items():
+            if version is not None and manifest_path(model, version) not in valid:
+                what = "is not registered" if reg.git.read_blob(f"{tip}:{manifest_path(model, version)}") is None else "has an invalid manifest"
+                result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{version} {what}", _line_of(text, ["aliases", alias]))
+    owners_blob = reg.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
+    wanted = render_codeowners(policies)
+    has_owners = any(d.get("owners") for d in policies.values())
+    if (owners_blob is not None or has_owners) and owners_blob != wanted:
+        result.add(ALIASES_BRANCH, CODEOWNERS_PATH, "out of date with the owners in models/*.yaml (a promotion request regenerates it)")
+    if not any(p.branch == ALIASES_BRANCH and p.path and p.path.startswith("models/") for p in result.problems):
+        _check_drift(reg, governed, result)
+
+
+def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
+    from mreg.ops.apply import pending_changes
+
+    for p in pending_changes(reg, governed):
+        text = (reg.git.read_blob(f"{governed}:{policy_path(p.model)}") or b"").decode("utf-8", "replace")
+        result.add(
+            ALIASES_BRANCH,
+            policy_path(p.model),
+            f"{p.describe()}: merged but not applied (run 'mreg apply')",
+            _line_of(text, ["aliases", p.alias]),
+        )
+
+
+def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
+    """Every alias tag points into the registry's history at a manifest with the digest it names."""
+    from mreg.ops.inspect import _all_events
+
+    history = set(reg.git.out("rev-list", tip).split())
+    events = [e for e in _all_events(reg) if e.version is not None]
+    result.tags = len(events)
+    blobs = reg.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
+    for e, blob in zip(events, blobs):
+        where = f"tag {e.tag}"
+        if e.commit not in history:
+            result.add(REGISTRY_BRANCH, None, f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}")
+        elif blob is None:
+            result.add(REGISTRY_BRANCH, None, f"{where} names {e.model}@v{e.version}, which its commit does not hold")
+        elif e.digest and not re.search(rf"^digest: ['\"]?{re.escape(e.digest)}['\"]?$", blob.decode("utf-8", "replace"), re.M):
+            result.add(REGISTRY_BRANCH, None, f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another")
+
+
+def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
+    needed: dict[str, list[str]] = {}
+    for path, doc in valid.items():
+        ref = f"{doc['model']}@v{doc['version']}"
+        digests = [a["digest"] for a in doc["artifacts"]] + [doc["environment"]["packages"]]
+        if "lockfile" in doc["environment"]:
+            digests.append(doc["environment"]["lockfile"]["digest"])
+        for d in digests:
+            needed.setdefault(d, []).append(ref)
+    result.objects = len(needed)
+    try:
+        store = reg.store
+        missing = [d for d in sorted(needed) if not store.exists(d)]
+    except MregError as exc:
+        result.add("store", None, f"cannot check objects: {exc.message}")
+        return
+    for d in missing:
+        users = sorted(set(needed[d]))
+        result.add("store", None, f"object {d} is missing from {store.url} (used by {', '.join(users)})")
+
+
+# -- YAML and schema helpers -----------------------------------------------------------------------
+def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any, str]:
+    """Safe YAML only: a python/object tag is reported with its line, never constructed."""
+    yaml = yaml_module()
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        result.add(branch, path, "not UTF-8 text")
+        return None, ""
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), text
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "constructor for the tag" in problem:
+            problem = f"YAML tag refused (only plain data is allowed): {problem}"
+        result.add(branch, path, f"invalid YAML: {problem}", mark.line + 1 if mark is not None else None)
+        return None, text
+
+
+def _document(blob: bytes, path: str, schema: str, result: CheckResult) -> tuple[dict[str, Any] | None, str]:
+    doc, text = _load(blob, ALIASES_BRANCH, path, result)
+    if doc is None and not text:
+        return None, text
+    if not isinstance(doc, dict):
+        if doc is not None or text:
+            result.add(ALIASES_BRANCH, path, f"expected a mapping, found {type(doc).__name__}")
+        return None, text
+    if doc.get("schema") != schema:
+        result.add(ALIASES_BRANCH, path, f"unknown schema {doc.get('schema')!r} (expected {schema!r})", _line_of(text, ["schema"]))
+        return None, text
+    errors = _schema_errors(doc, schema)
+    for loc, message in errors[:MAX_ERRORS_PER_FILE]:
+        result.add(ALIASES_BRANCH, path, f"{_dotted(loc)}: {message}", _line_of(text, loc))
+    return (None if errors else doc), text
+
+
+def _schema_errors(doc: Any, schema: str) -> list[tuple[list[Any], str]]:
+    from mreg.manifest import _validator
+
+    errs = sorted(_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [(list(e.absolute_path), _short(e.message)) for e in errs]
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 160 else message[:157] + "..."
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _line_of(text: str, loc: list[Any]) -> int | None:
+    """The 1-based line of a value in a YAML text, found by walking the composed node tree."""
+    if not text:
+        return None
+    yaml = yaml_module()
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            match = node.value[part]
+        else:
+            match = None
+        if match is None:
+            break
+        node = match
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,128 @@
+"""`mreg gate` (SPEC §9): a model's gate for an alias, evaluated on a candidate version.
+
+Rules come from the governed branch. For a pull request (`--changed`) they come from its *base*,
+so a PR cannot loosen a gate and pass it in the same change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mreg import aliases as alias_tags
+from mreg import gates
+from mreg.errors import NotFoundError, UsageError
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF
+from mreg.policy import desired_aliases, read_policies, read_policy
+from mreg.refs import check_alias, parse_ref
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry, Version
+
+
+@dataclass(frozen=True)
+class GateReport:
+    model: str
+    alias: str
+    version: int | None
+    current: int | None  # what the alias's tags say now
+    verdicts: list[gates.Verdict] = field(default_factory=list)
+    rules: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return gates.passed(self.verdicts)
+
+    @property
+    def title(self) -> str:
+        target = f"v{self.version}" if self.version is not None else "(removed)"
+        now = f"v{self.current}" if self.current is not None else "unset"
+        return f"{self.model}@{self.alias} -> {target} (now {now})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "version": self.version,
+            "current": self.current,
+            "ok": self.ok,
+            "rules": self.rules,
+            "verdicts": [v.as_dict() for v in self.verdicts],
+        }
+
+
+def governed_rev(reg: Registry) -> str:
+    reg.require_initialised()
+    tip = reg.git.rev_parse(ALIASES_REF)
+    if tip is None:
+        raise NotFoundError(f"this registry has no {ALIASES_BRANCH} branch", hint="run 'mreg init'")
+    return tip
+
+
+def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]]) -> GateReport:
+    """Figures of the candidate against the rules; baselines are what the tags say now."""
+    events = reg.alias_events(candidate.model)
+    cur = alias_tags.current(events, alias)
+    baselines: dict[str, gates.Baseline] = {}
+    for name in gates.baseline_aliases(rules):
+        ev = alias_tags.current(events, name)
+        if ev is None or ev.version is None:
+            baselines[name] = gates.Baseline(name, None, {})
+        else:
+            manifest = reg.load_manifest(candidate.model, ev.version, ev.commit)
+            baselines[name] = gates.Baseline(name, ev.version, manifest.get("metrics") or {})
+    verdicts = gates.evaluate(rules, candidate.manifest, baselines)
+    return GateReport(candidate.model, alias, candidate.version, cur.version if cur else None, verdicts, len(rules))
+
+
+def gate_ref(reg: Registry, ref: str, alias: str) -> GateReport:
+    """`mreg gate REF --to ALIAS`: the rules on the governed branch's tip."""
+    check_alias(alias)
+    candidate = reg.resolve(parse_ref(ref))
+    policy = read_policy(reg.git, governed_rev(reg), candidate.model) or {}
+    rules = list((policy.get("gates") or {}).get(alias) or [])
+    return evaluate_candidate(reg, candidate, alias, rules)
+
+
+def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:
+    """Every alias change from `base` to `head` of the governed branch (a pull request's changes)."""
+    reg.require_initialised()
+    base_sha = _commit(reg, base, "--base")
+    head_sha = _commit(reg, head, "--head")
+    proc = reg.git.run("merge-base", base_sha, head_sha, check=False)
+    fork = proc.stdout.decode().strip() if proc.returncode == 0 else None
+    if not fork:
+        raise UsageError(f"{base} and {head} share no history: is {head} a commit of {ALIASES_BRANCH}?")
+    before = desired_aliases(read_policies(reg.git, fork))
+    after = desired_aliases(read_policies(reg.git, head_sha))
+    base_policies = read_policies(reg.git, base_sha)
+    reports = []
+    tip = reg.registry_commit()
+    for (model, alias), version in sorted(after.items()):
+        if (model, alias) in before and before[(model, alias)] == version:
+            continue
+        rules = list(((base_policies.get(model) or {}).get("gates") or {}).get(alias) or [])
+        if version is None:  # removing an alias has nothing to measure
+            cur = alias_tags.current(reg.alias_events(model), alias)
+            reports.append(GateReport(model, alias, None, cur.version if cur else None, [], len(rules)))
+            continue
+        if version not in reg.versions(model, tip):
+            raise NotFoundError(f"{ALIASES_BRANCH} asks for {model}@{alias} = v{version}, which is not registered")
+        candidate = reg.resolve(parse_ref(f"{model}@v{version}"))
+        reports.append(evaluate_candidate(reg, candidate, alias, rules))
+    return reports
+
+
+def _commit(reg: Registry, rev: str, flag: str) -> str:
+    sha = reg.git.rev_parse(f"{rev}^{{commit}}")
+    if sha is None:
+        raise UsageError(f"{flag} {rev!r}: no such commit in this repository", hint="fetch it first, e.g. git fetch origin mreg/aliases")
+    return sha
+
+
+def report_markdown(reports: list[GateReport]) -> str:
+    parts = []
+    for r in reports:
+        status = "passed" if r.ok else "FAILED"
+        parts.append(f"### mreg gate: {r.title}: {status}\n\n{gates.markdown_table(r.verdicts)}")
+    return "\n".join(parts) if parts else "### mreg gate\n\nno alias changes\n"

@@ -1,0 +1,206 @@
+"""A protected alias move becomes a pull request against the governed branch (SPEC §7).
+
+One commit off `mreg/aliases` sets the alias in `models/<model>.yaml` and regenerates CODEOWNERS;
+it goes to the scratch branch `mreg/promote/<model>/<alias>/v<n>` (the only ref mreg ever
+force-pushes: it is a proposal, rebuilt on each request), and a pull request carries the gate
+report. No tag is created here: `mreg apply` does that after the merge.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mreg import aliases as alias_tags
+from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
+from mreg.ops.aliases import AliasMove
+from mreg.policy import dump_policy, read_policies, render_codeowners, with_alias
+from mreg.refs import Ref
+
+if TYPE_CHECKING:
+    from mreg.ops.gate import GateReport
+    from mreg.registry import Registry, Version
+
+_UNSET = object()
+
+
+def review_branch(model: str, alias: str, version: int | None) -> str:
+    return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
+
+
+def subject(event: str, model: str, alias: str, version: int | None) -> str:
+    if event == "demote":
+        return f"demote {model} {alias}"
+    if event == "rollback":
+        return f"rollback {model} {alias} to v{version}"
+    return f"promote {model} v{version} to {alias}"
+
+
+def request_review(reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str | None) -> AliasMove:
+    """Push the proposal branch and open (or update) its pull request; never a tag."""
+    from mreg.forge.github import compare_url, forge_for
+    from mreg.ops.gate import evaluate_candidate
+
+    remote = reg.branches.remote
+    if remote is None:
+        raise UsageError(f"alias {alias!r} is protected and this registry has no remote to review the move")
+    reg.branches.ensure_pushed(REGISTRY_BRANCH)  # the PR must name a version the remote has
+    reg.branches.fetch(force=True)
+    base = reg.git.rev_parse(ALIASES_REF)
+    if base is None:
+        raise NotFoundError(f"this registry has no {ALIASES_BRANCH} branch to review against", hint="run 'mreg init'")
+    cur = alias_tags.current(reg.alias_events(model, alias), alias)
+    current = cur.version if cur else None
+    if event == "demote" and current is None:
+        raise NotFoundError(f"alias {alias!r} of {model!r} is not set")
+    candidate = reg.resolve(Ref(model, version=version)) if version is not None else None
+
+    policies = read_policies(reg.git, base)
+    doc = policies.get(model)
+    asked = (doc.get("aliases") or {}).get(alias, _UNSET) if doc else _UNSET
+    if asked is not _UNSET and asked == version:
+        if current == version:
+            raise UsageError(f"{model}@{alias} is already {'removed' if version is None else f'v{version}'}")
+        raise UsageError(
+            f"{ALIASES_BRANCH} already asks for {model}@{alias} = {'(removed)' if version is None else f'v{version}'}: merged but not applied",
+            hint="run 'mreg apply' (CI normally does after each merge)",
+        )
+    new_doc = with_alias(doc, alias, version)
+    policies[model] = new_doc
+    files = {policy_path(model): dump_policy(new_doc), CODEOWNERS_PATH: render_codeowners(policies)}
+    title = subject(event, model, alias, version)
+    message = title + (f"\n\nReason: {reason}" if reason else "") + "\n"
+    tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
+    commit = reg.git.commit_tree(tree, [base], message)
+
+    rules = list(((doc or {}).get("gates") or {}).get(alias) or [])
+    report = evaluate_candidate(reg, candidate, alias, rules) if candidate is not None else None
+    body = review_body(reg, event, model, alias, version, current, reason, report)
+    branch = review_branch(model, alias, version)
+
+    target, forge = forge_for(reg.git.remote_url(remote))
+    existing = None
+    if forge is not None:  # token, repository and API are checked before anything is pushed
+        existing = forge.find_open_pull(branch, ALIASES_BRANCH)
+    had_branch = bool(reg.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip())
+    pushed = reg.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
+    if not pushed.ok:
+        raise RemoteError(f"cannot push the review branch {branch} to {remote}: {pushed.detail.strip()[:200]}")
+    pr = None
+    if forge is not None:
+        try:
+            if existing is not None:
+                pr = forge.update_pull(existing.number, title=title, body=body)
+            else:
+                pr = forge.create_pull(head=branch, base=ALIASES_BRANCH, title=title, body=body)
+        except MregError:
+            if not had_branch:  # leave nothing behind: the branch was only for this pull request
+                reg.git.push(remote, [f":refs/heads/{branch}"])
+            raise
+    review: dict[str, Any] = {
+        "branch": branch,
+        "url": pr.url if pr else None,
+        "number": pr.number if pr else None,
+        "compare_url": compare_url(target, ALIASES_BRANCH, branch) if target else None,
+        "updated": existing is not None,
+        "gate": None if report is None else ("passed" if report.ok else "failed"),
+    }
+    return AliasMove(model, alias, event, version, current, None, review=review)
+
+
+def review_body(
+    reg: Registry,
+    event: str,
+    model: str,
+    alias: str,
+    version: int | None,
+    current: int | None,
+    reason: str | None,
+    report: GateReport | None,
+) -> str:
+    """The pull request's description: what changes, the gate, and the candidate against the current version."""
+    from mreg import gates
+
+    target = f"v{version}" if version is not None else "(removed)"
+    now = f"v{current}" if current is not None else "unset"
+    lines = [
+        f"## {subject(event, model, alias, version)}",
+        "",
+        f"`{model}@{alias}`: {now} → **{target}**. Merging sets `aliases.{alias}` in `{policy_path(model)}`;"
+        " `mreg apply` (CI, after the merge) then creates the alias tag.",
+    ]
+    if reason:
+        lines += ["", f"**Reason:** {reason}"]
+    if report is not None:
+        status = "passed" if report.ok else "FAILED"
+        lines += ["", f"### Gate for `{alias}`: {status}", "", gates.markdown_table(report.verdicts).rstrip()]
+    if version is not None:
+        lines += ["", *_comparison(reg, model, version, current)]
+    lines += ["", f"<!-- mreg:review model={model} alias={alias} version={version if version is not None else 'none'} -->"]
+    return "\n".join(lines) + "\n"
+
+
+def _comparison(reg: Registry, model: str, version: int, current: int | None) -> list[str]:
+    cand = reg.resolve(Ref(model, version=version))
+    m = cand.manifest
+    if current is None or current == version:
+        return [f"### {cand.ref}", "", *_facts(cand)]
+    d = reg.diff(f"{model}@v{current}", cand.ref)
+    old, new = f"v{current}", f"v{version}"
+    out = [f"### {cand.ref} against {model}@v{current} (the alias's current version)", ""]
+    metrics = sorted(set(m.get("metrics") or {}) | {r["key"] for r in d["metrics"]})
+    if metrics:
+        changed = {r["key"]: r for r in d["metrics"]}
+        out += ["| metric | " + old + " | " + new + " | delta |", "|---|---|---|---|"]
+        for key in metrics:
+            r = changed.get(key)
+            if r is None:
+                v = (m.get("metrics") or {}).get(key)
+                out.append(f"| {key} | {_v(v)} | {_v(v)} | 0 |")
+            else:
+                delta = "" if r.get("delta") is None else f"{r['delta']:+.6g}"
+                out.append(f"| {key} | {_v(r['old'])} | {_v(r['new'])} | {delta} |")
+        out.append("")
+    for title, key in (("params", "params"), ("data", "data"), ("environment", "environment")):
+        if d[key]:
+            out += [f"**{title} changed**", "", f"| {title} | {old} | {new} |", "|---|---|---|"]
+            out += [f"| {r['key']} | {_v(r['old'])} | {_v(r['new'])} |" for r in d[key]]
+            out.append("")
+    if d.get("packages"):
+        out += ["**packages changed**", "", f"| package | change | {old} | {new} |", "|---|---|---|---|"]
+        out += [f"| {r['package']} | {r['change']} | {r['old'] or '-'} | {r['new'] or '-'} |" for r in d["packages"]]
+        out.append("")
+    out += [f"**artifacts** ({'same bytes as ' + old if d['same_artifacts'] else 'digest ' + m['digest']})", ""]
+    out += _artifacts(cand)
+    return out
+
+
+def _facts(v: Version) -> list[str]:
+    m = v.manifest
+    out = []
+    if m.get("metrics"):
+        out += ["| metric | value |", "|---|---|"] + [f"| {k} | {_v(x)} |" for k, x in m["metrics"].items()] + [""]
+    if m.get("params"):
+        out += ["| param | value |", "|---|---|"] + [f"| {k} | {_v(x)} |" for k, x in m["params"].items()] + [""]
+    for d in m.get("data") or []:
+        out.append(f"- data `{d['name']}` = `{d['uri']}` {d.get('digest') or d.get('etag') or ''}".rstrip())
+    env = m["environment"]
+    out.append(f"- environment: python {env['python']} on {env['platform']}, packages `{env['packages']}`")
+    out += ["", f"**artifacts** (digest `{m['digest']}`)", "", *_artifacts(v)]
+    return out
+
+
+def _artifacts(v: Version) -> list[str]:
+    rows = ["| path | size | digest |", "|---|---|---|"]
+    rows += [f"| `{a['path']}` | {a['size']} | `{a['digest']}` |" for a in v.manifest["artifacts"]]
+    return rows
+
+
+def _v(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_v(x)}" for k, x in value.items())
+    return str(value).replace("|", "\\|")

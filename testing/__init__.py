@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real git repositories, bare remotes, running the CLI."""

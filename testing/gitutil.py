@@ -1,0 +1,64 @@
+"""Arrange with the git CLI (through GitPython), act through mreg, assert through both."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import git  # GitPython: tests drive real git, never a mock
+
+MREG = [sys.executable, "-m", "mreg"]
+
+
+def make_repo(path: Path, *, files: dict[str, str] | None = None) -> git.Repo:
+    """A fresh repository on branch main with one commit."""
+    path.mkdir(parents=True, exist_ok=True)
+    repo = git.Repo.init(path, initial_branch="main")
+    for name, text in (files or {"train.py": "print('train')\n"}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+        repo.index.add([name])
+    repo.index.commit("initial")
+    return repo
+
+
+def make_bare(path: Path) -> git.Repo:
+    return git.Repo.init(path, bare=True, initial_branch="main")
+
+
+def clone(url: str | Path, path: Path) -> git.Repo:
+    return git.Repo.clone_from(str(url), path)
+
+
+def refs(repo_path: Path, pattern: str = "refs/") -> dict[str, str]:
+    """Every ref under `pattern` and what it points at: a snapshot to compare before and after."""
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)", pattern],
+        cwd=repo_path, capture_output=True, text=True, check=True,
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_mreg(*args: str, cwd: Path, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120) -> Result:
+    """Run the real `mreg` command in a subprocess, as a user would."""
+    proc = subprocess.run(
+        [*MREG, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+        input=input, timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def snapshot_store(root: Path) -> dict[str, int]:
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}

@@ -1,0 +1,169 @@
+"""A team sharing one remote: fetch before read, push with retry, never a lost or duplicated version (SPEC §8)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from testing.gitutil import clone, make_bare, make_repo, refs, run_mreg
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> dict[str, Path]:
+    """A bare remote with an initialised registry and a shared store, plus two clones."""
+    bare = tmp_path / "remote.git"
+    make_bare(bare)
+    store = tmp_path / "shared-store"
+    a = tmp_path / "alice"
+    make_repo(a)
+    subprocess.run(["git", "remote", "add", "origin", str(bare)], cwd=a, check=True)
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=a, check=True)
+    r = run_mreg("init", "--store", str(store), cwd=a)
+    assert r.code == 0, r.err
+    b = tmp_path / "bob"
+    clone(bare, b)
+    return {"bare": bare, "alice": a, "bob": b, "store": store}
+
+
+def _file(tmp: Path, name: str, content: str) -> str:
+    p = tmp / "files" / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(content)
+    return str(p)
+
+
+def test_init_pushes_both_branches_and_a_clone_sees_the_registry(team: dict[str, Path]) -> None:
+    remote = refs(team["bare"])
+    assert "refs/heads/mreg/registry" in remote and "refs/heads/mreg/aliases" in remote
+    r = run_mreg("init", cwd=team["bob"])
+    assert r.code == 0 and "nothing changed" in r.out
+    assert refs(team["bare"]) == remote
+
+
+def test_stale_clone_registers_the_next_version_not_a_duplicate(team: dict[str, Path], tmp_path: Path) -> None:
+    assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"]).out.strip() == "fraud@v1"
+    # bob has not fetched since alice registered: he still gets v2
+    assert run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=team["bob"]).out.strip() == "fraud@v2"
+    assert run_mreg("register", "fraud", _file(tmp_path, "c.bin", "c"), cwd=team["alice"]).out.strip() == "fraud@v3"
+    ls = subprocess.run(["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"], cwd=team["bare"],
+                        capture_output=True, text=True, check=True).stdout.split()
+    assert ls == ["1.yaml", "2.yaml", "3.yaml"]
+
+
+def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(team: dict[str, Path], tmp_path: Path) -> None:
+    a, b = team["alice"], team["bob"]
+    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
+    run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
+    assert run_mreg("resolve", "fraud@staging", cwd=b).out.strip() == "fraud@v1"
+    assert run_mreg("promote", "fraud@v2", "--to", "staging", cwd=a).code == 0
+    assert run_mreg("resolve", "fraud@staging", cwd=b).out.strip() == "fraud@v2"
+    # --offline answers from what bob's clone already has
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
+    assert run_mreg("resolve", "fraud@staging", "--offline", cwd=b).out.strip() == "fraud@v2"
+
+
+def test_promote_from_a_stale_clone_takes_the_next_seq(team: dict[str, Path], tmp_path: Path) -> None:
+    a, b = team["alice"], team["bob"]
+    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
+    run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
+    assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob fetched once
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
+    r = run_mreg("promote", "fraud@v2", "--to", "staging", cwd=b)  # bob's tags are stale: he must not reuse seq 1
+    assert r.code == 0, r.err
+    assert "staging/2" in r.out
+    tags = sorted(k for k in refs(team["bare"], "refs/tags/mreg/"))
+    assert tags == ["refs/tags/mreg/fraud/staging/1", "refs/tags/mreg/fraud/staging/2"]
+    assert run_mreg("resolve", "fraud@staging", cwd=a).out.strip() == "fraud@v2"
+
+
+def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(team: dict[str, Path], tmp_path: Path) -> None:
+    a = team["alice"]
+    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
+    subprocess.run(["git", "remote", "set-url", "origin", str(tmp_path / "gone.git")], cwd=a, check=True)
+    before = refs(a)
+    r = run_mreg("resolve", "fraud", cwd=a)
+    assert r.code == 6 and "origin" in r.err and "--offline" in r.err and "Traceback" not in r.err
+    r = run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
+    assert r.code == 6
+    assert refs(a) == before
+    assert run_mreg("resolve", "fraud", "--offline", cwd=a).out.strip() == "fraud@v1"
+
+
+def test_registry_url_reads_without_a_clone(team: dict[str, Path], tmp_path: Path) -> None:
+    a = team["alice"]
+    weights = _file(tmp_path, "w.bin", "production weights")
+    run_mreg("register", "fraud", weights, cwd=a)
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
+    elsewhere = tmp_path / "deploy"
+    elsewhere.mkdir()
+    url = str(team["bare"])
+    assert run_mreg("resolve", "fraud@staging", "--registry", url, cwd=elsewhere).out.strip() == "fraud@v1"
+    listing = json.loads(run_mreg("list", "--registry", url, "--json", cwd=elsewhere).out)
+    assert listing[0]["aliases"] == {"staging": 1}
+    log = json.loads(run_mreg("log", "fraud", "--registry", url, "--json", cwd=elsewhere).out)
+    assert [e["event"] for e in log] == ["register", "promote"]
+    assert json.loads(run_mreg("show", "fraud@staging", "--registry", url, "--json", cwd=elsewhere).out)["aliases"] == ["staging"]
+    r = run_mreg("pull", "fraud@staging", "--registry", url, "-o", str(elsewhere / "out"), cwd=elsewhere)
+    assert r.code == 0, r.err
+    assert (elsewhere / "out" / "w.bin").read_text() == "production weights"
+    assert not (elsewhere / ".git").exists()
+
+
+# -- many writers at once -------------------------------------------------------------------------
+
+_WORKER = r"""
+import subprocess, sys, pathlib
+repo, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = []
+for i in range(n):
+    f = pathlib.Path(repo).parent / f"{tag}-{i}.bin"
+    f.write_text(f"{tag} {i}")
+    r = subprocess.run([sys.executable, "-m", "mreg", "register", "fraud", str(f)], cwd=repo, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("FAIL", r.stderr, file=sys.stderr); sys.exit(1)
+    ref = r.stdout.strip()
+    out.append(ref)
+    r = subprocess.run([sys.executable, "-m", "mreg", "promote", ref, "--to", "staging"], cwd=repo, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("FAIL", r.stderr, file=sys.stderr); sys.exit(1)
+print("\n".join(out))
+"""
+
+
+@pytest.mark.slow
+def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(team: dict[str, Path], tmp_path: Path) -> None:
+    clones = [team["alice"], team["bob"]]
+    for name in ("carol", "dave"):
+        clone(team["bare"], tmp_path / name)
+        clones.append(tmp_path / name)
+    worker = tmp_path / "worker.py"
+    worker.write_text(_WORKER)
+    per_worker = 2
+
+    def run(i: int) -> list[str]:
+        repo = clones[i % len(clones)]  # two writers share each clone: local CAS and remote CAS both race
+        proc = subprocess.run([sys.executable, str(worker), str(repo), f"w{i}", str(per_worker)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [ref for refs_ in pool.map(run, range(8)) for ref in refs_]
+    total = 8 * per_worker
+    assert sorted(results, key=lambda r: int(r.split("@v")[1])) == [f"fraud@v{i}" for i in range(1, total + 1)]
+    ls = subprocess.run(["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"], cwd=team["bare"],
+                        capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(ls, key=lambda n: int(n.split(".")[0])) == [f"{i}.yaml" for i in range(1, total + 1)]
+    tags = refs(team["bare"], "refs/tags/mreg/fraud/staging/")
+    assert sorted(int(t.rsplit("/", 1)[1]) for t in tags) == list(range(1, total + 1))
+    # every registration commit is on the one linear history: nothing overwritten
+    count = subprocess.run(["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True).stdout
+    assert int(count) == total + 1
+    r = run_mreg("log", "fraud", "--json", cwd=team["alice"])
+    assert len([e for e in json.loads(r.out) if e["event"] == "promote"]) == total

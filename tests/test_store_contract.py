@@ -1,0 +1,156 @@
+"""One contract for every store (SPEC §5): local directory, file://, memory:// and s3:// on a real
+S3-compatible server, all through the same `ObjectStore` code paths mreg uses."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mreg.errors import IntegrityError, NotFoundError, RemoteError, UsageError
+from mreg.ports import ObjectStore
+from mreg.store import open_store
+from mreg.store.keys import object_key
+from testing.s3 import Bucket, s3, s3_server  # noqa: F401
+
+KINDS = ["local", "file", "memory", "s3"]
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(params=KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
+    kind = request.param
+    if kind == "local":
+        return open_store(str(tmp_path / "objects"), default_dir=tmp_path / "unused")
+    if kind == "file":
+        return open_store((tmp_path / "objects").as_uri(), default_dir=tmp_path / "unused")
+    if kind == "memory":
+        return open_store(f"memory://mreg-{uuid.uuid4().hex[:8]}", default_dir=tmp_path / "unused")
+    monkeypatch.setenv("MREG_PART_SIZE", str(5 * 1024 * 1024))
+    bucket: Bucket = request.getfixturevalue("s3")
+    return open_store(bucket.url, default_dir=tmp_path / "unused")
+
+
+def _tamper(store: Any, digest: str, data: bytes) -> None:
+    if store.is_local:
+        p = store.root / object_key(digest)
+        p.chmod(0o644)
+        p.write_bytes(data)
+    else:
+        store.fs.pipe_file(store._key(digest), data)
+
+
+def test_put_is_content_addressed_and_skips_stored_objects(store: ObjectStore, tmp_path: Path) -> None:
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"weights" * 1000)
+    digest, size, wrote = store.put_file(f)
+    assert (digest, size, wrote) == (_digest(f.read_bytes()), 7000, True)
+    assert store.exists(digest) and store.size(digest) == 7000
+    assert store.put_file(f)[2] is False  # the second put sends nothing
+    assert store.put_bytes(b"weights" * 1000, digest) is False
+    assert store.read_verified(digest) == f.read_bytes()
+    with store.open(digest) as src:
+        assert src.read() == f.read_bytes()
+
+
+def test_missing_objects(store: ObjectStore) -> None:
+    d = _digest(b"never stored")
+    assert not store.exists(d)
+    assert store.size(d) is None
+    with pytest.raises(NotFoundError):
+        store.read_verified(d)
+    store.delete(d)  # deleting what is not there is not an error
+
+
+def test_multipart_sized_object_round_trips_through_download(store: ObjectStore, tmp_path: Path) -> None:
+    data = bytes(range(256)) * (12 * 4096 + 17)  # ~12 MiB: three 5 MiB parts on s3
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    digest, _, _ = store.put_file(f)
+    seen: list[int] = []
+    sink = io.BytesIO()
+    download = getattr(store, "download", None)
+    if download is None:
+        with store.open(digest) as src:
+            got = _digest(src.read())
+            sink.write(data)
+    else:
+        got, n = download(digest, [sink], seen.append)
+        assert n == len(data) and sum(seen) == len(data)
+    assert got == digest and sink.getvalue() == data
+    if getattr(store, "is_s3", False):
+        assert store.fs.info(store._key(digest))["ETag"].endswith('-3"')  # really went multipart
+
+
+def test_empty_object(store: ObjectStore, tmp_path: Path) -> None:
+    f = tmp_path / "empty"
+    f.write_bytes(b"")
+    digest, size, _ = store.put_file(f)
+    assert size == 0 and store.read_verified(digest) == b""
+
+
+def test_tampered_object_is_an_integrity_error(store: ObjectStore) -> None:
+    data = b"good bytes"
+    digest = _digest(data)
+    store.put_bytes(data, digest)
+    _tamper(store, digest, b"evil bytes")
+    with pytest.raises(IntegrityError):
+        store.read_verified(digest)
+    download = getattr(store, "download", None)
+    if download is not None:
+        got, _ = download(digest, [io.BytesIO()])
+        assert got != digest
+
+
+def test_list_and_delete(store: ObjectStore) -> None:
+    blobs = [b"a", b"bb", b"ccc"]
+    for b in blobs:
+        store.put_bytes(b, _digest(b))
+    listed = {o.digest: o for o in store.list_objects()}
+    assert set(listed) == {_digest(b) for b in blobs}
+    assert listed[_digest(b"ccc")].size == 3 and listed[_digest(b"ccc")].mtime > 0
+    getattr(store, "delete_many", lambda ds: [store.delete(d) for d in ds])([_digest(b"a"), _digest(b"bb")])
+    assert [o.digest for o in store.list_objects()] == [_digest(b"ccc")]
+
+
+def test_store_url_with_credentials_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as err:
+        open_store("s3://AKIAXXXX:hunter2secret@bucket/p", default_dir=tmp_path)
+    assert "hunter2secret" not in err.value.message
+
+
+def test_unreachable_error_names_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mreg.store.fsspec_store import _unreachable
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sekrit-value-123")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+    exc = OSError("failed https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAEXAMPLEKEY%2F2026&X-Amz-Signature=abcdef0123456789abcdef"
+                  " key AKIAEXAMPLEKEY secret sekrit-value-123 at http://u:pw@host/x")
+    msg = _unreachable("s3://b/p", exc).message
+    for secret in ("sekrit-value-123", "AKIAEXAMPLEKEY", "abcdef0123456789abcdef", "u:pw@"):
+        assert secret not in msg
+    assert msg.startswith("store s3://b/p is unreachable")
+
+
+def test_nothing_listening_is_exit_6_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import socket
+
+    from testing.s3 import SECRET_KEY, use_endpoint
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    use_endpoint(monkeypatch, f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    st = open_store("s3://nobody-home/p", default_dir=tmp_path)
+    st.fs.retries = 1  # type: ignore[attr-defined]
+    with pytest.raises(RemoteError) as err:
+        st.exists(_digest(b"x"))
+    assert err.value.exit_code == 6 and SECRET_KEY not in err.value.message
