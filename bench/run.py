@@ -294,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     from gen_registry import gen_gto, gen_mreg
 
     env = {**os.environ, **QUIET_ENV}
+    # Measure what a user's install runs: compiled bytecode cached (the warm-up writes it). With
+    # PYTHONDONTWRITEBYTECODE set, every run of an editable install recompiles mreg's sources (~50 ms).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     mreg = str(mreg_bin())
     mreg_py = str(Path(mreg).parent / "python")
     peers: dict[str, str] = {} if a.no_peers else ensure_peers([x for x in a.peers.split(",") if x])

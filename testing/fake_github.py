@@ -57,7 +57,7 @@ class Recorded:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-cased names: HTTP header names are case-insensitive
     body: Any
 
 
@@ -188,7 +188,7 @@ class FakeGitHub:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = ValueError
-        self.requests.append(Recorded(method, split.path, query, dict(h.headers.items()), body))
+        self.requests.append(Recorded(method, split.path, query, {k.lower(): v for k, v in h.headers.items()}, body))
         try:
             if body is ValueError:
                 raise _error(400, "Problems parsing JSON")
@@ -383,3 +383,32 @@ class FakeGitHub:
         if not listing:  # only the single-PR endpoints carry these
             view.update(merged=pr["merged"], mergeable=None, comments=0, commits=1, maintainer_can_modify=pr["maintainer_can_modify"])
         return view
+
+
+def push_files(bare: Path, branch: str, files: dict[str, str | None], message: str) -> str:
+    """Commit files onto a branch of the bare repository with plain git, as a person would (None deletes)."""
+    with tempfile.TemporaryDirectory(prefix="push-files-") as tmp:
+        work = Path(tmp) / "w"
+        run = lambda *a: subprocess.run(["git", *a], cwd=work, check=True, capture_output=True, text=True).stdout.strip()  # noqa: E731
+        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(bare), str(work)], check=True, capture_output=True)
+        run("checkout", "--quiet", "-B", branch, f"origin/{branch}")
+        for path, text in files.items():
+            target = work / path
+            if text is None:
+                run("rm", "--quiet", path)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            run("add", path)
+        run("commit", "--quiet", "-m", message)
+        run("push", "--quiet", "origin", f"{branch}:refs/heads/{branch}")
+        return run("rev-parse", "HEAD")
+
+
+def branch_sha(bare: Path, branch: str) -> str | None:
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=bare, capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def show(bare: Path, spec: str) -> str:
+    return subprocess.run(["git", "show", spec], cwd=bare, check=True, capture_output=True, text=True).stdout

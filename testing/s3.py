@@ -48,6 +48,7 @@ class Recorder:
     app: Any
     log: list[Request] = field(default_factory=list)
     fault: Fault | None = None
+    after: Callable[[str, str, str], None] | None = None  # runs once moto has answered, before the reply
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -62,7 +63,10 @@ class Recorder:
                 start_response(f"{status} Injected", [("Content-Type", "application/xml"),
                                                       ("Content-Length", str(len(body)))])
                 return [body]
-        return self.app(environ, start_response)
+        body = self.app(environ, start_response)
+        if self.after is not None:
+            self.after(req.method, req.path, req.query)
+        return body
 
     def requests(self, bucket: str | None = None) -> list[Request]:
         with self.lock:
@@ -158,7 +162,7 @@ def new_bucket(server: Any, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     client = client_for(server.endpoint)
     name = f"mreg-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=name)
-    server.recorder.fault = None
+    server.recorder.fault = server.recorder.after = None
     return Bucket(name, server.endpoint, server, client)
 
 
@@ -174,4 +178,4 @@ def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
     """A fresh bucket on the shared loopback server, with the AWS env pointing at it."""
     bucket = new_bucket(s3_server, monkeypatch)
     yield bucket
-    s3_server.recorder.fault = None
+    s3_server.recorder.fault = s3_server.recorder.after = None

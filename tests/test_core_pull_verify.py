@@ -80,7 +80,7 @@ def test_pull_without_output_writes_model_dash_version_in_cwd(registered: tuple[
 
 
 def test_pull_into_existing_directory_replaces_stale_files(registered: tuple[Path, Path], tmp_path: Path) -> None:
-    repo, src = registered
+    repo, _src = registered
     out = tmp_path / "out"
     (out / "tokenizer").mkdir(parents=True)
     (out / "tokenizer" / "vocab.txt").write_text("stale\n")
@@ -89,7 +89,7 @@ def test_pull_into_existing_directory_replaces_stale_files(registered: tuple[Pat
 
 
 def test_pull_corrupt_store_object_exits_5_and_leaves_no_corrupt_file(registered: tuple[Path, Path], tmp_path: Path) -> None:
-    repo, src = registered
+    repo, _src = registered
     digest = _digest_of(repo, "weights.bin")
     _corrupt(_object(repo, digest))
     out = tmp_path / "out"

@@ -299,3 +299,22 @@ def test_register_created_at_follows_git_committer_date(repo: Path, model_dir: P
     clock.advance(3600)
     doc = Registry.open(repo).register("fraud", [model_dir]).manifest
     assert doc["created_at"] == "2026-01-01T01:00:00Z"
+
+
+def test_register_cli_offline_with_credentialed_remote_keeps_token_out(repo: Path, model_dir: Path) -> None:
+    _git(repo, "remote", "add", "origin", "https://user:tok3n@example.com/x.git")
+    r = run_mreg("register", "fraud", str(model_dir), "--offline", cwd=repo)
+    assert (r.code, r.out) == (0, "fraud@v1\n"), r.err
+    text = _manifest_text(repo, "fraud", 1)
+    assert "tok3n" not in text and "user@" not in text
+    assert _manifest(repo, "fraud", 1)["source"]["repository"] == "https://example.com/x.git"
+
+
+def test_register_unreachable_remote_exits_6_and_changes_nothing(repo: Path, model_dir: Path) -> None:
+    _git(repo, "remote", "add", "origin", "https://user:tok3n@example.com/x.git")
+    before = refs(repo), snapshot_store(_store(repo))
+    r = run_mreg("register", "fraud", str(model_dir), cwd=repo)  # https is not an allowed protocol in tests
+    assert r.code == 6, (r.out, r.err)
+    assert "origin" in r.err and "--offline" in r.err and "tok3n" not in r.err
+    assert "Traceback" not in r.err
+    assert (refs(repo), snapshot_store(_store(repo))) == before

@@ -80,12 +80,15 @@ def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, mon
     def hold_parts(m: str, p: str, q: str) -> tuple[int, bytes] | None:
         if m == "PUT" and not q and p.count("/") >= 2:
             small_put.set()
+        return None
+
+    def after(m: str, p: str, q: str) -> None:  # the part is stored; its response is held back
         if "partNumber=" in q:
             held.set()
             release.wait(30)
-        return None
 
     s3.recorder.fault = hold_parts
+    s3.recorder.after = after
     proc = subprocess.Popen([*MREG, "register", "fraud", str(model)], cwd=repo, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -95,7 +98,7 @@ def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, mon
     finally:
         release.set()
         out, err = proc.communicate(timeout=60)
-    s3.recorder.fault = None
+    s3.recorder.fault = s3.recorder.after = None
     assert proc.returncode == 0, err
     assert out.strip() == "fraud@v1"
     r = run_mreg("verify", cwd=repo)
@@ -107,7 +110,8 @@ def test_gc_aborts_stale_multipart_uploads_under_the_prefix(tmp_path: Path, s3: 
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))
     mine = s3.client.create_multipart_upload(Bucket=s3.name, Key="team/models/sha256/ab/" + "c" * 62)
     other = s3.client.create_multipart_upload(Bucket=s3.name, Key="someone-else/file")
-    assert _gc(repo)["stale_uploads"] == 0  # younger than 24h
+    s3.client.upload_part(Bucket=s3.name, Key=mine["Key"], UploadId=mine["UploadId"], PartNumber=1, Body=b"x" * 1024)
+    assert _gc(repo)["stale_uploads"] == 0  # its newest part is younger than 24h
     r = run_mreg("gc", "--grace", "0s", cwd=repo)
     assert r.code == 0 and "aborted 1 unfinished upload(s)" in r.out
     assert [u["UploadId"] for u in s3.uploads()] == [other["UploadId"]]

@@ -87,21 +87,23 @@ def parse_record(body: str) -> dict[str, Any]:
     return record
 
 
-def read_events(git: GitRepo, model: str, alias: str | None = None) -> list[AliasEvent]:
-    """Every alias event of a model (or of one alias), ordered by alias then seq: one for-each-ref."""
-    rows = git.for_each_ref(tag_prefix(model, alias), _FIELDS)
+def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> list[AliasEvent]:
+    """Alias events of one model (or one alias of it, or of every model when `model` is None),
+    ordered by model, alias, seq: a single for-each-ref either way."""
+    pattern = tag_prefix(model, alias) if model else TAG_NAMESPACE
+    rows = git.for_each_ref(pattern, _FIELDS)
     events = []
     for refname, commit, tagger, stamp, body, signature in (r for r in rows if len(r) == 6):
         parts = refname[len(TAG_NAMESPACE):].split("/")
-        if len(parts) != 3 or not parts[2].isdigit() or parts[0] != model:
+        if len(parts) != 3 or not parts[2].isdigit() or (model is not None and parts[0] != model):
             continue
         rec = parse_record(body)
-        if rec.get("model") != model or rec.get("alias") != parts[1]:
+        if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
             continue  # a tag in our namespace that does not describe itself consistently is ignored
         version = rec.get("version")
         events.append(
             AliasEvent(
-                model=model,
+                model=parts[0],
                 alias=parts[1],
                 seq=int(parts[2]),
                 event=str(rec.get("event") or "promote"),
@@ -117,7 +119,7 @@ def read_events(git: GitRepo, model: str, alias: str | None = None) -> list[Alia
                 signed=bool(signature.strip()),
             )
         )
-    events.sort(key=lambda e: (e.alias, e.seq))
+    events.sort(key=lambda e: (e.model, e.alias, e.seq))
     return events
 
 

@@ -99,12 +99,13 @@ def register(
     message: Annotated[Optional[str], typer.Option("-m", "--message", help="What this version is.")] = None,  # noqa: UP045
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Store the files, write the manifest, print MODEL@vN."""
     from mreg import ci
 
-    reg = _open(repo)
+    reg = _open(repo, offline=offline)
     progress = Progress(not as_json)
     result = reg.register(
         model,

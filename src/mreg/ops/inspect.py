@@ -13,28 +13,27 @@ if TYPE_CHECKING:
 
 
 def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
+    """One `ls-tree -r` for every version and one `for-each-ref` for every alias tag."""
     from mreg.registry import to_unix
 
     commit = reg.registry_commit(at)
-    rows = []
-    # One for-each-ref over all alias tags instead of one per model.
+    versions: dict[str, list[int]] = {}
+    for path in reg.git.ls_files(commit, "models"):
+        parts = path.split("/")
+        if len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".yaml") and parts[3][:-5].isdigit():
+            versions.setdefault(parts[1], []).append(int(parts[3][:-5]))
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
-    for model in reg.models(commit):
-        events_by_model[model] = []
-    all_events = _all_events(reg)
-    for e in all_events:
-        if e.model in events_by_model:
-            events_by_model[e.model].append(e)
-    for model, events in events_by_model.items():
-        versions = reg.versions(model, commit)
-        if not versions:
-            continue
-        current = alias_tags.current_all(events, at=to_unix(at))
+    for e in _all_events(reg):
+        events_by_model.setdefault(e.model, []).append(e)
+    rows = []
+    for model in sorted(versions):
+        numbers = sorted(versions[model])
+        current = alias_tags.current_all(events_by_model.get(model, []), at=to_unix(at))
         rows.append(
             {
                 "model": model,
-                "latest": versions[-1],
-                "versions": len(versions),
+                "latest": numbers[-1],
+                "versions": len(numbers),
                 "aliases": {a: e.version for a, e in sorted(current.items()) if e.version is not None},
             }
         )
@@ -42,12 +41,7 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
 
 
 def _all_events(reg: Registry) -> list[alias_tags.AliasEvent]:
-    rows = reg.git.for_each_ref("refs/tags/mreg/", ["%(refname)"])
-    models = sorted({r[0].split("/")[3] for r in rows if len(r[0].split("/")) == 6})
-    events: list[alias_tags.AliasEvent] = []
-    for m in models:
-        events.extend(alias_tags.read_events(reg.git, m))
-    return events
+    return alias_tags.read_events(reg.git, None)
 
 
 def _delta(a: Any, b: Any) -> Any:

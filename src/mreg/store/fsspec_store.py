@@ -300,7 +300,13 @@ class FsspecStore:
                               **({"Prefix": prefix + "/"} if prefix else {}))
             for u in resp.get("Uploads", []):
                 started = u.get("Initiated")
-                if started is not None and started.timestamp() < older_than:
+                if started is None or started.timestamp() >= older_than:
+                    continue
+                # A part written recently means the upload is alive whatever `Initiated` says (some
+                # S3-compatible servers, moto among them, report a fixed Initiated date).
+                parts = self._call(self.fs.call_s3, "list_parts", Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
+                newest = max((p["LastModified"].timestamp() for p in parts.get("Parts", [])), default=0.0)
+                if newest < older_than:
                     found.append({"key": u["Key"], "upload_id": u["UploadId"], "bucket": bucket})
         else:
             try:

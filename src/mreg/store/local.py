@@ -85,7 +85,10 @@ class LocalStore:
         try:
             f = open(self._path(digest), "rb")
         except FileNotFoundError:
-            raise NotFoundError(f"object {digest} is missing from store {self.url}") from None
+            raise NotFoundError(
+                f"object {digest} is missing from store {self.url}",
+                hint="the default store is private to each clone; share one with 'mreg init --store URL'",
+            ) from None
         with f:
             yield f
 
