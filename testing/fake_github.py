@@ -154,8 +154,10 @@ class FakeGitHub:
             self._git("clone", "--quiet", "--no-checkout", str(self.bare), str(work), cwd=Path(tmp))
             self._git("checkout", "--quiet", "-B", base, f"origin/{base}", cwd=work)
             if method == "squash":
+                # GitHub's default squash message: the PR title, then the squashed commits' messages.
+                messages = self._git("log", "--format=%B", f"origin/{base}..origin/{head}", cwd=work)
                 self._git("merge", "--squash", f"origin/{head}", cwd=work)
-                self._git("commit", "--quiet", "-m", f"{pr['title']} (#{number})", cwd=work)
+                self._git("commit", "--quiet", "-m", f"{pr['title']} (#{number})\n\n{messages}", cwd=work)
             else:
                 self._git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number} from {self.owner}/{head}\n\n{pr['title']}", f"origin/{head}", cwd=work)
             sha = self._git("rev-parse", "HEAD", cwd=work)

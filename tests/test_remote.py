@@ -167,3 +167,32 @@ def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(te
     assert int(count) == total + 1
     r = run_mreg("log", "fraud", "--json", cwd=team["alice"])
     assert len([e for e in json.loads(r.out) if e["event"] == "promote"]) == total
+
+
+def test_rejected_push_is_rebuilt_and_retried_until_it_lands(team: dict[str, Path], tmp_path: Path) -> None:
+    """The remote refuses the first two pushes (as it would when someone else got there first)."""
+    hook = team["bare"] / "hooks" / "pre-receive"
+    counter = tmp_path / "refusals"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"n=$(cat {counter} 2>/dev/null || echo 0)\n"
+        f"if [ \"$n\" -lt 2 ]; then echo $((n+1)) > {counter}; echo 'busy, try again' >&2; exit 1; fi\n"
+    )
+    hook.chmod(0o755)
+    r = run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"])
+    assert r.code == 0, r.err
+    assert r.out.strip() == "fraud@v1"
+    assert counter.read_text().strip() == "2"
+    assert "refs/heads/mreg/registry" in refs(team["bare"])
+    assert run_mreg("resolve", "fraud", cwd=team["bob"]).out.strip() == "fraud@v1"
+
+
+def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(team: dict[str, Path], tmp_path: Path) -> None:
+    hook = team["bare"] / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = refs(team["alice"], "refs/heads/mreg/")
+    r = run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"], env={"MREG_MAX_ATTEMPTS": "3"})
+    assert r.code == 4, (r.code, r.err)
+    assert "mreg/registry" in r.err and "Traceback" not in r.err
+    assert refs(team["alice"], "refs/heads/mreg/") == before

@@ -7,6 +7,7 @@ a lost or duplicated version).
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +17,8 @@ from mreg.errors import ConflictError, MregError, RemoteError
 from mreg.gitrepo import GitRepo
 from mreg.layout import REGISTRY_BRANCH, registry_refspecs, tracking_ref
 
-MAX_ATTEMPTS = 40
+# Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
+MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
 
 
 class Retry(Exception):

@@ -86,12 +86,12 @@ def dump_manifest(manifest: Mapping[str, Any]) -> bytes:
 def _validator(schema_id: str) -> Any:
     from jsonschema import Draft202012Validator
 
-    text = resources.files("mreg").joinpath("schemas", SCHEMA_FILES[schema_id]).read_text("utf-8")
+    text = resources.files("mreg").joinpath("schemas").joinpath(SCHEMA_FILES[schema_id]).read_text("utf-8")
     return Draft202012Validator(json.loads(text))
 
 
 def schema_text(schema_id: str) -> str:
-    return resources.files("mreg").joinpath("schemas", SCHEMA_FILES[schema_id]).read_text("utf-8")
+    return resources.files("mreg").joinpath("schemas").joinpath(SCHEMA_FILES[schema_id]).read_text("utf-8")
 
 
 def schema_errors(document: Any, schema_id: str) -> list[str]:

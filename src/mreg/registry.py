@@ -231,7 +231,7 @@ class Registry:
         v = self.resolve(ref, at)
         return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
 
-    def list(self, at: datetime | None = None) -> list[dict[str, Any]]:
+    def list_models(self, at: datetime | None = None) -> list[dict[str, Any]]:
         from mreg.ops.inspect import list_models
 
         return list_models(self, at)

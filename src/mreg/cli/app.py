@@ -140,7 +140,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Models, their latest version and aliases."""
-    rows = _open(repo, registry=registry, offline=offline).list(_at(at))
+    rows = _open(repo, registry=registry, offline=offline).list_models(_at(at))
     if as_json:
         emit_json(rows)
         return

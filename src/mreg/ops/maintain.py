@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.layout import REGISTRY_BRANCH
-from mreg.store.hashing import Progress
+from mreg.ports import Progress
 
 if TYPE_CHECKING:
     from mreg.registry import Registry

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from mreg.errors import IntegrityError, UsageError
 from mreg.store.cache import ObjectCache
-from mreg.store.hashing import Progress, copy_hashing
+from mreg.ports import Progress
+from mreg.store.hashing import copy_hashing
 
 if TYPE_CHECKING:
     from mreg.registry import Registry

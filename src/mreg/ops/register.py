@@ -23,7 +23,7 @@ from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
 from mreg.refs import parse_ref
 from mreg.statcache import StatCache
-from mreg.store.hashing import Progress
+from mreg.ports import Progress
 
 if TYPE_CHECKING:
     from mreg.registry import Registry, Version

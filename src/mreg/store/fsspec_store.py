@@ -25,7 +25,8 @@ from typing import Any, BinaryIO
 
 from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import StoredObject
-from mreg.store.hashing import Progress, copy_hashing, hash_file
+from mreg.ports import Progress
+from mreg.store.hashing import copy_hashing, hash_file
 from mreg.store.keys import digest_of_key, object_key
 
 # Object stores whose PUT is atomic by itself: an object is visible only once complete.

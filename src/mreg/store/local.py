@@ -11,7 +11,8 @@ from typing import BinaryIO
 
 from mreg.errors import IntegrityError, NotFoundError, RemoteError
 from mreg.ports import StoredObject
-from mreg.store.hashing import Progress, copy_hashing
+from mreg.ports import Progress
+from mreg.store.hashing import copy_hashing
 from mreg.store.keys import digest_of_key, object_key
 
 
