@@ -97,10 +97,9 @@ def test_pull_writes_verified_files(repo: Path, model_dir: Path, tmp_path: Path)
     dest = tmp_path / "out"
     result = Registry.open(repo).pull("fraud", dest)
     assert (dest / "weights.bin").read_bytes() == (model_dir / "weights.bin").read_bytes()
-    assert result.dest == dest
+    assert result == dest
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §10 says pull(ref, dest=None) -> Path; Registry.pull returns a PullResult (see report)")
 def test_pull_returns_destination_path_per_spec(repo: Path, model_dir: Path, tmp_path: Path) -> None:
     Registry.open(repo).register("fraud", [model_dir])
     assert isinstance(Registry.open(repo).pull("fraud", tmp_path / "out"), Path)
@@ -149,7 +148,7 @@ def test_list_and_diff_return_plain_data(repo: Path, model_dir: Path) -> None:
     reg = Registry.open(repo)
     reg.register("fraud", [model_dir], metrics=["auc=0.8"])
     reg.register("fraud", [model_dir], metrics=["auc=0.85"])
-    assert Registry.open(repo).list() == [{"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}]
+    assert Registry.open(repo).list_models() == [{"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}]
     d = Registry.open(repo).diff("fraud@v1", "fraud@v2")
     assert d["same_artifacts"] is True
     assert d["metrics"][0]["key"] == "auc" and d["metrics"][0]["delta"] == pytest.approx(0.05)

@@ -83,6 +83,7 @@ class Branches:
     def commit(self, branch: str, build: Build, *, allow_create: bool = False) -> tuple[str, Change]:
         """Build a commit on the branch tip and publish it; retried until it lands or is refused."""
         ref = f"refs/heads/{branch}"
+        self.git.identity()  # fail before any work when git cannot say who is writing
         last_reason = ""
         for attempt in range(MAX_ATTEMPTS):
             self.fetch(force=attempt > 0)
@@ -130,6 +131,7 @@ class Branches:
     def create_tag(self, name: str, target: str, message: str, *, sign: bool = False) -> bool:
         """Create and publish one tag; False when the name is taken (locally or on the remote)."""
         ref = f"refs/tags/{name}"
+        self.git.identity()
         if not self.git.create_tag(name, target, message, sign=sign):
             return False
         if not self.online:

@@ -198,11 +198,22 @@ class GitRepo:
         return [line.split("\x00") for line in proc.stdout.decode("utf-8", "replace").splitlines() if line]
 
     def identity(self) -> tuple[str, int]:
-        """`Name <email>` and the commit time git will record (honours GIT_COMMITTER_DATE)."""
+        """`Name <email>` and the commit time git will record (honours GIT_COMMITTER_DATE).
+
+        Under GitHub Actions, where runners have no git identity, the workflow's actor is used, as
+        GitHub itself attributes commits it makes for them.
+        """
         proc = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        actor = os.environ.get("GITHUB_ACTOR")
+        if proc.returncode != 0 and actor and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*(\[bot\])?", actor):
+            email = f"{actor}@users.noreply.github.com"
+            for who in ("AUTHOR", "COMMITTER"):
+                self._env.setdefault(f"GIT_{who}_NAME", actor)
+                self._env.setdefault(f"GIT_{who}_EMAIL", email)
+            proc = self.run("var", "GIT_COMMITTER_IDENT", check=False)
         if proc.returncode != 0:
             raise UsageError(
-                "git has no identity to record who registered this",
+                "git has no identity to record who made this change",
                 hint="set it with: git config --global user.name 'Your Name'; git config --global user.email you@example.com",
             )
         ident = proc.stdout.decode().strip()

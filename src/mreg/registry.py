@@ -24,6 +24,8 @@ from mreg.refs import Ref, check_model, parse_ref
 DEFAULT_REMOTE = "origin"
 DEFAULT_PROTECTED = ("production",)
 _VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.yaml$")
+# A real manifest is a few KiB; one crafted in a pull request must not make every reader parse 1 GB of YAML.
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Registry:
         blob = self.git.read_blob(f"{commit}:{path}")
         if blob is None:
             raise NotFoundError(f"model {model!r} has no version v{version}")
-        manifest = parse_manifest(blob, where=f"{REGISTRY_BRANCH}:{path}")
+        manifest = _parse_capped(blob, where=f"{REGISTRY_BRANCH}:{path}")
         if manifest["model"] != model or manifest["version"] != version:
             raise IntegrityError(
                 f"{REGISTRY_BRANCH}:{path}: manifest says {manifest['model']}@v{manifest['version']}, its path says {model}@v{version}"
@@ -184,7 +186,7 @@ class Registry:
         out = {}
         for v, blob in zip(versions, blobs):
             if blob is not None:
-                out[v] = parse_manifest(blob, where=f"{REGISTRY_BRANCH}:{manifest_path(model, v)}")
+                out[v] = _parse_capped(blob, where=f"{REGISTRY_BRANCH}:{manifest_path(model, v)}")
         return out
 
     def alias_events(self, model: str, alias: str | None = None) -> list[alias_tags.AliasEvent]:
@@ -247,7 +249,12 @@ class Registry:
 
         return register(self, check_model(model), [Path(p) for p in paths], **options)
 
-    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Any:
+    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Path:
+        """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
+        return self.pull_report(ref, dest, at=at, **options).dest
+
+    def pull_report(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Any:
+        """`pull` with what a caller may want to show: files, cache hits, store reads."""
         from mreg.ops.pull import pull
 
         return pull(self, ref, Path(dest) if dest is not None else None, at=at, **options)
@@ -302,6 +309,12 @@ class Registry:
     def require_manifest_exists(self, model: str, version: int, commit: str) -> None:
         if self.git.object_ids([f"{commit}:{manifest_path(model, version)}"])[0] is None:
             raise NotFoundError(f"model {model!r} has no version v{version}")
+
+
+def _parse_capped(blob: bytes, *, where: str) -> dict[str, Any]:
+    if len(blob) > MAX_MANIFEST_BYTES:
+        raise IntegrityError(f"{where}: manifest is {len(blob)} bytes, more than the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB a manifest may be")
+    return parse_manifest(blob, where=where)
 
 
 def sha256_bytes(data: bytes) -> str:

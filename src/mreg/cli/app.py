@@ -97,6 +97,7 @@ def register(
     image: Annotated[Optional[str], typer.Option("--image", help="Container image reference.")] = None,  # noqa: UP045
     parent: Annotated[Optional[str], typer.Option("--parent", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
     message: Annotated[Optional[str], typer.Option("-m", "--message", help="What this version is.")] = None,  # noqa: UP045
+    allow_secret_like: Annotated[Optional[list[str]], typer.Option("--allow-secret-like", metavar="KEY", help="Record this secret-looking param anyway (repeatable).")] = None,  # noqa: UP045
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
@@ -122,6 +123,7 @@ def register(
         progress=progress.bar,
         on_duplicate=_warn,
         jobs=jobs,
+        allow_secret_like=allow_secret_like or [],
     )
     ci.write_outputs({"model": result.model, "version": result.version, "digest": result.digest})
     if as_json:
@@ -229,7 +231,7 @@ def pull(
 ) -> None:
     """Download the artifacts, verified against their digests."""
     reg = _open(repo, registry=registry, offline=offline)
-    result = reg.pull(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs)
+    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs)
     if as_json:
         emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
                    "from_cache": result.from_cache, "from_store": result.from_store})

@@ -210,10 +210,17 @@ class GitHubForge:
         if exc.code == 422:
             errors = detail.get("errors") if isinstance(detail, dict) else None
             errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-            first = next((str(e.get("message") or e.get("code")) for e in errors if e.get("message") or e.get("code")), "")
+            first = next((_describe(e) for e in errors if e.get("message") or e.get("code")), "")
             text = f"GitHub refused {where} (422 {message or 'Validation Failed'}" + (f": {first}" if first else "") + ")"
             return Unprocessable(text, errors)
         return RemoteError(f"GitHub answered {exc.code} {message or exc.reason} to {where}")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One of GitHub's validation errors: its message, or `field code` (e.g. `head invalid`)."""
+    if error.get("message"):
+        return str(error["message"])
+    return " ".join(str(error[k]) for k in ("field", "code") if error.get(k))
 
 
 def compare_url(target: GitHubTarget, base: str, head: str) -> str:

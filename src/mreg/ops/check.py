@@ -203,8 +203,7 @@ def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dic
                 result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{version} {what}", _line_of(text, ["aliases", alias]))
     owners_blob = reg.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
     wanted = render_codeowners(policies)
-    has_owners = any(d.get("owners") for d in policies.values())
-    if (owners_blob is not None or has_owners) and owners_blob != wanted:
+    if owners_blob is not None and owners_blob != wanted:  # absent: the next promotion request writes it
         result.add(ALIASES_BRANCH, CODEOWNERS_PATH, "out of date with the owners in models/*.yaml (a promotion request regenerates it)")
     if not any(p.branch == ALIASES_BRANCH and p.path and p.path.startswith("models/") for p in result.problems):
         _check_drift(reg, governed, result)

@@ -110,9 +110,13 @@ def register(
     progress: Callable[[str, int], Progress | None] | None = None,
     on_duplicate: Callable[[str], None] | None = None,
     jobs: int | None = None,
+    allow_secret_like: Sequence[str] = (),
 ) -> RegisterResult:
     # Everything the user typed is checked before a single byte is stored.
     param_values = build_params(params_files, params)
+    from mreg.secrets import check_params
+
+    check_params(param_values, allow_secret_like)  # a credential must never reach a pushed manifest
     metric_values = build_metrics(metrics_files, metrics)
     data_refs = parse_data_refs(data)
     files = collect_files(paths)

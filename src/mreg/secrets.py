@@ -1,0 +1,69 @@
+"""Params whose names look like secrets are refused (issue 7): a manifest is pushed to every clone
+and kept forever, so a password typed as `--param db_password=…` could never be taken back.
+
+Pure: no git, no disk. A key is secret-like when, lower-cased with `-` and `.` read as `_`, it is one
+of SECRET_NAMES or ends with `_` + one of them. So `api_key`, `DB-Password`, `github.token` and
+`client_secret` are refused while `max_tokens`, `tokenizer`, `num_tokens` and `secretary` pass.
+Nested mappings (and mappings inside lists) are searched too; a key is named by its dotted path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from mreg.errors import UsageError
+
+SECRET_NAMES = (
+    "password",
+    "passwd",
+    "secret",
+    "secret_key",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "token",
+)
+_SEP = re.compile(r"[-._]+")
+_MAX_DEPTH = 64  # deeper params are refused by inputs.py long before; this only bounds the walk
+
+
+def is_secret_like(key: str) -> bool:
+    """True for a name that looks like it holds a credential (whole name or separated suffix)."""
+    norm = _SEP.sub("_", key.strip().lower()).strip("_")
+    return any(norm == name or norm.endswith("_" + name) for name in SECRET_NAMES)
+
+
+def secret_like_keys(params: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of every secret-like key in `params`, nested mappings and lists included."""
+    return [path for path, key in _walk(params, "", 0) if is_secret_like(key)]
+
+
+def _walk(value: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            yield path, str(k)
+            yield from _walk(v, path, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{prefix}[{i}]", depth + 1)
+
+
+def check_params(params: Mapping[str, Any], allow: Sequence[str] = ()) -> None:
+    """Refuse (exit 2) the first secret-like key not named by `allow` (its dotted path or its own name).
+
+    The message names the key, never its value.
+    """
+    allowed = {a.strip().lower() for a in allow}
+    for path in secret_like_keys(params):
+        if path.lower() in allowed or path.rsplit(".", 1)[-1].lower() in allowed:
+            continue
+        raise UsageError(
+            f"param {path!r} looks like a secret; a manifest is pushed to every clone and kept forever",
+            hint=f"keep credentials out of params; if {path!r} is not a secret, pass --allow-secret-like {path}",
+        )
