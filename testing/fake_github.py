@@ -347,11 +347,9 @@ class FakeGitHub:
         ).returncode == 0
         out = []
         for pr in self.pulls.values():
-            if on_default and pr["merge_commit_sha"] == sha:
-                out.append(self._view(pr, listing=True))
-            elif pr["state"] == "open" and pr["head"]["sha"] and subprocess.run(
+            if (on_default and pr["merge_commit_sha"] == sha) or (pr["state"] == "open" and pr["head"]["sha"] and subprocess.run(
                 ["git", "merge-base", "--is-ancestor", sha, pr["head"]["sha"]], cwd=self.bare, capture_output=True
-            ).returncode == 0:
+            ).returncode == 0):
                 out.append(self._view(pr, listing=True))
         return out
 

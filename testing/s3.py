@@ -79,8 +79,12 @@ class Recorder:
 
 
 def _server_class() -> Any:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from moto.server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     class RecordingMotoServer(ThreadedMotoServer):  # type: ignore[misc]
@@ -131,7 +135,7 @@ class Bucket:
     def requests(self) -> list[Request]:
         return self.recorder.requests(self.name)
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         out: list[str] = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name):
             out += [o["Key"] for o in page.get("Contents", [])]

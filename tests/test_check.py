@@ -68,7 +68,7 @@ def test_crafted_manifests_are_rejected_with_precise_messages(one: Team, tmp_pat
     assert "artifacts[1].path 'weights.bin' is listed twice" in out
     assert "unknown schema 'mreg/manifest/v9' (expected 'mreg/manifest/v1')" in out
     assert re.search(r"versions/6\.yaml:2: invalid YAML: YAML tag refused .*python/object/apply:os\.system", out)
-    assert "versions/7.yaml:3: the manifest says fraud@v8, its path says fraud@v7" in out
+    assert "versions/7.yaml:2: the manifest says fraud@v8, its path says fraud@v7" in out
     assert "models/fraud/notes.txt: unexpected file" in out
     assert re.search(r"^::error file=models/fraud/versions/2\.yaml,line=\d+::", out, re.M)
     assert "mreg check found 7 problem(s)" in r.err
@@ -103,7 +103,8 @@ def test_governed_branch_problems(one: Team) -> None:
     }, "hand edits")
     r = one.mreg("check")
     assert r.code == 1
-    assert "mreg/aliases:models/fraud.yaml:10: aliases.production: fraud@v9 is not registered" in r.out
+    line = (policy + "aliases:\n  production: 9\n").splitlines().index("  production: 9") + 1
+    assert f"mreg/aliases:models/fraud.yaml:{line}: aliases.production: fraud@v9 is not registered" in r.out
     assert re.search(r"mreg/aliases:models/churn\.yaml:\d+: gates\.production\[0\]: ", r.out)
     assert "models/Bad Name.yaml: unexpected file" in r.out
     assert "mreg/aliases:.github/CODEOWNERS: out of date" in r.out

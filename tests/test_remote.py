@@ -196,3 +196,22 @@ def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(team: d
     assert r.code == 4, (r.code, r.err)
     assert "mreg/registry" in r.err and "Traceback" not in r.err
     assert refs(team["alice"], "refs/heads/mreg/") == before
+
+
+def test_offline_registrations_are_republished_under_the_next_free_numbers(team: dict[str, Path], tmp_path: Path) -> None:
+    a, b = team["alice"], team["bob"]
+    assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a).out.strip() == "fraud@v1"
+    assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob has the registry
+    # on a plane: bob registers twice without the remote; meanwhile alice registers v2
+    assert run_mreg("register", "fraud", _file(tmp_path, "b1.bin", "b1"), "--offline", cwd=b).out.strip() == "fraud@v2"
+    assert run_mreg("register", "fraud", _file(tmp_path, "b2.bin", "b2"), "--offline", cwd=b).out.strip() == "fraud@v3"
+    assert run_mreg("register", "fraud", _file(tmp_path, "a2.bin", "a2"), cwd=a).out.strip() == "fraud@v2"
+    # back online: bob's work is published as v3 and v4, and he is told so
+    r = run_mreg("register", "fraud", _file(tmp_path, "b3.bin", "b3"), cwd=b)
+    assert r.code == 0, r.err
+    assert r.out.strip() == "fraud@v5"
+    assert "fraud@v2 -> fraud@v3" in r.err and "fraud@v3 -> fraud@v4" in r.err
+    shown = json.loads(run_mreg("show", "fraud@v4", "--json", cwd=a).out)
+    assert shown["manifest"]["artifacts"][0]["path"] == "b2.bin" and shown["manifest"]["version"] == 4
+    count = subprocess.run(["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True).stdout
+    assert int(count) == 6  # init + five registrations, none lost, none twice

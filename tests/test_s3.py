@@ -60,7 +60,7 @@ def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Pa
     r = run_mreg("register", "fraud", str(big_model), "--jobs", "4", cwd=team_repo)
     assert r.code == 0, r.err
     assert r.out.strip() == "fraud@v1"
-    keys = s3.keys()
+    keys = s3.object_keys()
     assert keys and all(k.startswith("team/models/sha256/") for k in keys)
     parts = [q for q in s3.requests() if q.method == "PUT" and "partNumber=" in q.query]
     assert len(parts) == 3  # 12 MiB in 5 MiB parts
@@ -131,7 +131,7 @@ def test_failed_upload_aborts_multipart_and_commits_nothing(team_repo: Path, s3:
     assert refs(team_repo) == before
     assert s3.uploads() == []  # aborted: no orphaned parts
     weights = _sha(big_model / "weights.bin")
-    assert not [k for k in s3.keys() if k.replace("/", "").endswith(weights)]  # the big object never appeared
+    assert not [k for k in s3.object_keys() if k.replace("/", "").endswith(weights)]  # the big object never appeared
     s3.recorder.fault = None
     r = run_mreg("register", "fraud", str(big_model), cwd=team_repo)
     assert r.code == 0 and r.out.strip() == "fraud@v1", r.err
@@ -219,7 +219,7 @@ def test_credentials_never_reach_any_file_or_output(team_repo: Path, s3: Bucket,
     blobs = [dump]
     for root in (team_repo, Path(os.environ["XDG_CACHE_HOME"]), tmp_path / "o"):
         blobs += [p.read_bytes() for p in root.rglob("*") if p.is_file()]
-    blobs += [s3.client.get_object(Bucket=s3.name, Key=k)["Body"].read() for k in s3.keys()]
+    blobs += [s3.client.get_object(Bucket=s3.name, Key=k)["Body"].read() for k in s3.object_keys()]
     for secret in (SECRET_KEY, key_id):
         assert not any(secret.encode() in b for b in blobs), secret
         assert not any(secret in text for text in outputs), secret

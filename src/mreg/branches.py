@@ -41,6 +41,7 @@ class Branches:
         self.remote = remote if remote and git.remote_url(remote) else None
         self.offline = offline
         self._fetched = False
+        self.notify: Callable[[str], None] = lambda message: None
 
     @property
     def online(self) -> bool:
@@ -72,12 +73,60 @@ class Branches:
             if ours is not None and not self.git.is_ancestor(ours, theirs):
                 if self.git.is_ancestor(theirs, ours):
                     return  # ahead: unpushed local commits go out with the next write
+                if branch == REGISTRY_BRANCH and self._republish(ours, theirs):
+                    return
                 raise ConflictError(
                     f"local branch {branch} has diverged from {self.remote}/{branch}",
                     hint=f"inspect with: git log {branch}...{self.remote}/{branch}",
                 )
             if self.git.update_ref(f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"):
                 return
+
+    def _republish(self, ours: str, theirs: str) -> bool:
+        """Registrations made with --offline while the remote moved on: replay each one onto the
+        remote's tip under the next free version number, publish, and say what each became."""
+        from mreg.manifest import dump_manifest, load_yaml
+        from mreg.layout import manifest_path
+
+        assert self.remote is not None
+        local_only = self.git.out("rev-list", "--reverse", f"{theirs}..{ours}").split()
+        added: list[tuple[str, bytes]] = []
+        for commit in local_only:
+            parent = self.git.rev_parse(f"{commit}^")
+            if parent is None:
+                continue  # a local `init` of its own: the remote's registry replaces it
+            listing = self.git.run("diff-tree", "-r", "-z", "--no-commit-id", "--diff-filter=A", "--name-only", parent, commit)
+            for path in (p.decode() for p in listing.stdout.split(b"\0") if p):
+                parts = path.split("/")
+                if len(parts) != 4 or parts[0] != "models" or parts[2] != "versions":
+                    return False  # not a registration: leave it to a person
+                blob = self.git.read_blob(f"{commit}:{path}")
+                if blob is None:
+                    return False
+                added.append((parts[1], blob))
+        for _ in range(MAX_ATTEMPTS):
+            tip = self.git.rev_parse(tracking_ref(self.remote, REGISTRY_BRANCH)) or theirs
+            renamed = []
+            for model, blob in added:
+                doc = load_yaml(blob, where=f"offline registration of {model}")
+                listing = self.git.ls_tree(tip, f"models/{model}/versions")
+                taken = [int(e.name[:-5]) for e in listing if e.name.endswith(".yaml") and e.name[:-5].isdigit()]
+                number = max(taken, default=0) + 1
+                renamed.append(f"{model}@v{doc['version']} -> {model}@v{number}")
+                doc["version"] = number
+                tree = self.git.write_tree(self.git.rev_parse(f"{tip}^{{tree}}"), {manifest_path(model, number): dump_manifest(doc)})
+                tip = self.git.commit_tree(tree, [tip], f"register {model} v{number}\n")
+            pushed = self.git.push(self.remote, [f"{tip}:refs/heads/{REGISTRY_BRANCH}"])
+            if pushed.ok:
+                self.git.run("update-ref", tracking_ref(self.remote, REGISTRY_BRANCH), tip, check=False)
+                if self.git.update_ref(f"refs/heads/{REGISTRY_BRANCH}", tip, ours, "mreg: republished offline registrations"):
+                    for line in renamed:
+                        self.notify(f"published an offline registration: {line}")
+                    return True
+                return True  # another process here moved the branch; the remote has our work
+            _backoff(0)
+            self.git.fetch(self.remote, registry_refspecs(self.remote))
+        return False
 
     # -- committing --------------------------------------------------------------------------------
     def commit(self, branch: str, build: Build, *, allow_create: bool = False) -> tuple[str, Change]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -69,7 +69,8 @@ class Registry:
         self.label = label or str(git.work_tree or git.git_dir)
         self._remote_override = remote
         self._store: ObjectStore | None = None
-        self._validated: set[str] | None = None
+        # Things worth telling a person that are not errors (the CLI prints them as warnings).
+        self.notify: Callable[[str], None] = lambda message: None
 
     # -- opening -----------------------------------------------------------------------------------
     @classmethod
@@ -85,7 +86,9 @@ class Registry:
     @cached_property
     def branches(self) -> Branches:
         # Offline no remote is ever used: skip parsing and schema-checking mreg.yaml just to name it (bench row 2).
-        return Branches(self.git, None if self.offline else self.remote_name, offline=self.offline)
+        branches = Branches(self.git, None if self.offline else self.remote_name, offline=self.offline)
+        branches.notify = lambda message: self.notify(message)
+        return branches
 
     @property
     def remote_name(self) -> str:

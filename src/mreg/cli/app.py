@@ -49,7 +49,9 @@ def _root(
 def _open(repo: str, *, registry: str | None = None, offline: bool = False) -> Registry:
     from mreg.registry import Registry
 
-    return Registry.open(repo, registry=registry, offline=offline)
+    reg = Registry.open(repo, registry=registry, offline=offline)
+    reg.notify = _warn
+    return reg
 
 
 def _at(text: str | None) -> datetime | None:

@@ -71,7 +71,7 @@ def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None =
     from mreg.store import run_parallel
 
     outcomes = run_parallel(store, one, items)
-    for (digest, users), got in zip(items, outcomes):
+    for (digest, users), got in zip(items, outcomes, strict=True):
         if got is None:
             result.missing.append({"digest": digest, "used_by": users})
             continue

@@ -2,30 +2,25 @@
 
 fsspec (and s3fs, through it) is imported here only, when a team store is configured.
 
-S3 gets a fast path on s3fs's own aiobotocore client (same credential chain, same retries):
-multipart uploads with up to `jobs` parts in flight and complete-or-abort visibility, and ranged
-parallel downloads hashed in order while streaming. Every other fsspec backend goes through the
+S3 gets a fast path for the bytes (mreg.store.s3_store: botocore on a thread pool, same credential
+chain): multipart uploads with up to `jobs` parts in flight and complete-or-abort visibility, and
+ranged parallel downloads hashed in order while streaming. Every other fsspec backend goes through the
 generic path (temp key + move where a PUT is not atomic by itself).
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import concurrent.futures
 import contextlib
 import hashlib
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
-from mreg.ports import StoredObject
-from mreg.ports import Progress
+from mreg.ports import Progress, StoredObject
 from mreg.store.hashing import copy_hashing, hash_file
 from mreg.store.keys import digest_of_key, object_key
 
@@ -66,6 +61,13 @@ def _unreachable(url: str, exc: BaseException) -> RemoteError:
 
 
 def _translate(url: str, exc: BaseException) -> Exception:
+    response = getattr(exc, "response", None)  # botocore's ClientError, without importing botocore
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return NotFoundError(f"not found in store {url}")
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return RemoteError(f"store {url} refused access ({code})")
     if isinstance(exc, FileNotFoundError):
         return NotFoundError(f"not found in store {url}")
     if isinstance(exc, PermissionError):
@@ -115,9 +117,8 @@ class FsspecStore:
         self.is_s3 = self.protocol in _S3 and hasattr(self.fs, "_call_s3")
         self.jobs = jobs or _env_int("MREG_JOBS", DEFAULT_JOBS)
         self.part_size = max(_MIN_PART, _env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
-        self._sem: asyncio.Semaphore | None = None
-        self._inflight: set[Any] = set()
-        self._lock = threading.Lock()
+        self._transfer: Any = None
+        self._endpoint = options.get("endpoint_url")
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -132,50 +133,19 @@ class FsspecStore:
         except Exception as exc:  # every driver has its own exception tree; translate at this edge
             raise _translate(self.url, exc) from None
 
-    def _run(self, coro: Any) -> Any:
-        """Run a coroutine on s3fs's IO loop; on failure or Ctrl-C, cancel it and wait for its cleanup."""
-        done = threading.Event()
+    @property
+    def transfer(self) -> Any:
+        """The S3 fast path (mreg.store.s3_store), built on first use with the current `jobs`."""
+        if self._transfer is None:
+            from mreg.store.s3_store import S3Transfer
 
-        async def guarded() -> Any:
-            try:
-                return await coro
-            finally:
-                done.set()
-
-        fut = asyncio.run_coroutine_threadsafe(guarded(), self.fs.loop)
-        with self._lock:
-            self._inflight.add(fut)
-        try:
-            return fut.result()
-        except BaseException as exc:
-            if not fut.done():
-                fut.cancel()
-            done.wait(30)  # the coroutine aborts its multipart upload before it finishes
-            if isinstance(exc, concurrent.futures.CancelledError):
-                raise KeyboardInterrupt from None  # cancelled by `cancel()`: the user interrupted
-            if isinstance(exc, Exception) and not isinstance(exc, MregError):
-                raise _translate(self.url, exc) from None
-            raise
-        finally:
-            with self._lock:
-                self._inflight.discard(fut)
+            self._transfer = S3Transfer(jobs=self.jobs, part_size=self.part_size, endpoint_url=self._endpoint)
+        return self._transfer
 
     def cancel(self) -> None:
-        """Cancel every transfer in flight (other threads' too); each aborts its multipart upload."""
-        with self._lock:
-            pending = list(self._inflight)
-        for fut in pending:
-            fut.cancel()
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        # Created on the IO loop's thread, shared by every transfer of this store: at most `jobs`
-        # requests in flight however many files are moving at once.
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.jobs)
-        return self._sem
-
-    def _part_size(self, size: int) -> int:
-        return max(self.part_size, -(-size // _MAX_PARTS))
+        """Stop every transfer in flight (other threads' too); multipart uploads are aborted."""
+        if self._transfer is not None:
+            self._transfer.cancel()
 
     # -- the ObjectStore protocol ------------------------------------------------------------------
 
@@ -202,7 +172,8 @@ class FsspecStore:
     def _upload(self, local: str, digest: str, size: int, progress: Progress | None = None) -> None:
         key = self._key(digest)
         if self.is_s3:
-            self._run(self._s3_put(local, key, size, progress))
+            bucket, k, _ = self.fs.split_path(key)
+            self._call(self.transfer.put, local, bucket, k, size, progress)
             return
         if self.protocol in _ATOMIC_PUT:
             self._call(self.fs.put_file, local, key)
@@ -248,7 +219,8 @@ class FsspecStore:
         The caller compares that with `digest` before anything becomes visible (ops/pull.py).
         """
         if self.is_s3:
-            result: tuple[str, int] = self._run(self._s3_get(self._key(digest), sinks, progress))
+            bucket, k, _ = self.fs.split_path(self._key(digest))
+            result: tuple[str, int] = self._call(self.transfer.get, bucket, k, sinks, progress)
             return result
         with self.open(digest) as src:
             try:
@@ -329,104 +301,6 @@ class FsspecStore:
             else:
                 with contextlib.suppress(NotFoundError):
                     self._call(self.fs.rm_file, item["key"])
-
-    # -- S3 fast path ------------------------------------------------------------------------------
-
-    async def _s3_put(self, local: str, key: str, size: int, progress: Progress | None) -> None:
-        fs = self.fs
-        bucket, k, _ = fs.split_path(key)
-        sem = self._semaphore()
-        loop = asyncio.get_running_loop()
-        part = self._part_size(size)
-        fd = os.open(local, os.O_RDONLY)
-        try:
-            if size <= part:
-                async with sem:
-                    data = await loop.run_in_executor(None, os.pread, fd, size, 0)
-                    await fs._call_s3("put_object", Bucket=bucket, Key=k, Body=data)
-                if progress is not None:
-                    progress(size)
-                return
-            mpu = await fs._call_s3("create_multipart_upload", Bucket=bucket, Key=k)
-            upload_id = mpu["UploadId"]
-
-            async def one(i: int) -> dict[str, Any]:
-                async with sem:
-                    data = await loop.run_in_executor(None, os.pread, fd, part, i * part)
-                    r = await fs._call_s3("upload_part", Bucket=bucket, Key=k, UploadId=upload_id,
-                                          PartNumber=i + 1, Body=data)
-                if progress is not None:
-                    progress(len(data))
-                return {"PartNumber": i + 1, "ETag": r["ETag"]}
-
-            tasks = [asyncio.ensure_future(one(i)) for i in range(-(-size // part))]
-            try:
-                parts = await asyncio.gather(*tasks)
-                await fs._call_s3("complete_multipart_upload", Bucket=bucket, Key=k, UploadId=upload_id,
-                                  MultipartUpload={"Parts": list(parts)})
-            except BaseException:
-                # Failure or interrupt: stop the other parts, then abort so no orphaned parts stay billed.
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=k, UploadId=upload_id), 20)
-                raise
-        finally:
-            os.close(fd)
-
-    async def _s3_get(self, key: str, sinks: list[BinaryIO], progress: Progress | None) -> tuple[str, int]:
-        fs = self.fs
-        bucket, k, _ = fs.split_path(key)
-        sem = self._semaphore()
-        loop = asyncio.get_running_loop()
-        async with sem:
-            head = await fs._call_s3("head_object", Bucket=bucket, Key=k)
-        size = int(head["ContentLength"])
-        etag = head.get("ETag")
-        part = self._part_size(size)
-        h = hashlib.sha256()
-
-        async def fetch(i: int) -> bytes:
-            end = min(size, (i + 1) * part) - 1
-            async with sem:
-                extra = {"IfMatch": etag} if etag else {}
-                r = await fs._call_s3("get_object", Bucket=bucket, Key=k, Range=f"bytes={i * part}-{end}", **extra)
-                body = r["Body"]
-                try:
-                    data: bytes = await body.read()
-                finally:
-                    body.close()
-            return data
-
-        def consume(data: bytes) -> None:
-            h.update(data)
-            for s in sinks:
-                s.write(data)
-            if progress is not None:
-                progress(len(data))
-
-        n = -(-size // part)
-        window = max(2, self.jobs + 1)
-        pending: collections.deque[asyncio.Future[bytes]] = collections.deque()
-        nxt = 0
-        try:
-            while nxt < n and len(pending) < window:
-                pending.append(asyncio.ensure_future(fetch(nxt)))
-                nxt += 1
-            while pending:
-                data = await pending.popleft()
-                if nxt < n:
-                    pending.append(asyncio.ensure_future(fetch(nxt)))
-                    nxt += 1
-                await loop.run_in_executor(None, consume, data)
-        except BaseException:
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            raise
-        return "sha256:" + h.hexdigest(), size
 
 
 def _mtime(info: dict[str, Any]) -> float:

@@ -11,7 +11,6 @@ from mreg.ports import Progress
 from mreg.store.keys import CHUNK
 
 
-
 def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mreg.errors import IntegrityError, NotFoundError, RemoteError
-from mreg.ports import StoredObject
-from mreg.ports import Progress
+from mreg.ports import Progress, StoredObject
 from mreg.store.hashing import copy_hashing
 from mreg.store.keys import digest_of_key, object_key
 

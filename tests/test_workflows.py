@@ -1,0 +1,91 @@
+"""The shipped GitHub Actions files and pre-commit hook, validated offline against the published schemas.
+
+check-jsonschema's vendored SchemaStore schemas are shallow (they miss bad `${{ }}` expressions and
+unknown event types), so actionlint also runs where it is on PATH (it is not installable here).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mreg.workflows import apply_workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    return found
+
+
+def _check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)], capture_output=True, text=True)
+
+
+def test_the_examples_are_there() -> None:
+    assert {p.name for p in WORKFLOWS} == {"gate-promotion.yml", "apply.yml", "register.yml"}
+
+
+def test_example_workflows_match_the_github_workflow_schema() -> None:
+    r = _check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_init_workflow_matches_the_schema(tmp_path: Path) -> None:
+    f = tmp_path / "mreg-apply.yml"
+    f.write_text(apply_workflow())
+    r = _check_jsonschema("vendor.github-workflows", f)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_action_matches_the_github_action_schema() -> None:
+    r = _check_jsonschema("vendor.github-actions", ROOT / "action.yml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert set(action["outputs"]) >= {"model", "version", "digest", "applied", "tags"}
+
+
+def test_the_schema_check_does_catch_a_broken_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text((ROOT / "examples" / "workflows" / "apply.yml").read_text().replace("contents: write", "contents: writ"))
+    r = _check_jsonschema("vendor.github-workflows", bad)
+    assert r.returncode == 1 and "writ" in r.stdout
+
+
+def test_workflows_gate_and_apply_as_the_docs_say() -> None:
+    gate = yaml.safe_load((ROOT / "examples" / "workflows" / "gate-promotion.yml").read_text())
+    assert gate[True]["pull_request"]["branches"] == ["mreg/aliases"]  # PyYAML reads `on` as True
+    assert any("gate --changed" in s.get("with", {}).get("command", "") for s in gate["jobs"]["gate"]["steps"])
+    apply = yaml.safe_load((ROOT / "examples" / "workflows" / "apply.yml").read_text())
+    assert apply[True]["push"]["branches"] == ["mreg/aliases"]
+    assert apply["concurrency"]["cancel-in-progress"] is False
+    assert apply["permissions"]["contents"] == "write"
+
+
+@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not on PATH (not installable from the registries here)")
+def test_actionlint() -> None:
+    r = subprocess.run(["actionlint", *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_pre_commit_hook_manifest_is_valid() -> None:
+    r = subprocess.run([_tool("pre-commit"), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["language"], hook["entry"], hook["pass_filenames"], hook["always_run"]) == (
+        "mreg-check", "python", "mreg check", False, True,
+    )
