@@ -131,10 +131,12 @@ def test_two_overlapping_applies_create_one_tag(team: Team) -> None:
     env = {**__import__("os").environ, **team.gh.env()}
     procs = [subprocess.Popen([*MREG, "apply"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for cwd in (team.repo, other)]
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     assert [code for _, _, code in results] == [0, 0], results
     assert list(refs(team.bare, "refs/tags/")) == ["refs/tags/mreg/fraud/production/1"]
-    assert sum(out.count("applied fraud@production") for out, _, _ in results) == 1
+    # Usually one run reports it; both do when they built byte-identical tag objects in the same
+    # second (same tagger, time, record), whose second push is a no-op: still one tag.
+    assert sum(out.count("applied fraud@production") for out, _, _ in results) >= 1
     assert team.mreg("resolve", "fraud@production").out.strip() == "fraud@v1"
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mreg.errors import ConflictError, MregError, RemoteError
+from mreg.errors import ConflictError, RemoteError
 from mreg.gitrepo import GitRepo
 from mreg.layout import REGISTRY_BRANCH, registry_refspecs, tracking_ref
 
@@ -181,26 +181,20 @@ class Branches:
         """Create and publish one tag; False when the name is taken (locally or on the remote)."""
         ref = f"refs/tags/{name}"
         self.git.identity()
-        if not self.git.create_tag(name, target, message, sign=sign):
-            return False
         if not self.online:
-            return True
+            return self.git.create_tag(name, target, message, sign=sign)
         assert self.remote is not None
-        try:
-            pushed = self.git.push(self.remote, [f"{ref}:{ref}"])
-        except MregError:
-            self._drop_unpublished_tag(ref)
-            raise
-        if pushed.ok:
-            return True
-        # Somebody published this seq first: our tag never left this clone, so dropping it moves nothing.
-        self._drop_unpublished_tag(ref)
-        return False
-
-    def _drop_unpublished_tag(self, ref: str) -> None:
-        oid = self.git.rev_parse(ref)
-        if oid:
-            self.git.run("update-ref", "-d", ref, oid, check=False)
+        if self.git.rev_parse(ref) is not None:
+            return False
+        # Publish first, name it here second (as a commit is pushed before the local branch moves): a
+        # run killed in between leaves at most an unnamed tag object, never a local tag the remote
+        # lacks, which would show an alias move nobody else sees and clash with the seq's real owner.
+        oid = self.git.tag_object(name, target, message, sign=sign)
+        pushed = self.git.push(self.remote, [f"{oid}:{ref}"])
+        if not pushed.ok:
+            return False  # somebody published this seq first; nothing here to undo
+        self.git.update_ref(ref, oid, None, "mreg: published")  # False when a fetch named it already
+        return True
 
     def ensure_pushed(self, branch: str) -> None:
         """A tag must never point at a commit the remote lacks: publish local-only registry commits."""

@@ -283,6 +283,19 @@ class GitRepo:
             raise UsageError(f"could not sign tag {name}: {_first_line(proc.stderr)}", hint="check git's user.signingkey and gpg.format")
         raise InternalError(f"git tag {name} failed: {_first_line(proc.stderr)}")
 
+    def tag_object(self, name: str, target: str, message: str, *, sign: bool = False) -> str:
+        """An annotated tag object for `target`, with no ref pointing at it yet (publish first, then name it)."""
+        if sign:  # only `git tag` signs: create, then drop the local name at once
+            if not self.create_tag(name, target, message, sign=True):
+                raise ConflictError(f"tag {name} exists already")
+            oid = self.out("rev-parse", "--verify", f"refs/tags/{name}")
+            self.run("update-ref", "-d", f"refs/tags/{name}", oid, check=False)
+            return oid
+        ident = self.run("var", "GIT_COMMITTER_IDENT").stdout.decode().strip()
+        kind = self.out("cat-file", "-t", target)
+        body = f"object {target}\ntype {kind}\ntag {name}\ntagger {ident}\n\n{message}"
+        return self.out("mktag", input=body.encode())
+
     # -- remotes -----------------------------------------------------------------------------------
     def remote_url(self, name: str) -> str | None:
         proc = self.run("config", "--get", f"remote.{name}.url", check=False)

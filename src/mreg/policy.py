@@ -54,7 +54,7 @@ def read_policies(git: GitRepo, rev: str) -> dict[str, dict[str, Any]]:
     models = policy_models(git, rev)
     blobs = git.read_blobs([f"{rev}:{policy_path(m)}" for m in models])
     return {
-        m: parse_policy(b, where=f"{ALIASES_BRANCH}:{policy_path(m)}") for m, b in zip(models, blobs) if b is not None
+        m: parse_policy(b, where=f"{ALIASES_BRANCH}:{policy_path(m)}") for m, b in zip(models, blobs, strict=False) if b is not None
     }
 
 
@@ -69,8 +69,8 @@ def desired_aliases(policies: dict[str, dict[str, Any]]) -> dict[tuple[str, str]
 
 def with_alias(doc: dict[str, Any] | None, alias: str, version: int | None) -> dict[str, Any]:
     """The policy with one alias set, every other key kept (a new file starts with just the schema)."""
-    out = dict(doc) if doc else {"schema": MODEL_SCHEMA}
-    aliases = dict(out.get("aliases") or {})
+    out: dict[str, Any] = dict(doc) if doc else {"schema": MODEL_SCHEMA}
+    aliases: dict[str, int | None] = dict(out.get("aliases") or {})
     aliases[alias] = version
     out["aliases"] = dict(sorted(aliases.items()))
     return out

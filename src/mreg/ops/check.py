@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, UsageError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, REGISTRY_BRANCH, manifest_path, policy_path
+from mreg.layout import (
+    ALIASES_BRANCH,
+    ALIASES_REF,
+    CODEOWNERS_PATH,
+    CONFIG_PATH,
+    REGISTRY_BRANCH,
+    manifest_path,
+    policy_path,
+)
 from mreg.manifest import MANIFEST_SCHEMA, MODEL_SCHEMA, REGISTRY_SCHEMA, artifact_set_digest, yaml_module
 from mreg.refs import MODEL_RE
 
@@ -87,7 +95,7 @@ def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, 
         manifests.append((path, m.group(1), int(m.group(2))))
     blobs = reg.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
     valid = {}
-    for (path, model, version), blob in zip(manifests, blobs):
+    for (path, model, version), blob in zip(manifests, blobs, strict=False):
         result.manifests += 1
         if blob is None:
             result.add(REGISTRY_BRANCH, path, "not a file")
@@ -169,7 +177,7 @@ def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) ->
         return
     out = reg.git.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models").stdout
     fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
-    for status, path in zip(fields[0::2], fields[1::2]):
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
         if _MANIFEST_PATH.match(path) and status != "A":
             verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
             result.add(REGISTRY_BRANCH, path, f"manifest {verb} since {base}: manifests are immutable once committed")
@@ -230,7 +238,7 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
     events = [e for e in _all_events(reg) if e.version is not None]
     result.tags = len(events)
     blobs = reg.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
-    for e, blob in zip(events, blobs):
+    for e, blob in zip(events, blobs, strict=False):
         where = f"tag {e.tag}"
         if e.commit not in history:
             result.add(REGISTRY_BRANCH, None, f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}")
@@ -242,7 +250,7 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
 
 def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
     needed: dict[str, list[str]] = {}
-    for path, doc in valid.items():
+    for _path, doc in valid.items():
         ref = f"{doc['model']}@v{doc['version']}"
         digests = [a["digest"] for a in doc["artifacts"]] + [doc["environment"]["packages"]]
         if "lockfile" in doc["environment"]:

@@ -22,6 +22,10 @@ def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
         return LocalStore(default_dir)
     if "://" not in url:
         return LocalStore(Path(url).expanduser())
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        from mreg.store.s3_store import S3Store
+
+        return S3Store(url)
     from mreg.store.fsspec_store import FsspecStore
 
     return FsspecStore(url)

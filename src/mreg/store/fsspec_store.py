@@ -31,7 +31,7 @@ _S3 = {"s3", "s3a"}
 MiB = 1024 * 1024
 DEFAULT_JOBS = 8
 DEFAULT_PART_SIZE = 16 * MiB
-_MIN_PART = 5 * MiB  # S3's floor for every part but the last
+MIN_PART = 5 * MiB  # S3's floor for every part but the last
 _MAX_PARTS = 10_000
 
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -75,7 +75,7 @@ def _translate(url: str, exc: BaseException) -> Exception:
     return _unreachable(url, exc)
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name, "") or default)
     except ValueError:
@@ -114,9 +114,9 @@ class FsspecStore:
         self.root = root.rstrip("/")
         protocol = self.fs.protocol
         self.protocol = protocol if isinstance(protocol, str) else protocol[0]
-        self.is_s3 = self.protocol in _S3 and hasattr(self.fs, "_call_s3")
-        self.jobs = jobs or _env_int("MREG_JOBS", DEFAULT_JOBS)
-        self.part_size = max(_MIN_PART, _env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
+        self.is_s3 = False  # s3:// goes to mreg.store.s3_store.S3Store
+        self.jobs = jobs or env_int("MREG_JOBS", DEFAULT_JOBS)
+        self.part_size = max(MIN_PART, env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
         self._transfer: Any = None
         self._endpoint = options.get("endpoint_url")
 
@@ -132,20 +132,6 @@ class FsspecStore:
             raise
         except Exception as exc:  # every driver has its own exception tree; translate at this edge
             raise _translate(self.url, exc) from None
-
-    @property
-    def transfer(self) -> Any:
-        """The S3 fast path (mreg.store.s3_store), built on first use with the current `jobs`."""
-        if self._transfer is None:
-            from mreg.store.s3_store import S3Transfer
-
-            self._transfer = S3Transfer(jobs=self.jobs, part_size=self.part_size, endpoint_url=self._endpoint)
-        return self._transfer
-
-    def cancel(self) -> None:
-        """Stop every transfer in flight (other threads' too); multipart uploads are aborted."""
-        if self._transfer is not None:
-            self._transfer.cancel()
 
     # -- the ObjectStore protocol ------------------------------------------------------------------
 
@@ -171,10 +157,6 @@ class FsspecStore:
 
     def _upload(self, local: str, digest: str, size: int, progress: Progress | None = None) -> None:
         key = self._key(digest)
-        if self.is_s3:
-            bucket, k, _ = self.fs.split_path(key)
-            self._call(self.transfer.put, local, bucket, k, size, progress)
-            return
         if self.protocol in _ATOMIC_PUT:
             self._call(self.fs.put_file, local, key)
             if progress is not None:
@@ -218,10 +200,6 @@ class FsspecStore:
 
         The caller compares that with `digest` before anything becomes visible (ops/pull.py).
         """
-        if self.is_s3:
-            bucket, k, _ = self.fs.split_path(self._key(digest))
-            result: tuple[str, int] = self._call(self.transfer.get, bucket, k, sinks, progress)
-            return result
         with self.open(digest) as src:
             try:
                 return copy_hashing(src, sinks, progress)
@@ -257,50 +235,24 @@ class FsspecStore:
         """Batch delete (S3: up to 1000 keys per request)."""
         if not digests:
             return
-        keys = [self._key(d) for d in digests]
-        if self.is_s3:
-            self._call(self.fs.rm, keys)
-        else:
-            for d in digests:
-                self.delete(d)
+        for d in digests:
+            self.delete(d)
 
     def stale_uploads(self, older_than: float) -> list[dict[str, Any]]:
-        """Unfinished multipart uploads and temp keys under this store older than a timestamp (for gc)."""
-        found: list[dict[str, Any]] = []
-        if self.is_s3:
-            bucket, prefix, _ = self.fs.split_path(self.root)
-            resp = self._call(self.fs.call_s3, "list_multipart_uploads", Bucket=bucket,
-                              **({"Prefix": prefix + "/"} if prefix else {}))
-            for u in resp.get("Uploads", []):
-                started = u.get("Initiated")
-                if started is None or started.timestamp() >= older_than:
-                    continue
-                # A part written recently means the upload is alive whatever `Initiated` says (some
-                # S3-compatible servers, moto among them, report a fixed Initiated date).
-                parts = self._call(self.fs.call_s3, "list_parts", Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
-                newest = max((p["LastModified"].timestamp() for p in parts.get("Parts", [])), default=0.0)
-                if newest < older_than:
-                    found.append({"key": u["Key"], "upload_id": u["UploadId"], "bucket": bucket})
-        else:
-            try:
-                listing = self.fs.find(f"{self.root}/tmp", detail=True)
-            except FileNotFoundError:
-                return found
-            except Exception as exc:
-                raise _translate(self.url, exc) from None
-            for key, info in listing.items():
-                if _mtime(info) < older_than:
-                    found.append({"key": key, "size": int(info.get("size") or 0)})
-        return found
+        """Temp keys left by interrupted non-atomic uploads, older than a timestamp (for gc)."""
+        try:
+            listing = self.fs.find(f"{self.root}/tmp", detail=True)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise _translate(self.url, exc) from None
+        return [{"key": key, "size": int(info.get("size") or 0)} for key, info in listing.items()
+                if _mtime(info) < older_than]
 
     def remove_stale(self, items: list[dict[str, Any]]) -> None:
         for item in items:
-            if "upload_id" in item:
-                self._call(self.fs.call_s3, "abort_multipart_upload", Bucket=item["bucket"], Key=item["key"],
-                           UploadId=item["upload_id"])
-            else:
-                with contextlib.suppress(NotFoundError):
-                    self._call(self.fs.rm_file, item["key"])
+            with contextlib.suppress(NotFoundError):
+                self._call(self.fs.rm_file, item["key"])
 
 
 def _mtime(info: dict[str, Any]) -> float:

@@ -20,11 +20,15 @@ import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, BinaryIO
 
-from mreg.ports import Progress
+from pathlib import Path
+
+from mreg.errors import IntegrityError, NotFoundError, UsageError
+from mreg.ports import Progress, StoredObject
 
 MiB = 1024 * 1024
 _MAX_PARTS = 10_000
@@ -140,7 +144,7 @@ class S3Transfer:
                     return {"PartNumber": i + 1, "ETag": r["ETag"]}
 
                 futs = [self._submit(one, i) for i in range(-(-size // part))]
-                parts = [_result(f) for f in futs]
+                parts = [_wait(f, self.cancelled) for f in futs]
                 c.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                             MultipartUpload={"Parts": parts})
             except BaseException:
@@ -159,55 +163,147 @@ class S3Transfer:
     # -- download ----------------------------------------------------------------------------------
 
     def get(self, bucket: str, key: str, sinks: list[BinaryIO], progress: Progress | None) -> tuple[str, int]:
+        """Ranged GETs, one per worker, each streamed straight into every sink at its offset; this
+        thread hashes the bytes in order right behind them (reading back what just landed in the
+        page cache), so memory stays small and the digest is ready when the last byte is."""
         c = self.client()
         head = c.head_object(Bucket=bucket, Key=key)
         size = int(head["ContentLength"])
         etag = head.get("ETag")
-        part = self.part_size_for(size)
-        n = -(-size // part)
+        # Few long ranges rather than many short ones: per-request costs stay low (some servers,
+        # moto among them, copy the whole object for every ranged GET), yet `jobs` streams run.
+        ranges = max(1, min(self.jobs, -(-size // self.part_size)))
+        span = -(-size // ranges) if size else 0
+        bounds = [(i * span, min(size, (i + 1) * span)) for i in range(ranges)]
+        scratch = None
+        fds = [s.fileno() for s in sinks if _has_fileno(s)]
+        if not fds:  # verify: nowhere to put the bytes but a scratch file
+            import tempfile
 
-        def fetch(i: int) -> bytes:
-            if self.cancelled.is_set():
-                raise KeyboardInterrupt
-            end = min(size, (i + 1) * part) - 1
-            extra = {"IfMatch": etag} if etag else {}
-            r = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={i * part}-{end}", **extra)
-            body = r["Body"]
+            scratch = tempfile.TemporaryFile()
+            fds = [scratch.fileno()]
+        others = [s for s in sinks if not _has_fileno(s)]  # e.g. BytesIO: written in order below
+        for s in sinks:
+            s.flush()
+        # The workers write through their own duplicates of the descriptors, closed when the last
+        # worker is done: a worker still running after an error can never write into a reused fd.
+        dups = [os.dup(fd) for fd in fds]
+        live = [ranges]
+        stop = threading.Event()
+        got = [0] * ranges  # bytes landed per range, contiguous from its start
+        cond = threading.Condition()
+        failed: list[BaseException] = []
+
+        def fetch(i: int) -> None:
+            start, end = bounds[i]
+            if start >= end:
+                return
             try:
-                data: bytes = body.read()
-            finally:
-                body.close()
-            return data
+                if self.cancelled.is_set():
+                    raise KeyboardInterrupt
+                extra = {"IfMatch": etag} if etag else {}
+                r = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **extra)
+                body = r["Body"]
+                pos = start
+                try:
+                    while pos < end:
+                        if self.cancelled.is_set() or stop.is_set():
+                            raise KeyboardInterrupt
+                        chunk = body.read(min(_CHUNK, end - pos))
+                        if not chunk:
+                            raise OSError(f"connection closed after {pos - start} of {end - start} bytes")
+                        for fd in dups:
+                            _pwrite_all(fd, chunk, pos)
+                        pos += len(chunk)
+                        with cond:
+                            got[i] = pos - start
+                            cond.notify_all()
+                finally:
+                    body.close()
+            except BaseException as exc:
+                with cond:
+                    failed.append(exc)
+                    cond.notify_all()
+                raise
+
+        def release(_: Future[Any]) -> None:
+            with cond:
+                live[0] -= 1
+                last = live[0] == 0
+            if last:
+                for fd in dups:
+                    os.close(fd)
 
         h = hashlib.sha256()
-        window: list[Future[Any]] = []
-        nxt = 0
+        futs = []
+        for i in range(ranges):
+            fut = self._submit(fetch, i)
+            fut.add_done_callback(release)
+            futs.append(fut)
         try:
-            while nxt < n and len(window) < self.jobs + 1:
-                window.append(self._submit(fetch, nxt))
-                nxt += 1
-            while window:
-                data = _result(window.pop(0))
-                if nxt < n:
-                    window.append(self._submit(fetch, nxt))
-                    nxt += 1
-                h.update(data)  # hashed in order, in this thread, while the next parts download
-                for s in sinks:
-                    s.write(data)
-                if progress is not None:
-                    progress(len(data))
+            for i, (start, end) in enumerate(bounds):
+                done = 0
+                while start + done < end:
+                    with cond:
+                        while got[i] <= done and not failed and not self.cancelled.is_set():
+                            cond.wait(0.1)
+                        if failed:
+                            raise failed[0]
+                        if self.cancelled.is_set():
+                            raise KeyboardInterrupt
+                        ready = got[i]
+                    while done < ready:
+                        n = min(_CHUNK, ready - done)
+                        data = os.pread(fds[0], n, start + done)
+                        h.update(data)
+                        for s in others:
+                            s.write(data)
+                        done += len(data)
+                        if progress is not None:
+                            progress(len(data))
+            for f in futs:
+                _wait(f, self.cancelled)
         except BaseException:
-            for f in window:
+            stop.set()
+            for f in futs:
                 f.cancel()
             raise
+        finally:
+            if scratch is not None:
+                scratch.close()
         return "sha256:" + h.hexdigest(), size
 
 
-def _result(fut: Future[Any]) -> Any:
+_CHUNK = 4 * MiB
+
+
+def _has_fileno(s: BinaryIO) -> bool:
     try:
-        return fut.result()
-    except CancelledError:
-        raise KeyboardInterrupt from None
+        s.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _wait(fut: Future[Any], cancelled: threading.Event) -> Any:
+    """A part's result; raises KeyboardInterrupt as soon as the transfer is cancelled, even while the
+    part's request is still running (a running future cannot be cancelled)."""
+    while True:
+        try:
+            return fut.result(timeout=0.1)
+        except FutureTimeout:
+            if cancelled.is_set():
+                raise KeyboardInterrupt from None
+        except CancelledError:
+            raise KeyboardInterrupt from None
 
 
 def _close_when_idle(fd: int, running: list[Future[Any]]) -> None:
@@ -225,3 +321,169 @@ def _close_when_idle(fd: int, running: list[Future[Any]]) -> None:
 
     for f in running:
         f.add_done_callback(done)
+
+
+class S3Store:
+    """`s3://bucket/prefix` (and S3-compatible servers through `AWS_ENDPOINT_URL`) on botocore alone.
+
+    One client for everything: existence checks, listing, deletes and the parallel transfers.
+    """
+
+    is_local = False
+    is_s3 = True
+
+    def __init__(self, url: str, *, jobs: int | None = None) -> None:
+        from mreg.store.fsspec_store import DEFAULT_JOBS, DEFAULT_PART_SIZE, MIN_PART, env_int
+
+        self.url = url.rstrip("/")
+        rest = self.url.split("://", 1)[1]
+        self.bucket, _, prefix = rest.partition("/")
+        self.prefix = prefix.strip("/")
+        if len(self.bucket) < 3:
+            raise UsageError(f"store URL {self.url!r}: a bucket name has at least 3 characters")
+        self.jobs = jobs or env_int("MREG_JOBS", DEFAULT_JOBS)
+        self.part_size = max(MIN_PART, env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
+        self._endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+        self._transfer: S3Transfer | None = None
+
+    @property
+    def transfer(self) -> S3Transfer:
+        if self._transfer is None:
+            self._transfer = S3Transfer(jobs=self.jobs, part_size=self.part_size, endpoint_url=self._endpoint)
+        return self._transfer
+
+    def _client(self) -> Any:
+        return self._call(self.transfer.client)
+
+    def _k(self, digest: str) -> str:
+        from mreg.store.keys import object_key
+
+        return f"{self.prefix}/{object_key(digest)}" if self.prefix else object_key(digest)
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from mreg.errors import MregError
+        from mreg.store.fsspec_store import _translate
+
+        try:
+            return fn(*args, **kwargs)
+        except MregError:
+            raise
+        except Exception as exc:  # botocore's tree; translate at this edge, credential-free
+            raise _translate(self.url, exc) from None
+
+    def cancel(self) -> None:
+        if self._transfer is not None:
+            self._transfer.cancel()
+
+    # -- the ObjectStore protocol ------------------------------------------------------------------
+
+    def exists(self, digest: str) -> bool:
+        return self.size(digest) is not None
+
+    def size(self, digest: str) -> int | None:
+        c = self._client()
+        try:
+            head = self._call(c.head_object, Bucket=self.bucket, Key=self._k(digest))
+        except NotFoundError:
+            return None
+        return int(head["ContentLength"])
+
+    def put_file(self, path: Path, *, progress: Progress | None = None) -> tuple[str, int, bool]:
+        """Hash, ask the store, upload only what it lacks: a stored object costs one HEAD, no bytes."""
+        from mreg.store.hashing import hash_file
+
+        digest, size = hash_file(path)
+        if self.exists(digest):
+            if progress is not None:
+                progress(size)
+            return digest, size, False
+        self._call(self.transfer.put, str(path), self.bucket, self._k(digest), size, progress)
+        return digest, size, True
+
+    def put_bytes(self, data: bytes, digest: str) -> bool:
+        if self.exists(digest):
+            return False
+        c = self._client()
+        self._call(c.put_object, Bucket=self.bucket, Key=self._k(digest), Body=data)
+        return True
+
+    @contextlib.contextmanager
+    def open(self, digest: str) -> Iterator[BinaryIO]:
+        c = self._client()
+        r = self._call(c.get_object, Bucket=self.bucket, Key=self._k(digest))
+        body = r["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def download(self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None) -> tuple[str, int]:
+        got: tuple[str, int] = self._call(self.transfer.get, self.bucket, self._k(digest), sinks, progress)
+        return got
+
+    def read_verified(self, digest: str) -> bytes:
+        import io
+
+        sink = io.BytesIO()
+        got, _ = self.download(digest, [sink])
+        if got != digest:
+            raise IntegrityError(f"object {digest} in store {self.url} is corrupt (its bytes hash differently)")
+        return sink.getvalue()
+
+    def _pages(self, prefix: str) -> Iterator[dict[str, Any]]:
+        c = self._client()
+        pages = c.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        it = iter(pages)
+        while True:
+            page = self._call(next, it, None)
+            if page is None:
+                return
+            yield from page.get("Contents", [])
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        from mreg.store.keys import digest_of_key
+
+        base = f"{self.prefix}/sha256/" if self.prefix else "sha256/"
+        for obj in self._pages(base):
+            digest = digest_of_key(obj["Key"])
+            if digest:
+                yield StoredObject(digest, int(obj["Size"]), obj["LastModified"].timestamp())
+
+    def delete(self, digest: str) -> None:
+        c = self._client()
+        self._call(c.delete_object, Bucket=self.bucket, Key=self._k(digest))
+
+    def delete_many(self, digests: list[str]) -> None:
+        c = self._client()
+        for i in range(0, len(digests), 1000):
+            batch = [{"Key": self._k(d)} for d in digests[i:i + 1000]]
+            r = self._call(c.delete_objects, Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if r.get("Errors"):
+                from mreg.errors import RemoteError
+
+                err = r["Errors"][0]
+                raise RemoteError(f"store {self.url} refused to delete {len(r['Errors'])} object(s): {err.get('Code')}")
+
+    def stale_uploads(self, older_than: float) -> list[dict[str, Any]]:
+        """Unfinished multipart uploads under the prefix started before `older_than` and with no part
+        written since (some S3-compatible servers, moto among them, report a fixed Initiated date)."""
+        c = self._client()
+        kwargs: dict[str, Any] = {"Bucket": self.bucket}
+        if self.prefix:
+            kwargs["Prefix"] = self.prefix + "/"
+        found = []
+        for u in self._call(c.list_multipart_uploads, **kwargs).get("Uploads", []):
+            started = u.get("Initiated")
+            if started is None or started.timestamp() >= older_than:
+                continue
+            parts = self._call(c.list_parts, Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"])
+            newest = max((p["LastModified"].timestamp() for p in parts.get("Parts", [])), default=0.0)
+            if newest < older_than:
+                found.append({"key": u["Key"], "upload_id": u["UploadId"]})
+        return found
+
+    def remove_stale(self, items: list[dict[str, Any]]) -> None:
+        c = self._client()
+        for item in items:
+            with contextlib.suppress(NotFoundError):
+                self._call(c.abort_multipart_upload, Bucket=self.bucket, Key=item["key"], UploadId=item["upload_id"])
