@@ -11,6 +11,7 @@ import pytest
 from mreg.errors import NotFoundError, RemoteError, UsageError
 from mreg.forge.github import GitHubForge, GitHubTarget, parse_remote_url, target_from_env
 from testing.fake_github import FakeGitHub, push_files, show
+from testing.clock import Clock
 from testing.gitutil import MREG, make_bare, make_repo, refs
 from testing.team import Team, make_team
 
@@ -154,3 +155,24 @@ def test_apply_dry_run_and_json(team: Team) -> None:
     data = json.loads(r.out)
     assert data["applied"][0]["tag"] == "mreg/fraud/production/1"
     assert data["applied"][0]["request"] == "https://github.example/acme/models/pull/1"
+
+
+def test_apply_never_undoes_a_direct_emergency_move_made_after_the_merge(team: Team, clock: Clock) -> None:
+    team.register({"auc": 0.9})
+    team.register({"auc": 0.91})
+    assert team.mreg("promote", "fraud@v2", "--to", "production").code == 0
+    team.gh.merge(1)
+    assert team.mreg("apply").code == 0
+    assert team.mreg("resolve", "fraud@production").out.strip() == "fraud@v2"
+    clock.advance(600)  # later, v2 misbehaves in production: an owner rolls back without waiting for review
+    r = team.mreg("rollback", "fraud@production", "--to", "v1", "--no-review", "--reason", "pager")
+    assert r.code == 0, r.err
+    clock.advance(60)
+    before = refs(team.bare, "refs/tags/")
+    r = team.mreg("apply")
+    assert r.code == 0, r.err
+    assert "moved it directly" in r.err
+    assert refs(team.bare, "refs/tags/") == before
+    assert team.mreg("resolve", "fraud@production").out.strip() == "fraud@v1"
+    r = team.mreg("check")
+    assert r.code == 1 and "moved directly by mreg/fraud/production/2" in r.out + r.err

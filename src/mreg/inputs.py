@@ -64,6 +64,8 @@ def load_mapping_file(path: str, *, flag: str) -> dict[str, Any]:
             data = json.loads(text)
         except ValueError as exc:
             raise UsageError(f"{flag} {path}: invalid JSON: {exc}") from None
+        except RecursionError:
+            raise UsageError(f"{flag} {path}: nested too deeply") from None
     else:
         from mreg.manifest import load_yaml
 

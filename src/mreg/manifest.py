@@ -51,10 +51,55 @@ def _dumper() -> Any:
     return getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+# Bounds on YAML from files and branches (issue 7): libyaml's composer recurses in C, so a crafted
+# `[[[[…` or `- - - …` 50,000 levels deep crashes the interpreter (SIGSEGV) instead of raising, and
+# a few nested aliases ("billion laughs") expand to more nodes than any traversal can finish.
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 2_000_000
+
+
+def _check_yaml_shape(text: bytes | str, *, where: str) -> None:
+    """Walk the event stream (libyaml's parser keeps its own stack: no recursion) when the text could
+    possibly be deeper than MAX_YAML_DEPTH or contains aliases; otherwise cost nothing."""
+    yaml = yaml_module()
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    openers = sum(raw.count(c) for c in (b"[", b"{", b"-", b"?", b":"))
+    if openers <= MAX_YAML_DEPTH and b"*" not in raw:
+        return
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    sizes: list[int] = [0]  # expanded nodes in each open collection
+    anchors: dict[str, int] = {}
+    pending: list[str | None] = []
+    total = 0
+    for ev in yaml.parse(text, Loader=_loader()):
+        if isinstance(ev, starts):
+            if len(sizes) > MAX_YAML_DEPTH:
+                raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep")
+            sizes.append(1)
+            pending.append(ev.anchor)
+        elif isinstance(ev, ends):
+            size = sizes.pop()
+            anchor = pending.pop()
+            if anchor:
+                anchors[anchor] = size
+            sizes[-1] += size
+        elif isinstance(ev, yaml.ScalarEvent):
+            sizes[-1] += 1
+            if ev.anchor:
+                anchors[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            sizes[-1] += anchors.get(ev.anchor, 1)
+        total = sum(sizes)
+        if total > MAX_YAML_NODES:
+            raise UsageError(f"{where}: expands to more than {MAX_YAML_NODES:,} values (aliases nested too deeply)")
+
+
 def load_yaml(text: bytes | str, *, where: str) -> Any:
     """Safe YAML only: a tag that would build a Python object is a parse error, not an object."""
     yaml = yaml_module()
     try:
+        _check_yaml_shape(text, where=where)
         return yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

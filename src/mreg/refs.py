@@ -95,7 +95,10 @@ def parse_at(text: str, *, now: datetime | None = None) -> datetime:
     value = text.strip()
     m = RELATIVE_AT_RE.match(value)
     if m:
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:  # 999999w: before year 1
+            raise UsageError(f"invalid --at value {text!r}: before year 1") from None
     try:
         parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
     except ValueError:
@@ -104,7 +107,7 @@ def parse_at(text: str, *, now: datetime | None = None) -> datetime:
             hint="use an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z) or an age like 30d or 12h",
         ) from None
     if len(value) == 10:  # a bare date means the end of that day: "what was live on that date"
-        parsed = parsed + timedelta(days=1) - timedelta(seconds=1)
+        parsed = parsed.replace(hour=23, minute=59, second=59)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed

@@ -7,6 +7,7 @@ summarise (mreg.ci).
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -125,8 +126,9 @@ def apply_(
         emit_json({"dry_run": dry_run, "pending": [p.as_dict() for p in pending], "applied": [a.as_dict() for a in applied]})
     elif dry_run:
         for p in pending:
-            print(f"would apply {p.describe()}")
-        if not pending:
+            if p.superseded_by is None:
+                print(f"would apply {p.describe()}")
+        if not any(p.superseded_by is None for p in pending):
             print("nothing to apply: the tags say what mreg/aliases asks for")
     else:
         for a in applied:
@@ -134,6 +136,10 @@ def apply_(
             print(f"applied {a.model}@{a.alias} {to} [{a.tag}]" + (f" ({a.request})" if a.request else ""))
         if not applied:
             print("nothing to apply: the tags say what mreg/aliases asks for")
+    for p in pending:
+        if p.superseded_by is not None and not as_json:
+            print(f"mreg: warning: left {p.describe()}: {p.superseded_by} moved it directly after the reviewed change",
+                  file=sys.stderr)
     if not dry_run:
         ci.write_outputs({
             "applied": json.dumps([a.as_dict() for a in applied]),

@@ -34,9 +34,13 @@ class Pending:
     event: str
     version: int | None
     current: int | None
+    # The alias was moved directly (--no-review, direct_rollback) after the governed change: applying
+    # the older reviewed value would silently undo that move, so apply leaves it and check reports it.
+    superseded_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "alias": self.alias, "event": self.event, "version": self.version, "current": self.current}
+        return {"model": self.model, "alias": self.alias, "event": self.event, "version": self.version,
+                "current": self.current, "superseded_by": self.superseded_by}
 
     def describe(self) -> str:
         to = f"v{self.version}" if self.version is not None else "(removed)"
@@ -82,7 +86,13 @@ def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]
             event = "rollback"  # the alias held this version before
         else:
             event = "promote"
-        out.append(Pending(model, alias, event, version, now))
+        pending = Pending(model, alias, event, version, now)
+        if cur is not None:
+            commit, _ = change_commit(reg, governed, pending)
+            changed_at = int(reg.git.out("log", "-1", "--format=%ct", commit)) if commit else None
+            if changed_at is not None and cur.timestamp > changed_at:
+                pending = Pending(model, alias, event, version, now, superseded_by=cur.tag)
+        out.append(pending)
     return out
 
 
@@ -93,9 +103,10 @@ def apply(reg: Registry, *, dry_run: bool = False) -> tuple[list[Pending], list[
 
     reg.require_initialised()
     governed = reg.git.rev_parse(ALIASES_REF)
-    pending = pending_changes(reg, governed)
+    everything = pending_changes(reg, governed)
+    pending = [p for p in everything if p.superseded_by is None]
     if not pending or dry_run:
-        return pending, []
+        return everything, []
     assert governed is not None
     tip = reg.registry_commit()
     for p in pending:
@@ -114,7 +125,7 @@ def apply(reg: Registry, *, dry_run: bool = False) -> tuple[list[Pending], list[
         move = write_tag(reg, p.model, p.alias, p.event, p.version, reason=reason, request=request, unless_current=True)
         if move is not None and move.tag is not None:
             applied.append(Applied(p.model, p.alias, p.event, p.version, move.previous, move.tag, request))
-    return pending, applied
+    return everything, applied
 
 
 def change_commit(reg: Registry, governed: str, p: Pending) -> tuple[str | None, str | None]:

@@ -225,7 +225,10 @@ def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
         result.add(
             ALIASES_BRANCH,
             policy_path(p.model),
-            f"{p.describe()}: merged but not applied (run 'mreg apply')",
+            f"{p.describe()}: moved directly by {p.superseded_by} after the reviewed change; "
+            f"record the move on {ALIASES_BRANCH} with a pull request"
+            if p.superseded_by
+            else f"{p.describe()}: merged but not applied (run 'mreg apply')",
             _line_of(text, ["aliases", p.alias]),
         )
 

@@ -22,6 +22,13 @@ def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
         return LocalStore(default_dir)
     if "://" not in url:
         return LocalStore(Path(url).expanduser())
+    from mreg.capture import strip_credentials
+
+    if strip_credentials(url) != url:  # never echo the URL: it holds a secret
+        from mreg.errors import UsageError
+
+        raise UsageError("the store URL must not contain credentials",
+                         hint="use the store's own credential chain (AWS_* variables, profiles)")
     if url.split("://", 1)[0] in ("s3", "s3a"):
         from mreg.store.s3_store import S3Store
 

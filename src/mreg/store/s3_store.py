@@ -23,9 +23,8 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, BinaryIO
-
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from mreg.errors import IntegrityError, NotFoundError, UsageError
 from mreg.ports import Progress, StoredObject
@@ -151,10 +150,8 @@ class S3Transfer:
                 # Failure or interrupt: drop queued parts, then abort so no orphaned parts stay stored.
                 for f in futs:
                     f.cancel()
-                try:
+                with contextlib.suppress(Exception):  # unreachable now: `mreg gc` aborts it later
                     c.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                except Exception:  # unreachable now: `mreg gc` aborts it later
-                    pass
                 raise
         finally:
             # Running parts may still read from fd: close it only once they are done with it.
@@ -180,7 +177,7 @@ class S3Transfer:
         if not fds:  # verify: nowhere to put the bytes but a scratch file
             import tempfile
 
-            scratch = tempfile.TemporaryFile()
+            scratch = tempfile.TemporaryFile()  # noqa: SIM115  # closed in the finally below
             fds = [scratch.fileno()]
         others = [s for s in sinks if not _has_fileno(s)]  # e.g. BytesIO: written in order below
         for s in sinks:
