@@ -68,6 +68,7 @@ def test_gc_keeps_referenced_and_young_objects(kind: str, tmp_path: Path, model_
     assert r.code == 0 and "deleted 0 object(s), 0 B; kept 4 referenced" in r.out
 
 
+@pytest.mark.slow
 def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     monkeypatch.setenv("MREG_PART_SIZE", str(5 * 1024 * 1024))
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -22,12 +23,18 @@ def _debug() -> bool:
     return os.environ.get("MREG_DEBUG", "") not in ("", "0")
 
 
+def one_line(text: str) -> str:
+    """Control characters from user input (a newline, a CR, an ANSI escape in a name) are shown escaped:
+    an error stays one line that a script can parse and a terminal cannot be steered by."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+
+
 def report(exc: MregError, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}), file=sys.stdout)
-    print(f"mreg: error: {exc.message}", file=sys.stderr)
+    print(f"mreg: error: {one_line(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(f"  hint: {one_line(exc.hint)}", file=sys.stderr)
 
 
 def run(app: Callable[..., Any], argv: list[str]) -> int:

@@ -1,11 +1,8 @@
-"""Any fsspec URL as a store: s3://, gs://, az://, file://, memory:// (SPEC §5).
+"""Any fsspec URL as a store: gs://, az://, file://, memory://, … (SPEC §5).
 
-fsspec (and s3fs, through it) is imported here only, when a team store is configured.
-
-S3 gets a fast path for the bytes (mreg.store.s3_store: botocore on a thread pool, same credential
-chain): multipart uploads with up to `jobs` parts in flight and complete-or-abort visibility, and
-ranged parallel downloads hashed in order while streaming. Every other fsspec backend goes through the
-generic path (temp key + move where a PUT is not atomic by itself).
+fsspec (and its drivers) is imported here only, when such a store is configured. s3:// has its own
+store on botocore (mreg.store.s3_store), which shares the limits and the credential-free error
+messages defined here. Backends whose PUT is not atomic get a temp key and a move.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ _S3 = {"s3", "s3a"}
 
 MiB = 1024 * 1024
 DEFAULT_JOBS = 8
-DEFAULT_PART_SIZE = 16 * MiB
+DEFAULT_PART_SIZE = 8 * MiB  # boto3's default too; parts above it spill to disk on some servers (moto)
 MIN_PART = 5 * MiB  # S3's floor for every part but the last
 _MAX_PARTS = 10_000
 
@@ -114,11 +111,8 @@ class FsspecStore:
         self.root = root.rstrip("/")
         protocol = self.fs.protocol
         self.protocol = protocol if isinstance(protocol, str) else protocol[0]
-        self.is_s3 = False  # s3:// goes to mreg.store.s3_store.S3Store
+        self.is_s3 = False  # open_store sends s3:// to mreg.store.s3_store.S3Store
         self.jobs = jobs or env_int("MREG_JOBS", DEFAULT_JOBS)
-        self.part_size = max(MIN_PART, env_int("MREG_PART_SIZE", DEFAULT_PART_SIZE))
-        self._transfer: Any = None
-        self._endpoint = options.get("endpoint_url")
 
     # -- plumbing ----------------------------------------------------------------------------------
 

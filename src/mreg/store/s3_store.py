@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import queue
 import threading
@@ -127,20 +128,25 @@ class S3Transfer:
         try:
             if size <= part:
                 body = os.pread(fd, size, 0)
-                c.put_object(Bucket=bucket, Key=key, Body=body)
+                c.put_object(Bucket=bucket, Key=key, Body=io.BytesIO(body))
                 if progress is not None:
                     progress(size)
                 return
-            upload_id = c.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+            # CRC32 per part, declared up front and listed at completion, as boto3's transfer manager does
+            upload_id = c.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
             try:
                 def one(i: int) -> dict[str, Any]:
                     if self.cancelled.is_set():
                         raise KeyboardInterrupt
                     body = os.pread(fd, part, i * part)
-                    r = c.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=i + 1, Body=body)
+                    r = c.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=i + 1,
+                                      Body=io.BytesIO(body), ChecksumAlgorithm="CRC32")
                     if progress is not None:
                         progress(len(body))
-                    return {"PartNumber": i + 1, "ETag": r["ETag"]}
+                    done = {"PartNumber": i + 1, "ETag": r["ETag"]}
+                    if r.get("ChecksumCRC32"):
+                        done["ChecksumCRC32"] = r["ChecksumCRC32"]
+                    return done
 
                 futs = [self._submit(one, i) for i in range(-(-size // part))]
                 parts = [_wait(f, self.cancelled) for f in futs]
@@ -352,6 +358,10 @@ class S3Store:
     def _client(self) -> Any:
         return self._call(self.transfer.client)
 
+    def _warm(self) -> None:
+        with contextlib.suppress(Exception):  # any error surfaces again, translated, on first real use
+            self.transfer.client()
+
     def _k(self, digest: str) -> str:
         from mreg.store.keys import object_key
 
@@ -389,7 +399,11 @@ class S3Store:
         """Hash, ask the store, upload only what it lacks: a stored object costs one HEAD, no bytes."""
         from mreg.store.hashing import hash_file
 
+        # Build the client (imports, credential chain, service model: ~0.3 s) while the file hashes.
+        warm = threading.Thread(target=self._warm, daemon=True)
+        warm.start()
         digest, size = hash_file(path)
+        warm.join()
         if self.exists(digest):
             if progress is not None:
                 progress(size)
