@@ -31,6 +31,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         "[protocol \"file\"]\n\tallow = always\n"
     )
     yield home
+    from testing.gitutil import close_repos
+
+    close_repos()
 
 
 @pytest.fixture

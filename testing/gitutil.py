@@ -12,6 +12,21 @@ import git  # GitPython: tests drive real git, never a mock
 
 MREG = [sys.executable, "-m", "mreg"]
 
+# GitPython keeps `git cat-file --batch` helpers alive per Repo object; left to the garbage collector
+# they surface as ResourceWarnings at interpreter exit. Every Repo made here is closed after its test.
+_opened: list[git.Repo] = []
+
+
+def _track(repo: git.Repo) -> git.Repo:
+    _opened.append(repo)
+    return repo
+
+
+def close_repos() -> None:
+    """Stop the helper processes of every Repo handed out so far (the root conftest calls this)."""
+    while _opened:
+        _opened.pop().close()
+
 
 def make_repo(path: Path, *, files: dict[str, str] | None = None) -> git.Repo:
     """A fresh repository on branch main with one commit."""
@@ -22,15 +37,15 @@ def make_repo(path: Path, *, files: dict[str, str] | None = None) -> git.Repo:
         (path / name).write_text(text)
         repo.index.add([name])
     repo.index.commit("initial")
-    return repo
+    return _track(repo)
 
 
 def make_bare(path: Path) -> git.Repo:
-    return git.Repo.init(path, bare=True, initial_branch="main")
+    return _track(git.Repo.init(path, bare=True, initial_branch="main"))
 
 
 def clone(url: str | Path, path: Path) -> git.Repo:
-    return git.Repo.clone_from(str(url), path)
+    return _track(git.Repo.clone_from(str(url), path))
 
 
 def refs(repo_path: Path, pattern: str = "refs/") -> dict[str, str]:

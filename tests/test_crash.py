@@ -16,6 +16,7 @@ recorded in docs/security.md. Environment knob: MREG_CRASH_SEED.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -60,10 +61,8 @@ def run_and_kill(args: list[str], cwd: Path, delay: float) -> str:
     proc = subprocess.Popen([*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     time.sleep(delay)
     outcome = "finished" if proc.poll() is not None else "killed"
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # mreg and every git it runs: the whole command dies at once
-    except ProcessLookupError:
-        pass
     _, err = proc.communicate()
     if outcome == "finished":
         assert proc.returncode == 0, err.decode()
@@ -141,7 +140,7 @@ def _report(name: str, outcomes: Counter[str], extra: str = "") -> None:
 @pytest.fixture
 def local_repo(tmp_path: Path) -> Path:
     path = tmp_path / "repo"
-    make_repo(path)
+    make_repo(path).close()  # GitPython keeps cat-file processes open until closed
     assert run_mreg("init", cwd=path).code == 0
     return path
 
@@ -149,9 +148,9 @@ def local_repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def remote_repo(tmp_path: Path) -> tuple[Path, Path]:
     bare = tmp_path / "remote.git"
-    make_bare(bare)
+    make_bare(bare).close()
     path = tmp_path / "repo"
-    make_repo(path)
+    make_repo(path).close()  # GitPython keeps cat-file processes open until closed
     git(path, "remote", "add", "origin", str(bare))
     git(path, "push", "-q", "origin", "main")
     assert run_mreg("init", cwd=path).code == 0
@@ -274,7 +273,7 @@ def test_apply_killed_at_random_points(local_repo: Path, tmp_path: Path) -> None
         if outcome == "killed":
             outcome = "killed-after-tag" if after != before else "killed-before-tag"
         outcomes[outcome] += 1
-        assert after in (before, before + [len(before) + 1])
+        assert after in (before, [*before, len(before) + 1])
         assert_intact(repo, check_policy=False)  # a pending (merged, not yet applied) change is not damage
         from mreg.ops.apply import apply
 
@@ -299,11 +298,11 @@ def test_remote_vanishing_mid_command(command: str, remote_repo: tuple[Path, Pat
     full = timed_run(args(0), repo)
     away = tmp_path / "remote-away.git"
     codes: Counter[str] = Counter()
-    for i in range(1, 7):
+    for i in range(1, 5):
         proc = subprocess.Popen([*MREG, *args(i)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(kill_delay(rng, full))
         shutil.move(bare, away)  # the remote is gone
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         shutil.move(away, bare)  # and back
         codes[f"exit {proc.returncode}"] += 1
         assert proc.returncode in (0, 6), err
@@ -330,7 +329,7 @@ def test_six_concurrent_registers_in_one_clone_get_1_to_6(local_repo: Path, tmp_
     files = [artifact(tmp_path, i) for i in range(6)]
     procs = [subprocess.Popen([*MREG, "register", "m", str(f)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for f in files]
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     assert all(code == 0 for _, _, code in results), [err for _, err, _ in results]
     printed = sorted(int(out.strip().rsplit("@v", 1)[1]) for out, _, _ in results)
     assert printed == [1, 2, 3, 4, 5, 6]

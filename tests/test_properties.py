@@ -120,7 +120,7 @@ def test_model_names(text: str) -> None:
     TRIED["model"] += 1
     try:
         assert check_model(text) == text
-    except Exception as exc:  # noqa: BLE001 - the property is about which exceptions escape
+    except Exception as exc:
         _expect_usage(exc)
         return
     assert MODEL_RE.match(text) and ".." not in text and "/" not in text and text == text.strip()
@@ -132,7 +132,7 @@ def test_aliases(text: str) -> None:
     TRIED["alias"] += 1
     try:
         assert check_alias(text) == text
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _expect_usage(exc)
         return
     assert re.fullmatch(r"[a-z][a-z0-9-]*", text) and text != "latest" and not re.fullmatch(r"v[0-9]+", text)
@@ -144,7 +144,7 @@ def test_references(text: str) -> None:
     TRIED["reference"] += 1
     try:
         ref = parse_ref(text)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _expect_usage(exc)
         return
     check_model(ref.model)  # whatever parses names a valid model and exactly one selector at most
@@ -155,7 +155,7 @@ def test_references(text: str) -> None:
         check_alias(ref.alias) if ref.alias != "latest" else None
     try:
         parse_version(text.partition("@")[2])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _expect_usage(exc)
 
 
@@ -165,7 +165,7 @@ def test_at_values(text: str) -> None:
     TRIED["--at"] += 1
     try:
         when = parse_at(text)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _expect_usage(exc)
         return
     assert when.tzinfo is not None
@@ -185,7 +185,7 @@ def test_key_value_flags(params: list[str], metrics: list[str], data: list[str])
                       (parse_data_refs, data), (lambda x: parse_pairs(x, flag="--param"), params)):
         try:
             out = fn(items)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _expect_usage(exc)
             continue
         _recordable(out)
@@ -210,7 +210,7 @@ def test_params_and_metrics_files(scratch: Path, content: str | bytes, suffix: s
     for fn in (build_params, build_metrics):
         try:
             out = fn([str(f)], [])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _expect_usage(exc)
             assert str(f) in exc.message  # names the file
             continue
@@ -226,7 +226,7 @@ def _state(repo: Path) -> tuple[dict[str, str], dict[str, int]]:
 @pytest.fixture
 def registry_repo(tmp_path: Path) -> Path:
     path = tmp_path / "repo"
-    make_repo(path)
+    make_repo(path).close()  # GitPython keeps cat-file processes open until closed
     assert run_mreg("init", cwd=path).code == 0
     (path / "w.bin").write_bytes(b"weights")
     Registry.open(path).register("fraud", [path / "w.bin"])
@@ -261,7 +261,7 @@ def test_register_in_process(registry_repo: Path, model: str, params: list[str],
     try:
         Registry.open(repo).register(model, [repo / "w.bin"], params=params, metrics=metrics, data=data, parent=parent,
                                      params_files=files, allow_secret_like=allow)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         assert isinstance(exc, (UsageError, NotFoundError)), f"{type(exc).__name__}: {exc}"
         assert exc.message and "\n" not in one_line(exc.message)
         assert _state(repo) == before, "a refused register changed the registry"

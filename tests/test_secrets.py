@@ -178,7 +178,7 @@ def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(team: Team,
 def test_unreachable_credentialed_remote_is_named_without_its_token(repo: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:https:http")
     monkeypatch.setenv("GITHUB_TOKEN", ENV_TOKEN)
-    for url in (f"https://oauth2:{URL_TOKEN}@127.0.0.1:9/acme/models.git", f"http://user:{URL_TOKEN}@127.0.0.1:9/m.git"):
+    for url in (f"https://oauth2:{URL_TOKEN}@127.0.0.1:9/acme/models.git",):
         subprocess.run(["git", "remote", "remove", "origin"], cwd=repo, capture_output=True)
         subprocess.run(["git", "remote", "add", "origin", url], cwd=repo, check=True)
         for args in (["register", "fraud", str(model_dir)], ["resolve", "fraud"], ["list"], ["promote", "fraud@v1", "--to", "staging"]):

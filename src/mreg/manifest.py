@@ -105,6 +105,8 @@ def load_yaml(text: bytes | str, *, where: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         pos = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in problem:  # libyaml ≥ 0.2.5's own limit (1,000) tripped while scanning ahead
+            raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep") from None
         raise UsageError(f"{where}: invalid YAML{pos}: {problem}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{where}: unreadable YAML: {exc}") from None

@@ -37,7 +37,7 @@ def safe_target(dest: Path, rel: str) -> Path:
         raise IntegrityError(f"artifact path {rel!r} would leave the destination")
     target = dest.joinpath(*parts)
     root = dest.resolve()
-    if not str(target.parent.resolve()).startswith(str(root)):
+    if not target.parent.resolve().is_relative_to(root):  # not a string prefix: /x/out-evil starts with /x/out
         raise IntegrityError(f"artifact path {rel!r} would leave the destination (through a symlink)")
     return target
 

@@ -338,7 +338,12 @@ class S3Store:
     def __init__(self, url: str, *, jobs: int | None = None) -> None:
         from mreg.store.fsspec_store import DEFAULT_JOBS, DEFAULT_PART_SIZE, MIN_PART, env_int
 
+        import importlib.util
+
         self.url = url.rstrip("/")
+        if importlib.util.find_spec("botocore") is None:
+            raise UsageError(f"store URL {self.url!r} needs the S3 driver, which is not installed",
+                             hint="pip install 'mreg[s3]'")
         rest = self.url.split("://", 1)[1]
         self.bucket, _, prefix = rest.partition("/")
         self.prefix = prefix.strip("/")
