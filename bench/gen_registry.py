@@ -118,7 +118,14 @@ def _main_branch(s: Stream) -> int:
 # -- mreg --------------------------------------------------------------------------------------------
 def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: bool | None = None, validate_every: int = 1) -> dict[str, int]:
     from mreg.aliases import format_record
-    from mreg.manifest import MANIFEST_SCHEMA, REGISTRY_SCHEMA, artifact_set_digest, dump_manifest, dump_yaml, validate_manifest
+    from mreg.manifest import (
+        MANIFEST_SCHEMA,
+        REGISTRY_SCHEMA,
+        artifact_set_digest,
+        dump_manifest,
+        dump_yaml,
+        validate_manifest,
+    )
     from mreg.ops.init import REGISTRY_README
 
     if per_round is None:

@@ -13,6 +13,7 @@ only `pip` talks to the package index, once, to create the peers' venv).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -79,7 +80,7 @@ def run_once(cmd: Cmd, env: dict[str, str], check_output: bool = False) -> float
     if cmd.setup:
         cmd.setup()
     t = time.perf_counter()
-    proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd.label}: `{cmd.shell}` exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-800:]}")
@@ -185,10 +186,8 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     fs = "?"
-    try:
+    with contextlib.suppress(RuntimeError, IndexError, FileNotFoundError):
         fs = sh("df", "-T", tempfile.gettempdir()).splitlines()[-1].split()[1]
-    except (RuntimeError, IndexError, FileNotFoundError):
-        pass
     ver = {}
     for name, argv in {"git": ["git", "--version"], "openssl": ["openssl", "version"]}.items():
         try:

@@ -10,8 +10,8 @@ import pytest
 
 from mreg.errors import NotFoundError, RemoteError, UsageError
 from mreg.forge.github import GitHubForge, GitHubTarget, parse_remote_url, target_from_env
-from testing.fake_github import FakeGitHub, push_files, show
 from testing.clock import Clock
+from testing.fake_github import FakeGitHub, push_files, show
 from testing.gitutil import MREG, make_bare, make_repo, refs
 from testing.team import Team, make_team
 

@@ -85,8 +85,8 @@ class Branches:
     def _republish(self, ours: str, theirs: str) -> bool:
         """Registrations made with --offline while the remote moved on: replay each one onto the
         remote's tip under the next free version number, publish, and say what each became."""
-        from mreg.manifest import dump_manifest, load_yaml
         from mreg.layout import manifest_path
+        from mreg.manifest import dump_manifest, load_yaml
 
         assert self.remote is not None
         local_only = self.git.out("rev-list", "--reverse", f"{theirs}..{ours}").split()
@@ -95,8 +95,8 @@ class Branches:
             parent = self.git.rev_parse(f"{commit}^")
             if parent is None:
                 continue  # a local `init` of its own: the remote's registry replaces it
-            listing = self.git.run("diff-tree", "-r", "-z", "--no-commit-id", "--diff-filter=A", "--name-only", parent, commit)
-            for path in (p.decode() for p in listing.stdout.split(b"\0") if p):
+            changed = self.git.run("diff-tree", "-r", "-z", "--no-commit-id", "--diff-filter=A", "--name-only", parent, commit)
+            for path in (p.decode() for p in changed.stdout.split(b"\0") if p):
                 parts = path.split("/")
                 if len(parts) != 4 or parts[0] != "models" or parts[2] != "versions":
                     return False  # not a registration: leave it to a person

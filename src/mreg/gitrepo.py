@@ -339,7 +339,7 @@ class GitRepo:
         rejected = tuple(line for line in out.splitlines() if line.startswith("!"))
         if proc.returncode == 0:
             return PushResult(True, (), out)
-        if rejected or "atomic push failed" in err or "failed to push some refs" in err and not _UNREACHABLE.search(err):
+        if rejected or "atomic push failed" in err or ("failed to push some refs" in err and not _UNREACHABLE.search(err)):
             return PushResult(False, rejected, out + err)
         raise RemoteError(f"cannot push to remote {remote!r}: {_first_line(proc.stderr)}")
 

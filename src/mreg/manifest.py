@@ -56,9 +56,10 @@ def _dumper() -> Any:
 # a few nested aliases ("billion laughs") expand to more nodes than any traversal can finish.
 MAX_YAML_DEPTH = 100
 MAX_YAML_NODES = 2_000_000
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # a real manifest is a few KiB; this bounds memory, not use
 
 
-def _check_yaml_shape(text: bytes | str, *, where: str) -> None:
+def check_yaml_shape(text: bytes | str, *, where: str) -> None:
     """Walk the event stream (libyaml's parser keeps its own stack: no recursion) when the text could
     possibly be deeper than MAX_YAML_DEPTH or contains aliases; otherwise cost nothing."""
     yaml = yaml_module()
@@ -99,7 +100,7 @@ def load_yaml(text: bytes | str, *, where: str) -> Any:
     """Safe YAML only: a tag that would build a Python object is a parse error, not an object."""
     yaml = yaml_module()
     try:
-        _check_yaml_shape(text, where=where)
+        check_yaml_shape(text, where=where)
         return yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

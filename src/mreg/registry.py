@@ -10,22 +10,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
 from mreg.branches import Branches
-from mreg.errors import IntegrityError, NotFoundError, UsageError
+from mreg.errors import IntegrityError, NotFoundError
 from mreg.gitrepo import GitRepo, not_initialised
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CONFIG_PATH, REGISTRY_BRANCH, REGISTRY_REF, manifest_path, versions_dir
-from mreg.manifest import REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors
+from mreg.layout import (
+    ALIASES_BRANCH,
+    ALIASES_REF,
+    CONFIG_PATH,
+    REGISTRY_BRANCH,
+    REGISTRY_REF,
+    manifest_path,
+    versions_dir,
+)
+from mreg.manifest import MAX_MANIFEST_BYTES, REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors
 from mreg.ports import ObjectStore
 from mreg.refs import Ref, check_model, parse_ref
+
+if TYPE_CHECKING:
+    from mreg.ops.pull import PullResult
 
 DEFAULT_REMOTE = "origin"
 DEFAULT_PROTECTED = ("production",)
 _VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.yaml$")
-# A real manifest is a few KiB; one crafted in a pull request must not make every reader parse 1 GB of YAML.
-MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,7 @@ class Registry:
         """Many manifests of one model in one `cat-file --batch`."""
         blobs = self.git.read_blobs([f"{commit}:{manifest_path(model, v)}" for v in versions])
         out = {}
-        for v, blob in zip(versions, blobs):
+        for v, blob in zip(versions, blobs, strict=True):
             if blob is not None:
                 out[v] = _parse_capped(blob, where=f"{REGISTRY_BRANCH}:{manifest_path(model, v)}")
         return out
@@ -256,7 +265,9 @@ class Registry:
         """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
         return self.pull_report(ref, dest, at=at, **options).dest
 
-    def pull_report(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Any:
+    def pull_report(
+        self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any
+    ) -> PullResult:
         """`pull` with what a caller may want to show: files, cache hits, store reads."""
         from mreg.ops.pull import pull
 

@@ -9,9 +9,9 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from mreg.errors import MregError
-
 import typer
+
+from mreg.errors import MregError
 
 try:  # typer ≥ 0.26 vendors click
     from typer._click import exceptions as click_exceptions

@@ -21,7 +21,16 @@ from mreg.layout import (
     manifest_path,
     policy_path,
 )
-from mreg.manifest import MANIFEST_SCHEMA, MODEL_SCHEMA, REGISTRY_SCHEMA, artifact_set_digest, yaml_module
+from mreg.manifest import (
+    MANIFEST_SCHEMA,
+    MAX_MANIFEST_BYTES,
+    MAX_YAML_DEPTH,
+    MODEL_SCHEMA,
+    REGISTRY_SCHEMA,
+    artifact_set_digest,
+    check_yaml_shape,
+    yaml_module,
+)
 from mreg.refs import MODEL_RE
 
 if TYPE_CHECKING:
@@ -276,16 +285,27 @@ def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: Chec
 def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any, str]:
     """Safe YAML only: a python/object tag is reported with its line, never constructed."""
     yaml = yaml_module()
+    if len(blob) > MAX_MANIFEST_BYTES:
+        mib = MAX_MANIFEST_BYTES // (1024 * 1024)
+        result.add(branch, path, f"{len(blob)} bytes, more than the {mib} MiB a registry file may be")
+        return None, ""
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError:
         result.add(branch, path, "not UTF-8 text")
         return None, ""
     try:
+        check_yaml_shape(text, where=path)  # the bounds every reader has: no libyaml stack overflow, no alias bomb
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), text
+    except UsageError as exc:
+        result.add(branch, path, exc.message.removeprefix(f"{path}: "))
+        return None, ""
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in problem:
+            result.add(branch, path, f"nested more than {MAX_YAML_DEPTH} levels deep")
+            return None, ""
         if "constructor for the tag" in problem:
             problem = f"YAML tag refused (only plain data is allowed): {problem}"
         result.add(branch, path, f"invalid YAML: {problem}", mark.line + 1 if mark is not None else None)

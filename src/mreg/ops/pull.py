@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mreg.errors import IntegrityError, UsageError
+from mreg.ports import ObjectStore, Progress
 from mreg.store.cache import ObjectCache
-from mreg.ports import Progress
 from mreg.store.hashing import copy_hashing
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def pull(
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
 
-    def one(art: dict) -> bool:  # type: ignore[type-arg]
+    def one(art: dict[str, Any]) -> bool:
         """One artifact into place; True when it came from the cache."""
         rel, digest, size = art["path"], art["digest"], art["size"]
         target = safe_target(dest, rel)
@@ -91,7 +91,7 @@ def pull(
     return PullResult(version.ref, version.digest, dest, tuple(written), hits, misses)
 
 
-def _write_verified(src, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache") -> None:  # type: ignore[no-untyped-def]
+def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache") -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -104,7 +104,9 @@ def _write_verified(src, target: Path, digest: str, bar: Progress | None, *, whe
             os.unlink(tmp)
 
 
-def _fetch_into_cache_and_dest(store, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str) -> None:  # type: ignore[no-untyped-def]
+def _fetch_into_cache_and_dest(
+    store: ObjectStore, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str
+) -> None:
     """One pass over the network bytes: hashed, written to the cache and the destination at once;
     both become visible only after the hash matched (stores with `download` move parts in parallel)."""
     cfd, ctmp = cache.temp()

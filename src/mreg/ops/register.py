@@ -21,9 +21,9 @@ from mreg.errors import UsageError
 from mreg.inputs import build_metrics, build_params, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
+from mreg.ports import Progress
 from mreg.refs import parse_ref
 from mreg.statcache import StatCache
-from mreg.ports import Progress
 
 if TYPE_CHECKING:
     from mreg.registry import Registry, Version
@@ -216,7 +216,7 @@ def _find_same_digest(reg: Registry, model: str, versions: list[int], base: str,
         return None
     blobs = reg.git.read_blobs([f"{base}:{manifest_path(model, v)}" for v in versions])
     target = digest.encode()
-    for v, blob in zip(versions, blobs):
+    for v, blob in zip(versions, blobs, strict=True):
         if blob is not None:
             m = _DIGEST_LINE.search(blob)
             if m and m.group(1) == target:

@@ -336,9 +336,9 @@ class S3Store:
     is_s3 = True
 
     def __init__(self, url: str, *, jobs: int | None = None) -> None:
-        from mreg.store.fsspec_store import DEFAULT_JOBS, DEFAULT_PART_SIZE, MIN_PART, env_int
-
         import importlib.util
+
+        from mreg.store.fsspec_store import DEFAULT_JOBS, DEFAULT_PART_SIZE, MIN_PART, env_int
 
         self.url = url.rstrip("/")
         if importlib.util.find_spec("botocore") is None:
