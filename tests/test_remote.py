@@ -215,3 +215,17 @@ def test_offline_registrations_are_republished_under_the_next_free_numbers(team:
     assert shown["manifest"]["artifacts"][0]["path"] == "b2.bin" and shown["manifest"]["version"] == 4
     count = subprocess.run(["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True).stdout
     assert int(count) == 6  # init + five registrations, none lost, none twice
+
+
+def test_the_bare_remote_itself_can_be_read_with_repo(team: dict[str, Path], tmp_path: Path) -> None:
+    """A server-side hook or a CI job with only the bare repository reads it like a clone."""
+    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "weights"), cwd=team["alice"])
+    run_mreg("promote", "fraud@v1", "--to", "staging", cwd=team["alice"])
+    before = refs(team["bare"])
+    r = run_mreg("resolve", "fraud@staging", "--repo", str(team["bare"]), "--offline", cwd=tmp_path)
+    assert (r.code, r.out.strip()) == (0, "fraud@v1"), r.err
+    dest = tmp_path / "deploy"
+    r = run_mreg("pull", "fraud@staging", "--repo", str(team["bare"]), "--offline", "-o", str(dest), cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert (dest / "a.bin").read_text() == "weights"
+    assert refs(team["bare"]) == before

@@ -89,3 +89,40 @@ def test_pre_commit_hook_manifest_is_valid() -> None:
     assert (hook["id"], hook["language"], hook["entry"], hook["pass_filenames"], hook["always_run"]) == (
         "mreg-check", "python", "mreg check", False, True,
     )
+
+
+def test_pre_commit_runs_the_hook_in_a_users_repo(tmp_path: Path) -> None:
+    """pre-commit runs the shipped hook definition for real: passes on a sound registry, fails on a
+    crafted manifest. (`pre-commit try-repo` would pip-install mreg's dependencies from the package
+    index into the hook's venv; tests talk only to 127.0.0.1, so the hook runs as `language: system`
+    against this venv's mreg, with every other key taken verbatim from .pre-commit-hooks.yaml.)"""
+    from mreg.gitrepo import GitRepo
+    from mreg.layout import REGISTRY_REF
+    from testing.gitutil import make_repo, run_mreg
+
+    repo = tmp_path / "user-repo"
+    make_repo(repo)
+    assert run_mreg("init", cwd=repo).code == 0
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    assert run_mreg("register", "fraud", str(tmp_path / "w.bin"), cwd=repo).code == 0
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    config = {"repos": [{"repo": "local", "hooks": [{**hook, "language": "system"}]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    subprocess.run(["git", "add", ".pre-commit-config.yaml"], cwd=repo, check=True)
+    env = {"PATH": f"{BIN}:{Path(shutil.which('git') or '/usr/bin/git').parent}", "PRE_COMMIT_HOME": str(tmp_path / "pc"),
+           "HOME": str(Path.home()), "GIT_CONFIG_NOSYSTEM": "1"}
+
+    def run_hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([_tool("pre-commit"), "run", "mreg-check", "--all-files"], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    ok = run_hook()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "mreg check" in ok.stdout and "Passed" in ok.stdout
+    g = GitRepo.discover(repo)  # a manifest that never went through mreg, as a hand-edited PR would add it
+    tip = g.rev_parse(REGISTRY_REF)
+    tree = g.write_tree(g.rev_parse(f"{tip}^{{tree}}"), {"models/fraud/versions/2.yaml": b"schema: evil/v1\n"})
+    assert g.update_ref(REGISTRY_REF, g.commit_tree(tree, [tip], "hand edit\n"), tip)
+    bad = run_hook()
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "Failed" in bad.stdout and "mreg/registry:models/fraud/versions/2.yaml" in bad.stdout

@@ -76,9 +76,10 @@ class GitRepo:
             )
         except FileNotFoundError:
             raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
-        if proc.returncode != 0:
-            raise UsageError(f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH")
         lines = proc.stdout.splitlines()
+        # In a bare repository git answers the first two and then refuses --show-toplevel (exit 128).
+        if proc.returncode != 0 and lines[1:2] != ["true"]:
+            raise UsageError(f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH")
         git_dir = Path(lines[0])
         bare = len(lines) > 1 and lines[1] == "true"
         work_tree = Path(lines[2]) if not bare and len(lines) > 2 else None
