@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from mreg.ports import Progress
 from mreg.store.keys import CHUNK
@@ -36,16 +37,20 @@ def _loop(f: BinaryIO, h: hashlib._Hash) -> hashlib._Hash:
     return h
 
 
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 def copy_hashing(
     src: BinaryIO,
-    sinks: list[BinaryIO],
+    sinks: Sequence[Sink],
     progress: Progress | None = None,
 ) -> tuple[str, int]:
     """Copy `src` into every sink while hashing; the hash and the writes overlap in two threads.
 
     hashlib and file writes both release the GIL on large buffers, so writing chunk N while hashing
-    it costs about max(hash, write) instead of their sum. (Starting write-back early with periodic
-    fdatasync or sync_file_range was measured slower here: it stalls the writer thread.)
+    it costs about max(hash, write) instead of their sum. (Starting the disk writeback early is the
+    sink's business: see store/writeback.py.)
     """
     h = hashlib.sha256()
     size = 0
@@ -64,6 +69,6 @@ def copy_hashing(
     return "sha256:" + h.hexdigest(), size
 
 
-def _write_all(sinks: list[BinaryIO], chunk: bytes) -> None:
+def _write_all(sinks: Sequence[Sink], chunk: bytes) -> None:
     for sink in sinks:
         sink.write(chunk)

@@ -13,6 +13,7 @@ from mreg.errors import IntegrityError, NotFoundError, RemoteError
 from mreg.ports import Progress, StoredObject
 from mreg.store.hashing import copy_hashing
 from mreg.store.keys import digest_of_key, object_key
+from mreg.store.writeback import EarlyWriteback
 
 
 class LocalStore:
@@ -48,7 +49,7 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=tmpdir, prefix="put-")
         try:
             with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
-                digest, size = copy_hashing(src, [out], progress)
+                digest, size = copy_hashing(src, [EarlyWriteback(out)], progress)
                 out.flush()
                 os.fsync(out.fileno())
             final = self._path(digest)

@@ -1,0 +1,47 @@
+"""Reporting an error without typer: shared by the error funnel and the `resolve` fast path."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import unicodedata
+
+from mreg.errors import MregError
+
+
+def debug() -> bool:
+    return os.environ.get("MREG_DEBUG", "") not in ("", "0")
+
+
+def one_line(text: str) -> str:
+    """Control characters from user input (a newline, a CR, an ANSI escape in a name) are shown escaped:
+    an error stays one line that a script can parse and a terminal cannot be steered by."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+
+
+def report(exc: MregError, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}), file=sys.stdout)
+    print(f"mreg: error: {one_line(exc.message)}", file=sys.stderr)
+    if exc.hint:
+        print(f"  hint: {one_line(exc.hint)}", file=sys.stderr)
+
+
+def report_unexpected(exc: BaseException, *, as_json: bool) -> int:
+    """Everything that is not a click usage error, mapped to its SPEC §8 exit code."""
+    if isinstance(exc, MregError):
+        if debug():
+            raise exc
+        report(exc, as_json=as_json)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        print("mreg: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    if debug():
+        raise exc
+    print(f"mreg: internal error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    print("  hint: this is a bug in mreg; rerun with MREG_DEBUG=1 for the traceback and report it", file=sys.stderr)
+    return 70
