@@ -58,3 +58,26 @@ def test_help_via_importtime_lists_no_heavy_library() -> None:
     assert proc.returncode == 0
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert _heavy(imported) == []
+
+
+def test_plain_resolve_skips_typer_and_answers_like_the_full_cli(repo: object, model_dir: object) -> None:
+    """The fast path for `resolve` gives the same answers and errors as the typer CLI."""
+    from pathlib import Path
+
+    from testing.gitutil import run_mreg
+
+    cwd = Path(str(repo))
+    assert run_mreg("register", "fraud", str(model_dir), cwd=cwd).code == 0
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=cwd).code == 0
+    modules, out = _modules_after("resolve", "fraud@staging", "--offline", "--repo", str(cwd))
+    assert out.strip() == "fraud@v1"
+    assert "typer" not in {m.split(".")[0] for m in modules} and "mreg.cli.app" not in modules
+    assert {m.split(".")[0] for m in _heavy(modules)} == {"yaml"}  # manifests are YAML; validation was cached at register
+    # same exit codes and one-line messages as through typer (where --json forces the full CLI)
+    for extra in ([], ["--json"]):
+        r = run_mreg("resolve", "fraud@nope", "--offline", *extra, cwd=cwd)
+        assert r.code == 3 and r.err.startswith("mreg: error: ") and "nope" in r.err
+        r = run_mreg("resolve", "fraud", "--at", "not-a-date", *extra, cwd=cwd)
+        assert r.code == 2 and "--at" in r.err
+    r = run_mreg("resolve", "fraud", "--bogus", cwd=cwd)  # unknown options: typer's usage error
+    assert r.code == 2 and "--bogus" in r.err
