@@ -140,10 +140,13 @@ class Registry:
             raw=data,
         )
 
-    def require_initialised(self) -> None:
+    def require_initialised(self) -> str:
+        """The registry branch's tip after syncing; not found (exit 3) when there is none."""
         self.sync()
-        if self.git.rev_parse(REGISTRY_REF) is None:
+        tip = self.git.rev_parse(REGISTRY_REF)
+        if tip is None:
             raise not_initialised(self.label)
+        return tip
 
     @property
     def store(self) -> ObjectStore:
@@ -159,10 +162,8 @@ class Registry:
 
     # -- reading the registry branch ---------------------------------------------------------------
     def registry_commit(self, at: datetime | None = None) -> str:
-        self.require_initialised()
+        tip = self.require_initialised()
         if at is None:
-            tip = self.git.rev_parse(REGISTRY_REF)
-            assert tip is not None
             return tip
         commit = self.git.commit_before(REGISTRY_REF, int(at.timestamp()))
         if commit is None:
