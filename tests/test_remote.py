@@ -229,3 +229,36 @@ def test_the_bare_remote_itself_can_be_read_with_repo(team: dict[str, Path], tmp
     assert r.code == 0, r.err
     assert (dest / "a.bin").read_text() == "weights"
     assert refs(team["bare"]) == before
+
+
+@pytest.mark.parametrize("command", ["register", "promote"])
+def test_a_lock_left_on_the_remote_is_exit_6_naming_it_and_changes_nothing(
+    team: dict[str, Path], tmp_path: Path, command: str,
+) -> None:
+    """A git process that crashed on the remote left `<ref>.lock`: every push to that ref is refused.
+    mreg must not spin through its retries and call it a conflict: it names the lock (exit 6)."""
+    a, bare = team["alice"], team["bare"]
+    assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a).code == 0
+    if command == "register":
+        lock = bare / "refs" / "heads" / "mreg" / "registry.lock"
+        args = ["register", "fraud", _file(tmp_path, "b.bin", "b")]
+    else:
+        lock = bare / "refs" / "tags" / "mreg" / "fraud" / "staging" / "1.lock"
+        args = ["promote", "fraud@v1", "--to", "staging"]
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    before = refs(bare)
+    r = run_mreg(*args, cwd=a)
+    assert r.code == 6, (r.code, r.err)
+    lines = r.err.strip().splitlines()
+    assert lines[0] == f"mreg: error: remote 'origin' cannot lock {lock.relative_to(bare).with_suffix('')}: " \
+                       f"{lock.relative_to(bare)} exists there", lines
+    assert "remove the lock file" in lines[1] and "Traceback" not in r.err
+    assert refs(bare) == before
+    lock.unlink()
+    r = run_mreg(*args, cwd=a)
+    assert r.code == 0, r.err
+    if command == "register":
+        assert r.out.strip() == "fraud@v2"
+    else:
+        assert r.out.startswith("fraud@staging -> v1") and "[mreg/fraud/staging/1]" in r.out

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mreg.errors import ConflictError, RemoteError
-from mreg.gitrepo import GitRepo
+from mreg.gitrepo import GitRepo, PushResult
 from mreg.layout import REGISTRY_BRANCH, registry_refspecs, tracking_ref
 
 # Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
 MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
+LOCK_PATIENCE = 8  # consecutive "cannot lock ref" refusals of one ref before it counts as a stale lock
 
 
 class Retry(Exception):
@@ -41,6 +42,7 @@ class Branches:
         self.remote = remote if remote and git.remote_url(remote) else None
         self.offline = offline
         self._fetched = False
+        self._lock_failures: dict[str, int] = {}
         self.notify: Callable[[str], None] = lambda message: None
 
     @property
@@ -124,7 +126,7 @@ class Branches:
                         self.notify(f"published an offline registration: {line}")
                     return True
                 return True  # another process here moved the branch; the remote has our work
-            _backoff(0)
+            backoff(0)
             self.git.fetch(self.remote, registry_refspecs(self.remote))
         return False
 
@@ -145,7 +147,7 @@ class Branches:
                 change = build(base)
             except Retry as exc:
                 last_reason = str(exc)
-                _backoff(attempt)
+                backoff(attempt)
                 continue
             base_tree = self.git.rev_parse(f"{base}^{{tree}}") if base else None
             tree = self.git.write_tree(base_tree, change.files)
@@ -154,15 +156,16 @@ class Branches:
                 assert self.remote is not None
                 pushed = self.git.push(self.remote, [f"{commit}:{ref}"])
                 if not pushed.ok:
+                    self._give_up_on_a_stale_lock(pushed)
                     last_reason = "the remote moved on"
-                    _backoff(attempt)
+                    backoff(attempt)
                     continue
                 self._settle(ref, commit)
                 return commit, change
             if self.git.update_ref(ref, commit, base, f"mreg: {change.message}"):
                 return commit, change
             last_reason = "another writer moved the branch"
-            _backoff(attempt)
+            backoff(attempt)
         raise ConflictError(f"could not write {branch} after {MAX_ATTEMPTS} attempts: {last_reason}")
 
     def _settle(self, ref: str, commit: str) -> None:
@@ -192,9 +195,24 @@ class Branches:
         oid = self.git.tag_object(name, target, message, sign=sign)
         pushed = self.git.push(self.remote, [f"{oid}:{ref}"])
         if not pushed.ok:
+            self._give_up_on_a_stale_lock(pushed)
             return False  # somebody published this seq first; nothing here to undo
         self.git.update_ref(ref, oid, None, "mreg: published")  # False when a fetch named it already
         return True
+
+    def _give_up_on_a_stale_lock(self, pushed: PushResult) -> None:
+        """A push that loses a race finds the ref locked for milliseconds; the same ref locked push after
+        push, with nobody's work showing up, is a lock a crashed git process left on the remote."""
+        ref = pushed.locked_ref
+        if ref is None:
+            self._lock_failures.clear()
+            return
+        self._lock_failures[ref] = self._lock_failures.get(ref, 0) + 1
+        if self._lock_failures[ref] >= LOCK_PATIENCE:
+            raise RemoteError(
+                f"remote {self.remote!r} cannot lock {ref}: {ref}.lock exists there",
+                hint="a git process on the remote crashed and left it; if no push is running, remove the lock file on the remote",
+            )
 
     def ensure_pushed(self, branch: str) -> None:
         """A tag must never point at a commit the remote lacks: publish local-only registry commits."""
@@ -210,7 +228,7 @@ class Branches:
             self.git.run("update-ref", tracking_ref(self.remote, branch), ours, check=False)
 
 
-def _backoff(attempt: int) -> None:
+def backoff(attempt: int) -> None:
     time.sleep(min(0.5, 0.005 * (2 ** min(attempt, 7))) * random.random())
 
 

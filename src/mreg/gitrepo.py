@@ -25,6 +25,7 @@ TREE_MODE = "040000"
 BLOB_MODE = "100644"
 _CAS_FAILED = re.compile(r"cannot lock ref|reference already exists|but expected|is at .* but expected")
 # Things git prints when the other side cannot be reached or refuses us (exit 6), not a rejected update.
+_LOCKED = re.compile(r"cannot lock ref '([^']+)'")
 _UNREACHABLE = re.compile(
     r"does not appear to be a git repository|Could not read from remote|unable to access|"
     r"Could not resolve host|Connection refused|Authentication failed|Permission denied|"
@@ -46,6 +47,12 @@ class PushResult:
     ok: bool
     rejected: tuple[str, ...]
     detail: str
+
+    @property
+    def locked_ref(self) -> str | None:
+        """The ref the remote could not lock: held by a push in flight, or left by one that crashed."""
+        m = _LOCKED.search(self.detail)
+        return m.group(1) if m else None
 
 
 class GitRepo:

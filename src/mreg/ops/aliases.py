@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
+from mreg.branches import backoff
 from mreg.errors import ConflictError, NotFoundError, UsageError
 from mreg.layout import REGISTRY_BRANCH, tag_ref
 from mreg.refs import Ref, check_alias, parse_ref
@@ -88,7 +89,9 @@ def write_tag(
     two overlapping runs then create one tag, not two.
     """
     reg.branches.ensure_pushed(REGISTRY_BRANCH)
-    for _ in range(MAX_TAG_ATTEMPTS):
+    for attempt in range(MAX_TAG_ATTEMPTS):
+        if attempt:
+            backoff(attempt)  # the seq was taken: let the winner's push finish before fetching again
         reg.branches.fetch(force=True)
         events = reg.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
