@@ -127,6 +127,30 @@ def test_register_identical_artifacts_warns_naming_earlier_version(repo: Path, m
     assert "Traceback" not in r.err
 
 
+
+def test_duplicate_warning_stays_right_with_the_digest_index_and_a_damaged_one(repo: Path, tmp_path: Path) -> None:
+    """The duplicate scan remembers each manifest blob's digest per clone; what it remembers, or a
+    damaged index, never changes which version the warning names."""
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"A" * 100)
+    b.write_bytes(b"B" * 100)
+    for f in (a, b):
+        assert run_mreg("register", "fraud", str(f), cwd=repo).err == ""
+    r = run_mreg("register", "fraud", str(a), cwd=repo)  # v3 repeats v1
+    assert r.out == "fraud@v3\n" and "fraud@v3 has the same artifacts as fraud@v1" in r.err
+    index = repo / ".git" / "mreg" / "digests" / "fraud"
+    assert len(index.read_text().splitlines()) == 2  # v1 and v2 read once; v3 not yet needed
+    with index.open("a") as f:
+        f.write("not a line\n" + "0" * 40 + " sha256:" + "f" * 64 + "\n")  # junk, and a blob no manifest has
+    r = run_mreg("register", "fraud", str(b), cwd=repo)  # v4 repeats v2
+    assert r.out == "fraud@v4\n" and "fraud@v4 has the same artifacts as fraud@v2" in r.err
+    index.unlink()  # a fresh clone has no index: same answer from the manifests themselves
+    c = tmp_path / "c.bin"
+    c.write_bytes(b"C")
+    r = run_mreg("register", "fraud", str(c), cwd=repo)
+    assert r.out == "fraud@v5\n" and r.err == ""
+
+
 # -- register: artifacts and the store ---------------------------------------------------------------
 
 

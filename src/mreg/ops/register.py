@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import capture
 from mreg.branches import Change, Retry
+from mreg.digest_index import NO_DIGEST, DigestIndex
 from mreg.errors import UsageError
 from mreg.inputs import build_metrics, build_params, parse_data_refs
-from mreg.layout import REGISTRY_BRANCH, manifest_path
+from mreg.layout import REGISTRY_BRANCH, manifest_path, versions_dir
 from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
 from mreg.ports import Progress
 from mreg.refs import parse_ref
@@ -211,17 +212,23 @@ def register(
 
 
 def _find_same_digest(reg: Registry, model: str, versions: list[int], base: str, digest: str) -> int | None:
-    """Scan this model's manifests for the digest line only: no YAML parse, one cat-file call."""
+    """The version whose manifest carries `digest`: blob ids from one ls-tree, digests from the
+    clone's index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
     if not versions:
         return None
-    blobs = reg.git.read_blobs([f"{base}:{manifest_path(model, v)}" for v in versions])
-    target = digest.encode()
-    for v, blob in zip(versions, blobs, strict=True):
-        if blob is not None:
-            m = _DIGEST_LINE.search(blob)
-            if m and m.group(1) == target:
-                return v
-    return None
+    wanted = {f"{v}.yaml" for v in versions}
+    oids = {int(e.name[:-5]): e.oid for e in reg.git.ls_tree(base, versions_dir(model)) if e.name in wanted}
+    index = DigestIndex(reg.git.common_dir / "mreg" / "digests", model)
+    known = index.load()
+    unseen = sorted({oid for oid in oids.values() if oid not in known})
+    if unseen:
+        found = {}
+        for oid, blob in zip(unseen, reg.git.read_blobs(unseen), strict=True):
+            m = _DIGEST_LINE.search(blob) if blob is not None else None
+            found[oid] = m.group(1).decode() if m else NO_DIGEST
+        index.add(found)
+        known.update(found)
+    return next((v for v in sorted(oids) if known.get(oids[v]) == digest), None)
 
 
 def _data_ref(name: str, uri: str) -> dict[str, Any]:
