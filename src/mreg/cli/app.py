@@ -25,12 +25,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-RepoOpt = Annotated[str, typer.Option("--repo", help="Repository path (default: the enclosing repo).")]
+RepoOpt = Annotated[str, typer.Option("--repo", metavar="PATH", help="Repository path (default: the enclosing repo).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Do not fetch from or push to the remote.")]
-RegistryOpt = Annotated[Optional[str], typer.Option("--registry", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=64, help="Transfers in flight at once (team stores; default 8).")]  # noqa: UP045
-AtOpt = Annotated[Optional[str], typer.Option("--at", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
+RegistryOpt = Annotated[Optional[str], typer.Option("--registry", metavar="URL", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, max=64, help="Transfers in flight at once (team stores; default 8).")]  # noqa: UP045
+AtOpt = Annotated[Optional[str], typer.Option("--at", metavar="WHEN", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
 
 
 def _version_callback(value: bool) -> None:
@@ -68,8 +68,8 @@ def _warn(message: str) -> None:
 
 @app.command()
 def init(
-    store: Annotated[Optional[str], typer.Option("--store", help="Object store URL (s3://bucket/prefix, file:///path, …).")] = None,  # noqa: UP045
-    remote: Annotated[Optional[str], typer.Option("--remote", help="Git remote to publish to (default origin).")] = None,  # noqa: UP045
+    store: Annotated[Optional[str], typer.Option("--store", metavar="URL", help="Object store URL (s3://bucket/prefix, file:///path, …).")] = None,  # noqa: UP045
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Git remote to publish to (default origin).")] = None,  # noqa: UP045
     github: Annotated[bool, typer.Option("--github", help="Also commit the apply workflow onto mreg/aliases.")] = False,
     repo: RepoOpt = ".",
     as_json: JsonOpt = False,
@@ -88,17 +88,17 @@ def init(
 
 @app.command()
 def register(
-    model: Annotated[str, typer.Argument(help="Model name.")],
-    paths: Annotated[list[str], typer.Argument(help="Files or directories (recursively) to store.")],
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="K=V hyperparameter (repeatable).")] = None,  # noqa: UP045
-    params: Annotated[Optional[list[str]], typer.Option("--params", help="YAML/JSON file of hyperparameters.")] = None,  # noqa: UP045
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="K=V metric, a number (repeatable).")] = None,  # noqa: UP045
-    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", help="YAML/JSON file of metrics.")] = None,  # noqa: UP045
-    data: Annotated[Optional[list[str]], typer.Option("--data", help="NAME=URI data reference (repeatable).")] = None,  # noqa: UP045
-    lockfile: Annotated[Optional[str], typer.Option("--lockfile", help="Environment lock file to store with the version.")] = None,  # noqa: UP045
-    image: Annotated[Optional[str], typer.Option("--image", help="Container image reference.")] = None,  # noqa: UP045
-    parent: Annotated[Optional[str], typer.Option("--parent", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
-    message: Annotated[Optional[str], typer.Option("-m", "--message", help="What this version is.")] = None,  # noqa: UP045
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files or directories (recursively) to store.")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", metavar="K=V", help="K=V hyperparameter (repeatable).")] = None,  # noqa: UP045
+    params: Annotated[Optional[list[str]], typer.Option("--params", metavar="FILE", help="YAML/JSON file of hyperparameters.")] = None,  # noqa: UP045
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", metavar="K=V", help="K=V metric, a number (repeatable).")] = None,  # noqa: UP045
+    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", metavar="FILE", help="YAML/JSON file of metrics.")] = None,  # noqa: UP045
+    data: Annotated[Optional[list[str]], typer.Option("--data", metavar="NAME=URI", help="NAME=URI data reference (repeatable).")] = None,  # noqa: UP045
+    lockfile: Annotated[Optional[str], typer.Option("--lockfile", metavar="FILE", help="Environment lock file to store with the version.")] = None,  # noqa: UP045
+    image: Annotated[Optional[str], typer.Option("--image", metavar="IMAGE", help="Container image reference.")] = None,  # noqa: UP045
+    parent: Annotated[Optional[str], typer.Option("--parent", metavar="REF", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
+    message: Annotated[Optional[str], typer.Option("-m", "--message", metavar="TEXT", help="What this version is.")] = None,  # noqa: UP045
     allow_secret_like: Annotated[Optional[list[str]], typer.Option("--allow-secret-like", metavar="KEY", help="Record this secret-looking param anyway (repeatable).")] = None,  # noqa: UP045
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
@@ -161,7 +161,7 @@ def _manifest_json(v: Any) -> dict[str, Any]:
 
 @app.command()
 def show(
-    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -200,7 +200,7 @@ def show(
 
 @app.command()
 def resolve(
-    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -222,8 +222,8 @@ def resolve(
 
 @app.command()
 def pull(
-    ref: Annotated[str, typer.Argument(help="MODEL, MODEL@vN or MODEL@ALIAS.")],
-    out: Annotated[Optional[str], typer.Option("-o", "--output", help="Destination directory (default MODEL-vN).")] = None,  # noqa: UP045
+    ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
+    out: Annotated[Optional[str], typer.Option("-o", "--output", metavar="DIR", help="Destination directory (default MODEL-vN).")] = None,  # noqa: UP045
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
@@ -243,8 +243,8 @@ def pull(
 
 @app.command()
 def diff(
-    a: Annotated[str, typer.Argument(help="First reference.")],
-    b: Annotated[str, typer.Argument(help="Second reference.")],
+    a: Annotated[str, typer.Argument(metavar="REF", help="First reference.")],
+    b: Annotated[str, typer.Argument(metavar="REF", help="Second reference.")],
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -277,7 +277,7 @@ def diff(
 
 @app.command()
 def verify(
-    ref: Annotated[Optional[str], typer.Argument(help="One version (default: every version).")] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="One version (default: every version).")] = None,  # noqa: UP045
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -310,7 +310,7 @@ def verify(
 @app.command()
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")] = False,
-    grace: Annotated[str, typer.Option("--grace", help="Keep unreferenced objects younger than this (e.g. 24h, 7d, 0s).")] = "24h",
+    grace: Annotated[str, typer.Option("--grace", metavar="AGE", help="Keep unreferenced objects younger than this (e.g. 24h, 7d, 0s).")] = "24h",
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -357,15 +357,15 @@ def _render_move(move: Any, as_json: bool) -> None:
         print(f"{move.model}@{move.alias} -> v{move.version}{prev} [{move.tag}]")
 
 
-ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Why: recorded in the tag.")]  # noqa: UP045
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: recorded in the tag.")]  # noqa: UP045
 SignOpt = Annotated[bool, typer.Option("--sign", help="Sign the tag with your git signing key.")]
 NoReviewOpt = Annotated[bool, typer.Option("--no-review", help="Move a protected alias directly (recorded as unreviewed).")]
 
 
 @app.command()
 def promote(
-    ref: Annotated[str, typer.Argument(help="The version to promote.")],
-    to: Annotated[str, typer.Option("--to", help="The alias to move.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version to promote.")],
+    to: Annotated[str, typer.Option("--to", metavar="ALIAS", help="The alias to move.")],
     reason: ReasonOpt = None,
     sign: SignOpt = False,
     no_review: NoReviewOpt = False,
@@ -378,8 +378,8 @@ def promote(
 
 @app.command()
 def rollback(
-    target: Annotated[str, typer.Argument(help="MODEL@ALIAS")],
-    to: Annotated[Optional[str], typer.Option("--to", help="The version to go back to (vN).")] = None,  # noqa: UP045
+    target: Annotated[str, typer.Argument(metavar="MODEL@ALIAS", help="The model and the alias to move.")],
+    to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="The version to go back to (vN).")] = None,  # noqa: UP045
     at: AtOpt = None,
     reason: ReasonOpt = None,
     sign: SignOpt = False,
@@ -393,7 +393,7 @@ def rollback(
 
 @app.command()
 def demote(
-    target: Annotated[str, typer.Argument(help="MODEL@ALIAS")],
+    target: Annotated[str, typer.Argument(metavar="MODEL@ALIAS", help="The model and the alias to move.")],
     reason: ReasonOpt = None,
     sign: SignOpt = False,
     no_review: NoReviewOpt = False,
@@ -406,8 +406,8 @@ def demote(
 
 @app.command()
 def log(
-    model: Annotated[str, typer.Argument(help="Model name.")],
-    alias: Annotated[Optional[str], typer.Option("--alias", help="Only this alias's events.")] = None,  # noqa: UP045
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")],
+    alias: Annotated[Optional[str], typer.Option("--alias", metavar="ALIAS", help="Only this alias's events.")] = None,  # noqa: UP045
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,

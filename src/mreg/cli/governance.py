@@ -18,7 +18,7 @@ from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, _open, app
 
 @app.command()
 def check(
-    base: Annotated[Optional[str], typer.Option("--base", help="Registry-branch commit to compare with: no manifest may change after it.")] = None,  # noqa: UP045
+    base: Annotated[Optional[str], typer.Option("--base", metavar="REV", help="Registry-branch commit to compare with: no manifest may change after it.")] = None,  # noqa: UP045
     objects: Annotated[bool, typer.Option("--objects", help="Also check that every referenced object is in the store.")] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
@@ -69,11 +69,11 @@ def _render_gate(reports: list[Any]) -> None:
 
 @app.command()
 def gate(
-    ref: Annotated[Optional[str], typer.Argument(help="The candidate version (MODEL@vN, MODEL@ALIAS, MODEL).")] = None,  # noqa: UP045
-    to: Annotated[Optional[str], typer.Option("--to", help="The alias whose gate to evaluate.")] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="The candidate version (MODEL@vN, MODEL@ALIAS, MODEL).")] = None,  # noqa: UP045
+    to: Annotated[Optional[str], typer.Option("--to", metavar="ALIAS", help="The alias whose gate to evaluate.")] = None,  # noqa: UP045
     changed: Annotated[bool, typer.Option("--changed", help="Gate every alias change between --base and --head of mreg/aliases.")] = False,
-    base: Annotated[str, typer.Option("--base", help="With --changed: the governed branch before the change (a PR's base).")] = "refs/heads/mreg/aliases",
-    head: Annotated[str, typer.Option("--head", help="With --changed: the governed branch after the change (a PR's head or merge ref).")] = "HEAD",
+    base: Annotated[str, typer.Option("--base", metavar="REV", help="With --changed: the governed branch before the change (a PR's base).")] = "refs/heads/mreg/aliases",
+    head: Annotated[str, typer.Option("--head", metavar="REV", help="With --changed: the governed branch after the change (a PR's head or merge ref).")] = "HEAD",
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
