@@ -1,0 +1,62 @@
+"""Transfer progress: a bar on stderr when it is a terminal, nothing in logs, pipes or JSON output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from testing.gitutil import MREG
+
+BIG = 65 * 1024 * 1024  # bars start at 64 MiB: small files finish before a bar would help
+
+
+def _run_with_stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    master, slave = os.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO once the child's side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+    finally:
+        os.close(slave)
+    reader.join(10)
+    os.close(master)
+    return proc.returncode, proc.stdout.decode(), b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> Path:
+    f = tmp_path / "weights.bin"
+    f.write_bytes(os.urandom(1024) * (BIG // 1024))
+    return f
+
+
+def test_register_and_pull_show_a_bar_on_a_terminal(repo: Path, big_file: Path, tmp_path: Path) -> None:
+    code, out, err = _run_with_stderr_on_a_terminal(["register", "fraud", str(big_file)], repo)
+    assert (code, out) == (0, "fraud@v1\n"), err
+    assert "weights.bin" in err and "100%" in err and "65.0 MiB/65.0 MiB" in err
+    code, out, err = _run_with_stderr_on_a_terminal(["pull", "fraud@v1", "-o", str(tmp_path / "out")], repo)
+    assert code == 0, err
+    assert "100%" in err and (tmp_path / "out" / "weights.bin").stat().st_size == BIG
+
+
+def test_no_bar_under_json_or_when_stderr_is_not_a_terminal(repo: Path, big_file: Path, tmp_path: Path) -> None:
+    code, out, err = _run_with_stderr_on_a_terminal(["register", "fraud", str(big_file), "--json"], repo)
+    assert code == 0 and "%" not in err, err
+    proc = subprocess.run([*MREG, "pull", "fraud@v1", "-o", str(tmp_path / "out")], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # a CI log: nothing but the result
