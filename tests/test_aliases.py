@@ -147,6 +147,21 @@ def test_protected_alias_without_remote_needs_no_review_flag(three_versions: Pat
     r = run_mreg("promote", "fraud@v2", "--to", "production", "--no-review", cwd=repo)
     assert r.code == 0, r.err
     assert "unreviewed" in _tag_message(repo, "mreg/fraud/production/1")
+    r = run_mreg("promote", "fraud@v3", "--to", "production", "--no-review", "--reason", "hotfix", cwd=repo)
+    assert r.code == 0, r.err  # a reason does not erase the fact that nobody reviewed it
+    assert 'reason: "hotfix (unreviewed: --no-review)"' in _tag_message(repo, "mreg/fraud/production/2")
+
+
+def test_rollback_to_something_that_is_not_a_version_is_bad_input(three_versions: Path) -> None:
+    repo = three_versions
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=repo).code == 0
+    assert run_mreg("promote", "fraud@v2", "--to", "staging", cwd=repo).code == 0
+    before = refs(repo)
+    for bad in ("staging", "v0", "latest", "1.5"):
+        r = run_mreg("rollback", "fraud@staging", "--to", bad, cwd=repo)
+        assert r.code == 2, (bad, r.code, r.err)
+        assert r.err.startswith(f"mreg: error: --to {bad!r}: not a version"), r.err
+    assert refs(repo) == before
 
 
 @pytest.mark.parametrize("alias", ["latest", "v3", "Prod", "-x", "a" * 40])

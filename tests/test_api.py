@@ -90,6 +90,11 @@ def test_resolve_at_datetime_answers_as_registry_stood_then(repo: Path, model_di
     assert reg.resolve("fraud", at=datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)).ref == "fraud@v2"
     with pytest.raises(NotFoundError):
         reg.resolve("fraud", at=datetime(2025, 6, 1, tzinfo=timezone.utc))
+    # the CLI's WHEN text works in the API too (SPEC §10: resolve(ref, at=None))
+    assert reg.resolve("fraud", at="2026-01-01T01:00:00Z").ref == "fraud@v1"
+    assert reg.show("fraud", at="2026-01-01T01:00:00Z").ref == "fraud@v1"
+    with pytest.raises(UsageError):
+        reg.resolve("fraud", at="last tuesday")
 
 
 def test_pull_writes_verified_files(repo: Path, model_dir: Path, tmp_path: Path) -> None:

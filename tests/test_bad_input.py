@@ -298,3 +298,21 @@ def test_register_bad_input_in_uninitialised_repo_reports_bad_input_first(tmp_pa
     make_repo(repo)
     r = run_mreg("register", "Fraud", "nothing", cwd=repo)
     assert_refused(r, 2, "'Fraud'")
+
+
+@pytest.mark.parametrize("args,named", [
+    (["resolve", "fraud", "--bogus"], "--bogus"),
+    (["log"], "MODEL"),
+    (["nosuch"], "nosuch"),
+    (["pull", "fraud", "-j", "0"], "--jobs"),
+    (["promote", "fraud@v1"], "--to"),
+])
+def test_usage_errors_are_one_line_and_a_hint(shared: Path, args: list[str], named: str) -> None:
+    """SPEC §8: one or two plain lines, exit 2 — not click's four-line usage block."""
+    before = refs(shared)
+    r = run_mreg(*args, cwd=shared)
+    lines = r.err.splitlines()
+    assert r.code == 2 and len(lines) == 2, r.err
+    assert lines[0].startswith("mreg: error: ") and named in lines[0]
+    assert lines[1].startswith("  hint: run 'mreg") and lines[1].endswith("--help' for usage")
+    assert refs(shared) == before

@@ -277,6 +277,46 @@ def test_diff_reports_package_changes_from_stored_locks(tmp_path: Path, model_di
     assert sha256_bytes(b"x").startswith("sha256:")
 
 
+
+def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Path, model_dir: Path) -> None:
+    """v2 differs from v1 only by its package lock. diff shows the package changes; a corrupt lock
+    object is exit 5 (SPEC §5), a missing one a warning, never a silent omission."""
+    import yaml
+
+    from mreg import Registry
+    from mreg.gitrepo import GitRepo
+    from mreg.layout import REGISTRY_REF
+    from mreg.registry import sha256_bytes
+
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    reg = Registry.open(repo)
+    reg.init()
+    reg.register("fraud", [model_dir])
+    v1 = reg.resolve("fraud@v1").manifest
+    old_lock = reg.store.read_verified(v1["environment"]["packages"]).decode()
+    new_lock = old_lock + "zzz-new-package==1.0\n"
+    new_digest = sha256_bytes(new_lock.encode())
+    reg.store.put_bytes(new_lock.encode(), new_digest)
+    v2 = {**v1, "version": 2, "environment": {**v1["environment"], "packages": new_digest}}
+    g = GitRepo.discover(repo)  # v2 as another machine with one more package would have registered it
+    tip = g.rev_parse(REGISTRY_REF)
+    tree = g.write_tree(g.rev_parse(f"{tip}^{{tree}}"), {"models/fraud/versions/2.yaml": yaml.safe_dump(v2, sort_keys=False).encode()})
+    assert g.update_ref(REGISTRY_REF, g.commit_tree(tree, [tip], "register fraud v2\n"), tip)
+
+    r = run_mreg("diff", "fraud@v1", "fraud@v2", cwd=repo)
+    assert r.code == 0 and r.err == "", r.err
+    assert "packages" in r.out and "zzz-new-package" in r.out and "added" in r.out
+    obj = next(p for p in (repo / ".git" / "mreg" / "objects").rglob("*") if p.is_file() and p.name == new_digest[9:])
+    obj.chmod(0o644)
+    obj.write_bytes(new_lock.replace("1.0", "6.6").encode())  # bit rot in the store
+    r = run_mreg("diff", "fraud@v1", "fraud@v2", cwd=repo)
+    assert r.code == 5 and "corrupt" in r.err and "zzz" not in r.out, (r.code, r.out, r.err)
+    obj.unlink()  # a store that does not have it (the default store is private to a clone)
+    r = run_mreg("diff", "fraud@v1", "fraud@v2", cwd=repo)
+    assert r.code == 0 and r.err.startswith("mreg: warning: package lists not compared: "), r.err
+
+
 # -- log -----------------------------------------------------------------------------------------------
 
 

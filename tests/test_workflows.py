@@ -49,6 +49,11 @@ def test_the_init_workflow_matches_the_schema(tmp_path: Path) -> None:
     f.write_text(apply_workflow())
     r = _check_jsonschema("vendor.github-workflows", f)
     assert r.returncode == 0, r.stdout + r.stderr
+    wf = yaml.safe_load(f.read_text())
+    # apply records the merged PR in each tag's `request` only with a token that may read pull requests
+    assert wf["permissions"] == {"contents": "write", "pull-requests": "read"}
+    (step,) = [s for s in wf["jobs"]["apply"]["steps"] if s.get("run") == "mreg apply"]
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
 
 
 def test_action_matches_the_github_action_schema() -> None:

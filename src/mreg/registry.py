@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
 from mreg.branches import Branches
-from mreg.errors import IntegrityError, NotFoundError
+from mreg.errors import IntegrityError, NotFoundError, RemoteError
 from mreg.gitrepo import GitRepo, not_initialised
 from mreg.layout import (
     ALIASES_BRANCH,
@@ -63,6 +63,15 @@ class Config:
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED
     direct_rollback: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+def as_datetime(at: datetime | str | None) -> datetime | None:
+    """The API takes `at` as a datetime or as the CLI's WHEN text (`2026-11-01`, `30d`)."""
+    if isinstance(at, str):
+        from mreg.refs import parse_at
+
+        return parse_at(at)
+    return at
 
 
 def to_unix(at: datetime | None) -> int | None:
@@ -206,8 +215,9 @@ class Registry:
         return alias_tags.read_events(self.git, model, alias)
 
     # -- resolving references (SPEC §2) ------------------------------------------------------------
-    def resolve(self, ref: str | Ref, at: datetime | None = None) -> Version:
-        """Resolve a reference as the registry stood at `at` (now by default)."""
+    def resolve(self, ref: str | Ref, at: datetime | str | None = None) -> Version:
+        """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text)."""
+        at = as_datetime(at)
         r = parse_ref(ref) if isinstance(ref, str) else ref
         commit = self.registry_commit(at)
         if r.alias is not None:
@@ -242,14 +252,15 @@ class Registry:
         current = alias_tags.current_all(self.alias_events(model), at=to_unix(at))
         return tuple(sorted(a for a, e in current.items() if e.version == version))
 
-    def show(self, ref: str, at: datetime | None = None) -> Version:
+    def show(self, ref: str, at: datetime | str | None = None) -> Version:
+        at = as_datetime(at)
         v = self.resolve(ref, at)
         return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
 
-    def list_models(self, at: datetime | None = None) -> list[dict[str, Any]]:
+    def list_models(self, at: datetime | str | None = None) -> list[dict[str, Any]]:
         from mreg.ops.inspect import list_models
 
-        return list_models(self, at)
+        return list_models(self, as_datetime(at))
 
     # -- use cases (one module each under mreg.ops) ------------------------------------------------
     def init(self, *, store: str | None = None, remote: str | None = None, github: bool = False) -> list[str]:
@@ -262,20 +273,19 @@ class Registry:
 
         return register(self, check_model(model), [Path(p) for p in paths], **options)
 
-    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any) -> Path:
+    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | str | None = None, **options: Any) -> Path:
         """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
         return self.pull_report(ref, dest, at=at, **options).dest
 
     def pull_report(
-        self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | None = None, **options: Any
+        self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | str | None = None, **options: Any
     ) -> PullResult:
         """`pull` with what a caller may want to show: files, cache hits, store reads."""
         from mreg.ops.pull import pull
 
-        return pull(self, ref, Path(dest) if dest is not None else None, at=at, **options)
+        return pull(self, ref, Path(dest) if dest is not None else None, at=as_datetime(at), **options)
 
-    def diff(self, a: str, b: str, *, at: datetime | None = None) -> dict[str, Any]:
-        from mreg.errors import MregError
+    def diff(self, a: str, b: str, *, at: datetime | str | None = None) -> dict[str, Any]:
         from mreg.ops.inspect import diff_versions, package_changes
 
         va, vb = self.resolve(a, at), self.resolve(b, at)
@@ -287,8 +297,8 @@ class Registry:
                     self.store.read_verified(pa).decode("utf-8", "replace"),
                     self.store.read_verified(pb).decode("utf-8", "replace"),
                 )
-            except MregError as exc:  # the manifests still differ by digest; say why the detail is missing
-                result["packages_unavailable"] = exc.message
+            except (NotFoundError, RemoteError) as exc:  # not here (a private store) or unreachable: say so;
+                result["packages_unavailable"] = exc.message  # corrupt bytes (IntegrityError) are exit 5
         return result
 
     def verify(self, ref: str | None = None, **options: Any) -> Any:

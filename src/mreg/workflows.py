@@ -11,7 +11,8 @@ on:
     branches: [mreg/aliases]
   workflow_dispatch: {}
 permissions:
-  contents: write
+  contents: write       # push the alias tags
+  pull-requests: read   # find the merged PR, recorded in each tag's `request`
 concurrency:
   group: mreg-apply
   cancel-in-progress: false
@@ -29,6 +30,8 @@ jobs:
       - name: Create the tags that merged promotions ask for
         id: apply
         run: mreg apply
+        env:
+          GITHUB_TOKEN: ${{ github.token }}   # tags pushed with it start no other workflow: see the README
 """
 
 

@@ -31,7 +31,15 @@ def run(app: Callable[..., Any], argv: list[str]) -> int:
     except click_exceptions.ClickException as exc:
         if debug():
             raise
-        exc.show(file=sys.stderr)
-        return 2 if isinstance(exc, click_exceptions.UsageError) else int(exc.exit_code or 2)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `mreg`: the help is the answer
+            exc.show(file=sys.stderr)
+            return 2
+        # One line and a hint, like every other error (SPEC §8), not click's four-line usage block.
+        print(f"mreg: error: {one_line(exc.format_message())}", file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, click_exceptions.UsageError):
+            print(f"  hint: run '{ctx.command_path if ctx else 'mreg'} --help' for usage", file=sys.stderr)
+            return 2
+        return int(exc.exit_code or 2)
     except (Exception, KeyboardInterrupt) as exc:
         return report_unexpected(exc, as_json=as_json)

@@ -267,6 +267,8 @@ def diff(
               [[r["key"], (r["old"] or {}).get("uri", "-"), (r["new"] or {}).get("uri", "-")] for r in d["data"]]))
     if d["environment"]:
         print("\nenvironment\n" + table(["FIELD", d["a"], d["b"]], [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["environment"]]))
+    if d.get("packages_unavailable"):
+        _warn(f"package lists not compared: {d['packages_unavailable']}")
     if d["packages"]:
         print("\npackages\n" + table(["PACKAGE", "CHANGE", d["a"], d["b"]], [[r["package"], r["change"], r["old"] or "-", r["new"] or "-"] for r in d["packages"]]))
     if d["artifacts"]:
@@ -369,11 +371,13 @@ def promote(
     reason: ReasonOpt = None,
     sign: SignOpt = False,
     no_review: NoReviewOpt = False,
+    at: AtOpt = None,
     repo: RepoOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
     """Point an alias at a version (by pull request when the alias is protected)."""
-    _render_move(_open(repo).promote(ref, to, reason=reason, sign=sign, no_review=no_review), as_json)
+    # --at resolves REF as the registry stood then (`fraud@production --at 2026-11-01`: what was live).
+    _render_move(_open(repo).promote(ref, to, reason=reason, sign=sign, no_review=no_review, at=_at(at)), as_json)
 
 
 @app.command()

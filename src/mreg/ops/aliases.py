@@ -10,7 +10,7 @@ from mreg import aliases as alias_tags
 from mreg.branches import backoff
 from mreg.errors import ConflictError, NotFoundError, UsageError
 from mreg.layout import REGISTRY_BRANCH, tag_ref
-from mreg.refs import Ref, check_alias, parse_ref
+from mreg.refs import Ref, check_alias, parse_ref, parse_version
 
 if TYPE_CHECKING:
     from mreg.registry import Registry
@@ -52,6 +52,7 @@ def _move(
     no_review: bool,
     request: str | None = None,
     review_allowed: bool = True,
+    unreviewed_because: str = "--no-review",
 ) -> AliasMove:
     reg.require_initialised()
     protected = alias in reg.config.protected_aliases
@@ -64,8 +65,8 @@ def _move(
         from mreg.ops.review import request_review
 
         return request_review(reg, model, alias, event, version, reason=reason)
-    if not reason and protected and no_review:
-        reason = "unreviewed (--no-review)"
+    if protected and no_review:  # the audit record must say nobody reviewed it, whatever the reason given
+        reason = f"{reason} (unreviewed: {unreviewed_because})" if reason else f"unreviewed ({unreviewed_because})"
     move = write_tag(reg, model, alias, event, version, reason=reason, request=request, sign=sign)
     assert move is not None
     return move
@@ -149,7 +150,11 @@ def rollback(
         reg._raise_unknown_model(model, reg.registry_commit())
         raise NotFoundError(f"model {model!r} has no alias {alias!r} to roll back")
     if to is not None:
-        version = reg.resolve(Ref(model, version=parse_ref(f"{model}@{to}").version or 0)).version
+        try:
+            number = parse_version(to)
+        except UsageError:
+            raise UsageError(f"--to {to!r}: not a version", hint="write vN or N, N ≥ 1 (an alias goes in MODEL@ALIAS)") from None
+        version = reg.resolve(Ref(model, version=number)).version
     elif at is not None:
         then = alias_tags.current(events, alias, at=int(at.timestamp()))
         if then is None or then.version is None:
@@ -159,8 +164,9 @@ def rollback(
         version = _previous_version(events, cur)
     if version == cur.version:
         raise UsageError(f"{model}@{alias} is already v{version}")
-    direct = reg.config.direct_rollback
-    return _move(reg, model, alias, "rollback", version, reason=reason, sign=sign, no_review=no_review or direct)
+    direct = reg.config.direct_rollback and not no_review
+    return _move(reg, model, alias, "rollback", version, reason=reason, sign=sign, no_review=no_review or direct,
+                 unreviewed_because="direct_rollback: true" if direct else "--no-review")
 
 
 def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.AliasEvent) -> int:
