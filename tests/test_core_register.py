@@ -342,3 +342,35 @@ def test_register_unreachable_remote_exits_6_and_changes_nothing(repo: Path, mod
     assert "origin" in r.err and "--offline" in r.err and "tok3n" not in r.err
     assert "Traceback" not in r.err
     assert (refs(repo), snapshot_store(_store(repo))) == before
+
+
+@pytest.mark.parametrize("command", ["register", "promote"])
+def test_a_lock_left_by_a_crashed_git_is_named_not_retried_forever(repo: Path, tmp_path: Path, command: str) -> None:
+    """A live git holds a ref lock for milliseconds (mreg retries); one minutes old was left by a
+    crash: mreg names the file (exit 4) instead of 40 retries blaming "another writer"."""
+    import os
+    import time
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"weights")
+    assert run_mreg("register", "fraud", str(f), cwd=repo).code == 0
+    if command == "register":
+        lock = repo / ".git" / "refs" / "heads" / "mreg" / "registry.lock"
+        f.write_bytes(b"weights v2")
+        args = ["register", "fraud", str(f)]
+    else:
+        lock = repo / ".git" / "refs" / "tags" / "mreg" / "fraud" / "staging" / "1.lock"
+        args = ["promote", "fraud@v1", "--to", "staging"]
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    old = time.time() - 120
+    os.utime(lock, (old, old))
+    before = refs(repo)
+    r = run_mreg(*args, cwd=repo)
+    assert r.code == 4, (r.code, r.err)
+    assert r.err.startswith(f"mreg: error: {lock} exists and is ") and "crashed" in r.err
+    assert "remove that file" in r.err and "Traceback" not in r.err
+    assert refs(repo) == before
+    lock.unlink()
+    r = run_mreg(*args, cwd=repo)
+    assert r.code == 0, r.err

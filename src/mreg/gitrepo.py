@@ -275,7 +275,9 @@ class GitRepo:
         proc = self.run("update-ref", "-m", message, ref, new, old or ZERO_OID, check=False)
         if proc.returncode == 0:
             return True
-        if _CAS_FAILED.search(proc.stderr.decode("utf-8", "replace")):
+        err = proc.stderr.decode("utf-8", "replace")
+        _refuse_a_stale_lock(err)
+        if _CAS_FAILED.search(err):
             return False
         raise InternalError(f"git update-ref {ref} failed: {_first_line(proc.stderr)}")
 
@@ -285,6 +287,7 @@ class GitRepo:
         if proc.returncode == 0:
             return True
         err = proc.stderr.decode("utf-8", "replace")
+        _refuse_a_stale_lock(err)
         if "already exists" in err or _CAS_FAILED.search(err):
             return False
         if sign:
@@ -361,6 +364,28 @@ def _parse_tree(raw: bytes) -> list[TreeEntry]:
         mode, kind, oid = meta.decode().split()
         entries.append(TreeEntry(mode, kind, oid, name.decode()))
     return entries
+
+
+_LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+STALE_LOCK_SECONDS = 10.0  # git holds a ref lock for milliseconds; one this old was left by a crash
+
+
+def _refuse_a_stale_lock(stderr: str) -> None:
+    """A lock another process holds right now is a race to retry; one left by a crashed git would
+    make every retry fail the same way, so it is named instead (exit 4) for a person to remove."""
+    m = _LOCK_FILE.search(stderr)
+    if m is None:
+        return
+    lock = Path(m.group(1))
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except OSError:
+        return  # released meanwhile: retry
+    if age > STALE_LOCK_SECONDS:
+        raise ConflictError(
+            f"{lock} exists and is {age:.0f} s old: a git process that crashed left it",
+            hint="if no git command is running in this repository, remove that file and run the command again",
+        )
 
 
 def _first_line(stderr: bytes) -> str:
