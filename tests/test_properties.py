@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mreg.cli._errors import one_line
+from mreg.cli._report import one_line
 from mreg.errors import MregError, NotFoundError, UsageError
 from mreg.inputs import build_metrics, build_params, parse_data_refs, parse_pairs
 from mreg.refs import MODEL_RE, check_alias, check_model, parse_at, parse_ref, parse_version

@@ -42,7 +42,7 @@ class Branches:
         self.remote = remote if remote and git.remote_url(remote) else None
         self.offline = offline
         self._fetched = False
-        self._lock_failures: dict[str, int] = {}
+        self._locked: tuple[str, int] = ("", 0)  # the ref the remote last refused to lock, and how many times in a row
         self.notify: Callable[[str], None] = lambda message: None
 
     @property
@@ -204,11 +204,9 @@ class Branches:
         """A push that loses a race finds the ref locked for milliseconds; the same ref locked push after
         push, with nobody's work showing up, is a lock a crashed git process left on the remote."""
         ref = pushed.locked_ref
-        if ref is None:
-            self._lock_failures.clear()
-            return
-        self._lock_failures[ref] = self._lock_failures.get(ref, 0) + 1
-        if self._lock_failures[ref] >= LOCK_PATIENCE:
+        times = self._locked[1] + 1 if ref is not None and ref == self._locked[0] else 1
+        self._locked = (ref or "", times if ref else 0)
+        if ref is not None and times >= LOCK_PATIENCE:
             raise RemoteError(
                 f"remote {self.remote!r} cannot lock {ref}: {ref}.lock exists there",
                 hint="a git process on the remote crashed and left it; if no push is running, remove the lock file on the remote",

@@ -25,7 +25,6 @@ TREE_MODE = "040000"
 BLOB_MODE = "100644"
 _CAS_FAILED = re.compile(r"cannot lock ref|reference already exists|but expected|is at .* but expected")
 # Things git prints when the other side cannot be reached or refuses us (exit 6), not a rejected update.
-_LOCKED = re.compile(r"cannot lock ref '([^']+)'")
 _UNREACHABLE = re.compile(
     r"does not appear to be a git repository|Could not read from remote|unable to access|"
     r"Could not resolve host|Connection refused|Authentication failed|Permission denied|"
@@ -366,6 +365,7 @@ def _parse_tree(raw: bytes) -> list[TreeEntry]:
     return entries
 
 
+_LOCKED = re.compile(r"cannot lock ref '([^']+)'")  # a remote refusing a ref it cannot lock
 _LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 STALE_LOCK_SECONDS = 10.0  # git holds a ref lock for milliseconds; one this old was left by a crash
 

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -59,6 +59,13 @@ MAX_YAML_NODES = 2_000_000
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # a real manifest is a few KiB; this bounds memory, not use
 
 
+def size_problem(blob: bytes) -> str | None:
+    """Why a registry file is refused before parsing (a crafted PR must not make readers parse 1 GB)."""
+    if len(blob) <= MAX_MANIFEST_BYTES:
+        return None
+    return f"{len(blob)} bytes, more than the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB a manifest may be"
+
+
 def check_yaml_shape(text: bytes | str, *, where: str) -> None:
     """Walk the event stream (libyaml's parser keeps its own stack: no recursion) when the text could
     possibly be deeper than MAX_YAML_DEPTH or contains aliases; otherwise cost nothing."""
@@ -73,7 +80,7 @@ def check_yaml_shape(text: bytes | str, *, where: str) -> None:
     anchors: dict[str, int] = {}
     pending: list[str | None] = []
     total = 0
-    for ev in yaml.parse(text, Loader=_loader()):
+    for ev in _events(yaml, text, where):
         if isinstance(ev, starts):
             if len(sizes) > MAX_YAML_DEPTH:
                 raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep")
@@ -96,6 +103,17 @@ def check_yaml_shape(text: bytes | str, *, where: str) -> None:
             raise UsageError(f"{where}: expands to more than {MAX_YAML_NODES:,} values (aliases nested too deeply)")
 
 
+def _events(yaml: Any, text: bytes | str, where: str) -> Iterator[Any]:
+    """libyaml's event stream, streamed; its own depth limit (libyaml ≥ 0.2.5: 1,000, hit while
+    scanning ahead) reads as ours."""
+    try:
+        yield from yaml.parse(text, Loader=_loader())
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(getattr(exc, "problem", "")):
+            raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep") from None
+        raise
+
+
 def load_yaml(text: bytes | str, *, where: str) -> Any:
     """Safe YAML only: a tag that would build a Python object is a parse error, not an object."""
     yaml = yaml_module()
@@ -106,8 +124,6 @@ def load_yaml(text: bytes | str, *, where: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         pos = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if "nesting depth" in problem:  # libyaml ≥ 0.2.5's own limit (1,000) tripped while scanning ahead
-            raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep") from None
         raise UsageError(f"{where}: invalid YAML{pos}: {problem}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{where}: unreadable YAML: {exc}") from None

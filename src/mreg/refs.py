@@ -89,6 +89,11 @@ def parse_version(text: str) -> int:
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def as_datetime(at: datetime | str | None) -> datetime | None:
+    """`at` as callers give it: a datetime, the CLI's WHEN text (`2026-11-01`, `30d`), or None (now)."""
+    return parse_at(at) if isinstance(at, str) else at
+
+
 def parse_at(text: str, *, now: datetime | None = None) -> datetime:
     """`--at`: ISO-8601 date or datetime (UTC when no zone is given), or `30d`/`12h` ago."""
     now = now or datetime.now(timezone.utc)

@@ -25,9 +25,9 @@ from mreg.layout import (
     manifest_path,
     versions_dir,
 )
-from mreg.manifest import MAX_MANIFEST_BYTES, REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors
+from mreg.manifest import REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors, size_problem
 from mreg.ports import ObjectStore
-from mreg.refs import Ref, check_model, parse_ref
+from mreg.refs import Ref, as_datetime, check_model, parse_ref
 
 if TYPE_CHECKING:
     from mreg.ops.pull import PullResult
@@ -63,15 +63,6 @@ class Config:
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED
     direct_rollback: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def as_datetime(at: datetime | str | None) -> datetime | None:
-    """The API takes `at` as a datetime or as the CLI's WHEN text (`2026-11-01`, `30d`)."""
-    if isinstance(at, str):
-        from mreg.refs import parse_at
-
-        return parse_at(at)
-    return at
 
 
 def to_unix(at: datetime | None) -> int | None:
@@ -180,12 +171,16 @@ class Registry:
         return commit
 
     def versions(self, model: str, commit: str) -> list[int]:
-        out = []
+        return sorted(self.version_blobs(model, commit))
+
+    def version_blobs(self, model: str, commit: str) -> dict[int, str]:
+        """Each version of the model at `commit` and the blob id of its manifest (one ls-tree)."""
+        out = {}
         for entry in self.git.ls_tree(commit, versions_dir(model)):
             m = _VERSION_FILE.match(entry.name)
             if m and entry.kind == "blob":
-                out.append(int(m.group(1)))
-        return sorted(out)
+                out[int(m.group(1))] = entry.oid
+        return out
 
     def models(self, commit: str) -> list[str]:
         return sorted(e.name for e in self.git.ls_tree(commit, "models") if e.kind == "tree")
@@ -337,8 +332,9 @@ class Registry:
 
 
 def _parse_capped(blob: bytes, *, where: str) -> dict[str, Any]:
-    if len(blob) > MAX_MANIFEST_BYTES:
-        raise IntegrityError(f"{where}: manifest is {len(blob)} bytes, more than the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB a manifest may be")
+    too_big = size_problem(blob)
+    if too_big:
+        raise IntegrityError(f"{where}: {too_big}")
     return parse_manifest(blob, where=where)
 
 

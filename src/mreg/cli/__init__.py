@@ -39,14 +39,11 @@ def _resolve_fast(opts: dict[str, str | bool]) -> int:
 
     try:
         from mreg import ci
-        from mreg.refs import parse_at
-        from mreg.registry import Registry
+        from mreg.cli._session import open_registry, when
 
-        registry = opts.get("registry")
-        reg = Registry.open(str(opts["repo"]), registry=str(registry) if registry else None, offline=bool(opts["offline"]))
-        reg.notify = lambda message: print(f"mreg: warning: {message}", file=sys.stderr)
-        at = opts.get("at")
-        v = reg.resolve(str(opts["ref"]), parse_at(str(at)) if at is not None else None)
+        registry, at = opts.get("registry"), opts.get("at")
+        reg = open_registry(str(opts["repo"]), registry=str(registry) if registry else None, offline=bool(opts["offline"]))
+        v = reg.resolve(str(opts["ref"]), when(str(at)) if at is not None else None)
         print(v.ref)
         ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})
         return 0

@@ -8,15 +8,12 @@ from typing import Any
 
 import typer
 
-from mreg.cli._report import debug, one_line, report, report_unexpected
+from mreg.cli._report import debug, one_line, report_unexpected
 
 try:  # typer ≥ 0.26 vendors click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-
-__all__ = ["one_line", "report", "run"]
-
 
 def run(app: Callable[..., Any], argv: list[str]) -> int:
     as_json = "--json" in argv

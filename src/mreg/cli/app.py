@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from mreg import __version__
 from mreg.cli._render import Progress, emit_json, fmt_size, fmt_value, table
+from mreg.cli._session import open_registry as _open
+from mreg.cli._session import warn as _warn
+from mreg.cli._session import when as _at
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
-    from mreg.registry import Registry
+    pass
 
 app = typer.Typer(
     name="mreg",
@@ -44,26 +45,6 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     """mreg: register, promote and pull models with git as the record."""
-
-
-def _open(repo: str, *, registry: str | None = None, offline: bool = False) -> Registry:
-    from mreg.registry import Registry
-
-    reg = Registry.open(repo, registry=registry, offline=offline)
-    reg.notify = _warn
-    return reg
-
-
-def _at(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    from mreg.refs import parse_at
-
-    return parse_at(text)
-
-
-def _warn(message: str) -> None:
-    print(f"mreg: warning: {message}", file=sys.stderr)
 
 
 @app.command()
@@ -291,7 +272,7 @@ def verify(
     if as_json:
         payload: dict[str, Any] = {"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing, "corrupt": result.corrupt}
         if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
-            from mreg.cli._errors import report
+            from mreg.cli._report import report
 
             err = corrupt_error(result)
             payload["error"] = {"code": err.code, "message": err.message, "hint": err.hint}

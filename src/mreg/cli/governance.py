@@ -13,7 +13,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mreg.cli._render import emit_json, table
-from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, _open, app
+from mreg.cli._session import open_registry as _open
+from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, app
 
 
 @app.command()

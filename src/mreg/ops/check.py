@@ -23,12 +23,11 @@ from mreg.layout import (
 )
 from mreg.manifest import (
     MANIFEST_SCHEMA,
-    MAX_MANIFEST_BYTES,
-    MAX_YAML_DEPTH,
     MODEL_SCHEMA,
     REGISTRY_SCHEMA,
     artifact_set_digest,
     check_yaml_shape,
+    size_problem,
     yaml_module,
 )
 from mreg.refs import MODEL_RE
@@ -285,9 +284,9 @@ def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: Chec
 def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any, str]:
     """Safe YAML only: a python/object tag is reported with its line, never constructed."""
     yaml = yaml_module()
-    if len(blob) > MAX_MANIFEST_BYTES:
-        mib = MAX_MANIFEST_BYTES // (1024 * 1024)
-        result.add(branch, path, f"{len(blob)} bytes, more than the {mib} MiB a registry file may be")
+    too_big = size_problem(blob)
+    if too_big:
+        result.add(branch, path, too_big)
         return None, ""
     try:
         text = blob.decode("utf-8")
@@ -303,9 +302,6 @@ def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if "nesting depth" in problem:
-            result.add(branch, path, f"nested more than {MAX_YAML_DEPTH} levels deep")
-            return None, ""
         if "constructor for the tag" in problem:
             problem = f"YAML tag refused (only plain data is allowed): {problem}"
         result.add(branch, path, f"invalid YAML: {problem}", mark.line + 1 if mark is not None else None)

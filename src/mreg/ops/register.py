@@ -20,7 +20,7 @@ from mreg.branches import Change, Retry
 from mreg.digest_index import NO_DIGEST, DigestIndex
 from mreg.errors import UsageError
 from mreg.inputs import build_metrics, build_params, parse_data_refs
-from mreg.layout import REGISTRY_BRANCH, manifest_path, versions_dir
+from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
 from mreg.ports import Progress
 from mreg.refs import parse_ref
@@ -194,12 +194,12 @@ def register(
     duplicate: list[int | None] = [None]
 
     def build(base: str | None) -> Change:
-        existing = reg.versions(model, base) if base else []
-        number = (existing[-1] if existing else 0) + 1
+        blobs = reg.version_blobs(model, base) if base else {}
+        number = max(blobs, default=0) + 1
         path = manifest_path(model, number)
         if base is not None and reg.git.object_ids([f"{base}:{path}"])[0] is not None:
             raise Retry(f"{path} appeared meanwhile")
-        duplicate[0] = _find_same_digest(reg, model, existing, base, manifest["digest"]) if base else None
+        duplicate[0] = _find_same_digest(reg, model, blobs, manifest["digest"])
         doc = validate_manifest({**manifest, "version": number}, where=f"{REGISTRY_BRANCH}:{path}")
         return Change({path: dump_manifest(doc)}, f"register {model} v{number}", doc)
 
@@ -211,13 +211,11 @@ def register(
     return RegisterResult(model, doc["version"], doc["digest"], doc, uploaded, reused, duplicate[0])
 
 
-def _find_same_digest(reg: Registry, model: str, versions: list[int], base: str, digest: str) -> int | None:
-    """The version whose manifest carries `digest`: blob ids from one ls-tree, digests from the
-    clone's index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
-    if not versions:
+def _find_same_digest(reg: Registry, model: str, oids: dict[int, str], digest: str) -> int | None:
+    """The version whose manifest (version -> blob id) carries `digest`: digests from the clone's
+    index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
+    if not oids:
         return None
-    wanted = {f"{v}.yaml" for v in versions}
-    oids = {int(e.name[:-5]): e.oid for e in reg.git.ls_tree(base, versions_dir(model)) if e.name in wanted}
     index = DigestIndex(reg.git.common_dir / "mreg" / "digests", model)
     known = index.load()
     unseen = sorted({oid for oid in oids.values() if oid not in known})

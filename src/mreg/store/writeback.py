@@ -50,6 +50,3 @@ class EarlyWriteback:
             self._out.flush()  # the range must have reached the kernel
             fn(self._out.fileno(), self._requested, self._written - self._requested, _SYNC_FILE_RANGE_WRITE)  # errors: harmless
         self._requested = self._written
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._out, name)
