@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mreg.errors import ConflictError, RemoteError
 from mreg.gitrepo import GitRepo, PushResult
-from mreg.layout import REGISTRY_BRANCH, registry_refspecs, tracking_ref
+from mreg.history import verify_advance
+from mreg.layout import (
+    ALIASES_BRANCH,
+    OFFLINE_REF,
+    REGISTRY_BRANCH,
+    REGISTRY_REF,
+    VERIFIED_REF,
+    registry_refspecs,
+    tracking_ref,
+)
 
 # Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
 MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
+_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 LOCK_PATIENCE = 8  # consecutive "cannot lock ref" refusals of one ref before it counts as a stale lock
 
 
@@ -54,18 +65,37 @@ class Branches:
 
     # -- fetching ----------------------------------------------------------------------------------
     def fetch(self, *, force: bool = False) -> None:
-        """Bring the registry refs from the remote and fast-forward the local branches."""
+        """Bring the registry refs from the remote, verify the registry branch is an append-only
+        continuation of what this clone verified before (SPEC §3a.1), then fast-forward the local
+        branches. A violation raises HistoryError (exit 5) with no local branch moved. A read never
+        writes to the remote: offline registrations go out only through `publish_offline` (writes)."""
         if not self.online or (self._fetched and not force):
             return
         assert self.remote is not None
-        self.git.fetch(self.remote, registry_refspecs(self.remote))
         self._fetched = True
-        for branch in (REGISTRY_BRANCH, "mreg/aliases"):
+        self.git.fetch(self.remote, registry_refspecs(self.remote))
+        theirs = self.git.rev_parse(tracking_ref(self.remote, REGISTRY_BRANCH))
+        if theirs is not None:
+            verify_advance(self.git, self.git.rev_parse(VERIFIED_REF), theirs, remote=self.remote)
+            self.advance_verified(theirs)
+        for branch in (REGISTRY_BRANCH, ALIASES_BRANCH):
             self._fast_forward(branch)
+
+    def verified(self) -> str | None:
+        return self.git.rev_parse(VERIFIED_REF)
+
+    def advance_verified(self, commit: str) -> None:
+        """Move the verified anchor forward to `commit` (never back: a concurrent run may be ahead)."""
+        for _ in range(MAX_ATTEMPTS):
+            cur = self.git.rev_parse(VERIFIED_REF)
+            if cur == commit or (cur is not None and self.git.is_ancestor(commit, cur)):
+                return
+            if self.git.update_ref(VERIFIED_REF, commit, cur, "mreg: verified"):
+                return
 
     def _fast_forward(self, branch: str) -> None:
         assert self.remote is not None
-        theirs = self.git.rev_parse(tracking_ref(self.remote, branch))
+        theirs = self.verified() if branch == REGISTRY_BRANCH else self.git.rev_parse(tracking_ref(self.remote, branch))
         if theirs is None:
             return
         for _ in range(MAX_ATTEMPTS):
@@ -75,7 +105,11 @@ class Branches:
             if ours is not None and not self.git.is_ancestor(ours, theirs):
                 if self.git.is_ancestor(theirs, ours):
                     return  # ahead: unpushed local commits go out with the next write
-                if branch == REGISTRY_BRANCH and self._republish(ours, theirs):
+                if branch == REGISTRY_BRANCH:
+                    self.notify(
+                        f"this clone holds registrations made with --offline that are not published; {self.remote} "
+                        "moved on meanwhile, so the next write command publishes them under the next free numbers"
+                    )
                     return
                 raise ConflictError(
                     f"local branch {branch} has diverged from {self.remote}/{branch}",
@@ -84,9 +118,28 @@ class Branches:
             if self.git.update_ref(f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"):
                 return
 
+    def publish_offline(self) -> None:
+        """A write command's duty (SPEC §3a.6): registrations this clone made with --offline, while the
+        remote moved on, are replayed onto the remote's tip under the next free numbers and published."""
+        if not self.online:
+            return
+        ours, theirs = self.tip(REGISTRY_BRANCH), self.verified()
+        if ours is None or theirs is None or self.git.is_ancestor(ours, theirs):
+            return
+        marker = self.git.rev_parse(OFFLINE_REF)
+        ours_offline = marker is not None and self.git.is_ancestor(ours, marker)
+        if self.git.is_ancestor(theirs, ours) and ours_offline:
+            return  # ahead by this clone's own offline registrations: the next push carries them
+        if not ours_offline or not self._republish(ours, theirs):
+            raise ConflictError(
+                f"local branch {REGISTRY_BRANCH} has commits that neither {self.remote} nor this clone's --offline "
+                "registrations account for",
+                hint=f"inspect with: git log {REGISTRY_BRANCH}...{self.remote}/{REGISTRY_BRANCH}",
+            )
+
     def _republish(self, ours: str, theirs: str) -> bool:
-        """Registrations made with --offline while the remote moved on: replay each one onto the
-        remote's tip under the next free version number, publish, and say what each became."""
+        """Replay each local-only registration onto the remote's tip under the next free version
+        number, publish, and say what each became."""
         from mreg.layout import manifest_path
         from mreg.manifest import dump_manifest, load_yaml
 
@@ -107,12 +160,12 @@ class Branches:
                     return False
                 added.append((parts[1], blob))
         for _ in range(MAX_ATTEMPTS):
-            tip = self.git.rev_parse(tracking_ref(self.remote, REGISTRY_BRANCH)) or theirs
+            tip = self.verified() or theirs
             renamed = []
             for model, blob in added:
                 doc = load_yaml(blob, where=f"offline registration of {model}")
                 listing = self.git.ls_tree(tip, f"models/{model}/versions")
-                taken = [int(e.name[:-5]) for e in listing if e.name.endswith(".yaml") and e.name[:-5].isdigit()]
+                taken = [int(m.group(1)) for e in listing if (m := _VERSION_FILE.match(e.name))]
                 number = max(taken, default=0) + 1
                 renamed.append(f"{model}@v{doc['version']} -> {model}@v{number}")
                 doc["version"] = number
@@ -121,13 +174,15 @@ class Branches:
             pushed = self.git.push(self.remote, [f"{tip}:refs/heads/{REGISTRY_BRANCH}"])
             if pushed.ok:
                 self.git.run("update-ref", tracking_ref(self.remote, REGISTRY_BRANCH), tip, check=False)
+                self.advance_verified(tip)
+                self.git.run("update-ref", "-d", OFFLINE_REF, check=False)
                 if self.git.update_ref(f"refs/heads/{REGISTRY_BRANCH}", tip, ours, "mreg: republished offline registrations"):
                     for line in renamed:
                         self.notify(f"published an offline registration: {line}")
                     return True
                 return True  # another process here moved the branch; the remote has our work
             backoff(0)
-            self.git.fetch(self.remote, registry_refspecs(self.remote))
+            self.fetch(force=True)
         return False
 
     # -- committing --------------------------------------------------------------------------------
@@ -138,6 +193,8 @@ class Branches:
         last_reason = ""
         for attempt in range(MAX_ATTEMPTS):
             self.fetch(force=attempt > 0)
+            if branch == REGISTRY_BRANCH:
+                self.publish_offline()
             base = self.tip(branch)
             if base is None and not allow_create:
                 from mreg.gitrepo import not_initialised
@@ -163,6 +220,8 @@ class Branches:
                 self._settle(ref, commit)
                 return commit, change
             if self.git.update_ref(ref, commit, base, f"mreg: {change.message}"):
+                if branch == REGISTRY_BRANCH:  # tracked, so a later write republishes exactly these
+                    self.git.run("update-ref", "-m", "mreg: offline registration", OFFLINE_REF, commit, check=False)
                 return commit, change
             last_reason = "another writer moved the branch"
             backoff(attempt)
@@ -172,6 +231,8 @@ class Branches:
         """After a successful push, move the local ref forward unless a newer commit is already there."""
         assert self.remote is not None
         self.git.run("update-ref", tracking_ref(self.remote, ref.removeprefix("refs/heads/")), commit, check=False)
+        if ref == REGISTRY_REF:
+            self.advance_verified(commit)
         for _ in range(MAX_ATTEMPTS):
             ours = self.git.rev_parse(ref)
             if ours is not None and (ours == commit or not self.git.is_ancestor(ours, commit)):
@@ -217,6 +278,8 @@ class Branches:
         if not self.online:
             return
         assert self.remote is not None
+        if branch == REGISTRY_BRANCH:
+            self.publish_offline()
         ours = self.tip(branch)
         theirs = self.git.rev_parse(tracking_ref(self.remote, branch))
         if ours and ours != theirs and (theirs is None or not self.git.is_ancestor(ours, theirs)):
@@ -224,6 +287,8 @@ class Branches:
             if not pushed.ok:
                 raise RemoteError(f"cannot publish {branch} to {self.remote}: {pushed.detail.strip()[:200]}")
             self.git.run("update-ref", tracking_ref(self.remote, branch), ours, check=False)
+            if branch == REGISTRY_BRANCH:
+                self.advance_verified(ours)
 
 
 def backoff(attempt: int) -> None:

@@ -7,6 +7,10 @@ ALIASES_BRANCH = "mreg/aliases"
 REGISTRY_REF = f"refs/heads/{REGISTRY_BRANCH}"
 ALIASES_REF = f"refs/heads/{ALIASES_BRANCH}"
 TAG_NAMESPACE = "refs/tags/mreg/"
+# The last registry tip this clone verified as an append-only continuation (SPEC §3a.1), and the last
+# commit it made with --offline: the only local-only registrations a write command republishes.
+VERIFIED_REF = "refs/mreg/verified/registry"
+OFFLINE_REF = "refs/mreg/offline/registry"
 CONFIG_PATH = "mreg.yaml"
 CODEOWNERS_PATH = ".github/CODEOWNERS"
 APPLY_WORKFLOW_PATH = ".github/workflows/mreg-apply.yml"

@@ -1,0 +1,153 @@
+"""The registry branch is an append-only log (SPEC §3a.1): the one owner of that check.
+
+Every fetch hands the remote's new tip to `verify_advance` before any local registry ref moves:
+the tip must descend from the last tip this clone verified (`refs/mreg/verified/registry`), and
+each commit in between may only *add* records in their schema'd places — never modify, delete or
+rename one, never merge (a merge's combined diff could hide a changed file). A fresh clone, which
+has no anchor yet, checks the tip's whole tree in one `ls-tree -r` (every path a record, no merge
+in the history): a per-commit pass over 100,000 commits costs git 6-8 s of tree diffs on this kind
+of machine, while the tree check costs ~0.5 s. What a fresh clone cannot see — an edit that was
+later reverted, somewhere before its anchor — cannot reach a reader either: an alias tag is only
+followed when the manifest at its commit is the very blob at the verified tip (`Registry`), and a
+protected alias only at the digest the reviewers pinned. `mreg check` runs the per-commit pass
+over the whole history, so CI names every such commit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mreg.errors import IntegrityError
+from mreg.gitrepo import GitRepo
+from mreg.layout import REGISTRY_BRANCH
+
+_RECORD = re.compile(rb"^models/[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?/versions/[1-9][0-9]{0,8}\.yaml\Z")
+ROOT_FILES = (b"README.md",)  # what `mreg init` writes in the branch's first commit
+_HEX40 = re.compile(rb"^[0-9a-f]{40}\Z")
+MAX_REPORTED = 50  # violations named by one scan (a rewritten history can touch every file)
+
+
+class HistoryError(IntegrityError):
+    """The remote's registry history breaks the append-only rule (exit 5)."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    commit: str
+    path: str | None
+    what: str
+    author: str = ""
+
+    def describe(self) -> str:
+        by = f" by {self.author}" if self.author else ""
+        where = f" {self.path!r}" if self.path is not None else ""
+        return f"commit {self.commit[:12]}{by} {self.what}{where}"
+
+
+def is_record_path(path: bytes) -> bool:
+    return _RECORD.match(path) is not None and b".." not in path
+
+
+def _allowed(path: bytes, *, root: bool) -> bool:
+    return is_record_path(path) or (root and path in ROOT_FILES)
+
+
+_VERB = {"M": "modifies", "D": "deletes", "T": "changes the type of", "R": "renames", "C": "copies"}
+
+
+def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Violation]:
+    """Every commit in `since..tip` (all of `tip`'s history when `since` is None) checked alone:
+    a single `git log --raw` pass, no merges, additions of records only."""
+    rng = [f"^{since}", tip] if since else [tip]
+    proc = git.run(
+        "log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", "--end-of-options", *rng,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return [Violation(tip, None, "cannot be read from this repository")]
+    found: list[Violation] = []
+    tokens = proc.stdout.split(b"\0")
+    commit = b""
+    root = False
+    i = 0
+    while i < len(tokens) and len(found) < MAX_REPORTED:
+        tok = tokens[i].lstrip(b"\n")
+        i += 1
+        if tok.startswith(b":"):  # a raw entry; the path is the next token, whatever its bytes
+            path = tokens[i] if i < len(tokens) else b""
+            i += 1
+            meta = tok[1:].split(b" ")
+            status = meta[4][:1].decode("ascii", "replace") if len(meta) == 5 else "?"
+            new_mode = meta[1] if len(meta) == 5 else b""
+            shown = path.decode("utf-8", "replace")
+            if status != "A":
+                found.append(Violation(commit.decode(), shown, _VERB.get(status, "changes")))
+            elif new_mode != b"100644":
+                found.append(Violation(commit.decode(), shown, f"adds a non-file entry (mode {new_mode.decode('ascii', 'replace')})"))
+            elif not _allowed(path, root=root):
+                found.append(Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml"))
+        elif tok.startswith(b"\x01"):
+            fields = tok[1:].split(b" ")
+            commit = fields[0] if _HEX40.match(fields[0]) else b"?" * 40
+            parents = [p for p in fields[1:] if p]
+            root = not parents
+            if len(parents) > 1:
+                found.append(Violation(commit.decode(), None, "is a merge (the registry branch is a straight line of registrations)"))
+    return _with_authors(git, found)
+
+
+def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
+    """The fresh-clone check: every path at `tip` is a record, and no merge anywhere in its history."""
+    found: list[Violation] = []
+    merge = git.run("rev-list", "--min-parents=2", "--max-count=1", "--end-of-options", tip, check=False).stdout.decode().strip()
+    if merge:
+        found.append(Violation(merge, None, "is a merge (the registry branch is a straight line of registrations)"))
+    proc = git.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", tip, check=False)
+    for item in proc.stdout.split(b"\0"):
+        if not item or len(found) >= MAX_REPORTED:
+            continue
+        meta, _, path = item.partition(b"\t")
+        mode = meta.split(b" ")[0]
+        if mode != b"100644" or not _allowed(path, root=True):
+            culprit = git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path.decode("utf-8", "replace"), check=False)
+            who = culprit.stdout.decode().strip() or tip
+            found.append(Violation(who, path.decode("utf-8", "replace"), "adds a file outside models/<model>/versions/<n>.yaml"))
+    return _with_authors(git, found)
+
+
+def _with_authors(git: GitRepo, found: list[Violation]) -> list[Violation]:
+    """Authors are looked up only for the commits named: none of their bytes enter the scan's parsing."""
+    if not found:
+        return found
+    shas = sorted({v.commit for v in found if _HEX40.match(v.commit.encode())})
+    authors: dict[str, str] = {}
+    if shas:
+        out = git.run("log", "--no-walk=unsorted", "-z", "--format=%H %an <%ae>", *shas, check=False).stdout
+        for rec in out.split(b"\0"):
+            sha, _, who = rec.strip(b"\n").partition(b" ")
+            authors[sha.decode("ascii", "replace")] = who.decode("utf-8", "replace")
+    return [Violation(v.commit, v.path, v.what, authors.get(v.commit, "")) for v in found]
+
+
+def verify_advance(git: GitRepo, verified: str | None, theirs: str, *, remote: str) -> None:
+    """Raise HistoryError unless `theirs` is an append-only continuation of `verified`."""
+    where = f"{remote}/{REGISTRY_BRANCH}"
+    if verified is not None and verified != theirs and not git.is_ancestor(verified, theirs):
+        if git.is_ancestor(theirs, verified):
+            return  # the remote is behind what this clone verified (a fetch raced our own push): nothing new
+        who = git.run("log", "-1", "--format=%an <%ae>", "--end-of-options", theirs, check=False).stdout.decode("utf-8", "replace").strip()
+        raise HistoryError(
+            f"{where} was rewritten: its tip {theirs[:12]} (by {who}) does not descend from {verified[:12]}, "
+            "which this clone verified; a registered version never changes",
+            hint="nothing here was changed; ask the registry's maintainers to restore the branch (their clones still hold it)",
+        )
+    if verified == theirs:
+        return
+    found = scan_commits(git, theirs, verified) if verified is not None else scan_tree(git, theirs)
+    if found:
+        more = f" (+{len(found) - 1} more; 'mreg check' lists them)" if len(found) > 1 else ""
+        raise HistoryError(
+            f"{where}: {found[0].describe()}: a registered version never changes{more}",
+            hint="nothing here was changed; the branch must be restored to its append-only history",
+        )
