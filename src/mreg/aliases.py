@@ -7,6 +7,7 @@ parseable here without importing a YAML library, which keeps `mreg resolve` fast
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -14,9 +15,12 @@ from typing import Any
 from mreg.gitrepo import GitRepo
 from mreg.layout import TAG_NAMESPACE, tag_prefix
 
-RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request")
+RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at")
+SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 _FIELDS = (
     "%(refname)",
+    "%(objecttype)",
     "%(*objectname)",
     "%(taggername) %(taggeremail)",
     "%(taggerdate:unix)",
@@ -41,6 +45,7 @@ class AliasEvent:
     commit: str
     tag: str
     signed: bool = False
+    governed: str | None = None  # the mreg/aliases commit whose pin this tag applies (SPEC §6)
 
     @property
     def when(self) -> datetime:
@@ -60,6 +65,7 @@ class AliasEvent:
             "by": self.tagger,
             "at": self.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "tag": self.tag,
+            "governed": self.governed,
         }
 
 
@@ -89,38 +95,76 @@ def parse_record(body: str) -> dict[str, Any]:
 
 def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> list[AliasEvent]:
     """Alias events of one model (or one alias of it, or of every model when `model` is None),
-    ordered by model, alias, seq: a single for-each-ref either way."""
+    ordered by model, alias, seq: a single for-each-ref either way. Only annotated tags with a
+    canonical seq and a record that names itself count (SPEC §6); `odd_tags` lists the rest."""
     pattern = tag_prefix(model, alias) if model else TAG_NAMESPACE
     rows = git.for_each_ref(pattern, _FIELDS)
     events = []
-    for refname, commit, tagger, stamp, body, signature in (r for r in rows if len(r) == 6):
+    for refname, kind, commit, tagger, stamp, body, signature in (r for r in rows if len(r) == 7):
         parts = refname[len(TAG_NAMESPACE):].split("/")
-        if len(parts) != 3 or not parts[2].isdigit() or (model is not None and parts[0] != model):
+        if len(parts) != 3 or kind != "tag" or not SEQ_RE.match(parts[2]) or not _HEX40.match(commit):
+            continue
+        if model is not None and parts[0] != model:
             continue
         rec = parse_record(body)
         if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
             continue  # a tag in our namespace that does not describe itself consistently is ignored
         version = rec.get("version")
+        digest, governed = rec.get("digest"), rec.get("governed")
         events.append(
             AliasEvent(
                 model=parts[0],
                 alias=parts[1],
                 seq=int(parts[2]),
                 event=str(rec.get("event") or "promote"),
-                version=version if isinstance(version, int) else None,
-                digest=rec.get("digest"),
-                previous=rec.get("previous") if isinstance(rec.get("previous"), int) else None,
-                reason=rec.get("reason"),
-                request=rec.get("request"),
+                version=version if _is_int(version) else None,
+                digest=digest if isinstance(digest, str) else None,
+                previous=rec.get("previous") if _is_int(rec.get("previous")) else None,
+                reason=_text(rec.get("reason")),
+                request=_text(rec.get("request")),
                 tagger=tagger.strip(),
-                timestamp=int(stamp or 0),
+                timestamp=int(stamp) if stamp.isascii() and stamp.isdigit() else 0,
                 commit=commit,
                 tag=refname.removeprefix("refs/tags/"),
                 signed=bool(signature.strip()),
+                governed=governed if isinstance(governed, str) and _HEX40.match(governed) else None,
             )
         )
     events.sort(key=lambda e: (e.model, e.alias, e.seq))
     return events
+
+
+def odd_tags(git: GitRepo) -> list[tuple[str, str]]:
+    """(tag, why) for every ref under refs/tags/mreg/ that `read_events` ignores: lightweight tags,
+    non-canonical seqs, malformed names, records that do not describe their own tag."""
+    out = []
+    for row in git.for_each_ref(TAG_NAMESPACE, ("%(refname)", "%(objecttype)", "%(*objectname)", "%(contents:body)")):
+        if len(row) != 4:
+            continue
+        refname, kind, commit, body = row
+        name = refname.removeprefix("refs/tags/")
+        parts = refname[len(TAG_NAMESPACE):].split("/")
+        if len(parts) != 3:
+            out.append((name, "is not named mreg/<model>/<alias>/<seq>"))
+        elif kind != "tag":
+            out.append((name, "is a lightweight tag (alias tags are annotated): ignored"))
+        elif not SEQ_RE.match(parts[2]):
+            out.append((name, "has a non-canonical seq (1, 2, 3, ... only): ignored"))
+        elif not _HEX40.match(commit):
+            out.append((name, "does not point at a commit: ignored"))
+        else:
+            rec = parse_record(body)
+            if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
+                out.append((name, "holds a record for another model or alias: ignored"))
+    return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def current(events: list[AliasEvent], alias: str, *, at: int | None = None) -> AliasEvent | None:

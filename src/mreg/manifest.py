@@ -193,31 +193,40 @@ def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
         doc = load_yaml(data, where=where)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
-    marker = _valid_marker(data)
-    if marker is not None and isinstance(doc, dict) and marker.is_file():
+    if isinstance(doc, dict) and known_valid(data, MANIFEST_SCHEMA):
         return dict(doc)  # these exact bytes passed validate_manifest against this exact schema before
     doc = validate_manifest(doc, where=where)
+    remember_valid(data, MANIFEST_SCHEMA)
+    return doc
+
+
+def known_valid(data: bytes, schema_id: str) -> bool:
+    marker = _valid_marker(data, schema_id)
+    return marker is not None and marker.is_file()
+
+
+def remember_valid(data: bytes, schema_id: str) -> None:
+    marker = _valid_marker(data, schema_id)
     if marker is not None:
         with contextlib.suppress(OSError):
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.touch()
-    return doc
 
 
 @cache
-def _schema_fingerprint() -> bytes:
+def _schema_fingerprint(schema_id: str) -> bytes:
     from mreg import __version__
 
-    return hashlib.sha256(f"{__version__}\0{schema_text(MANIFEST_SCHEMA)}".encode()).digest()
+    return hashlib.sha256(f"{__version__}\0{schema_text(schema_id)}".encode()).digest()
 
 
-def _valid_marker(data: bytes) -> Path | None:
-    """Validation is a pure function of (manifest bytes, schema, mreg version), so a passing result is
-    remembered in the user cache: reading a known manifest then needs no jsonschema import (~40-50 ms,
-    a third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
+def _valid_marker(data: bytes, schema_id: str) -> Path | None:
+    """Validation is a pure function of (bytes, schema, mreg version), so a passing result is
+    remembered in the user cache: reading a known manifest or policy then needs no jsonschema import
+    (~40-50 ms, a third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
     if os.environ.get("MREG_NO_VALIDATION_CACHE"):
         return None
     from mreg.store.cache import cache_root
 
-    key = hashlib.sha256(_schema_fingerprint() + b"\0" + data).hexdigest()
+    key = hashlib.sha256(_schema_fingerprint(schema_id) + b"\0" + data).hexdigest()
     return cache_root() / "validated" / key[:2] / key[2:]

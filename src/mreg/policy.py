@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError
 from mreg.layout import ALIASES_BRANCH, policy_path
-from mreg.manifest import MODEL_SCHEMA, dump_yaml, load_yaml, schema_errors
+from mreg.manifest import MODEL_SCHEMA, dump_yaml, known_valid, load_yaml, remember_valid, schema_errors
 from mreg.refs import MODEL_RE
 
 if TYPE_CHECKING:
+    from mreg.backing import Pin
     from mreg.gitrepo import GitRepo
 
 _POLICY_FILE = re.compile(r"^(.+)\.yaml$")
@@ -26,10 +27,13 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
         doc = load_yaml(blob, where=where)
     except MregError as exc:
         raise IntegrityError(exc.message) from None
+    if isinstance(doc, dict) and known_valid(blob, MODEL_SCHEMA):
+        return dict(doc)
     errors = schema_errors(doc, MODEL_SCHEMA)
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise IntegrityError(f"{where}: {errors[0]}{more}")
+    remember_valid(blob, MODEL_SCHEMA)
     return dict(doc)
 
 
@@ -58,20 +62,23 @@ def read_policies(git: GitRepo, rev: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def desired_aliases(policies: dict[str, dict[str, Any]]) -> dict[tuple[str, str], int | None]:
-    """(model, alias) → the version the governed branch asks for (None: remove the alias)."""
-    out: dict[tuple[str, str], int | None] = {}
+def desired_aliases(policies: dict[str, dict[str, Any]]) -> dict[tuple[str, str], Pin]:
+    """(model, alias) → the pin the governed branch holds (version None: remove the alias)."""
+    from mreg.backing import pins_of
+
+    out: dict[tuple[str, str], Pin] = {}
     for model, doc in policies.items():
-        for alias, version in (doc.get("aliases") or {}).items():
-            out[(model, alias)] = version
+        for alias, pin in pins_of(doc).items():
+            out[(model, alias)] = pin
     return out
 
 
-def with_alias(doc: dict[str, Any] | None, alias: str, version: int | None) -> dict[str, Any]:
-    """The policy with one alias set, every other key kept (a new file starts with just the schema)."""
+def with_alias(doc: dict[str, Any] | None, alias: str, pin: Pin) -> dict[str, Any]:
+    """The policy with one alias pinned to `{version, digest}` (or null), every other key kept
+    (a new file starts with just the schema)."""
     out: dict[str, Any] = dict(doc) if doc else {"schema": MODEL_SCHEMA}
-    aliases: dict[str, int | None] = dict(out.get("aliases") or {})
-    aliases[alias] = version
+    aliases: dict[str, Any] = dict(out.get("aliases") or {})
+    aliases[alias] = pin.as_yaml()
     out["aliases"] = dict(sorted(aliases.items()))
     return out
 

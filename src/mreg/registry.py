@@ -25,11 +25,20 @@ from mreg.layout import (
     manifest_path,
     versions_dir,
 )
-from mreg.manifest import REGISTRY_SCHEMA, load_yaml, parse_manifest, schema_errors, size_problem
+from mreg.manifest import (
+    REGISTRY_SCHEMA,
+    known_valid,
+    load_yaml,
+    parse_manifest,
+    remember_valid,
+    schema_errors,
+    size_problem,
+)
 from mreg.ports import ObjectStore
 from mreg.refs import Ref, as_datetime, check_model, parse_ref
 
 if TYPE_CHECKING:
+    from mreg.backing import Standing
     from mreg.ops.pull import PullResult
 
 DEFAULT_REMOTE = "origin"
@@ -62,6 +71,8 @@ class Config:
     remote: str = DEFAULT_REMOTE
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED
     direct_rollback: bool = False
+    allow_unreviewed: bool = False
+    signers: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,9 +126,11 @@ class Registry:
         if blob is None:
             return None
         data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
-        errors = schema_errors(data, REGISTRY_SCHEMA)
-        if errors:
-            raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
+        if not known_valid(blob, REGISTRY_SCHEMA):
+            errors = schema_errors(data, REGISTRY_SCHEMA)
+            if errors:
+                raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
+            remember_valid(blob, REGISTRY_SCHEMA)
         return dict(data)
 
     def sync(self) -> None:
@@ -137,6 +150,8 @@ class Registry:
             remote=data.get("remote", DEFAULT_REMOTE),
             protected_aliases=tuple(data.get("protected_aliases", DEFAULT_PROTECTED)),
             direct_rollback=bool(data.get("direct_rollback", False)),
+            allow_unreviewed=bool(data.get("allow_unreviewed", False)),
+            signers=tuple(data.get("signers") or ()),
             raw=data,
         )
 
@@ -210,21 +225,48 @@ class Registry:
         return alias_tags.read_events(self.git, model, alias)
 
     # -- resolving references (SPEC §2) ------------------------------------------------------------
-    def resolve(self, ref: str | Ref, at: datetime | str | None = None) -> Version:
-        """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text)."""
+    def resolve(self, ref: str | Ref, at: datetime | str | None = None, *, allow_unreviewed: bool = False) -> Version:
+        """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text).
+
+        An alias is followed only to a tag that passes `tag_problem`, and for a protected alias only
+        to a backed one (SPEC §3a.3); `allow_unreviewed` is the deliberate, visible way around the latter.
+        """
         at = as_datetime(at)
         r = parse_ref(ref) if isinstance(ref, str) else ref
         commit = self.registry_commit(at)
         if r.alias is not None:
-            event = alias_tags.current(self.alias_events(r.model, r.alias), r.alias, at=to_unix(at))
+            events = self.alias_events(r.model, r.alias)
+            standing = self.standing(r.model, r.alias, events, at=at)
+            event = standing.event
+            if standing.state == "unbacked":
+                if not allow_unreviewed:
+                    raise IntegrityError(
+                        f"{r.model}@{r.alias}: {standing.problem}; refusing to follow an unreviewed tag"
+                        + _last_backed(events, standing),
+                        hint="run 'mreg apply' to restore the approved value, or pass --allow-unreviewed to follow it anyway",
+                    )
+                self.notify(f"{r.model}@{r.alias}: following UNREVIEWED {standing.problem}")
+            elif standing.state == "pending" and standing.pin is not None and standing.approved_in:
+                self.notify(
+                    f"{r.model}@{r.alias}: {ALIASES_BRANCH} approved {standing.pin.describe()} in "
+                    f"{standing.approved_in[:12]}, not yet applied; still v{event.version if event else '?'}"
+                )
             if event is None:
                 self._raise_unknown_model(r.model, commit)
                 when = f" at {at.isoformat()}" if at else ""
+                if standing.pin is not None and standing.pin.version is not None:
+                    raise NotFoundError(
+                        f"{r.model}@{r.alias}: {ALIASES_BRANCH} approves {standing.pin.describe()}, not yet applied{when}",
+                        hint="run 'mreg apply' (CI normally does after each merge)",
+                    )
                 raise NotFoundError(f"model {r.model!r} has no alias {r.alias!r}{when}")
             if event.version is None:
                 raise NotFoundError(f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})")
+            problem = self.tag_problem(event)
+            if problem:
+                raise IntegrityError(f"{r.model}@{r.alias}: {problem}", hint="'mreg check' reports every such tag")
             manifest = self.load_manifest(r.model, event.version, event.commit)
-            if event.digest and manifest["digest"] != event.digest:
+            if manifest["digest"] != event.digest:
                 raise IntegrityError(f"tag {event.tag} names digest {event.digest}, the manifest has {manifest['digest']}")
             return Version(r.model, event.version, manifest, event.commit)
         versions = self.versions(r.model, commit)
@@ -238,18 +280,71 @@ class Registry:
                 raise NotFoundError(f"model {r.model!r} has no version v{number} (latest is v{versions[-1]})")
         return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
 
+    def is_protected(self, alias: str) -> bool:
+        return alias in self.config.protected_aliases
+
+    def governed_commit(self, at: datetime | None = None) -> str | None:
+        if at is None:
+            return self.git.rev_parse(ALIASES_REF)
+        return self.git.commit_before(ALIASES_REF, int(at.timestamp()))
+
+    def standing(
+        self, model: str, alias: str, events: list[alias_tags.AliasEvent], *, at: datetime | None = None,
+        policy: dict[str, Any] | object | None = ..., governed: str | object | None = ...,
+    ) -> Standing:
+        """Where the alias stands: its newest tag (at `at`) and, for a protected alias, whether the
+        governed branch backs it (SPEC §3a.3). Callers that judge many aliases pass `policy`/`governed`."""
+        from mreg.backing import Standing, assess
+
+        cur = alias_tags.current(events, alias, at=to_unix(at))
+        if not self.is_protected(alias):
+            return Standing("backed" if cur is not None else "unset", cur, None)
+        gov = self.governed_commit(at) if governed is ... else governed
+        assert gov is None or isinstance(gov, str)
+        if policy is ...:
+            from mreg.policy import read_policy
+
+            policy = read_policy(self.git, gov, model) if gov else None
+        assert policy is None or isinstance(policy, dict)
+        return assess(self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers)
+
+    def tag_problem(self, event: alias_tags.AliasEvent) -> str | None:
+        """Why a tag must not be followed whatever its alias (SPEC §3a.3): its commit is not in the
+        verified registry history, or the manifest there is not the one at the verified tip."""
+        if event.version is None:
+            return None
+        tip = self.registry_commit()
+        path = manifest_path(event.model, event.version)
+        if event.commit != tip and not self.git.is_ancestor(event.commit, tip):
+            return f"tag {event.tag} (by {event.tagger}) points at {event.commit[:12]}, which is not in the verified history of {REGISTRY_BRANCH}"
+        there, here = self.git.object_ids([f"{event.commit}:{path}", f"{tip}:{path}"])
+        if there is None:
+            return f"tag {event.tag} names {event.model}@v{event.version}, which its commit does not hold"
+        if there != here:
+            return f"tag {event.tag} points at a manifest of {event.model}@v{event.version} that is not the registered one"
+        return None
+
     def _raise_unknown_model(self, model: str, commit: str, *, at: datetime | None = None) -> None:
         if not self.versions(model, commit):
             when = f" at {at.isoformat()}" if at else ""
             raise NotFoundError(f"no model named {model!r} in the registry{when}", hint="'mreg list' shows the models")
 
     def aliases_of(self, model: str, version: int, at: datetime | None = None) -> tuple[str, ...]:
-        current = alias_tags.current_all(self.alias_events(model), at=to_unix(at))
-        return tuple(sorted(a for a, e in current.items() if e.version == version))
+        return tuple(sorted(a for a, v in self.alias_values(model, at).items() if v == version))
 
-    def show(self, ref: str, at: datetime | str | None = None) -> Version:
+    def alias_values(self, model: str, at: datetime | None = None) -> dict[str, int]:
+        """Each alias of the model and the version a reader follows (unbacked and removed ones left out)."""
+        events = self.alias_events(model)
+        out = {}
+        for alias in sorted({e.alias for e in events}):
+            st = self.standing(model, alias, events, at=at)
+            if st.state in ("backed", "pending") and st.event is not None and st.event.version is not None:
+                out[alias] = st.event.version
+        return out
+
+    def show(self, ref: str, at: datetime | str | None = None, *, allow_unreviewed: bool = False) -> Version:
         at = as_datetime(at)
-        v = self.resolve(ref, at)
+        v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
         return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
 
     def list_models(self, at: datetime | str | None = None) -> list[dict[str, Any]]:
@@ -326,9 +421,29 @@ class Registry:
 
         return history(self, check_model(model), alias=alias)
 
+    def registration_commit(self, model: str, version: int) -> str:
+        """The commit that added the version's manifest (SPEC §3a.2): in an append-only history, the
+        last commit that touched its path. Alias tags point here, never at a later tip."""
+        tip = self.registry_commit()
+        path = manifest_path(model, version)
+        out = self.git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path, check=False).stdout.decode().strip()
+        if not out:
+            raise NotFoundError(f"model {model!r} has no version v{version}")
+        return out
+
     def require_manifest_exists(self, model: str, version: int, commit: str) -> None:
         if self.git.object_ids([f"{commit}:{manifest_path(model, version)}"])[0] is None:
             raise NotFoundError(f"model {model!r} has no version v{version}")
+
+
+def _last_backed(events: list[alias_tags.AliasEvent], standing: Standing) -> str:
+    pin = standing.pin
+    if pin is None:
+        return ""
+    for e in sorted(events, key=lambda e: e.seq, reverse=True):
+        if e is not standing.event and pin.matches(e):
+            return f" (last backed: {e.tag}, v{e.version})" if e.version is not None else f" (last backed: {e.tag}, removed)"
+    return f" (approved: {pin.describe()})"
 
 
 def _parse_capped(blob: bytes, *, where: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Do not fetch from or push to the remote.")]
 RegistryOpt = Annotated[Optional[str], typer.Option("--registry", metavar="URL", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
 JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, max=64, help="Transfers in flight at once (team stores; default 8).")]  # noqa: UP045
+AllowUnreviewedOpt = Annotated[bool, typer.Option("--allow-unreviewed", help="Follow a protected alias's tag even when no reviewed pin backs it (named on stderr).")]
 AtOpt = Annotated[Optional[str], typer.Option("--at", metavar="WHEN", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
 
 
@@ -132,8 +133,14 @@ def list_(
     if not rows:
         print("no models registered yet")
         return
-    print(table(["MODEL", "LATEST", "VERSIONS", "ALIASES"],
-                [[r["model"], f"v{r['latest']}", r["versions"], ", ".join(f"{a}=v{v}" for a, v in r["aliases"].items())] for r in rows]))
+    def aliases(r: dict[str, Any]) -> str:
+        shown = [f"{a}=v{v}" for a, v in r["aliases"].items()] + [f"{a}=UNREVIEWED" for a in r.get("unreviewed", {})]
+        return ", ".join(shown)
+
+    print(table(["MODEL", "LATEST", "VERSIONS", "ALIASES"], [[r["model"], f"v{r['latest']}", r["versions"], aliases(r)] for r in rows]))
+    for r in rows:
+        for a, tag in r.get("unreviewed", {}).items():
+            _warn(f"{r['model']}@{a}: tag {tag} is not backed by a reviewed pin on mreg/aliases; readers refuse it ('mreg check' explains)")
 
 
 def _manifest_json(v: Any) -> dict[str, Any]:
@@ -147,10 +154,11 @@ def show(
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
+    allow_unreviewed: AllowUnreviewedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """One version: its manifest and the aliases on it."""
-    v = _open(repo, registry=registry, offline=offline).show(ref, _at(at))
+    v = _open(repo, registry=registry, offline=offline).show(ref, _at(at), allow_unreviewed=allow_unreviewed)
     if as_json:
         emit_json(_manifest_json(v))
         return
@@ -186,6 +194,7 @@ def resolve(
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
+    allow_unreviewed: AllowUnreviewedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL@vN (with --json: the manifest and its aliases)."""
@@ -193,10 +202,10 @@ def resolve(
 
     reg = _open(repo, registry=registry, offline=offline)
     if as_json:
-        v = reg.show(ref, _at(at))
+        v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
         emit_json(_manifest_json(v))
     else:
-        v = reg.resolve(ref, _at(at))
+        v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed)
         print(v.ref)
     ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})
 
@@ -210,11 +219,12 @@ def pull(
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
+    allow_unreviewed: AllowUnreviewedOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Download the artifacts, verified against their digests."""
     reg = _open(repo, registry=registry, offline=offline)
-    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs)
+    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs, allow_unreviewed=allow_unreviewed)
     if as_json:
         emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
                    "from_cache": result.from_cache, "from_store": result.from_store})
@@ -269,8 +279,11 @@ def verify(
     from mreg.ops.maintain import corrupt_error
 
     result = _open(repo, offline=offline).verify(ref)
+    for problem in result.invalid:
+        _warn(f"skipped an invalid manifest: {problem}")
     if as_json:
-        payload: dict[str, Any] = {"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing, "corrupt": result.corrupt}
+        payload: dict[str, Any] = {"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing,
+                                   "corrupt": result.corrupt, "invalid_manifests": result.invalid}
         if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
             from mreg.cli._report import report
 
@@ -307,9 +320,11 @@ def gc(
         raise UsageError(f"--grace {grace!r}: expected a duration like 24h, 7d or 0s")
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
     result = _open(repo, offline=offline).gc(dry_run=dry_run, grace_seconds=seconds)
+    for problem in result.invalid:
+        _warn(f"skipped an invalid manifest (its objects, if any, count as unreferenced): {problem}")
     if as_json:
         emit_json({"dry_run": dry_run, "deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept, "young": result.young,
-                   "young_bytes": result.young_bytes, "stale_uploads": len(result.stale_uploads)})
+                   "young_bytes": result.young_bytes, "stale_uploads": len(result.stale_uploads), "invalid_manifests": result.invalid})
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
@@ -416,7 +431,11 @@ def log(
         else:
             what = f"{e['event']} {e['alias']} -> v{e['version']}" + (f" (was v{e['previous']})" if e.get("previous") else "")
         sig = {"good": "signed", "bad": "BAD SIGNATURE"}.get(e.get("signature") or "", "")
-        rows.append([e["at"], what, e["by"], e.get("reason") or "", e.get("request") or "", sig])
+        why, request = e.get("reason") or "", e.get("request") or ""
+        if e.get("reviewed") is False:  # a forged or unreviewed tag: its claims are the tagger's word only
+            what = f"UNREVIEWED {what}"
+            why, request = (f"(claimed) {why}" if why else ""), (f"(claimed) {request}" if request else "")
+        rows.append([e["at"], what, e["by"], why, request, sig])
     print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST", "SIGNATURE"], rows))
 
 

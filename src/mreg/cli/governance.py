@@ -7,7 +7,6 @@ summarise (mreg.ci).
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -36,10 +35,13 @@ def check(
     )
     if as_json:
         emit_json({"ok": result.ok, "manifests": result.manifests, "policies": result.policies, "tags": result.tags,
-                   "objects": result.objects, "problems": [p.as_dict() for p in result.problems]})
+                   "objects": result.objects, "problems": [p.as_dict() for p in result.problems],
+                   "warnings": [w.as_dict() for w in result.warnings]})
     else:
         for p in result.problems:
             print(str(p))
+        for w in result.warnings:
+            print(f"warning: {w}")
         print(f"{summary}: " + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
     if ci.under_actions():
         for p in result.problems:
@@ -112,6 +114,7 @@ def gate(
 @app.command("apply")
 def apply_(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be tagged; create nothing.")] = False,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign the tags (git's signing key; gpg.format=ssh for an SSH key), for mreg.yaml: signers.")] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -122,14 +125,13 @@ def apply_(
     from mreg import ci
     from mreg.ops.apply import apply
 
-    pending, applied = apply(_open(repo, offline=offline), dry_run=dry_run)
+    pending, applied = apply(_open(repo, offline=offline), dry_run=dry_run, sign=sign)
     if as_json:
         emit_json({"dry_run": dry_run, "pending": [p.as_dict() for p in pending], "applied": [a.as_dict() for a in applied]})
     elif dry_run:
         for p in pending:
-            if p.superseded_by is None:
-                print(f"would apply {p.describe()}")
-        if not any(p.superseded_by is None for p in pending):
+            print(f"would apply {p.describe()}")
+        if not pending:
             print("nothing to apply: the tags say what mreg/aliases asks for")
     else:
         for a in applied:
@@ -137,10 +139,6 @@ def apply_(
             print(f"applied {a.model}@{a.alias} {to} [{a.tag}]" + (f" ({a.request})" if a.request else ""))
         if not applied:
             print("nothing to apply: the tags say what mreg/aliases asks for")
-    for p in pending:
-        if p.superseded_by is not None and not as_json:
-            print(f"mreg: warning: left {p.describe()}: {p.superseded_by} moved it directly after the reviewed change",
-                  file=sys.stderr)
     if not dry_run:
         ci.write_outputs({
             "applied": json.dumps([a.as_dict() for a in applied]),

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
 from mreg.branches import backoff
-from mreg.errors import ConflictError, NotFoundError, UsageError
-from mreg.layout import REGISTRY_BRANCH, tag_ref
+from mreg.errors import ConflictError, IntegrityError, NotFoundError, UsageError
+from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
 from mreg.refs import Ref, check_alias, parse_ref, parse_version
 
 if TYPE_CHECKING:
+    from mreg.backing import Pin
     from mreg.registry import Registry
 
 MAX_TAG_ATTEMPTS = 40
@@ -55,21 +56,49 @@ def _move(
     unreviewed_because: str = "--no-review",
 ) -> AliasMove:
     reg.require_initialised()
-    protected = alias in reg.config.protected_aliases
+    protected = reg.is_protected(alias)
     if protected and review_allowed and not no_review:
         if not reg.branches.online:
             raise UsageError(
                 f"alias {alias!r} is protected and this registry has no remote to review the move",
-                hint="pass --no-review to move it directly (the tag records that nobody reviewed it)",
+                hint="pass --no-review to move it directly (the pin and the tag record that nobody reviewed it)",
             )
         from mreg.ops.review import request_review
 
         return request_review(reg, model, alias, event, version, reason=reason)
-    if protected and no_review:  # the audit record must say nobody reviewed it, whatever the reason given
+    governed = None
+    if protected:  # the audit record must say nobody reviewed it, whatever the reason given
+        has_remote = reg.git.remote_url(reg.remote_name) is not None
+        if has_remote and unreviewed_because == "--no-review" and not reg.config.allow_unreviewed:
+            raise UsageError(
+                f"alias {alias!r} is protected: in a registry with a remote, --no-review needs "
+                f"'allow_unreviewed: true' in {ALIASES_BRANCH}:mreg.yaml",
+                hint=f"run without --no-review to open a pull request on {ALIASES_BRANCH}",
+            )
         reason = f"{reason} (unreviewed: {unreviewed_because})" if reason else f"unreviewed ({unreviewed_because})"
-    move = write_tag(reg, model, alias, event, version, reason=reason, request=request, sign=sign)
+        governed = pin_directly(reg, model, alias, event, version, reason=reason)
+    move = write_tag(reg, model, alias, event, version, reason=reason, request=request, sign=sign, governed=governed)
     assert move is not None
     return move
+
+
+def pin_directly(reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str) -> str:
+    """An unreviewed protected move still goes through the governed branch (SPEC §7): one commit
+    pins the new value, so the tag that follows is backed and the branch says who did it and why."""
+    from mreg.backing import Pin
+    from mreg.branches import Change
+    from mreg.layout import ALIASES_BRANCH, policy_path
+    from mreg.ops.review import subject
+    from mreg.policy import dump_policy, read_policy, with_alias
+
+    pin = Pin(None) if version is None else Pin(version, reg.load_manifest(model, version, reg.registry_commit())["digest"])
+
+    def build(base: str | None) -> Change:
+        doc = read_policy(reg.git, base, model) if base else None
+        return Change({policy_path(model): dump_policy(with_alias(doc, alias, pin))}, f"{subject(event, model, alias, version)}\n\nReason: {reason}")
+
+    commit, _ = reg.branches.commit(ALIASES_BRANCH, build)
+    return commit
 
 
 def write_tag(
@@ -82,12 +111,15 @@ def write_tag(
     reason: str | None,
     request: str | None,
     sign: bool = False,
-    unless_current: bool = False,
+    pin: Pin | None = None,
+    governed: str | None = None,
 ) -> AliasMove | None:
-    """Create and push the next tag of an alias; a seq somebody else took is retried with the next.
+    """Create and push the next tag of an alias, pointing at the version's registration commit; a
+    seq somebody else took is retried with the next.
 
-    `unless_current` (used by `apply`) returns None instead when the alias already says `version`:
-    two overlapping runs then create one tag, not two.
+    With `pin` (used by `apply`) the manifest there must have the pinned digest (exit 5, no tag), and
+    None is returned instead when the alias's newest tag already says exactly that pin: two
+    overlapping runs create one tag, not two.
     """
     reg.branches.ensure_pushed(REGISTRY_BRANCH)
     for attempt in range(MAX_TAG_ATTEMPTS):
@@ -97,15 +129,22 @@ def write_tag(
         events = reg.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
         previous = cur.version if cur else None
-        if unless_current and previous == version:
+        if pin is not None and cur is not None and pin.matches(cur) and reg.tag_problem(cur) is None:
             return None
         if event == "demote" and (cur is None or cur.version is None):
             raise NotFoundError(f"alias {alias!r} of {model!r} is not set")
-        tip = reg.registry_commit()
+        target = reg.registry_commit()
         digest = None
         if version is not None:
-            reg.require_manifest_exists(model, version, tip)
-            digest = reg.load_manifest(model, version, tip)["digest"]
+            reg.require_manifest_exists(model, version, target)
+            target = reg.registration_commit(model, version)
+            digest = reg.load_manifest(model, version, target)["digest"]
+            if pin is not None and pin.digest is not None and digest != pin.digest:
+                raise IntegrityError(
+                    f"{ALIASES_BRANCH} approves {model}@v{version} with digest {pin.digest}, but the registered "
+                    f"manifest has {digest}; no tag created",
+                    hint="a reviewed pin names the exact bytes: promote the version again to review what is registered",
+                )
         seq = max((e.seq for e in events), default=0) + 1
         record = {
             "event": event,
@@ -116,9 +155,11 @@ def write_tag(
             "previous": previous,
             "reason": reason or None,
             "request": request,
+            "governed": governed,
+            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
         name = tag_ref(model, alias, seq).removeprefix("refs/tags/")
-        if reg.branches.create_tag(name, tip, alias_tags.format_record(record), sign=sign):
+        if reg.branches.create_tag(name, target, alias_tags.format_record(record), sign=sign):
             return AliasMove(model, alias, event, version, previous, name)
     raise ConflictError(f"could not create a tag for {model}@{alias} after {MAX_TAG_ATTEMPTS} attempts")
 

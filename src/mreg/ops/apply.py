@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
-from mreg.errors import NotFoundError
+from mreg.errors import IntegrityError, NotFoundError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
 from mreg.manifest import load_yaml
 from mreg.ops.review import review_branch
@@ -27,20 +27,19 @@ MAX_HISTORY = 200
 
 @dataclass(frozen=True)
 class Pending:
-    """One alias the governed branch asks for that the tags do not yet say."""
+    """One alias the governed branch pins that the tags do not yet say (or say only with a tag no
+    reader may follow: forged, unreviewed, pointing elsewhere — apply then restores the pin)."""
 
     model: str
     alias: str
     event: str
     version: int | None
     current: int | None
-    # The alias was moved directly (--no-review, direct_rollback) after the governed change: applying
-    # the older reviewed value would silently undo that move, so apply leaves it and check reports it.
-    superseded_by: str | None = None
+    digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "alias": self.alias, "event": self.event, "version": self.version,
-                "current": self.current, "superseded_by": self.superseded_by}
+                "digest": self.digest, "current": self.current}
 
     def describe(self) -> str:
         to = f"v{self.version}" if self.version is not None else "(removed)"
@@ -66,7 +65,7 @@ class Applied:
 
 
 def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]:
-    """Aliases whose governed value differs from their current tag (merged but not applied)."""
+    """Aliases whose governed pin differs from their newest tag (merged but not applied)."""
     from mreg.policy import desired_aliases, read_policies
 
     reg.require_initialised()
@@ -74,44 +73,48 @@ def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]
     if governed is None:
         return []
     out = []
-    for (model, alias), version in sorted(desired_aliases(read_policies(reg.git, governed)).items()):
+    for (model, alias), pin in sorted(desired_aliases(read_policies(reg.git, governed)).items()):
         events = reg.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
-        now = cur.version if cur else None
-        if now == version:
+        if cur is not None and pin.matches(cur) and reg.tag_problem(cur) is None:
             continue
-        if version is None:
+        if cur is None and pin.version is None:
+            continue  # asks to remove an alias that was never set
+        if pin.version is None:
             event = "demote"
-        elif any(e.version == version for e in events):
+        elif any(e.version == pin.version for e in events):
             event = "rollback"  # the alias held this version before
         else:
             event = "promote"
-        pending = Pending(model, alias, event, version, now)
-        if cur is not None:
-            commit, _ = change_commit(reg, governed, pending)
-            changed_at = int(reg.git.out("log", "-1", "--format=%ct", commit)) if commit else None
-            if changed_at is not None and cur.timestamp > changed_at:
-                pending = Pending(model, alias, event, version, now, superseded_by=cur.tag)
-        out.append(pending)
+        out.append(Pending(model, alias, event, pin.version, cur.version if cur else None, pin.digest))
     return out
 
 
-def apply(reg: Registry, *, dry_run: bool = False) -> tuple[list[Pending], list[Applied]]:
+def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[list[Pending], list[Applied]]:
     """Returns (what was pending, what this run tagged); a concurrent run may have tagged the rest."""
+    from mreg.backing import Pin
     from mreg.forge.github import forge_for
     from mreg.ops.aliases import write_tag
 
     reg.require_initialised()
     governed = reg.git.rev_parse(ALIASES_REF)
-    everything = pending_changes(reg, governed)
-    pending = [p for p in everything if p.superseded_by is None]
+    pending = pending_changes(reg, governed)
     if not pending or dry_run:
-        return everything, []
+        return pending, []
     assert governed is not None
     tip = reg.registry_commit()
-    for p in pending:
-        if p.version is not None and p.version not in reg.versions(p.model, tip):
+    for p in pending:  # everything that can refuse is checked before the first tag
+        if p.version is None:
+            continue
+        if p.version not in reg.versions(p.model, tip):
             raise NotFoundError(f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered")
+        registered = reg.load_manifest(p.model, p.version, reg.registration_commit(p.model, p.version))["digest"]
+        if p.digest is not None and registered != p.digest:
+            raise IntegrityError(
+                f"{ALIASES_BRANCH} approves {p.model}@v{p.version} for {p.alias} with digest {p.digest}, but the "
+                f"registered manifest has {registered}; no tag created",
+                hint="the reviewers approved other bytes: promote the version again so they review what is registered",
+            )
     forge = None
     if reg.branches.remote is not None and not reg.offline:
         _, forge = forge_for(reg.git.remote_url(reg.branches.remote))
@@ -122,10 +125,11 @@ def apply(reg: Registry, *, dry_run: bool = False) -> tuple[list[Pending], list[
     applied = []
     for p in pending:
         request, reason = origins[(p.model, p.alias)]
-        move = write_tag(reg, p.model, p.alias, p.event, p.version, reason=reason, request=request, unless_current=True)
+        move = write_tag(reg, p.model, p.alias, p.event, p.version, reason=reason, request=request, sign=sign,
+                         pin=Pin(p.version, p.digest), governed=governed)
         if move is not None and move.tag is not None:
             applied.append(Applied(p.model, p.alias, p.event, p.version, move.previous, move.tag, request))
-    return everything, applied
+    return pending, applied
 
 
 def change_commit(reg: Registry, governed: str, p: Pending) -> tuple[str | None, str | None]:
@@ -151,6 +155,8 @@ def _first_parent(reg: Registry, rev: str, path: str) -> list[tuple[str, list[st
 
 
 def _asked(reg: Registry, rev: str, p: Pending) -> object:
+    from mreg.backing import pin_of
+
     blob = reg.git.read_blob(f"{rev}:{policy_path(p.model)}")
     if blob is None:
         return ...
@@ -159,7 +165,8 @@ def _asked(reg: Registry, rev: str, p: Pending) -> object:
     except Exception:  # an old, broken revision just does not match
         return ...
     aliases = doc.get("aliases") if isinstance(doc, dict) else None
-    return aliases.get(p.alias, ...) if isinstance(aliases, dict) else ...
+    pin = pin_of(aliases.get(p.alias, ...)) if isinstance(aliases, dict) and p.alias in aliases else None
+    return pin.version if pin is not None else ...
 
 
 def _request(forge: Forge | None, commit: str, p: Pending) -> str:

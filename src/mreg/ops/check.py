@@ -59,6 +59,7 @@ class Problem:
 @dataclass
 class CheckResult:
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     manifests: int = 0
     policies: int = 0
     tags: int = 0
@@ -71,11 +72,21 @@ class CheckResult:
     def add(self, branch: str, path: str | None, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(branch, path, message, line))
 
+    def warn(self, branch: str, path: str | None, message: str, line: int | None = None) -> None:
+        self.warnings.append(Problem(branch, path, message, line))
+
 
 def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> CheckResult:
-    reg.require_initialised()
+    from mreg.history import HistoryError
+
     result = CheckResult()
+    try:
+        reg.sync()
+    except HistoryError as exc:  # reported, then everything else is checked on what this clone verified
+        result.add(REGISTRY_BRANCH, None, exc.message)
+    reg.require_initialised()
     tip = reg.registry_commit()
+    _check_history(reg, tip, result)
     valid = _check_manifests(reg, tip, result)
     if base and not _ZERO.match(base):
         _check_immutable(reg, base, tip, result)
@@ -91,6 +102,14 @@ def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> C
 
 
 # -- the registry branch ---------------------------------------------------------------------------
+def _check_history(reg: Registry, tip: str, result: CheckResult) -> None:
+    """Every commit of the registry branch only adds records (SPEC §3a.1), checked one by one."""
+    from mreg.history import scan_commits
+
+    for v in scan_commits(reg.git, tip):
+        result.add(REGISTRY_BRANCH, v.path, f"{v.describe()}: a registered version never changes")
+
+
 def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, dict[str, Any]]:
     """Validate every manifest; returns the valid ones by path."""
     paths = reg.git.ls_files(tip, "models")
@@ -193,6 +212,7 @@ def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) ->
 
 # -- the governed branch ---------------------------------------------------------------------------
 def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
+    from mreg.backing import pins_of
     from mreg.policy import policy_models, render_codeowners
 
     blob = reg.git.read_blob(f"{governed}:{CONFIG_PATH}")
@@ -213,10 +233,20 @@ def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dic
         if doc is None:
             continue
         policies[model] = doc
-        for alias, version in (doc.get("aliases") or {}).items():
-            if version is not None and manifest_path(model, version) not in valid:
-                what = "is not registered" if reg.git.read_blob(f"{tip}:{manifest_path(model, version)}") is None else "has an invalid manifest"
-                result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{version} {what}", _line_of(text, ["aliases", alias]))
+        for alias, pin in pins_of(doc).items():
+            line = _line_of(text, ["aliases", alias])
+            if pin.version is None:
+                continue
+            manifest = valid.get(manifest_path(model, pin.version))
+            if manifest is None:
+                what = "is not registered" if reg.git.read_blob(f"{tip}:{manifest_path(model, pin.version)}") is None else "has an invalid manifest"
+                result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{pin.version} {what}", line)
+            elif pin.digest is None:
+                result.warn(ALIASES_BRANCH, path, f"aliases.{alias}: pins v{pin.version} by number only; pin its digest too "
+                            f"(version: {pin.version}, digest: {manifest['digest']}) so reviewers approve exact bytes", line)
+            elif pin.digest != manifest["digest"]:
+                result.add(ALIASES_BRANCH, path, f"aliases.{alias}: pins {model}@v{pin.version} at digest {pin.digest}, "
+                           f"but the registered manifest has {manifest['digest']}", line)
     owners_blob = reg.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
     wanted = render_codeowners(policies)
     if owners_blob is not None and owners_blob != wanted:  # absent: the next promotion request writes it
@@ -230,33 +260,47 @@ def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
 
     for p in pending_changes(reg, governed):
         text = (reg.git.read_blob(f"{governed}:{policy_path(p.model)}") or b"").decode("utf-8", "replace")
-        result.add(
-            ALIASES_BRANCH,
-            policy_path(p.model),
-            f"{p.describe()}: moved directly by {p.superseded_by} after the reviewed change; "
-            f"record the move on {ALIASES_BRANCH} with a pull request"
-            if p.superseded_by
-            else f"{p.describe()}: merged but not applied (run 'mreg apply')",
-            _line_of(text, ["aliases", p.alias]),
-        )
+        result.add(ALIASES_BRANCH, policy_path(p.model), f"{p.describe()}: merged but not applied (run 'mreg apply')",
+                   _line_of(text, ["aliases", p.alias]))
 
 
 def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
-    """Every alias tag points into the registry's history at a manifest with the digest it names."""
+    """Every alias tag points into the verified registry history at the registered manifest with the
+    digest it names; every protected alias's newest tag is backed by the governed branch (SPEC §3a.3)."""
+    from mreg import aliases as alias_tags
     from mreg.ops.inspect import _all_events
+    from mreg.policy import read_policies
 
-    history = set(reg.git.out("rev-list", tip).split())
-    events = [e for e in _all_events(reg) if e.version is not None]
+    for name, why in alias_tags.odd_tags(reg.git):
+        result.add("tags", None, f"tag {name} {why}")
+    events = _all_events(reg)
     result.tags = len(events)
-    blobs = reg.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
-    for e, blob in zip(events, blobs, strict=False):
-        where = f"tag {e.tag}"
+    with_version = [e for e in events if e.version is not None]
+    history = set(reg.git.out("rev-list", tip).split())
+    blobs = reg.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    here = reg.git.object_ids([f"{tip}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    there = reg.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    for e, blob, a, b in zip(with_version, blobs, there, here, strict=False):
+        where = f"tag {e.tag} (by {e.tagger})"
         if e.commit not in history:
-            result.add(REGISTRY_BRANCH, None, f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}")
+            result.add("tags", None, f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}")
         elif blob is None:
-            result.add(REGISTRY_BRANCH, None, f"{where} names {e.model}@v{e.version}, which its commit does not hold")
-        elif e.digest and not re.search(rf"^digest: ['\"]?{re.escape(e.digest)}['\"]?$", blob.decode("utf-8", "replace"), re.M):
-            result.add(REGISTRY_BRANCH, None, f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another")
+            result.add("tags", None, f"{where} names {e.model}@v{e.version}, which its commit does not hold")
+        elif a != b:
+            result.add("tags", None, f"{where} points at a manifest of {e.model}@v{e.version} that is not the registered one")
+        elif not e.digest or not re.search(rf"^digest: ['\"]?{re.escape(e.digest)}['\"]?$", blob.decode("utf-8", "replace"), re.M):
+            result.add("tags", None, f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another")
+    governed = reg.git.rev_parse(ALIASES_REF)
+    try:
+        policies = read_policies(reg.git, governed) if governed else {}
+    except MregError:
+        policies = {}  # reported with its line by _check_governed
+    protected = {(e.model, e.alias) for e in events if reg.is_protected(e.alias)}
+    for model, alias in sorted(protected):
+        model_events = [e for e in events if e.model == model]
+        st = reg.standing(model, alias, model_events, policy=policies.get(model), governed=governed)
+        if st.state == "unbacked":
+            result.add("tags", None, f"{model}@{alias}: {st.problem}: readers refuse it (UNREVIEWED); run 'mreg apply' to restore the approved value")
 
 
 def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:

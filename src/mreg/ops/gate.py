@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
 from mreg import gates
-from mreg.errors import NotFoundError, UsageError
+from mreg.errors import IntegrityError, NotFoundError, UsageError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
@@ -61,18 +60,18 @@ def governed_rev(reg: Registry) -> str:
 
 def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]]) -> GateReport:
     """Figures of the candidate against the rules; baselines are what the tags say now."""
-    events = reg.alias_events(candidate.model)
-    cur = alias_tags.current(events, alias)
+    values = reg.alias_values(candidate.model)  # what readers follow: never an unreviewed tag
     baselines: dict[str, gates.Baseline] = {}
+    tip = reg.registry_commit()
     for name in gates.baseline_aliases(rules):
-        ev = alias_tags.current(events, name)
-        if ev is None or ev.version is None:
+        version = values.get(name)
+        if version is None:
             baselines[name] = gates.Baseline(name, None, {})
         else:
-            manifest = reg.load_manifest(candidate.model, ev.version, ev.commit)
-            baselines[name] = gates.Baseline(name, ev.version, manifest.get("metrics") or {})
+            manifest = reg.load_manifest(candidate.model, version, tip)
+            baselines[name] = gates.Baseline(name, version, manifest.get("metrics") or {})
     verdicts = gates.evaluate(rules, candidate.manifest, baselines)
-    return GateReport(candidate.model, alias, candidate.version, cur.version if cur else None, verdicts, len(rules))
+    return GateReport(candidate.model, alias, candidate.version, values.get(alias), verdicts, len(rules))
 
 
 def gate_ref(reg: Registry, ref: str, alias: str) -> GateReport:
@@ -98,17 +97,22 @@ def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:
     base_policies = read_policies(reg.git, base_sha)
     reports = []
     tip = reg.registry_commit()
-    for (model, alias), version in sorted(after.items()):
-        if (model, alias) in before and before[(model, alias)] == version:
+    for (model, alias), pin in sorted(after.items()):
+        if (model, alias) in before and before[(model, alias)] == pin:
             continue
         rules = list(((base_policies.get(model) or {}).get("gates") or {}).get(alias) or [])
+        version = pin.version
         if version is None:  # removing an alias has nothing to measure
-            cur = alias_tags.current(reg.alias_events(model), alias)
-            reports.append(GateReport(model, alias, None, cur.version if cur else None, [], len(rules)))
+            reports.append(GateReport(model, alias, None, reg.alias_values(model).get(alias), [], len(rules)))
             continue
         if version not in reg.versions(model, tip):
             raise NotFoundError(f"{ALIASES_BRANCH} asks for {model}@{alias} = v{version}, which is not registered")
         candidate = reg.resolve(parse_ref(f"{model}@v{version}"))
+        if pin.digest is not None and pin.digest != candidate.digest:
+            raise IntegrityError(
+                f"{ALIASES_BRANCH} would pin {model}@{alias} to v{version} at digest {pin.digest}, "
+                f"but the registered manifest has {candidate.digest}"
+            )
         reports.append(evaluate_candidate(reg, candidate, alias, rules))
     return reports
 

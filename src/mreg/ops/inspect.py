@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
-from mreg.layout import REGISTRY_REF, versions_dir
+from mreg.layout import versions_dir
 
 if TYPE_CHECKING:
     from mreg.registry import Registry, Version
@@ -25,19 +25,39 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
     for e in _all_events(reg):
         events_by_model.setdefault(e.model, []).append(e)
+    governed = reg.governed_commit(at)
+    policies = _policies(reg, governed) if any(reg.is_protected(e.alias) for es in events_by_model.values() for e in es) else {}
     rows = []
     for model in sorted(versions):
         numbers = sorted(versions[model])
-        current = alias_tags.current_all(events_by_model.get(model, []), at=to_unix(at))
-        rows.append(
-            {
-                "model": model,
-                "latest": numbers[-1],
-                "versions": len(numbers),
-                "aliases": {a: e.version for a, e in sorted(current.items()) if e.version is not None},
-            }
-        )
+        events = events_by_model.get(model, [])
+        current = alias_tags.current_all(events, at=to_unix(at))
+        aliases, unreviewed = {}, {}
+        for alias in sorted(current):
+            st = reg.standing(model, alias, events, at=at, policy=policies.get(model), governed=governed)
+            if st.event is None or st.event.version is None:
+                continue
+            if st.state == "unbacked" or reg.tag_problem(st.event) is not None:
+                unreviewed[alias] = st.event.tag  # never shown as a value: readers refuse it
+            else:
+                aliases[alias] = st.event.version
+        row: dict[str, Any] = {"model": model, "latest": numbers[-1], "versions": len(numbers), "aliases": aliases}
+        if unreviewed:
+            row["unreviewed"] = unreviewed
+        rows.append(row)
     return rows
+
+
+def _policies(reg: Registry, governed: str | None) -> dict[str, dict[str, Any]]:
+    from mreg.errors import MregError
+    from mreg.policy import read_policies
+
+    if governed is None:
+        return {}
+    try:
+        return read_policies(reg.git, governed)
+    except MregError:
+        return {}  # a broken policy backs nothing; `check` names it
 
 
 def _all_events(reg: Registry) -> list[alias_tags.AliasEvent]:
@@ -127,41 +147,76 @@ def package_changes(lock_a: str, lock_b: str) -> list[dict[str, Any]]:
 
 
 def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, Any]]:
-    """Registrations (registry-branch history) and alias events, merged into one timeline."""
+    """Registrations (the commits that added each manifest, never a commit's subject) and alias
+    events, merged into one timeline; a protected alias's tag that no reviewed pin backs is marked."""
+    from mreg.backing import approved_ever
+
     reg.require_initialised()
     tip = reg.registry_commit()
     entries: list[dict[str, Any]] = []
     if alias is None:
-        for sha, stamp, who, subject in (r for r in reg.git.log(REGISTRY_REF, versions_dir(model)) if len(r) == 4):
-            parts = subject.split()
-            if len(parts) == 3 and parts[0] == "register" and parts[1] == model and parts[2].startswith("v"):
-                entries.append(
-                    {
-                        "event": "register",
-                        "model": model,
-                        "alias": None,
-                        "version": int(parts[2][1:]),
-                        "by": who,
-                        "at": _iso(int(stamp)),
-                        "seq": None,
-                        "reason": None,
-                        "request": None,
-                        "commit": sha,
-                        "_order": (int(stamp), 0, int(parts[2][1:])),
-                    }
-                )
+        for sha, stamp, who, number in _registrations(reg, tip, model):
+            entries.append(
+                {
+                    "event": "register", "model": model, "alias": None, "version": number, "by": who,
+                    "at": _iso(stamp), "seq": None, "reason": None, "request": None, "commit": sha,
+                    "_order": (stamp, 0, number),
+                }
+            )
     events = alias_tags.read_events(reg.git, model, alias)
     if not entries and not events and not reg.versions(model, tip):
         from mreg.errors import NotFoundError
 
         raise NotFoundError(f"no model named {model!r} in the registry")
+    governed = reg.governed_commit()
+    policy = _policies(reg, governed).get(model)
+    all_events = events if alias is not None else alias_tags.read_events(reg.git, model)
+    current = {a: reg.standing(model, a, all_events, policy=policy, governed=governed) for a in {e.alias for e in events}}
     for e in events:
         d = e.as_dict()
         d["signature"] = _signature_status(reg, e)
+        reviewed = True
+        if reg.is_protected(e.alias):
+            st = current[e.alias]
+            if st.event is not None and st.event.tag == e.tag:
+                reviewed = st.state != "unbacked"
+            else:
+                reviewed = governed is not None and approved_ever(reg.git, governed, e, signers=reg.config.signers)
+        if reviewed and e.version is not None and reg.tag_problem(e) is not None:
+            reviewed = False
+        d["reviewed"] = reviewed
         d["_order"] = (e.timestamp, 1, e.seq)
         entries.append(d)
     entries.sort(key=lambda d: d.pop("_order"))
     return entries
+
+
+def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:
+    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
+    import re
+
+    proc = reg.git.run(
+        "log", "-z", "--diff-filter=A", "--name-only", "--no-renames", "--format=%x01%H %ct%x00%an <%ae>",
+        "--end-of-options", tip, "--", versions_dir(model), check=False,
+    )
+    out = []
+    number_re = re.compile(r"^" + re.escape(versions_dir(model)) + r"/([1-9][0-9]{0,8})\.yaml\Z")
+    tokens = proc.stdout.split(b"\0")
+    i, sha, stamp, who = 0, "", 0, ""
+    while i < len(tokens):
+        tok = tokens[i].lstrip(b"\n")
+        i += 1
+        if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
+            parts = tok[1:].decode("ascii", "replace").split()
+            who = tokens[i].decode("utf-8", "replace") if i < len(tokens) else ""
+            i += 1
+            ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
+            sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
+            continue
+        m = number_re.match(tok.decode("utf-8", "replace"))
+        if m and sha:
+            out.append((sha, stamp, who, int(m.group(1))))
+    return out
 
 
 def _signature_status(reg: Registry, event: alias_tags.AliasEvent) -> str:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mreg.errors import IntegrityError, NotFoundError
+from mreg.errors import IntegrityError, MregError, NotFoundError
 from mreg.layout import REGISTRY_BRANCH
 from mreg.ports import Progress
 
@@ -22,26 +22,36 @@ class VerifyResult:
     bytes: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
     corrupt: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # manifests that do not parse: reported, skipped
 
     @property
     def ok(self) -> bool:
         return not self.missing and not self.corrupt
 
 
-def referenced_objects(reg: Registry, *, ref: str | None = None) -> dict[str, list[str]]:
-    """digest → the versions (and roles) that need it."""
-    refs: dict[str, list[str]] = {}
+def referenced_objects(reg: Registry, *, ref: str | None = None, invalid: list[str] | None = None) -> dict[str, list[str]]:
+    """digest → the versions (and roles) that need it.
+
+    Without `ref`: every manifest that was ever on the registry branch (an edit or a delete that
+    slipped in before this clone's anchor must not let gc take bytes a tag still names) and the
+    manifest at every alias tag's commit (SPEC §3a.5). A manifest that does not parse is named in
+    `invalid` and skipped, never a reason to stop.
+    """
+    from mreg.registry import Version
+
     if ref is not None:
         versions = [reg.resolve(ref)]
     else:
-        commit = reg.registry_commit()
         versions = []
-        from mreg.registry import Version
-
-        for model in reg.models(commit):
-            numbers = reg.versions(model, commit)
-            for n, m in reg.load_manifests(model, numbers, commit).items():
-                versions.append(Version(model, n, m, commit))
+        for where, blob in _every_manifest(reg):
+            try:
+                m = _parse(blob, where)
+            except MregError as exc:
+                if invalid is not None:
+                    invalid.append(exc.message)
+                continue
+            versions.append(Version(m["model"], m["version"], m, ""))
+    refs: dict[str, list[str]] = {}
     for v in versions:
         m = v.manifest
         for a in m["artifacts"]:
@@ -50,7 +60,48 @@ def referenced_objects(reg: Registry, *, ref: str | None = None) -> dict[str, li
         refs.setdefault(env["packages"], []).append(f"{v.ref}:environment.packages")
         if "lockfile" in env:
             refs.setdefault(env["lockfile"]["digest"], []).append(f"{v.ref}:environment.lockfile")
+    for users in refs.values():
+        users[:] = sorted(set(users))
     return refs
+
+
+def _every_manifest(reg: Registry) -> list[tuple[str, bytes]]:
+    """(where, bytes) of each distinct manifest blob in the registry's history and at alias tags."""
+    from mreg import aliases as alias_tags
+    from mreg.history import is_record_path
+    from mreg.layout import manifest_path
+
+    tip = reg.registry_commit()
+    raw = reg.git.run("log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=", "--end-of-options", tip, "--", "models", check=False).stdout
+    blobs: dict[str, str] = {}
+    tokens = raw.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].lstrip(b"\n")
+        i += 1
+        if not tok.startswith(b":"):
+            continue
+        path = tokens[i] if i < len(tokens) else b""
+        i += 1
+        meta = tok[1:].split(b" ")
+        if len(meta) != 5 or not is_record_path(path):
+            continue
+        for oid, mode in ((meta[2], meta[0]), (meta[3], meta[1])):
+            if mode == b"100644" and oid.strip(b"0"):
+                blobs.setdefault(oid.decode("ascii"), f"{REGISTRY_BRANCH}:{path.decode('utf-8', 'replace')}")
+    events = [e for e in alias_tags.read_events(reg.git, None) if e.version is not None]
+    ids = reg.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
+    for e, tag_oid in zip(events, ids, strict=True):
+        if tag_oid is not None:
+            blobs.setdefault(tag_oid, f"tag {e.tag}:{manifest_path(e.model, e.version or 0)}")
+    oids = sorted(blobs)
+    return [(blobs[o], b) for o, b in zip(oids, reg.git.read_blobs(oids), strict=True) if b is not None]
+
+
+def _parse(blob: bytes, where: str) -> dict[str, Any]:
+    from mreg.registry import _parse_capped
+
+    return _parse_capped(blob, where=where)
 
 
 def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None) -> VerifyResult:
@@ -59,7 +110,7 @@ def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None =
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs
     result = VerifyResult()
-    items = sorted(referenced_objects(reg, ref=ref).items())
+    items = sorted(referenced_objects(reg, ref=ref, invalid=result.invalid).items())
 
     def one(item: tuple[str, list[str]]) -> tuple[str, int] | None:
         digest, _ = item
@@ -109,6 +160,7 @@ class GcResult:
     young: int = 0
     young_bytes: int = 0
     stale_uploads: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -132,7 +184,7 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
     now = time.time()
     listed = list(store.list_objects())
     reg.sync()
-    referenced = set(referenced_objects(reg))
+    referenced = set(referenced_objects(reg, invalid=result.invalid))
     candidates = []
     for obj in listed:
         if obj.digest in referenced:

@@ -50,8 +50,9 @@ def pull(
     at: datetime | None = None,
     progress: Callable[[str, int], Progress | None] | None = None,
     jobs: int | None = None,
+    allow_unreviewed: bool = False,
 ) -> PullResult:
-    version = reg.resolve(ref, at)
+    version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"-o {dest}: exists and is not a directory")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
+from mreg.backing import Pin, pins_of
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
 from mreg.ops.aliases import AliasMove
@@ -20,9 +21,6 @@ from mreg.refs import Ref
 if TYPE_CHECKING:
     from mreg.ops.gate import GateReport
     from mreg.registry import Registry, Version
-
-_UNSET = object()
-
 
 def review_branch(model: str, alias: str, version: int | None) -> str:
     return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
@@ -57,15 +55,16 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
 
     policies = read_policies(reg.git, base)
     doc = policies.get(model)
-    asked = (doc.get("aliases") or {}).get(alias, _UNSET) if doc else _UNSET
-    if asked is not _UNSET and asked == version:
+    pin = Pin(version, candidate.digest if candidate is not None else None)
+    asked = pins_of(doc).get(alias)
+    if asked is not None and asked == pin:
         if current == version:
             raise UsageError(f"{model}@{alias} is already {'removed' if version is None else f'v{version}'}")
         raise UsageError(
             f"{ALIASES_BRANCH} already asks for {model}@{alias} = {'(removed)' if version is None else f'v{version}'}: merged but not applied",
             hint="run 'mreg apply' (CI normally does after each merge)",
         )
-    new_doc = with_alias(doc, alias, version)
+    new_doc = with_alias(doc, alias, pin)
     policies[model] = new_doc
     files = {policy_path(model): dump_policy(new_doc), CODEOWNERS_PATH: render_codeowners(policies)}
     title = subject(event, model, alias, version)

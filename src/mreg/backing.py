@@ -1,0 +1,201 @@
+"""Which alias tags a reader may follow (SPEC §3a.2-4): the one owner of "backed".
+
+Any tag: annotated, canonical seq (`aliases.read_events` drops the rest), pointing at a commit in
+the verified registry history whose manifest is the very blob at the verified tip and has the
+digest the tag records (`tag_problem`). A protected alias's tag must also be *backed*: its
+(version, digest) equals the pin on the governed branch — the current pin, or, while a merged
+change is not applied yet, the pin before it — and, when `mreg.yaml` lists `signers`, its
+signature verifies against them. Everything else is refused, never followed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from mreg.aliases import AliasEvent
+from mreg.gitrepo import GitRepo
+from mreg.layout import ALIASES_BRANCH, policy_path
+
+MAX_POLICY_HISTORY = 200  # first-parent revisions of one policy file searched for its previous pin
+_FPR = re.compile(r"^[0-9A-Fa-f]{40}(?:[0-9A-Fa-f]{24})?\Z")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the governed branch approves for one alias: a version (None: removed) and its digest
+    (None only for a pin written before digests were pinned: version only, `check` asks for one)."""
+
+    version: int | None
+    digest: str | None = None
+
+    def matches(self, e: AliasEvent) -> bool:
+        if self.version is None:
+            return e.version is None
+        return e.version == self.version and (self.digest is None or e.digest == self.digest)
+
+    def describe(self) -> str:
+        if self.version is None:
+            return "(removed)"
+        return f"v{self.version}" + (f" ({self.digest})" if self.digest else " (no digest pinned)")
+
+    def as_yaml(self) -> dict[str, Any] | None:
+        return None if self.version is None else {"version": self.version, "digest": self.digest}
+
+
+def pin_of(value: Any) -> Pin | None:
+    """A schema-valid `aliases.<alias>` value as a Pin; None when it is not a pin at all."""
+    if value is None:
+        return Pin(None)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Pin(value)  # the old scalar form: version only
+    if isinstance(value, dict) and isinstance(value.get("version"), int) and not isinstance(value.get("version"), bool):
+        digest = value.get("digest")
+        return Pin(value["version"], digest if isinstance(digest, str) else None)
+    return None
+
+
+def pins_of(policy: dict[str, Any] | None) -> dict[str, Pin]:
+    out = {}
+    for alias, value in ((policy or {}).get("aliases") or {}).items():
+        pin = pin_of(value)
+        if pin is not None:
+            out[str(alias)] = pin
+    return out
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a protected alias stands: `backed` (follow `event`), `pending` (follow `event`, the
+    approved change in `approved_in` is merged but not applied), `unbacked` (refuse `event`),
+    `unset` (no tag; `pin` may still ask for one)."""
+
+    state: str
+    event: AliasEvent | None
+    pin: Pin | None
+    problem: str | None = None
+    approved_in: str | None = None
+
+
+def assess(
+    git: GitRepo,
+    governed: str | None,
+    model: str,
+    alias: str,
+    current: AliasEvent | None,
+    *,
+    policy: dict[str, Any] | None,
+    signers: tuple[str, ...] = (),
+) -> Standing:
+    """The standing of a protected alias whose newest tag is `current`, judged by the governed
+    branch at `governed` (its tip, or its state at a `--at` time) and its `policy` there."""
+    pin = pins_of(policy).get(alias)
+    if current is None:
+        return Standing("unset", None, pin)
+    if signers and not signature_ok(git, current, signers):
+        return Standing("unbacked", current, pin, f"tag {current.tag} is not signed by a signer listed in mreg.yaml")
+    if pin is not None and pin.matches(current):
+        return Standing("backed", current, pin)
+    if governed is not None:
+        previous, changed_in = previous_pin(git, governed, model, alias, pin)
+        if previous is not None and changed_in is not None and previous.matches(current):
+            return Standing("pending", current, pin, approved_in=changed_in)
+    what = "removes it" if current.version is None else f"sets v{current.version}"
+    approves = pin.describe() if pin is not None else "nothing (no pin for it)"
+    return Standing(
+        "unbacked", current, pin,
+        f"tag {current.tag} by {current.tagger or 'unknown'} {what}, but {ALIASES_BRANCH} approves {approves}",
+    )
+
+
+def previous_pin(git: GitRepo, governed: str, model: str, alias: str, now: Pin | None) -> tuple[Pin | None, str | None]:
+    """The pin before the current one on the governed branch's first-parent history, and the commit
+    that changed it (a merge, for a reviewed pull request)."""
+    from mreg.policy import parse_policy
+
+    path = policy_path(model)
+    out = git.run("log", "--first-parent", f"-{MAX_POLICY_HISTORY}", "--format=%H", "--end-of-options", governed, "--", path, check=False)
+    commits = out.stdout.decode().split()
+    if not commits:
+        return None, None
+    blobs = git.read_blobs([f"{c}^:{path}" for c in commits])
+    for commit, blob in zip(commits, blobs, strict=True):
+        if blob is None:
+            return (Pin(None), commit) if now is not None else (None, None)
+        try:
+            before = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}")).get(alias)
+        except Exception:  # an old, broken revision approves nothing
+            before = None
+        if before != now:
+            return before, commit
+    return None, None
+
+
+def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[str, ...] = ()) -> bool:
+    """For history views (`log`): whether a past tag applied a pin that the governed branch held.
+    The tag's `governed` commit must be on the governed branch and pin exactly this value there;
+    a tag written before records named their commit is matched against any past pin of its alias."""
+    from mreg.policy import parse_policy
+
+    if signers and not signature_ok(git, e, signers):
+        return False
+    path = policy_path(e.model)
+    if e.governed is not None:
+        if not git.is_ancestor(e.governed, governed):
+            return False
+        candidates = [e.governed]
+    else:
+        out = git.run("log", "--first-parent", f"-{MAX_POLICY_HISTORY}", "--format=%H", "--end-of-options", governed, "--", path, check=False)
+        candidates = out.stdout.decode().split()
+    for blob in git.read_blobs([f"{c}:{path}" for c in candidates]):
+        if blob is None:
+            continue
+        try:
+            pin = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}")).get(e.alias)
+        except Exception:
+            continue
+        if pin is not None and pin.matches(e):
+            return True
+    return False
+
+
+# -- signatures (SPEC §3a.4) -----------------------------------------------------------------------
+_verified: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def signature_ok(git: GitRepo, e: AliasEvent, signers: tuple[str, ...]) -> bool:
+    """The tag's signature verifies against a listed signer: SSH allowed-signers lines (checked by
+    git with that list as its allowed-signers file) or OpenPGP fingerprints (git's gpg reports the
+    key's fingerprint, which must be listed)."""
+    key = (e.tag, signers)
+    if key in _verified:
+        return _verified[key]
+    ok = False
+    if e.signed:
+        ssh = [s for s in signers if not _FPR.match(s.replace(" ", ""))]
+        fingerprints = {s.replace(" ", "").upper() for s in signers if _FPR.match(s.replace(" ", ""))}
+        fd, allowed = tempfile.mkstemp(prefix="mreg-signers-", dir=git.git_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write("".join(line.strip() + "\n" for line in ssh))
+            proc = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-tag", "--raw", "--", e.tag, check=False)
+        finally:
+            os.unlink(allowed)
+        status = proc.stderr.decode("utf-8", "replace")
+        if proc.returncode == 0:
+            if "-----BEGIN SSH SIGNATURE-----" in _signature_block(git, e) or "Good \"git\" signature" in status:
+                ok = bool(ssh)
+            else:
+                valid = re.findall(r"^\[GNUPG:\] VALIDSIG ([0-9A-F]+)", status, re.M)
+                ok = any(v.upper() in fingerprints or v.upper()[-40:] in fingerprints for v in valid)
+    _verified[key] = ok
+    return ok
+
+
+def _signature_block(git: GitRepo, e: AliasEvent) -> str:
+    return git.run("cat-file", "tag", e.tag, check=False).stdout.decode("utf-8", "replace")
