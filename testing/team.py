@@ -46,6 +46,33 @@ class Team:
         assert r.code == 0, r.err
         return r.out.strip()
 
+    def approve(self, ref: str, alias: str = "production") -> None:
+        """A protected alias set as if an earlier pull request had been merged: the pin pushed to the
+        governed branch (no PR number used up), then `mreg apply`."""
+        import subprocess
+
+        import yaml
+
+        from testing.fake_github import show
+
+        r = self.mreg("resolve", ref, "--json")
+        assert r.code == 0, r.err
+        v = json.loads(r.out)
+        try:
+            text = show(self.bare, f"mreg/aliases:models/{v['model']}.yaml")
+        except subprocess.CalledProcessError:  # no policy file yet
+            text = ""
+        policy = yaml.safe_load(text) or {"schema": "mreg/model/v1"}
+        policy.setdefault("aliases", {})[alias] = {"version": v["version"], "digest": v["manifest"]["digest"]}
+        push_files(
+            self.bare,
+            "mreg/aliases",
+            {f"models/{v['model']}.yaml": yaml.safe_dump(policy, sort_keys=False)},
+            f"promote {ref} to {alias}",
+        )
+        r = self.mreg("apply")
+        assert r.code == 0, r.err
+
 
 def make_team(tmp: Path, *, policy: str | None = POLICY) -> Iterator[Team]:
     bare = tmp / "origin.git"

@@ -70,9 +70,10 @@ def test_crafted_manifests_are_rejected_with_precise_messages(one: Team, tmp_pat
     assert re.search(r"versions/6\.yaml:2: invalid YAML: YAML tag refused .*python/object/apply:os\.system", out)
     assert "versions/7.yaml:2: the manifest says fraud@v8, its path says fraud@v7" in out
     assert "models/fraud/notes.txt: unexpected file" in out
+    assert "models/fraud/notes.txt: commit" in out and "adds a file outside models/<model>/versions/<n>.yaml" in out
     assert re.search(r"^::error file=models/fraud/versions/2\.yaml,line=\d+::", out, re.M)
-    assert "mreg check found 7 problem(s)" in r.err
-    assert "7 problem(s)" in summary.read_text()
+    assert "mreg check found 8 problem(s)" in r.err
+    assert "8 problem(s)" in summary.read_text()
 
 
 def test_a_manifest_edited_or_removed_since_base_fails(team: Team) -> None:
@@ -88,7 +89,8 @@ def test_a_manifest_edited_or_removed_since_base_fails(team: Team) -> None:
     assert r.code == 1
     assert f"models/fraud/versions/1.yaml: manifest edited since {base}: manifests are immutable once committed" in r.out
     assert f"models/fraud/versions/2.yaml: manifest removed since {base}" in r.out
-    assert team.mreg("check", "--base", "0" * 40).code == 0  # a push event's "before" for a new branch
+    r = team.mreg("check", "--base", "0" * 40)  # a push event's "before" for a new branch: history still checked
+    assert r.code == 1 and "modifies 'models/fraud/versions/1.yaml'" in r.out and "deletes 'models/fraud/versions/2.yaml'" in r.out
     assert team.mreg("check", "--base", "nope").code == 2
 
 

@@ -62,7 +62,7 @@ def live(team: Team) -> Team:
     team.register({"auc": 0.90, "latency_ms": 20})
     team.register({"auc": 0.93, "latency_ms": 22})
     team.register({"auc": 0.80, "latency_ms": 90})
-    assert team.mreg("promote", "fraud@v1", "--to", "production", "--no-review").code == 0
+    team.approve("fraud@v1")  # pull request #1, merged and applied
     return team
 
 

@@ -30,8 +30,8 @@ def live(team: Team) -> Team:
     assert team.register({"auc": 0.90, "latency_ms": 20}) == "fraud@v1"
     assert team.register({"auc": 0.93, "latency_ms": 22}) == "fraud@v2"
     assert team.register({"auc": 0.80, "latency_ms": 90}) == "fraud@v3"
-    r = team.mreg("promote", "fraud@v1", "--to", "production", "--no-review")
-    assert r.code == 0, r.err
+    team.approve("fraud@v1")  # as if an earlier pull request had been merged and applied
+    team.gh.requests.clear()
     return team
 
 
@@ -50,7 +50,8 @@ def test_protected_promotion_opens_a_pull_request_and_creates_no_tag(live: Team)
     assert (pr["head"]["ref"], pr["base"]["ref"], pr["title"]) == (BRANCH, "mreg/aliases", "promote fraud v2 to production")
     # the branch is one commit off the governed tip, with the alias set and everything else kept
     policy = yaml.safe_load(show(live.bare, f"{BRANCH}:models/fraud.yaml"))
-    assert policy["aliases"] == {"production": 2}
+    v2 = yaml.safe_load(live.mreg("resolve", "fraud@v2", "--json").out)["manifest"]["digest"]
+    assert policy["aliases"] == {"production": {"version": 2, "digest": v2}}  # the reviewers approve exact bytes
     assert policy["owners"] == ["alice", "acme/ml-leads"] and "production" in policy["gates"]
     assert "/models/fraud.yaml @alice @acme/ml-leads" in show(live.bare, f"{BRANCH}:.github/CODEOWNERS")
     assert show(live.bare, f"{BRANCH}~1").split()[1] == branch_sha(live.bare, "mreg/aliases")
@@ -83,7 +84,7 @@ def test_merge_then_apply_creates_the_tag_with_the_pull_request(live: Team, tmp_
     assert "count=1" in out_file.read_text()
     tag_msg = show(live.bare, "mreg/fraud/production/2")
     assert f'request: "{url}"' in tag_msg and 'event: "promote"' in tag_msg and "previous: 1" in tag_msg
-    assert merge not in tag_msg
+    assert f'governed: "{merge}"' in tag_msg  # the reviewed pin it applies
     assert live.mreg("resolve", "fraud@production").out.strip() == "fraud@v2"
     # idempotent, and the registry is consistent again
     r = live.mreg("apply")
@@ -185,7 +186,8 @@ def test_a_new_policy_file_is_created_when_the_model_has_none(tmp_path: Path) ->
         r = team.mreg("promote", "fraud@v1", "--to", "production")
         assert r.code == 0, r.err
         doc = yaml.safe_load(show(team.bare, "mreg/promote/fraud/production/v1:models/fraud.yaml"))
-        assert doc == {"schema": "mreg/model/v1", "aliases": {"production": 1}}
+        digest = yaml.safe_load(team.mreg("resolve", "fraud@v1", "--json").out)["manifest"]["digest"]
+        assert doc == {"schema": "mreg/model/v1", "aliases": {"production": {"version": 1, "digest": digest}}}
         assert "no gate rules" in team.gh.pulls[1]["body"]
     finally:
         gen.close()

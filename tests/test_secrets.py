@@ -154,7 +154,7 @@ def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(team: Team,
     mreg("register", "fraud", str(model), "--param", "password=x", expect=2)
     mreg("register", "fraud", str(model), "--data", f"train=https://user:{URL_TOKEN}@example.com/d.csv", expect=2)
     mreg("promote", "fraud@v1", "--to", "staging", "--reason", "try")
-    mreg("promote", "fraud@v1", "--to", "production", "--no-review")
+    mreg("promote", "fraud@v1", "--to", "production", "--no-review", expect=2)  # refused: the registry has a remote
     mreg("promote", "fraud@v2", "--to", "production")  # a protected move: a PR on the fake GitHub, with the token
     for args in (["list"], ["show", "fraud@v2"], ["resolve", "fraud@production", "--json"], ["log", "fraud"],
                  ["diff", "fraud@v1", "fraud@v2"], ["verify"], ["gate", "fraud@v2", "--to", "production"],

@@ -31,6 +31,8 @@ MAX_REPORTED = 50  # violations named by one scan (a rewritten history can touch
 class HistoryError(IntegrityError):
     """The remote's registry history breaks the append-only rule (exit 5)."""
 
+    rewritten = False  # True: the remote tip does not descend from the verified one at all
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -137,11 +139,13 @@ def verify_advance(git: GitRepo, verified: str | None, theirs: str, *, remote: s
         if git.is_ancestor(theirs, verified):
             return  # the remote is behind what this clone verified (a fetch raced our own push): nothing new
         who = git.run("log", "-1", "--format=%an <%ae>", "--end-of-options", theirs, check=False).stdout.decode("utf-8", "replace").strip()
-        raise HistoryError(
+        exc = HistoryError(
             f"{where} was rewritten: its tip {theirs[:12]} (by {who}) does not descend from {verified[:12]}, "
             "which this clone verified; a registered version never changes",
             hint="nothing here was changed; ask the registry's maintainers to restore the branch (their clones still hold it)",
         )
+        exc.rewritten = True
+        raise exc
     if verified == theirs:
         return
     found = scan_commits(git, theirs, verified) if verified is not None else scan_tree(git, theirs)

@@ -20,6 +20,7 @@ from mreg.layout import (
     REGISTRY_BRANCH,
     manifest_path,
     policy_path,
+    tracking_ref,
 )
 from mreg.manifest import (
     MANIFEST_SCHEMA,
@@ -80,12 +81,18 @@ def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> C
     from mreg.history import HistoryError
 
     result = CheckResult()
+    theirs = None
     try:
         reg.sync()
-    except HistoryError as exc:  # reported, then everything else is checked on what this clone verified
-        result.add(REGISTRY_BRANCH, None, exc.message)
+    except HistoryError as exc:
+        # Reported, and then the remote's tip is what gets checked, so that every problem it holds is
+        # named (the per-commit scan below names each offending commit; a rewrite it cannot see).
+        if exc.rewritten:
+            result.add(REGISTRY_BRANCH, None, exc.message)
+        remote = reg.branches.remote
+        theirs = reg.git.rev_parse(tracking_ref(remote, REGISTRY_BRANCH)) if remote else None
     reg.require_initialised()
-    tip = reg.registry_commit()
+    tip = theirs or reg.registry_commit()
     _check_history(reg, tip, result)
     valid = _check_manifests(reg, tip, result)
     if base and not _ZERO.match(base):

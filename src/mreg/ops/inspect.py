@@ -220,9 +220,14 @@ def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, 
 
 
 def _signature_status(reg: Registry, event: alias_tags.AliasEvent) -> str:
-    """'none' for an unsigned tag, else whether git's configured verifier accepts it."""
+    """'none' for an unsigned tag; else whether it verifies: against `signers` in mreg.yaml when the
+    registry lists them (SPEC §3a.4), otherwise with git's own configured verifier."""
     if not event.signed:
         return "none"
+    if reg.config.signers:
+        from mreg.backing import signature_ok
+
+        return "good" if signature_ok(reg.git, event, reg.config.signers) else "bad"
     proc = reg.git.run("verify-tag", event.tag, check=False)
     return "good" if proc.returncode == 0 else "bad"
 

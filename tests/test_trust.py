@@ -1,0 +1,366 @@
+"""SPEC §1, §3a: the guarantees hold against a collaborator who may register but is not a reviewer.
+
+Each test scripts one attack with real git: a bare remote, Mallory's clone (plain git, pushing what
+mreg never writes), the maintainer's clone and, where it matters, a fresh clone with no verified
+anchor (a new deploy machine). The maintainer gets the reviewed bytes or a clear refusal (exit 5),
+never Mallory's, and `mreg check` fails naming the problem.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testing.attacker import Attacker, forged_record, swap_weights
+from testing.fake_github import branch_sha, push_files, show
+from testing.gitutil import clone, refs, run_mreg
+from testing.team import Team, make_team
+
+V1 = {"auc": 0.90, "latency_ms": 20}
+V2 = {"auc": 0.93, "latency_ms": 22}
+
+
+@dataclass
+class World:
+    team: Team
+    mallory: Attacker
+    tmp: Path
+
+    def mreg(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> object:
+        return run_mreg(*args, cwd=cwd or self.team.repo, env={**self.team.gh.env(), **(env or {})})
+
+    def weights(self, version: int) -> bytes:
+        return (self.tmp / f"model-{version - 1}" / "weights.bin").read_bytes()
+
+    def fresh(self, name: str = "fresh") -> Path:
+        path = self.tmp / name
+        clone(self.team.bare, path)
+        return path
+
+    def mallory_registers(self, name: str = "fraud") -> str:
+        d = self.tmp / "evil"
+        d.mkdir(exist_ok=True)
+        (d / "weights.bin").write_bytes(b"backdoor" * 100)
+        r = run_mreg("register", name, str(d), "--metric", "auc=0.5", cwd=self.mallory.work)
+        assert r.code == 0, r.err
+        return r.out.strip()
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """fraud v1 in production through a reviewed PR, v2 registered; one shared store for everybody."""
+    monkeypatch.setenv("MREG_STORE", str(tmp_path / "shared-store"))
+    for team in make_team(tmp_path):
+        assert team.register(V1) == "fraud@v1"
+        assert team.register(V2) == "fraud@v2"
+        assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
+        team.gh.merge(max(team.gh.pulls))
+        r = team.mreg("apply")
+        assert r.code == 0, r.err
+        yield World(team, Attacker(team.bare, tmp_path / "mallory"), tmp_path)
+
+
+def _pulled(path: Path) -> bytes:
+    return (path / "weights.bin").read_bytes()
+
+
+# -- 1. an edited manifest never ships, even through a reviewed PR ---------------------------------
+def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    assert team.mreg("promote", "fraud@v2", "--to", "production", "--reason", "better auc").code == 0
+    pr = max(team.gh.pulls)
+    assert world.mallory_registers() == "fraud@v3"
+    forged = swap_weights(mallory.manifest("fraud", 2), mallory.manifest("fraud", 3), auc=0.99)
+    evil = mallory.commit_registry({"models/fraud/versions/2.yaml": forged}, "register fraud v4")
+    mallory.push_registry(evil)  # an ordinary fast-forward push
+    team.gh.merge(pr)  # the reviewers approved v2 as it was registered
+    tags = refs(team.bare, "refs/tags/")
+
+    r = world.mreg("apply")
+    assert r.code == 5
+    assert (
+        evil[:12] in r.err
+        and "Mallory <mallory@example.com>" in r.err
+        and "models/fraud/versions/2.yaml" in r.err
+    )
+    assert "modifies" in r.err and "Traceback" not in r.err
+    assert refs(team.bare, "refs/tags/") == tags
+    out = world.tmp / "deploy"
+    r = world.mreg("pull", "fraud@production", "-o", str(out))
+    assert r.code == 5 and not out.exists()
+    r = world.mreg("pull", "fraud@production", "-o", str(out), "--offline")  # what this clone verified
+    assert r.code == 0, r.err
+    assert _pulled(out) == world.weights(1)
+    r = world.mreg("check")
+    assert r.code == 1 and evil[:12] in r.out and "modifies" in r.out
+    r = world.mreg("log", "fraud", "--offline")
+    assert "register v4" not in r.out and "register v2" in r.out
+
+    # a new deploy machine has no anchor: the digest the reviewers pinned stops the edited version
+    fresh = world.fresh()
+    r = world.mreg("apply", cwd=fresh)
+    assert r.code == 5 and "digest" in r.err and "no tag created" in r.err
+    assert refs(team.bare, "refs/tags/") == tags
+    out2 = world.tmp / "deploy2"
+    r = world.mreg("pull", "fraud@production", "-o", str(out2), cwd=fresh)
+    assert r.code == 0, r.err
+    assert _pulled(out2) == world.weights(1)  # still the reviewed v1: v2's approval is not applied
+    assert "not yet applied" in r.err
+    r = world.mreg("check", cwd=fresh)
+    assert r.code == 1 and evil[:12] in r.out
+    r = world.mreg("log", "fraud", cwd=fresh)
+    assert r.code == 0 and "register v4" not in r.out
+
+
+# -- 2. gc and verify cover history ----------------------------------------------------------------
+def test_gc_keeps_the_bytes_of_a_removed_manifest_and_verify_covers_them(world: World) -> None:
+    mallory = world.mallory
+    evil = mallory.commit_registry({"models/fraud/versions/1.yaml": None}, "tidy up")
+    mallory.push_registry(evil)
+    store = world.tmp / "shared-store"
+    before = sorted(p.name for p in store.rglob("*") if p.is_file())
+    r = world.mreg("gc", "--grace", "0s")
+    assert r.code == 5 and "deletes" in r.err and evil[:12] in r.err
+    fresh = world.fresh()
+    r = world.mreg("gc", "--grace", "0s", cwd=fresh)
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == before  # v1's weights are still there
+    r = world.mreg("verify", "--json", cwd=fresh)
+    assert r.code == 0, r.err
+    r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"), "--offline")
+    assert r.code == 0 and _pulled(world.tmp / "out") == world.weights(1)
+    r = world.mreg("check", cwd=fresh)
+    assert r.code == 1 and "deletes 'models/fraud/versions/1.yaml'" in r.out
+
+
+# -- 3. forged and unreviewed tags are never followed ----------------------------------------------
+def test_a_forged_production_tag_on_a_model_without_a_policy_is_refused(world: World) -> None:
+    mallory = world.mallory
+    assert world.mallory_registers("churn") == "churn@v1"
+    mallory.fetch()
+    mallory.tag(
+        "mreg/churn/production/1",
+        "origin/mreg/registry",
+        forged_record(
+            "churn",
+            "production",
+            1,
+            mallory.manifest("churn", 1)["digest"],
+            reason="approved",
+            request="https://github.example/acme/models/pull/9",
+        ),
+    )
+    r = world.mreg("resolve", "churn@production")
+    assert r.code == 5
+    assert "mreg/churn/production/1" in r.err and "Mallory" in r.err and "refusing" in r.err
+    r = world.mreg("resolve", "churn@production", "--allow-unreviewed")
+    assert r.code == 0 and r.out.strip() == "churn@v1" and "UNREVIEWED" in r.err
+    r = world.mreg("check")
+    assert r.code == 1 and "churn@production" in r.out and "mreg/churn/production/1" in r.out
+    r = world.mreg("log", "churn")
+    assert "UNREVIEWED promote production" in r.out and "(claimed) approved" in r.out
+    r = world.mreg("list")
+    assert "production=UNREVIEWED" in r.out
+
+
+def test_a_forged_tag_on_a_governed_model_is_refused_then_apply_restores_the_pin(world: World) -> None:
+    mallory = world.mallory
+    mallory.fetch()
+    digest = mallory.manifest("fraud", 2)["digest"]
+    mallory.tag(
+        "mreg/fraud/production/2",
+        "origin/mreg/registry",
+        forged_record(
+            "fraud",
+            "production",
+            2,
+            digest,
+            reason="hotfix",
+            request="https://github.example/acme/models/pull/7",
+        ),
+    )
+    r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"))
+    assert (
+        r.code == 5 and "mreg/fraud/production/2" in r.err and "last backed: mreg/fraud/production/1" in r.err
+    )
+    assert not (world.tmp / "out").exists()
+    r = world.mreg("log", "fraud", "--alias", "production")
+    row = next(line for line in r.out.splitlines() if "-> v2" in line)
+    assert "UNREVIEWED" in row and "(claimed) https://github.example/acme/models/pull/7" in row
+    r = world.mreg("check")
+    assert r.code == 1 and "mreg/fraud/production/2" in r.out
+    r = world.mreg("apply")
+    assert r.code == 0 and "applied fraud@production -> v1 [mreg/fraud/production/3]" in r.out
+    r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"))
+    assert r.code == 0 and _pulled(world.tmp / "out") == world.weights(1)
+    assert world.mreg("check").code == 0
+
+
+def test_no_review_is_refused_in_a_registry_with_a_remote(world: World) -> None:
+    before = (refs(world.team.bare, "refs/tags/"), branch_sha(world.team.bare, "mreg/aliases"))
+    r = world.mreg("promote", "fraud@v2", "--to", "production", "--no-review")
+    assert r.code == 2 and "allow_unreviewed" in r.err
+    assert (refs(world.team.bare, "refs/tags/"), branch_sha(world.team.bare, "mreg/aliases")) == before
+
+
+@pytest.mark.parametrize("alias", ["staging", "production"])
+def test_a_tag_on_a_commit_off_the_registry_history_is_refused(world: World, alias: str) -> None:
+    mallory = world.mallory
+    assert world.mallory_registers() == "fraud@v3"
+    m1 = mallory.manifest("fraud", 1)
+    forged = swap_weights(m1, mallory.manifest("fraud", 3))
+    side = mallory.commit_registry(
+        {"models/fraud/versions/1.yaml": forged}, "register fraud v1", base="origin/mreg/registry~1"
+    )
+    digest = yaml.safe_load(forged)["digest"]
+    seq = 2 if alias == "production" else 1
+    mallory.tag(
+        f"mreg/fraud/{alias}/{seq}", side, forged_record("fraud", alias, 1, digest, reason="", request="")
+    )
+    r = world.mreg("pull", f"fraud@{alias}", "-o", str(world.tmp / "out"), "--allow-unreviewed")
+    assert r.code == 5 and "not in the verified history" in r.err
+    assert not (world.tmp / "out").exists()
+    r = world.mreg("show", "fraud@v1", "--json")
+    assert r.code == 0 and yaml.safe_load(r.out)["manifest"]["digest"] == m1["digest"]
+    r = world.mreg("check")
+    assert r.code == 1 and f"mreg/fraud/{alias}/{seq}" in r.out
+
+
+# -- 4. a force-push is never blessed by a read ----------------------------------------------------
+def test_a_force_pushed_registry_is_refused_and_never_republished(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    assert world.mallory_registers() == "fraud@v3"
+    m2 = mallory.manifest("fraud", 2)
+    forged = swap_weights(m2, mallory.manifest("fraud", 3), auc=0.99)
+    # rewrite: v2's registration replaced by one holding Mallory's weights, history otherwise alike
+    rewritten = mallory.commit_registry(
+        {"models/fraud/versions/2.yaml": forged}, "register fraud v2", base="origin/mreg/registry~2"
+    )
+    mallory.push_registry(rewritten, force=True)
+    r = world.mreg("list")
+    assert r.code == 5 and "was rewritten" in r.err and rewritten[:12] in r.err and "Mallory" in r.err
+    assert "published" not in r.err
+    assert branch_sha(team.bare, "mreg/registry") == rewritten  # nothing was pushed back on a read
+    r = world.mreg("pull", "fraud@v2", "-o", str(world.tmp / "out"))
+    assert r.code == 5
+    r = world.mreg("register", "fraud", str(world.tmp / "model-0"))  # writes refuse too
+    assert r.code == 5 and branch_sha(team.bare, "mreg/registry") == rewritten
+    r = world.mreg("check")
+    assert r.code == 1 and "was rewritten" in r.out
+    r = world.mreg("pull", "fraud@v2", "-o", str(world.tmp / "out"), "--offline")
+    assert r.code == 0 and _pulled(world.tmp / "out") == world.weights(2)
+
+
+# -- 5. canonical, annotated tags only -------------------------------------------------------------
+def test_non_canonical_and_lightweight_tags_are_ignored_and_flagged(world: World) -> None:
+    mallory = world.mallory
+    assert world.mreg("promote", "fraud@v1", "--to", "staging").code == 0
+    mallory.fetch()
+    digest = mallory.manifest("fraud", 2)["digest"]
+    mallory.tag(
+        "mreg/fraud/staging/003",
+        "origin/mreg/registry",
+        forged_record("fraud", "staging", 2, digest, reason="", request=""),
+    )
+    mallory.tag("mreg/fraud/staging/4", "origin/mreg/registry", "", lightweight=True)
+    mallory.tag(
+        "mreg/fraud/staging/²",
+        "origin/mreg/registry",
+        forged_record("fraud", "staging", 2, digest, reason="", request=""),
+    )
+    r = world.mreg("resolve", "fraud@staging")
+    assert r.code == 0 and r.out.strip() == "fraud@v1"
+    r = world.mreg("check")
+    assert r.code == 1
+    assert "mreg/fraud/staging/003 has a non-canonical seq" in r.out
+    assert "mreg/fraud/staging/4 is a lightweight tag" in r.out
+    r = world.mreg("list")
+    assert r.code == 0 and "staging=v1" in r.out
+
+
+# -- the deliberate ways around review stay backed and visible ------------------------------------
+def test_no_review_without_a_remote_pins_locally_and_is_backed(repo: Path, model_dir: Path) -> None:
+    assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
+    r = run_mreg(
+        "promote", "fraud@v1", "--to", "production", "--no-review", "--reason", "first model", cwd=repo
+    )
+    assert r.code == 0, r.err
+    policy = yaml.safe_load(
+        subprocess.run(
+            ["git", "show", "mreg/aliases:models/fraud.yaml"], cwd=repo, capture_output=True, text=True
+        ).stdout
+    )
+    assert policy["aliases"]["production"]["version"] == 1 and policy["aliases"]["production"][
+        "digest"
+    ].startswith("sha256:")
+    assert run_mreg("resolve", "fraud@production", cwd=repo).out.strip() == "fraud@v1"
+    assert run_mreg("check", cwd=repo).code == 0
+    r = run_mreg("log", "fraud", cwd=repo)
+    assert "UNREVIEWED" not in r.out and "first model (unreviewed: --no-review)" in r.out
+
+
+def test_allow_unreviewed_lets_an_owner_move_production_and_records_it(world: World) -> None:
+    team = world.team
+    config = show(team.bare, "mreg/aliases:mreg.yaml")
+    push_files(
+        team.bare, "mreg/aliases", {"mreg.yaml": config + "allow_unreviewed: true\n"}, "allow emergency moves"
+    )
+    r = world.mreg("promote", "fraud@v2", "--to", "production", "--no-review", "--reason", "pager")
+    assert r.code == 0, r.err
+    policy = yaml.safe_load(show(team.bare, "mreg/aliases:models/fraud.yaml"))
+    assert policy["aliases"]["production"]["version"] == 2
+    assert "gates" in policy  # the rest of the policy is kept
+    assert world.mreg("resolve", "fraud@production").out.strip() == "fraud@v2"
+    r = world.mreg("apply")
+    assert r.code == 0 and "nothing to apply" in r.out
+    assert world.mreg("check").code == 0
+    assert "pager (unreviewed: --no-review)" in world.mreg("log", "fraud").out
+
+
+def test_an_old_version_only_pin_keeps_working_and_check_asks_for_a_digest(world: World) -> None:
+    team = world.team
+    policy = yaml.safe_load(show(team.bare, "mreg/aliases:models/fraud.yaml"))
+    policy["aliases"]["production"] = 1
+    push_files(team.bare, "mreg/aliases", {"models/fraud.yaml": yaml.safe_dump(policy)}, "old-style pin")
+    assert world.mreg("resolve", "fraud@production").out.strip() == "fraud@v1"
+    r = world.mreg("check")
+    assert r.code == 0, r.out
+    assert "warning:" in r.out and "pin its digest too" in r.out
+
+
+# -- signed approvals (SPEC §3a.4) -----------------------------------------------------------------
+def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    key = world.tmp / "ci-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(key)], check=True)
+    public = (world.tmp / "ci-key.pub").read_text().split()
+    config = yaml.safe_load(show(team.bare, "mreg/aliases:mreg.yaml"))
+    config["signers"] = [f"ci@acme {public[0]} {public[1]}"]
+    push_files(team.bare, "mreg/aliases", {"mreg.yaml": yaml.safe_dump(config)}, "require signed approvals")
+    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key))):
+        subprocess.run(["git", "config", k, v], cwd=team.repo, check=True)
+    # the production tag made before signing was required is no longer enough
+    r = world.mreg("resolve", "fraud@production")
+    assert r.code == 5 and "not signed by a signer" in r.err
+    assert world.mreg("promote", "fraud@v2", "--to", "production").code == 0
+    team.gh.merge(max(team.gh.pulls))
+    r = world.mreg("apply", "--sign")
+    assert r.code == 0, r.err
+    assert world.mreg("resolve", "fraud@production").out.strip() == "fraud@v2"
+    assert "signed" in world.mreg("log", "fraud", "--alias", "production").out
+    # Mallory can copy the approved value into a tag of her own, but not the signature
+    mallory.fetch()
+    digest = mallory.manifest("fraud", 2)["digest"]
+    seq = max(int(t.rsplit("/", 1)[1]) for t in refs(team.bare, "refs/tags/mreg/fraud/production/")) + 1
+    mallory.tag(
+        f"mreg/fraud/production/{seq}",
+        "origin/mreg/registry",
+        forged_record("fraud", "production", 2, digest, reason="", request=""),
+    )
+    r = world.mreg("resolve", "fraud@production")
+    assert r.code == 5 and "not signed by a signer" in r.err
