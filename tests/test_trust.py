@@ -364,3 +364,32 @@ def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) 
     )
     r = world.mreg("resolve", "fraud@production")
     assert r.code == 5 and "not signed by a signer" in r.err
+
+
+def test_tags_point_at_the_registration_commit(world: World) -> None:
+    team = world.team
+    assert world.mreg("promote", "fraud@v1", "--to", "staging").code == 0
+    added = subprocess.run(["git", "log", "--format=%H", "--diff-filter=A", "mreg/registry", "--", "models/fraud/versions/1.yaml"],
+                           cwd=team.bare, capture_output=True, text=True, check=True).stdout.split()
+    for tag in ("mreg/fraud/production/1", "mreg/fraud/staging/1"):
+        target = subprocess.run(["git", "rev-parse", f"{tag}^{{commit}}"], cwd=team.bare, capture_output=True, text=True, check=True).stdout.strip()
+        assert [target] == added, tag  # never a later tip: no later commit can change what it means
+    message = show(team.bare, "mreg/fraud/production/1")
+    governed = subprocess.run(["git", "log", "-1", "--format=%H", "mreg/aliases"], cwd=team.bare, capture_output=True, text=True).stdout.strip()
+    assert f'governed: "{governed}"' in message and "\nat: " in message
+
+
+def test_gc_and_verify_report_an_invalid_manifest_and_go_on(world: World) -> None:
+    mallory = world.mallory
+    evil = mallory.commit_registry({"models/fraud/versions/3.yaml": b"schema: mreg/manifest/v1\nmodel: [broken\n"}, "register fraud v3")
+    mallory.push_registry(evil)  # an addition in the right place: the history check lets it in
+    store = world.tmp / "shared-store"
+    before = sorted(p.name for p in store.rglob("*") if p.is_file())
+    r = world.mreg("gc", "--grace", "0s")
+    assert r.code == 0, r.err
+    assert "skipped an invalid manifest" in r.err and "models/fraud/versions/3.yaml" in r.err
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == before
+    r = world.mreg("verify")
+    assert r.code == 0 and "skipped an invalid manifest" in r.err
+    r = world.mreg("check")
+    assert r.code == 1 and "versions/3.yaml" in r.out
