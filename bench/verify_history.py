@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mreg.gitrepo import GitRepo  # noqa: E402
-from mreg.history import scan_commits, verify_advance  # noqa: E402
+from mreg.gitrepo import GitRepo
+from mreg.history import scan_commits, verify_advance
 
 
 def build(path: Path, registrations: int) -> None:
@@ -52,6 +52,18 @@ def timed(fn: object, runs: int) -> list[float]:
     return out
 
 
+def measure(n: int, git: GitRepo, runs: int) -> list[tuple[int, str, list[float]]]:
+    tip = git.out("rev-parse", "refs/heads/mreg/registry")
+    back = git.out("rev-parse", f"{tip}~100")
+    raw = ("log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", tip)
+    return [
+        (n, "fresh clone", timed(lambda: verify_advance(git, None, tip, remote="origin"), runs)),
+        (n, "incremental (100 new)", timed(lambda: verify_advance(git, back, tip, remote="origin"), runs)),
+        (n, "full audit (check)", timed(lambda: scan_commits(git, tip), runs)),
+        (n, "git log --raw alone", timed(lambda: git.run(*raw), runs)),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000")
@@ -63,13 +75,7 @@ def main() -> None:
         for n in (int(x) for x in args.sizes.split(",")):
             repo = Path(tmp) / f"r{n}.git"
             build(repo, n)
-            git = GitRepo(repo, None)
-            tip = git.out("rev-parse", "refs/heads/mreg/registry")
-            back = git.out("rev-parse", f"{tip}~100")
-            rows.append((n, "fresh clone", timed(lambda: verify_advance(git, None, tip, remote="origin"), args.runs)))
-            rows.append((n, "incremental (100 new)", timed(lambda: verify_advance(git, back, tip, remote="origin"), args.runs)))
-            rows.append((n, "full audit (check)", timed(lambda: scan_commits(git, tip), args.runs)))
-            rows.append((n, "git log --raw alone", timed(lambda: git.run("log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", tip), args.runs)))
+            rows += measure(n, GitRepo(repo, None), args.runs)
     print("| registrations | pass | min | median | max |")
     print("|---:|---|---:|---:|---:|")
     for n, name, ts in rows:
