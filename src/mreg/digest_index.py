@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-_LINE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}) (sha256:[0-9a-f]{64}|-)$")
+_LINE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}) (sha256:[0-9a-f]{64}|-)\Z")
 NO_DIGEST = "-"  # a blob without a digest line (cannot match any digest)
 
 

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mreg.text import md
+
 _MISSING = object()
 
 
@@ -136,5 +138,5 @@ def markdown_table(verdicts: Sequence[Verdict]) -> str:
     lines = ["| rule | result | candidate | required | note |", "|---|---|---|---|---|"]
     for v in verdicts:
         cells = [v.rule, "✅ pass" if v.ok else "❌ FAIL", v.actual, v.expected, v.note]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

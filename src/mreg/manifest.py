@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
@@ -57,6 +58,7 @@ def _dumper() -> Any:
 MAX_YAML_DEPTH = 100
 MAX_YAML_NODES = 2_000_000
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # a real manifest is a few KiB; this bounds memory, not use
+MAX_YAML_EXPANDED = 2 * MAX_MANIFEST_BYTES  # scalar text once aliases are expanded: what a reader builds
 
 
 def size_problem(blob: bytes) -> str | None:
@@ -76,31 +78,35 @@ def check_yaml_shape(text: bytes | str, *, where: str) -> None:
         return
     starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
-    sizes: list[int] = [0]  # expanded nodes in each open collection
-    anchors: dict[str, int] = {}
+    sizes: list[list[int]] = [[0, 0]]  # [expanded nodes, expanded scalar bytes] of each open collection
+    anchors: dict[str, tuple[int, int]] = {}
     pending: list[str | None] = []
-    total = 0
     for ev in _events(yaml, text, where):
         if isinstance(ev, starts):
             if len(sizes) > MAX_YAML_DEPTH:
                 raise UsageError(f"{where}: nested more than {MAX_YAML_DEPTH} levels deep")
-            sizes.append(1)
+            sizes.append([1, 0])
             pending.append(ev.anchor)
         elif isinstance(ev, ends):
-            size = sizes.pop()
+            nodes, size = sizes.pop()
             anchor = pending.pop()
             if anchor:
-                anchors[anchor] = size
-            sizes[-1] += size
+                anchors[anchor] = (nodes, size)
+            sizes[-1][0] += nodes
+            sizes[-1][1] += size
         elif isinstance(ev, yaml.ScalarEvent):
-            sizes[-1] += 1
+            sizes[-1][0] += 1
+            sizes[-1][1] += len(ev.value)
             if ev.anchor:
-                anchors[ev.anchor] = 1
+                anchors[ev.anchor] = (1, len(ev.value))
         elif isinstance(ev, yaml.AliasEvent):
-            sizes[-1] += anchors.get(ev.anchor, 1)
-        total = sum(sizes)
-        if total > MAX_YAML_NODES:
+            nodes, size = anchors.get(ev.anchor, (1, 0))
+            sizes[-1][0] += nodes
+            sizes[-1][1] += size
+        if sum(n for n, _ in sizes) > MAX_YAML_NODES:
             raise UsageError(f"{where}: expands to more than {MAX_YAML_NODES:,} values (aliases nested too deeply)")
+        if sum(b for _, b in sizes) > MAX_YAML_EXPANDED:
+            raise UsageError(f"{where}: expands to more than {MAX_YAML_EXPANDED // (1024 * 1024)} MiB of text (aliases repeat too much)")
 
 
 def _events(yaml: Any, text: bytes | str, where: str) -> Iterator[Any]:
@@ -179,13 +185,57 @@ def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
     errors = schema_errors(document, MANIFEST_SCHEMA)
     if not errors:
         paths = [a["path"] for a in document["artifacts"]]
+        clash = _file_and_directory(paths)
         if len(set(paths)) != len(paths):
             errors.append("artifacts: duplicate path")
+        elif clash:
+            errors.append(f"artifacts: {clash!r} is both a file and a directory")
         elif artifact_set_digest(document["artifacts"]) != document["digest"]:
             errors.append("digest: does not match the artifact list")
+        for key in ("params", "metrics", "labels"):
+            problem = json_problem(document.get(key))
+            if problem:
+                errors.append(f"{key}: {problem}")
     if errors:
         raise IntegrityError(f"{where}: invalid manifest: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
     return dict(document)
+
+
+def _file_and_directory(paths: list[str]) -> str | None:
+    """A path that is also a directory of another (`a` and `a/b`): no directory can hold both."""
+    files = set(paths)
+    for p in paths:
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in files:
+                return "/".join(parts[:i])
+    return None
+
+
+def json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why a value read from YAML is not plain JSON data (what every reader and `--json` can carry):
+    non-string keys, NaN/Infinity, dates, binary, sets."""
+    if depth > 100:
+        return "nested too deeply"
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, list):
+        for item in value:
+            problem = json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"key {k!r} is not a string"
+            problem = json_problem(v, depth + 1)
+            if problem:
+                return f"{k}: {problem}"
+        return None
+    return f"a {type(value).__name__} value is not plain data"
 
 
 def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
@@ -201,8 +251,16 @@ def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
 
 
 def known_valid(data: bytes, schema_id: str) -> bool:
+    """A marker counts only when it holds its own key: an empty or truncated file (a crash, a full
+    disk, a hand-made file) is not a pass."""
     marker = _valid_marker(data, schema_id)
-    return marker is not None and marker.is_file()
+    if marker is None:
+        return False
+    try:
+        with open(marker, "rb") as f:
+            return f.read(129) == (marker.parent.name + marker.name).encode()
+    except OSError:
+        return False
 
 
 def remember_valid(data: bytes, schema_id: str) -> None:
@@ -210,7 +268,9 @@ def remember_valid(data: bytes, schema_id: str) -> None:
     if marker is not None:
         with contextlib.suppress(OSError):
             marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+            tmp.write_bytes((marker.parent.name + marker.name).encode())
+            os.replace(tmp, marker)
 
 
 @cache

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mreg.backing import Pin
     from mreg.gitrepo import GitRepo
 
-_POLICY_FILE = re.compile(r"^(.+)\.yaml$")
+_POLICY_FILE = re.compile(r"^(.+)\.yaml\Z")
 
 
 def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:

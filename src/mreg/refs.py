@@ -72,7 +72,7 @@ def parse_ref(text: str) -> Ref:
     m = VERSION_RE.match(selector)
     if m:
         return Ref(model, version=int(m.group(1)))
-    if (selector[:1] == "v" and selector[1:].isdigit()) or selector.isdigit():
+    if re.fullmatch(r"v?[0-9]+", selector, re.ASCII) or (selector[:1] == "v" and selector[1:].isdigit()) or selector.isdigit():
         raise UsageError(f"invalid version {selector!r} in {text!r}", hint="versions are positive integers: v1, v2, …")
     if not ALIAS_RE.match(selector):
         raise UsageError(f"invalid alias {selector!r} in {text!r}")

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REMOTE = "origin"
 DEFAULT_PROTECTED = ("production",)
-_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.yaml$")
+_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from mreg.text import term
+
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def echo(line: object = "") -> None:
+    """Print one line of human output; anything in it from git or users is shown escaped (mreg.text.term)."""
+    print(term(line))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    cells = [[term(h) for h in headers]] + [["" if c is None else term(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

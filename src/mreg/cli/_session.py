@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 
 def warn(message: str) -> None:
-    print(f"mreg: warning: {message}", file=sys.stderr)
+    from mreg.text import term
+
+    print(f"mreg: warning: {term(message)}", file=sys.stderr)
 
 
 def open_registry(repo: str, *, registry: str | None = None, offline: bool = False) -> Registry:

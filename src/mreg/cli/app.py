@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from mreg import __version__
-from mreg.cli._render import Progress, emit_json, fmt_size, fmt_value, table
+from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli._session import warn as _warn
 from mreg.cli._session import when as _at
@@ -37,7 +37,7 @@ AtOpt = Annotated[Optional[str], typer.Option("--at", metavar="WHEN", help="Answ
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"mreg {__version__}")
+        echo(f"mreg {__version__}")
         raise typer.Exit()
 
 
@@ -63,9 +63,9 @@ def init(
         emit_json({"created": created})
     elif created:
         for what in created:
-            print(f"created {what}")
+            echo(f"created {what}")
     else:
-        print("mreg registry already initialised; nothing changed")
+        echo("mreg registry already initialised; nothing changed")
 
 
 @app.command()
@@ -131,7 +131,7 @@ def list_(
         emit_json(rows)
         return
     if not rows:
-        print("no models registered yet")
+        echo("no models registered yet")
         return
     def aliases(r: dict[str, Any]) -> str:
         shown = [f"{a}=v{v}" for a, v in r["aliases"].items()] + [f"{a}=UNREVIEWED" for a in r.get("unreviewed", {})]
@@ -165,26 +165,26 @@ def show(
     m = v.manifest
     src = m.get("source") or {}
     env = m["environment"]
-    print(f"{v.ref}" + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
-    print(f"  digest      {m['digest']}")
-    print(f"  created     {m['created_at']} by {m['created_by']}")
+    echo(f"{v.ref}" + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
+    echo(f"  digest      {m['digest']}")
+    echo(f"  created     {m['created_at']} by {m['created_by']}")
     if m.get("message"):
-        print(f"  message     {m['message']}")
+        echo(f"  message     {m['message']}")
     if src.get("commit"):
-        print(f"  source      {src.get('repository') or '(no remote)'} @ {src['commit'][:12]}{' (dirty)' if src.get('dirty') else ''}")
-    print(f"  environment {env['python']} on {env['platform']}, packages {env['packages'][:19]}…"
+        echo(f"  source      {src.get('repository') or '(no remote)'} @ {src['commit'][:12]}{' (dirty)' if src.get('dirty') else ''}")
+    echo(f"  environment {env['python']} on {env['platform']}, packages {env['packages'][:19]}…"
           + (f", lockfile {env['lockfile']['path']}" if "lockfile" in env else "") + (f", image {env['image']}" if "image" in env else ""))
     if m.get("parent"):
-        print(f"  parent      {m['parent']}")
+        echo(f"  parent      {m['parent']}")
     for title, mapping in (("params", m.get("params") or {}), ("metrics", m.get("metrics") or {})):
         if mapping:
-            print(f"  {title:<11} " + ", ".join(f"{k}={fmt_value(val)}" for k, val in mapping.items()))
+            echo(f"  {title:<11} " + ", ".join(f"{k}={fmt_value(val)}" for k, val in mapping.items()))
     for d in m.get("data") or []:
         extra = d.get("digest") or d.get("etag") or ""
-        print(f"  data        {d['name']} = {d['uri']} {extra}".rstrip())
-    print(f"  artifacts   {len(m['artifacts'])} file(s), {fmt_size(sum(a['size'] for a in m['artifacts']))}")
+        echo(f"  data        {d['name']} = {d['uri']} {extra}".rstrip())
+    echo(f"  artifacts   {len(m['artifacts'])} file(s), {fmt_size(sum(a['size'] for a in m['artifacts']))}")
     for a in m["artifacts"]:
-        print(f"    {a['path']}  {fmt_size(a['size'])}  {a['digest'][:19]}…")
+        echo(f"    {a['path']}  {fmt_size(a['size'])}  {a['digest'][:19]}…")
 
 
 @app.command()
@@ -229,7 +229,7 @@ def pull(
         emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
                    "from_cache": result.from_cache, "from_store": result.from_store})
     else:
-        print(f"{result.ref} -> {result.dest} ({len(result.files)} file(s) verified)")
+        echo(f"{result.ref} -> {result.dest} ({len(result.files)} file(s) verified)")
 
 
 @app.command()
@@ -247,7 +247,7 @@ def diff(
     if as_json:
         emit_json(d)
         return
-    print(f"{d['a']} -> {d['b']}" + ("  (same artifacts)" if d["same_artifacts"] else ""))
+    echo(f"{d['a']} -> {d['b']}" + ("  (same artifacts)" if d["same_artifacts"] else ""))
     if d["metrics"]:
         print("\nmetrics\n" + table(["METRIC", d["a"], d["b"], "DELTA"],
               [[r["key"], fmt_value(r["old"]), fmt_value(r["new"]), "" if r["delta"] is None else f"{r['delta']:+.6g}"] for r in d["metrics"]]))
@@ -265,7 +265,7 @@ def diff(
     if d["artifacts"]:
         print("\nartifacts\n" + table(["PATH", "CHANGE"], [[r["path"], r["change"]] for r in d["artifacts"]]))
     if not any(d[k] for k in ("metrics", "params", "data", "environment", "packages", "artifacts")):
-        print("no differences")
+        echo("no differences")
 
 
 @app.command()
@@ -295,10 +295,10 @@ def verify(
         emit_json(payload)
     else:
         for item in result.missing:
-            print(f"MISSING  {item['digest']}  used by {', '.join(item['used_by'])}")
+            echo(f"MISSING  {item['digest']}  used by {', '.join(item['used_by'])}")
         for item in result.corrupt:
-            print(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
-        print(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
+            echo(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
+        echo(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
     if not result.ok:
         raise corrupt_error(result)
 
@@ -328,11 +328,11 @@ def gc(
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
-        print(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
-    print(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
+        echo(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
+    echo(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
           f" ({fmt_size(result.young_bytes)})")
     if result.stale_uploads:
-        print(f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}")
+        echo(f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}")
 
 
 def _render_move(move: Any, as_json: bool) -> None:
@@ -342,17 +342,17 @@ def _render_move(move: Any, as_json: bool) -> None:
         return
     if move.review is not None:
         r = move.review
-        print(f"review requested: {move.model}@{move.alias} -> v{move.version} on branch {r['branch']}")
+        echo(f"review requested: {move.model}@{move.alias} -> v{move.version} on branch {r['branch']}")
         if r.get("url"):
-            print(f"pull request: {r['url']}")
+            echo(f"pull request: {r['url']}")
         elif r.get("compare_url"):
-            print(f"open a pull request: {r['compare_url']}")
+            echo(f"open a pull request: {r['compare_url']}")
         return
     prev = f" (was v{move.previous})" if move.previous else ""
     if move.event == "demote":
-        print(f"{move.model}@{move.alias} removed{prev} [{move.tag}]")
+        echo(f"{move.model}@{move.alias} removed{prev} [{move.tag}]")
     else:
-        print(f"{move.model}@{move.alias} -> v{move.version}{prev} [{move.tag}]")
+        echo(f"{move.model}@{move.alias} -> v{move.version}{prev} [{move.tag}]")
 
 
 ReasonOpt = Annotated[Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: recorded in the tag.")]  # noqa: UP045

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mreg.cli._render import emit_json, table
+from mreg.cli._render import echo, emit_json, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, app
 
@@ -28,6 +28,7 @@ def check(
     from mreg import ci
     from mreg.errors import CheckFailedError
     from mreg.ops.check import check as run_check
+    from mreg.text import md, md_code
 
     result = run_check(_open(repo, offline=offline), base=base, objects=objects)
     summary = f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)" + (
@@ -39,15 +40,17 @@ def check(
                    "warnings": [w.as_dict() for w in result.warnings]})
     else:
         for p in result.problems:
-            print(str(p))
+            echo(p)
         for w in result.warnings:
-            print(f"warning: {w}")
-        print(f"{summary}: " + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
+            echo(f"warning: {w}")
+        echo(f"{summary}: " + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
     if ci.under_actions():
         for p in result.problems:
             print(ci.annotate_error(f"{p.branch}: {p.message}" if p.path else p.message, file=p.path, line=p.line))
         lines = [f"### mreg check: {'ok' if result.ok else f'{len(result.problems)} problem(s)'}", "", summary, ""]
-        lines += [f"- `{p.branch}:{p.path or ''}{f':{p.line}' if p.line else ''}` {p.message}" for p in result.problems]
+        for p in result.problems:
+            where = f"{p.branch}:{p.path or ''}" + (f":{p.line}" if p.line else "")
+            lines.append(f"- {md_code(where)} {md(p.message)}")
         ci.write_summary("\n".join(lines))
     if not result.ok:
         raise CheckFailedError(f"mreg check found {len(result.problems)} problem(s)")
@@ -57,14 +60,14 @@ def _render_gate(reports: list[Any]) -> None:
     from mreg.cli._render import fmt_value
 
     if not reports:
-        print("no alias changes to gate")
+        echo("no alias changes to gate")
         return
     for i, r in enumerate(reports):
         if i:
             print()
-        print(f"{r.title}: {'passed' if r.ok else 'FAILED'}")
+        echo(f"{r.title}: {'passed' if r.ok else 'FAILED'}")
         if not r.verdicts:
-            print("  (no gate rules for this alias)" if r.version is not None or not r.rules else "  (removing an alias: nothing to measure)")
+            echo("  (no gate rules for this alias)" if r.version is not None or not r.rules else "  (removing an alias: nothing to measure)")
             continue
         print(table(["RULE", "RESULT", "CANDIDATE", "REQUIRED", "NOTE"],
                     [[v.rule, "pass" if v.ok else "FAIL", fmt_value(v.actual), v.expected, v.note] for v in r.verdicts]))
@@ -130,15 +133,15 @@ def apply_(
         emit_json({"dry_run": dry_run, "pending": [p.as_dict() for p in pending], "applied": [a.as_dict() for a in applied]})
     elif dry_run:
         for p in pending:
-            print(f"would apply {p.describe()}")
+            echo(f"would apply {p.describe()}")
         if not pending:
-            print("nothing to apply: the tags say what mreg/aliases asks for")
+            echo("nothing to apply: the tags say what mreg/aliases asks for")
     else:
         for a in applied:
             to = f"-> v{a.version}" if a.version is not None else "removed"
-            print(f"applied {a.model}@{a.alias} {to} [{a.tag}]" + (f" ({a.request})" if a.request else ""))
+            echo(f"applied {a.model}@{a.alias} {to} [{a.tag}]" + (f" ({a.request})" if a.request else ""))
         if not applied:
-            print("nothing to apply: the tags say what mreg/aliases asks for")
+            echo("nothing to apply: the tags say what mreg/aliases asks for")
     if not dry_run:
         ci.write_outputs({
             "applied": json.dumps([a.as_dict() for a in applied]),

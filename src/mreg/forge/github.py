@@ -25,11 +25,11 @@ API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 TIMEOUT_SECONDS = 30.0
-_SLUG = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SLUG = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 # https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git)
 _URL_FORMS = (
-    re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"),
-    re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"),
+    re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
+    re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
 )
 
 

@@ -26,8 +26,10 @@ from mreg.manifest import (
     MANIFEST_SCHEMA,
     MODEL_SCHEMA,
     REGISTRY_SCHEMA,
+    _file_and_directory,
     artifact_set_digest,
     check_yaml_shape,
+    json_problem,
     size_problem,
     yaml_module,
 )
@@ -36,9 +38,9 @@ from mreg.refs import MODEL_RE
 if TYPE_CHECKING:
     from mreg.registry import Registry
 
-_MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml$")
-_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")
-_ZERO = re.compile(r"^0+$")
+_MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml\Z")
+_VERSION = re.compile(r"^[1-9][0-9]{0,8}\Z")
+_ZERO = re.compile(r"^0+\Z")
 MAX_ERRORS_PER_FILE = 5
 
 
@@ -176,6 +178,16 @@ def _manifest_problems(blob: bytes, path: str, model: str, version: int, result:
         if precise and len(loc) == 3 and loc[0] == "artifacts" and loc[2] == "path":
             continue  # already said precisely above
         add(f"{_dotted(loc)}: {message}", loc)
+    for key in ("params", "metrics", "labels"):
+        problem = json_problem(doc.get(key))
+        if problem:
+            add(f"{key}: {problem}", [key])
+            precise += 1
+    if isinstance(artifacts, list):
+        clash = _file_and_directory([a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)])
+        if clash:
+            add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
+            precise += 1
     if errors or precise:
         return None
     if doc["model"] != model or doc["version"] != version:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
 from mreg.layout import versions_dir
+from mreg.refs import MODEL_RE
+
+_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
 if TYPE_CHECKING:
     from mreg.registry import Registry, Version
@@ -20,8 +24,9 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
     versions: dict[str, list[int]] = {}
     for path in reg.git.ls_files(commit, "models"):
         parts = path.split("/")
-        if len(parts) == 4 and parts[2] == "versions" and parts[3].endswith(".yaml") and parts[3][:-5].isdigit():
-            versions.setdefault(parts[1], []).append(int(parts[3][:-5]))
+        m = _VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
+        if m and MODEL_RE.match(parts[1]):
+            versions.setdefault(parts[1], []).append(int(m.group(1)))
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
     for e in _all_events(reg):
         events_by_model.setdefault(e.model, []).append(e)
@@ -193,8 +198,6 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
 
 def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:
     """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
-    import re
-
     proc = reg.git.run(
         "log", "-z", "--diff-filter=A", "--name-only", "--no-renames", "--format=%x01%H %ct%x00%an <%ae>",
         "--end-of-options", tip, "--", versions_dir(model), check=False,

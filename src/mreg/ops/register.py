@@ -21,7 +21,14 @@ from mreg.digest_index import NO_DIGEST, DigestIndex
 from mreg.errors import UsageError
 from mreg.inputs import build_metrics, build_params, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
-from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, validate_manifest
+from mreg.manifest import (
+    MANIFEST_SCHEMA,
+    MAX_MANIFEST_BYTES,
+    artifact_set_digest,
+    dump_manifest,
+    size_problem,
+    validate_manifest,
+)
 from mreg.ports import Progress
 from mreg.refs import parse_ref
 from mreg.statcache import StatCache
@@ -121,6 +128,7 @@ def register(
     metric_values = build_metrics(metrics_files, metrics)
     data_refs = parse_data_refs(data)
     files = collect_files(paths)
+    _refuse_an_oversized_manifest(files, param_values, metric_values, message)
     lock_path = Path(lockfile) if lockfile else None
     if lock_path is not None and not lock_path.is_file():
         raise UsageError(f"--lockfile {lockfile}: no such file")
@@ -201,7 +209,11 @@ def register(
             raise Retry(f"{path} appeared meanwhile")
         duplicate[0] = _find_same_digest(reg, model, blobs, manifest["digest"])
         doc = validate_manifest({**manifest, "version": number}, where=f"{REGISTRY_BRANCH}:{path}")
-        return Change({path: dump_manifest(doc)}, f"register {model} v{number}", doc)
+        text = dump_manifest(doc)
+        too_big = size_problem(text)
+        if too_big:  # never write what every reader would refuse
+            raise UsageError(f"the manifest of {model}@v{number} would be {too_big}", hint=_TOO_BIG_HINT)
+        return Change({path: text}, f"register {model} v{number}", doc)
 
     _, change = reg.branches.commit(REGISTRY_BRANCH, build)
     doc = change.result
@@ -209,6 +221,25 @@ def register(
     if duplicate[0] is not None and on_duplicate is not None:
         on_duplicate(f"{model}@v{doc['version']} has the same artifacts as {model}@v{duplicate[0]}")
     return RegisterResult(model, doc["version"], doc["digest"], doc, uploaded, reused, duplicate[0])
+
+
+_TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register that; params and metrics belong in files of their own"
+# A manifest line per artifact: "- path: …\n  size: …\n  digest: sha256:<64 hex>\n", about 100 bytes plus the path.
+_BYTES_PER_ARTIFACT = 100
+
+
+def _refuse_an_oversized_manifest(files: list[tuple[str, Path]], params: Any, metrics: Any, message: str | None) -> None:
+    """Before any byte is stored: a manifest over the readers' cap is refused (exit 2) up front."""
+    import json
+
+    estimate = sum(len(rel.encode()) + _BYTES_PER_ARTIFACT for rel, _ in files)
+    estimate += len(json.dumps(params, ensure_ascii=False)) + len(json.dumps(metrics)) + len((message or "").encode())
+    if estimate > MAX_MANIFEST_BYTES:
+        raise UsageError(
+            f"{len(files):,} files make a manifest of about {estimate // (1024 * 1024)} MiB; readers refuse more than "
+            f"{MAX_MANIFEST_BYTES // (1024 * 1024)} MiB",
+            hint=_TOO_BIG_HINT,
+        )
 
 
 def _find_same_digest(reg: Registry, model: str, oids: dict[int, str], digest: str) -> int | None:

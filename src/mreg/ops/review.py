@@ -17,6 +17,7 @@ from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_B
 from mreg.ops.aliases import AliasMove
 from mreg.policy import dump_policy, read_policies, render_codeowners, with_alias
 from mreg.refs import Ref
+from mreg.text import md, md_code
 
 if TYPE_CHECKING:
     from mreg.ops.gate import GateReport
@@ -125,11 +126,11 @@ def review_body(
     lines = [
         f"## {subject(event, model, alias, version)}",
         "",
-        f"`{model}@{alias}`: {now} → **{target}**. Merging sets `aliases.{alias}` in `{policy_path(model)}`;"
-        " `mreg apply` (CI, after the merge) then creates the alias tag.",
+        f"`{model}@{alias}`: {now} → **{target}**. Merging pins `aliases.{alias}` in `{policy_path(model)}`"
+        " to this version and its digest (the exact bytes below); `mreg apply` (CI, after the merge) then creates the alias tag.",
     ]
     if reason:
-        lines += ["", f"**Reason:** {reason}"]
+        lines += ["", f"**Reason:** {md(reason)}"]
     if report is not None:
         status = "passed" if report.ok else "FAILED"
         lines += ["", f"### Gate for `{alias}`: {status}", "", gates.markdown_table(report.verdicts).rstrip()]
@@ -155,19 +156,19 @@ def _comparison(reg: Registry, model: str, version: int, current: int | None) ->
             r = changed.get(key)
             if r is None:
                 v = (m.get("metrics") or {}).get(key)
-                out.append(f"| {key} | {_v(v)} | {_v(v)} | 0 |")
+                out.append(f"| {md(key)} | {_v(v)} | {_v(v)} | 0 |")
             else:
                 delta = "" if r.get("delta") is None else f"{r['delta']:+.6g}"
-                out.append(f"| {key} | {_v(r['old'])} | {_v(r['new'])} | {delta} |")
+                out.append(f"| {md(key)} | {_v(r['old'])} | {_v(r['new'])} | {delta} |")
         out.append("")
     for title, key in (("params", "params"), ("data", "data"), ("environment", "environment")):
         if d[key]:
             out += [f"**{title} changed**", "", f"| {title} | {old} | {new} |", "|---|---|---|"]
-            out += [f"| {r['key']} | {_v(r['old'])} | {_v(r['new'])} |" for r in d[key]]
+            out += [f"| {md(r['key'])} | {_v(r['old'])} | {_v(r['new'])} |" for r in d[key]]
             out.append("")
     if d.get("packages"):
         out += ["**packages changed**", "", f"| package | change | {old} | {new} |", "|---|---|---|---|"]
-        out += [f"| {r['package']} | {r['change']} | {r['old'] or '-'} | {r['new'] or '-'} |" for r in d["packages"]]
+        out += [f"| {md(r['package'])} | {r['change']} | {md(r['old'] or '-')} | {md(r['new'] or '-')} |" for r in d["packages"]]
         out.append("")
     out += [f"**artifacts** ({'same bytes as ' + old if d['same_artifacts'] else 'digest ' + m['digest']})", ""]
     out += _artifacts(cand)
@@ -178,20 +179,20 @@ def _facts(v: Version) -> list[str]:
     m = v.manifest
     out = []
     if m.get("metrics"):
-        out += ["| metric | value |", "|---|---|"] + [f"| {k} | {_v(x)} |" for k, x in m["metrics"].items()] + [""]
+        out += ["| metric | value |", "|---|---|"] + [f"| {md(k)} | {_v(x)} |" for k, x in m["metrics"].items()] + [""]
     if m.get("params"):
-        out += ["| param | value |", "|---|---|"] + [f"| {k} | {_v(x)} |" for k, x in m["params"].items()] + [""]
+        out += ["| param | value |", "|---|---|"] + [f"| {md(k)} | {_v(x)} |" for k, x in m["params"].items()] + [""]
     for d in m.get("data") or []:
-        out.append(f"- data `{d['name']}` = `{d['uri']}` {d.get('digest') or d.get('etag') or ''}".rstrip())
+        out.append(f"- data {md_code(d['name'])} = {md_code(d['uri'])} {md(d.get('digest') or d.get('etag') or '')}".rstrip())
     env = m["environment"]
-    out.append(f"- environment: python {env['python']} on {env['platform']}, packages `{env['packages']}`")
+    out.append(f"- environment: python {md(env['python'])} on {md(env['platform'])}, packages `{env['packages']}`")
     out += ["", f"**artifacts** (digest `{m['digest']}`)", "", *_artifacts(v)]
     return out
 
 
 def _artifacts(v: Version) -> list[str]:
     rows = ["| path | size | digest |", "|---|---|---|"]
-    rows += [f"| `{a['path']}` | {a['size']} | `{a['digest']}` |" for a in v.manifest["artifacts"]]
+    rows += [f"| {md_code(a['path'])} | {a['size']} | `{a['digest']}` |" for a in v.manifest["artifacts"]]
     return rows
 
 
@@ -201,5 +202,5 @@ def _v(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_v(x)}" for k, x in value.items())
-    return str(value).replace("|", "\\|")
+        return ", ".join(f"{md(k)}={_v(x)}" for k, x in value.items())
+    return md(value)

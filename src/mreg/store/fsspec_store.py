@@ -108,6 +108,8 @@ class FsspecStore:
                 scrub(f"store URL {self.url!r} needs a driver that is not installed: {exc}".splitlines()[0]),
                 hint="for s3:// run: pip install 'mreg[s3]'" if scheme.startswith("s3") else None,
             ) from None
+        except Exception as exc:  # drivers that connect when built (ftp, sftp, smb): unreachable is exit 6
+            raise _translate(self.url, exc) from None
         self.root = root.rstrip("/")
         protocol = self.fs.protocol
         self.protocol = protocol if isinstance(protocol, str) else protocol[0]

@@ -6,7 +6,7 @@ import re
 
 from mreg.errors import IntegrityError
 
-DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
+DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
 CHUNK = 4 * 1024 * 1024
 
 

@@ -1,0 +1,44 @@
+"""Showing text that came from git or from users: terminal, Markdown, HTML (pure; no I/O).
+
+Anything read from a registry — tag names, records, file names, commit subjects, manifest values —
+is hostile input. Each place that shows it escapes it for that place: a reason cannot move the
+cursor and overwrite a `log` row, a path cannot start a `::workflow-command::` line, a PR body
+cannot hide the gate table behind `<!--`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Bidirectional overrides and isolates reorder what a terminal or a browser shows ("Trojan Source").
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!])")
+
+
+def _escape(c: str) -> str:
+    return c.encode("unicode_escape").decode("ascii")
+
+
+def term(text: object) -> str:
+    """One line for a terminal: control characters (C0, DEL, C1, line/paragraph separators, tabs)
+    and bidi controls shown escaped (`\\x1b`, `\\n`, `\\u202e`)."""
+    s = str(text)
+    if s.isascii() and s.isprintable():
+        return s
+    return "".join(_escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s)
+
+
+def md(text: object) -> str:
+    """Plain text inside Markdown (GitHub flavour: PR bodies, step summaries, table cells): no HTML,
+    no comment, no link, image, emphasis, table break or @-mention, and one line."""
+    s = html.escape(term(text), quote=False)  # no tag, no comment: `<!--` cannot hide what follows
+    s = _MD_SPECIAL.sub(r"\\\1", s)  # no emphasis, code span, link, image or table break
+    s = s.replace("@", "&#64;")  # no @-mention or team ping
+    return re.sub(r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), s)  # no autolink
+
+
+def md_code(text: object) -> str:
+    """A value shown as code inside Markdown, safe in a table cell."""
+    return "<code>" + md(text) + "</code>"
