@@ -41,9 +41,16 @@ def test_owner_and_repo_come_from_the_remote_url(url: str, expected: tuple[str, 
 
 
 def test_target_prefers_github_env_and_derives_enterprise_urls() -> None:
-    t = target_from_env("git@ghe.corp:acme/models.git", {"GH_TOKEN": "s3cret"})
+    t = target_from_env("git@ghe.corp:acme/models.git", {"GH_TOKEN": "s3cret", "GITHUB_SERVER_URL": "https://ghe.corp"})
     assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == ("acme/models", "https://ghe.corp/api/v3", "https://ghe.corp", "s3cret")
     assert "s3cret" not in repr(t)
+    # a host nobody said is GitHub never gets the token (GitLab, Bitbucket, a self-hosted git server)
+    assert target_from_env("https://gitlab.com/acme/models.git", {"GH_TOKEN": "s3cret"}) is None
+    assert target_from_env("git@ghe.corp:acme/models.git", {"GH_TOKEN": "s3cret"}) is None
+    t = target_from_env("ssh://git@ssh.github.com:443/acme/models.git", {"GH_TOKEN": "s3cret"})
+    assert t is not None and t.api_url == "https://api.github.com"
+    t = target_from_env("https://acme.ghe.com/acme/models.git", {"GH_TOKEN": "s3cret"})
+    assert t is not None and (t.api_url, t.server_url) == ("https://api.acme.ghe.com", "https://acme.ghe.com")
     t = target_from_env("/a/path", {"GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": "http://127.0.0.1:1/"})
     assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == ("o/r", "http://127.0.0.1:1", "https://github.com", None)
     assert target_from_env("/a/path", {}) is None

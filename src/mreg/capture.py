@@ -50,7 +50,11 @@ def package_lock() -> str:
                 info = {}
             vcs = info.get("vcs_info")
             if vcs:
-                line = f"{cname} @ {vcs.get('vcs', 'git')}+{strip_credentials(info.get('url', ''))}@{vcs.get('commit_id', '')}"
+                fields = [str(vcs.get("vcs", "git")), strip_credentials(str(info.get("url", ""))), str(vcs.get("commit_id", ""))]
+                if any(not f.isprintable() or " " in f for f in fields):  # a newline here would forge lock lines
+                    line = f"{cname}=={version}  # direct_url.json unreadable"
+                else:
+                    line = f"{cname} @ {fields[0]}+{fields[1]}@{fields[2]}"
             elif info.get("dir_info", {}).get("editable"):
                 line = f"{cname}=={dist.version}  # editable"
         lines.setdefault(cname, line)
@@ -78,18 +82,41 @@ def _name_version(dist: Any) -> tuple[str | None, str | None]:
     return name, version
 
 
+# Query or fragment parameters that carry a credential: OAuth/GitLab/GitHub tokens, presigned S3 and
+# GCS URLs, Azure SAS signatures, API keys. Matched case-insensitively on the parameter's name.
+_SECRET_PARAMS = re.compile(
+    r"^(?:.*token|access_token|private_token|auth|authorization|password|passwd|pwd|secret|.*_secret|key|api_?key|"
+    r"sig|signature|x-amz-(?:signature|credential|security-token)|x-goog-(?:signature|credential)|"
+    r"credential|credentials|code|client_secret)\Z",
+    re.IGNORECASE,
+)
+
+
 def strip_credentials(url: str) -> str:
-    """Remove user:password@ from URLs: tokens in remote URLs must never reach a manifest."""
+    """Remove user:password@ and credential-carrying query/fragment parameters (`?access_token=`,
+    presigned `X-Amz-Signature=`, `#token=`) from URLs: a secret must never reach a manifest."""
     if "://" not in url:
         # scp-like git@host:path keeps its user (no secret); anything else is returned untouched
         return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an unparseable URL is returned as it is: callers that record URLs refuse it
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None:
+        netloc = (parts.hostname or "") + (f":{port}" if port else "")
+    query, fragment = _drop_secret_params(parts.query), _drop_secret_params(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _drop_secret_params(text: str) -> str:
+    if "=" not in text:
+        return text
+    kept = [p for p in text.split("&") if not _SECRET_PARAMS.match(p.split("=", 1)[0])]
+    return "&".join(kept)
 
 
 def source_info(git: GitRepo, remote: str) -> dict[str, object] | None:

@@ -91,6 +91,14 @@ class GitRepo:
         work_tree = Path(lines[2]) if not bare and len(lines) > 2 else None
         return cls(git_dir, work_tree)
 
+    def with_config(self, key: str, value: str) -> None:
+        """A config value for every git this process runs here, passed in the environment
+        (GIT_CONFIG_COUNT, git ≥ 2.31): never written to a file."""
+        n = int(self._env.get("GIT_CONFIG_COUNT", "0") or 0)
+        self._env[f"GIT_CONFIG_KEY_{n}"] = key
+        self._env[f"GIT_CONFIG_VALUE_{n}"] = value
+        self._env["GIT_CONFIG_COUNT"] = str(n + 1)
+
     @property
     def common_dir(self) -> Path:
         """The shared git dir (worktrees share one object store and one mreg store)."""

@@ -26,11 +26,14 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
         except FileNotFoundError:
             raise UsageError("the 'git' executable was not found on PATH") from None
     git = GitRepo(path, None)
+    recorded = strip_credentials(url)  # a token in the URL never reaches the cache's config file
     current = git.remote_url("origin")
     if current is None:
-        git.run("remote", "add", "origin", url)
-    elif current != url:
-        git.run("remote", "set-url", "origin", url)
+        git.run("remote", "add", "origin", recorded)
+    elif current != recorded:
+        git.run("remote", "set-url", "origin", recorded)
+    if recorded != url:  # this process alone talks to the real URL: through git's environment, not a file
+        git.with_config(f"url.{url}.insteadOf", recorded)
     return git
 
 

@@ -18,6 +18,7 @@ from mreg.errors import UsageError
 SECRET_NAMES = (
     "password",
     "passwd",
+    "pwd",
     "secret",
     "secret_key",
     "api_key",
@@ -25,20 +26,64 @@ SECRET_NAMES = (
     "access_key",
     "private_key",
     "token",
+    "credential",
+    "credentials",
+    "key",
 )
-_SEP = re.compile(r"[-._]+")
+# `*_key` names that are ordinary ML parameters, not credentials (JAX PRNG keys, dataset columns).
+NOT_SECRET = frozenset({
+    "key", "rng_key", "prng_key", "random_key", "seed_key", "sort_key", "primary_key", "group_key", "join_key",
+    "label_key", "target_key", "text_key", "image_key", "input_key", "output_key", "feature_key", "id_key",
+    "cache_key", "dict_key", "data_key", "metric_key", "monitor_key", "column_key", "audio_key", "video_key",
+})
+_SEP = re.compile(r"[-._\s]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# A value that carries a credential: a URL with user:password@, or one of the query parameters
+# capture.strip_credentials removes (a presigned URL, `?access_token=`).
+_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 _MAX_DEPTH = 64  # deeper params are refused by inputs.py long before; this only bounds the walk
 
 
 def is_secret_like(key: str) -> bool:
     """True for a name that looks like it holds a credential (whole name or separated suffix)."""
-    norm = _SEP.sub("_", key.strip().lower()).strip("_")
+    norm = _SEP.sub("_", _CAMEL.sub("_", key.strip())).lower().strip("_")
+    if norm in NOT_SECRET:
+        return False
     return any(norm == name or norm.endswith("_" + name) for name in SECRET_NAMES)
+
+
+def is_secret_value(value: Any) -> bool:
+    """True for a string that holds a credential however innocent its key (`postgresql://admin:pw@…`)."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    if _USERINFO.search(value):
+        return True
+    from mreg.capture import strip_credentials
+
+    return any(strip_credentials(word) != word for word in value.split() if "://" in word)
 
 
 def secret_like_keys(params: Mapping[str, Any]) -> list[str]:
     """Dotted paths of every secret-like key in `params`, nested mappings and lists included."""
     return [path for path, key in _walk(params, "", 0) if is_secret_like(key)]
+
+
+def secret_like_values(params: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of every value (nested too) that holds a credential."""
+    return [path for path, value in _values(params, "", 0) if is_secret_value(value)]
+
+
+def _values(value: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _values(v, f"{prefix}.{k}" if prefix else str(k), depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _values(v, f"{prefix}[{i}]", depth + 1)
+    else:
+        yield prefix, value
 
 
 def _walk(value: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]:
@@ -66,4 +111,9 @@ def check_params(params: Mapping[str, Any], allow: Sequence[str] = ()) -> None:
         raise UsageError(
             f"param {path!r} looks like a secret; a manifest is pushed to every clone and kept forever",
             hint=f"keep credentials out of params; if {path!r} is not a secret, pass --allow-secret-like {path}",
+        )
+    for path in secret_like_values(params):  # never allowed: the value itself is the credential
+        raise UsageError(
+            f"param {path!r} holds a URL with credentials (user:password@ or a token in its query)",
+            hint="record the URL without its credentials; the job reads them from its environment",
         )

@@ -82,10 +82,31 @@ def target_from_env(remote_url: str | None, env: Mapping[str, str] | None = None
         _, owner, repo = parsed
     else:
         return None
-    host = parsed[0] if parsed else "github.com"
-    server = env.get("GITHUB_SERVER_URL", "").strip() or (DEFAULT_SERVER_URL if host == "github.com" else f"https://{host}")
-    api = env.get("GITHUB_API_URL", "").strip() or (DEFAULT_API_URL if host == "github.com" else f"https://{host}/api/v3")
+    host = (parsed[0] if parsed else "github.com").lower()
+    server_env = env.get("GITHUB_SERVER_URL", "").strip().rstrip("/")
+    api_env = env.get("GITHUB_API_URL", "").strip().rstrip("/")
+    known = _api_for_host(host, server_env)
+    if api_env:  # named explicitly (Actions always sets it): the token goes there and nowhere else
+        api, server = api_env, server_env or (known[1] if known else f"https://{host}")
+    elif known is not None:
+        api, server = known
+    else:
+        return None  # not a GitHub host: no token is sent anywhere; the caller prints the manual steps
     return GitHubTarget(owner, repo, api.rstrip("/"), server.rstrip("/"), token_from_env(env))
+
+
+def _api_for_host(host: str, server_env: str) -> tuple[str, str] | None:
+    """The API of a host that is GitHub: github.com (and its ssh.github.com:443 remotes), a GitHub
+    Enterprise Cloud data-residency host (`*.ghe.com`), or the server GITHUB_SERVER_URL names."""
+    if host in ("github.com", "ssh.github.com", "www.github.com"):
+        return DEFAULT_API_URL, DEFAULT_SERVER_URL
+    if host.endswith(".ghe.com") and re.fullmatch(r"[a-z0-9-]+\.ghe\.com", host):
+        return f"https://api.{host}", f"https://{host}"
+    if server_env:
+        named = urllib.parse.urlsplit(server_env).hostname or ""
+        if named.lower() == host:
+            return f"{server_env}/api/v3", server_env
+    return None
 
 
 class Unprocessable(RemoteError):
