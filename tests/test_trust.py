@@ -101,7 +101,11 @@ def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(worl
     r = world.mreg("log", "fraud", "--offline")
     assert "register v4" not in r.out and "register v2" in r.out
 
-    # a new deploy machine has no anchor: the digest the reviewers pinned stops the edited version
+    # Mallory rewrites the branch instead (where the host allows a force-push): a straight line of
+    # registrations with her v2. A new deploy machine has no anchor to compare with; the digest the
+    # reviewers pinned is what stops it.
+    rewritten = mallory.commit_registry({"models/fraud/versions/2.yaml": forged}, "register fraud v2", base=f"{evil}~3")
+    mallory.push_registry(rewritten, force=True)
     fresh = world.fresh()
     r = world.mreg("apply", cwd=fresh)
     assert r.code == 5 and "digest" in r.err and "no tag created" in r.err
@@ -112,9 +116,7 @@ def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(worl
     assert _pulled(out2) == world.weights(1)  # still the reviewed v1: v2's approval is not applied
     assert "not yet applied" in r.err
     r = world.mreg("check", cwd=fresh)
-    assert r.code == 1 and evil[:12] in r.out
-    r = world.mreg("log", "fraud", cwd=fresh)
-    assert r.code == 0 and "register v4" not in r.out
+    assert r.code == 1 and "pins fraud@v2 at digest" in r.out
 
 
 # -- 2. gc and verify cover history ----------------------------------------------------------------
@@ -126,11 +128,13 @@ def test_gc_keeps_the_bytes_of_a_removed_manifest_and_verify_covers_them(world: 
     before = sorted(p.name for p in store.rglob("*") if p.is_file())
     r = world.mreg("gc", "--grace", "0s")
     assert r.code == 5 and "deletes" in r.err and evil[:12] in r.err
-    fresh = world.fresh()
+    fresh = world.fresh()  # no anchor: the history has more commits than files, so every commit is checked
     r = world.mreg("gc", "--grace", "0s", cwd=fresh)
+    assert r.code == 5 and "deletes" in r.err
+    r = world.mreg("gc", "--grace", "0s", "--offline")  # what the maintainer verified
     assert r.code == 0, r.err
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == before  # v1's weights are still there
-    r = world.mreg("verify", "--json", cwd=fresh)
+    r = world.mreg("verify", "--json", "--offline")
     assert r.code == 0, r.err
     r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"), "--offline")
     assert r.code == 0 and _pulled(world.tmp / "out") == world.weights(1)
@@ -393,3 +397,122 @@ def test_gc_and_verify_report_an_invalid_manifest_and_go_on(world: World) -> Non
     assert r.code == 0 and "skipped an invalid manifest" in r.err
     r = world.mreg("check")
     assert r.code == 1 and "versions/3.yaml" in r.out
+
+
+# -- found by an attack session against the first version of these guarantees ----------------------
+def test_a_forged_tag_repeating_the_previous_pin_after_it_was_replaced_is_refused(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    team.approve("fraud@v2")  # production: v1 (seq 1), then v2 (seq 2), both applied
+    mallory.fetch()
+    m1 = mallory.manifest("fraud", 1)
+    target = mallory.git("rev-parse", "mreg/fraud/production/1^{commit}")
+    mallory.tag("mreg/fraud/production/3", target, forged_record("fraud", "production", 1, m1["digest"], reason="hotfix", request=""))
+    r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"))
+    assert r.code == 5 and "mreg/fraud/production/3" in r.err and "applied already" in r.err
+    r = world.mreg("check")
+    assert r.code == 1 and "mreg/fraud/production/3" in r.out
+    assert "UNREVIEWED" in world.mreg("log", "fraud", "--alias", "production").out
+
+
+def test_a_tree_listing_a_registered_manifest_twice_is_refused(world: World) -> None:
+    mallory = world.mallory
+    assert world.mallory_registers() == "fraud@v3"
+    evil = swap_weights(mallory.manifest("fraud", 1), mallory.manifest("fraud", 3))
+    g = mallory.git
+    g("checkout", "--quiet", "-B", "dup", "origin/mreg/registry")
+    blob = g("hash-object", "-w", "--stdin", input=evil.decode())
+    versions = g("mktree", input=g("ls-tree", "HEAD:models/fraud/versions") + f"\n100644 blob {blob}\t1.yaml\n")
+    fraud = g("mktree", input=f"040000 tree {versions}\tversions\n")
+    models = g("mktree", input="".join(line + "\n" for line in g("ls-tree", "HEAD:models").splitlines() if not line.endswith("\tfraud"))
+               + f"040000 tree {fraud}\tfraud\n")
+    root = g("mktree", input="".join(line + "\n" for line in g("ls-tree", "HEAD").splitlines() if not line.endswith("\tmodels"))
+             + f"040000 tree {models}\tmodels\n")
+    commit = g("commit-tree", root, "-p", "HEAD", "-m", "register fraud v1")
+    mallory.push_registry(commit)
+    r = world.mreg("list")
+    assert r.code == 5 and "second entry" in r.err and commit[:12] in r.err
+    fresh = world.fresh()
+    r = world.mreg("pull", "fraud@v1", "-o", str(world.tmp / "o"), cwd=fresh)
+    assert r.code == 5 and "two entries" in r.err
+    assert world.mreg("check").code == 1
+
+
+def test_a_fresh_clone_refuses_a_delete_then_re_add(world: World) -> None:
+    mallory = world.mallory
+    assert world.mallory_registers() == "fraud@v3"
+    evil = swap_weights(mallory.manifest("fraud", 1), mallory.manifest("fraud", 3))
+    mallory.push_registry(mallory.commit_registry({"models/fraud/versions/1.yaml": None}, "cleanup"))
+    readd = mallory.commit_registry({"models/fraud/versions/1.yaml": evil}, "register fraud v1")
+    mallory.push_registry(readd)
+    fresh = world.fresh()
+    r = world.mreg("pull", "fraud@v1", "-o", str(world.tmp / "o"), cwd=fresh)
+    assert r.code == 5 and "deletes" in r.err and not (world.tmp / "o").exists()
+    r = world.mreg("pull", "fraud@v1", "-o", str(world.tmp / "o"), "--registry", str(world.team.bare))
+    assert r.code == 5
+
+
+def test_gc_refuses_when_the_registry_no_longer_holds_what_is_pinned(world: World) -> None:
+    mallory = world.mallory
+    g = mallory.git
+    g("checkout", "--quiet", "--orphan", "new-root")
+    g("rm", "-rqf", "--ignore-unmatch", ".")
+    (mallory.work / "README.md").write_text("x\n")
+    g("add", "README.md")
+    g("commit", "--quiet", "-m", "init mreg registry")
+    mallory.push_registry(g("rev-parse", "HEAD"), force=True)
+    g("push", "--quiet", "origin", ":refs/tags/mreg/fraud/production/1")
+    store = world.tmp / "shared-store"
+    before = sorted(p.name for p in store.rglob("*") if p.is_file())
+    fresh = world.fresh()
+    r = world.mreg("gc", "--grace", "0s", cwd=fresh)
+    assert r.code == 5 and "refusing to collect garbage" in r.err and "fraud@production" in r.err
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == before
+
+
+def test_far_future_dates_and_odd_tags_do_not_crash_or_count(world: World) -> None:
+    mallory = world.mallory
+    mallory.fetch()
+    digest = mallory.manifest("fraud", 2)["digest"]
+    target = mallory.git("rev-parse", "origin/mreg/registry")
+    record = forged_record("fraud", "staging", 2, digest, reason="", request="")
+    body = f"object {target}\ntype commit\ntag mreg/fraud/staging/1\ntagger M <m@x> 300000000000 +0000\n\n{record}"
+    obj = mallory.git("mktag", input=body)
+    mallory.git("push", "--quiet", "origin", f"{obj}:refs/tags/mreg/fraud/staging/1")
+    mallory.tag("mreg/fraud/PROD/1", target, forged_record("fraud", "PROD", 2, digest, reason="", request=""))
+    outer = mallory.git("mktag", input=f"object {obj}\ntype tag\ntag mreg/fraud/canary/1\ntagger M <m@x> 1 +0000\n\n{record}")
+    mallory.git("push", "--quiet", "origin", f"{outer}:refs/tags/mreg/fraud/canary/1")
+    for args in (("log", "fraud"), ("log", "fraud", "--json"), ("list",), ("show", "fraud@staging")):
+        r = world.mreg(*args)
+        assert r.code == 0 and "Traceback" not in r.err, (args, r.err)
+    assert world.mreg("resolve", "fraud@canary").code == 3
+    r = world.mreg("check")
+    assert "mreg/fraud/PROD/1 does not name a valid model and alias" in r.out
+    assert "mreg/fraud/canary/1 does not point at a commit" in r.out
+
+
+def test_a_signed_tag_replayed_under_another_name_is_ignored(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    key = world.tmp / "ci-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(key)], check=True)
+    public = (world.tmp / "ci-key.pub").read_text().split()
+    config = yaml.safe_load(show(team.bare, "mreg/aliases:mreg.yaml"))
+    config["signers"] = [f"ci@acme {public[0]} {public[1]}"]
+    push_files(team.bare, "mreg/aliases", {"mreg.yaml": yaml.safe_dump(config)}, "require signed approvals")
+    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key))):
+        subprocess.run(["git", "config", k, v], cwd=team.repo, check=True)
+    assert world.mreg("rollback", "fraud@production").code == 3  # nothing to roll back to yet
+    team.approve("fraud@v2")  # unsigned apply: refused as current
+    team.gh.requests.clear()
+    assert world.mreg("promote", "fraud@v1", "--to", "production").code == 0
+    team.gh.merge(max(team.gh.pulls))
+    assert world.mreg("apply", "--sign").code == 0  # seq 3: v1, signed
+    assert world.mreg("promote", "fraud@v2", "--to", "production").code == 0
+    team.gh.merge(max(team.gh.pulls))
+    assert world.mreg("apply", "--sign").code == 0  # seq 4: v2, signed
+    mallory.fetch()
+    signed_v1 = mallory.git("rev-parse", "mreg/fraud/production/3")
+    mallory.git("push", "--quiet", "origin", f"{signed_v1}:refs/tags/mreg/fraud/production/5")
+    r = world.mreg("resolve", "fraud@production")
+    assert r.code == 0 and r.out.strip() == "fraud@v2"
+    r = world.mreg("check")
+    assert r.code == 1 and "mreg/fraud/production/5 is a tag object named 'mreg/fraud/production/3'" in r.out

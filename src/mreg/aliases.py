@@ -14,19 +14,11 @@ from typing import Any
 
 from mreg.gitrepo import GitRepo
 from mreg.layout import TAG_NAMESPACE, tag_prefix
+from mreg.refs import ALIAS_RE, MODEL_RE
 
 RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at")
 SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
-_FIELDS = (
-    "%(refname)",
-    "%(objecttype)",
-    "%(*objectname)",
-    "%(taggername) %(taggeremail)",
-    "%(taggerdate:unix)",
-    "%(contents:body)",
-    "%(contents:signature)",
-)
 
 
 @dataclass(frozen=True)
@@ -46,10 +38,11 @@ class AliasEvent:
     tag: str
     signed: bool = False
     governed: str | None = None  # the mreg/aliases commit whose pin this tag applies (SPEC §6)
+    signature_kind: str = ""  # "ssh" or "pgp": from the signature block git appended, never from the record
 
     @property
     def when(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp, timezone.utc)
+        return from_unix(self.timestamp)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +60,14 @@ class AliasEvent:
             "tag": self.tag,
             "governed": self.governed,
         }
+
+
+def from_unix(stamp: int) -> datetime:
+    """A git timestamp as a UTC datetime; one past year 9999 (git accepts it) reads as the epoch."""
+    try:
+        return datetime.fromtimestamp(stamp, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(0, timezone.utc)
 
 
 def format_record(record: dict[str, Any]) -> str:
@@ -93,40 +94,129 @@ def parse_record(body: str) -> dict[str, Any]:
     return record
 
 
+MAX_TAG_BYTES = 64 * 1024  # a record is a few hundred bytes; a signature a few KiB
+
+
+@dataclass(frozen=True)
+class _RawTag:
+    refname: str
+    name: str  # what the tag object calls itself (its `tag` header)
+    kind: str
+    size: int
+    target: str
+    target_kind: str
+    tagger: str
+    timestamp: int
+    body: str
+    signature: str
+
+
+def _raw_tags(git: GitRepo, pattern: str) -> tuple[list[_RawTag], list[tuple[str, str]]]:
+    """Tags under `pattern`, read boundedly: names first (one cheap for-each-ref), then object sizes
+    and types, then the contents of only the annotated tags small enough to be records. Returns the
+    readable tags and (tag, why) for every ref skipped."""
+    names = [r[0] for r in git.for_each_ref(pattern, ("%(refname)",)) if r]
+    odd: list[tuple[str, str]] = []
+    shaped = []
+    for refname in names:
+        name = refname.removeprefix("refs/tags/")
+        parts = refname[len(TAG_NAMESPACE):].split("/")
+        if len(parts) != 3:
+            odd.append((name, "is not named mreg/<model>/<alias>/<seq>"))
+        elif not SEQ_RE.match(parts[2]):
+            odd.append((name, "has a non-canonical seq (1, 2, 3, ... only): ignored"))
+        elif not MODEL_RE.match(parts[0]) or ".." in parts[0] or not ALIAS_RE.match(parts[1]):
+            odd.append((name, "does not name a valid model and alias: ignored"))
+        else:
+            shaped.append(refname)
+    infos = git.object_info(shaped)
+    small = []
+    for refname, info in zip(shaped, infos, strict=True):
+        name = refname.removeprefix("refs/tags/")
+        if info is None:
+            odd.append((name, "cannot be read"))
+        elif info[1] != "tag":
+            odd.append((name, "is a lightweight tag (alias tags are annotated): ignored"))
+        elif info[2] > MAX_TAG_BYTES:
+            odd.append((name, f"is {info[2]:,} bytes, more than a tag record may be ({MAX_TAG_BYTES:,}): ignored"))
+        else:
+            small.append((refname, info))
+    out = []
+    for (refname, info), raw in zip(small, git.read_objects([i[0] for _, i in small]), strict=True):
+        tag = _parse_tag(refname, info, raw)
+        name = refname.removeprefix("refs/tags/")
+        if tag is None or tag.target_kind != "commit" or not _HEX40.match(tag.target):
+            odd.append((name, "does not point at a commit: ignored"))
+        elif tag.name != name:  # a (signed) tag object copied under another name: a replay
+            odd.append((name, f"is a tag object named {tag.name!r}, pushed under another name: ignored"))
+        else:
+            out.append(tag)
+    return out, odd
+
+
+def _parse_tag(refname: str, info: tuple[str, str, int], raw: bytes | None) -> _RawTag | None:
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", "replace")
+    head, _, message = text.partition("\n\n")
+    fields: dict[str, str] = {}
+    for line in head.split("\n"):
+        key, _, value = line.partition(" ")
+        fields.setdefault(key, value)
+    tagger, stamp = fields.get("tagger", ""), 0
+    who, sep, rest = tagger.rpartition(">")
+    if sep:
+        when = rest.split()
+        stamp = int(when[0]) if when and when[0].isascii() and when[0].isdigit() and len(when[0]) < 12 else 0
+        tagger = who + ">"
+    signature = ""
+    m = _SIGNATURE.search(message)
+    if m:
+        message, signature = message[: m.start()], message[m.start():]
+    _, _, body = message.partition("\n\n")  # the subject line, then the record
+    return _RawTag(refname, fields.get("tag", ""), info[1], info[2], fields.get("object", ""), fields.get("type", ""),
+                   tagger.strip(), stamp, body, signature)
+
+
+_SIGNATURE = re.compile(r"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M)
+
+
 def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> list[AliasEvent]:
     """Alias events of one model (or one alias of it, or of every model when `model` is None),
-    ordered by model, alias, seq: a single for-each-ref either way. Only annotated tags with a
-    canonical seq and a record that names itself count (SPEC §6); `odd_tags` lists the rest."""
+    ordered by model, alias, seq. Only annotated tags with a canonical seq, a bounded size and a
+    record that names itself count (SPEC §6); `odd_tags` lists the rest."""
     pattern = tag_prefix(model, alias) if model else TAG_NAMESPACE
-    rows = git.for_each_ref(pattern, _FIELDS)
+    tags, _ = _raw_tags(git, pattern)
     events = []
-    for refname, kind, commit, tagger, stamp, body, signature in (r for r in rows if len(r) == 7):
-        parts = refname[len(TAG_NAMESPACE):].split("/")
-        if len(parts) != 3 or kind != "tag" or not SEQ_RE.match(parts[2]) or not _HEX40.match(commit):
-            continue
+    for t in tags:
+        parts = t.refname[len(TAG_NAMESPACE):].split("/")
         if model is not None and parts[0] != model:
             continue
-        rec = parse_record(body)
+        rec = parse_record(t.body)
         if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
             continue  # a tag in our namespace that does not describe itself consistently is ignored
         version = rec.get("version")
         digest, governed = rec.get("digest"), rec.get("governed")
+        kind = rec.get("event") if rec.get("event") in ("promote", "rollback", "demote") else "promote"
+        if (kind == "demote") != (version is None) or (version is not None and not _is_int(version)):
+            continue  # a move must name a version and a demote none: anything else is not a record
         events.append(
             AliasEvent(
                 model=parts[0],
                 alias=parts[1],
                 seq=int(parts[2]),
-                event=str(rec.get("event") or "promote"),
+                event=str(kind),
                 version=version if _is_int(version) else None,
                 digest=digest if isinstance(digest, str) else None,
                 previous=rec.get("previous") if _is_int(rec.get("previous")) else None,
                 reason=_text(rec.get("reason")),
                 request=_text(rec.get("request")),
-                tagger=tagger.strip(),
-                timestamp=int(stamp) if stamp.isascii() and stamp.isdigit() else 0,
-                commit=commit,
-                tag=refname.removeprefix("refs/tags/"),
-                signed=bool(signature.strip()),
+                tagger=t.tagger,
+                timestamp=t.timestamp,
+                commit=t.target,
+                tag=t.refname.removeprefix("refs/tags/"),
+                signed=bool(t.signature.strip()),
+                signature_kind="ssh" if t.signature.startswith("-----BEGIN SSH") else ("pgp" if t.signature else ""),
                 governed=governed if isinstance(governed, str) and _HEX40.match(governed) else None,
             )
         )
@@ -136,27 +226,14 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
 
 def odd_tags(git: GitRepo) -> list[tuple[str, str]]:
     """(tag, why) for every ref under refs/tags/mreg/ that `read_events` ignores: lightweight tags,
-    non-canonical seqs, malformed names, records that do not describe their own tag."""
-    out = []
-    for row in git.for_each_ref(TAG_NAMESPACE, ("%(refname)", "%(objecttype)", "%(*objectname)", "%(contents:body)")):
-        if len(row) != 4:
-            continue
-        refname, kind, commit, body = row
-        name = refname.removeprefix("refs/tags/")
-        parts = refname[len(TAG_NAMESPACE):].split("/")
-        if len(parts) != 3:
-            out.append((name, "is not named mreg/<model>/<alias>/<seq>"))
-        elif kind != "tag":
-            out.append((name, "is a lightweight tag (alias tags are annotated): ignored"))
-        elif not SEQ_RE.match(parts[2]):
-            out.append((name, "has a non-canonical seq (1, 2, 3, ... only): ignored"))
-        elif not _HEX40.match(commit):
-            out.append((name, "does not point at a commit: ignored"))
-        else:
-            rec = parse_record(body)
-            if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
-                out.append((name, "holds a record for another model or alias: ignored"))
-    return out
+    non-canonical seqs, oversized or malformed tags, records that do not describe their own tag."""
+    tags, odd = _raw_tags(git, TAG_NAMESPACE)
+    for t in tags:
+        parts = t.refname[len(TAG_NAMESPACE):].split("/")
+        rec = parse_record(t.body)
+        if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
+            odd.append((t.refname.removeprefix("refs/tags/"), "holds a record for another model or alias: ignored"))
+    return sorted(odd)
 
 
 def _is_int(value: Any) -> bool:

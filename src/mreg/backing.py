@@ -91,9 +91,15 @@ def assess(
     *,
     policy: dict[str, Any] | None,
     signers: tuple[str, ...] = (),
+    events: list[AliasEvent] | None = None,
 ) -> Standing:
     """The standing of a protected alias whose newest tag is `current`, judged by the governed
-    branch at `governed` (its tip, or its state at a `--at` time) and its `policy` there."""
+    branch at `governed` (its tip, or its state at a `--at` time) and its `policy` there.
+
+    The pin before the current one backs `current` only while the current pin is not applied yet:
+    once a tag (of `events`, the alias's tags) applied the current pin — it names a governed commit at
+    or after the change — a later tag with the older value is a forged rollback, not a pending merge.
+    """
     pin = pins_of(policy).get(alias)
     if current is None:
         return Standing("unset", None, pin)
@@ -104,7 +110,18 @@ def assess(
     if governed is not None:
         previous, changed_in = previous_pin(git, governed, model, alias, pin)
         if previous is not None and changed_in is not None and previous.matches(current):
-            return Standing("pending", current, pin, approved_in=changed_in)
+            applied = pin is not None and any(
+                e.seq < current.seq and e.alias == alias and pin.matches(e) and e.governed is not None
+                and (e.governed == changed_in or git.is_ancestor(changed_in, e.governed))
+                for e in events or []
+            )
+            if not applied:
+                return Standing("pending", current, pin, approved_in=changed_in)
+            return Standing(
+                "unbacked", current, pin,
+                f"tag {current.tag} by {current.tagger or 'unknown'} goes back to {previous.describe()}, but "
+                f"{ALIASES_BRANCH} approves {pin.describe() if pin else '(nothing)'}, which was applied already",
+            )
     what = "removes it" if current.version is None else f"sets v{current.version}"
     approves = pin.describe() if pin is not None else "nothing (no pin for it)"
     return Standing(
@@ -188,14 +205,10 @@ def signature_ok(git: GitRepo, e: AliasEvent, signers: tuple[str, ...]) -> bool:
             os.unlink(allowed)
         status = proc.stderr.decode("utf-8", "replace")
         if proc.returncode == 0:
-            if "-----BEGIN SSH SIGNATURE-----" in _signature_block(git, e) or "Good \"git\" signature" in status:
+            if e.signature_kind == "ssh":  # git checked it against exactly the listed SSH keys
                 ok = bool(ssh)
-            else:
+            elif e.signature_kind == "pgp":  # any key in the keyring verifies: it must be a listed one
                 valid = re.findall(r"^\[GNUPG:\] VALIDSIG ([0-9A-F]+)", status, re.M)
                 ok = any(v.upper() in fingerprints or v.upper()[-40:] in fingerprints for v in valid)
     _verified[key] = ok
     return ok
-
-
-def _signature_block(git: GitRepo, e: AliasEvent) -> str:
-    return git.run("cat-file", "tag", e.tag, check=False).stdout.decode("utf-8", "replace")

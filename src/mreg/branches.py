@@ -74,12 +74,12 @@ class Branches:
         assert self.remote is not None
         self._fetched = True
         self.git.fetch(self.remote, registry_refspecs(self.remote))
+        self._fast_forward(ALIASES_BRANCH)  # governed by the host's review rules, checked on its own
         theirs = self.git.rev_parse(tracking_ref(self.remote, REGISTRY_BRANCH))
         if theirs is not None:
             verify_advance(self.git, self.git.rev_parse(VERIFIED_REF), theirs, remote=self.remote)
             self.advance_verified(theirs)
-        for branch in (REGISTRY_BRANCH, ALIASES_BRANCH):
-            self._fast_forward(branch)
+        self._fast_forward(REGISTRY_BRANCH)
 
     def verified(self) -> str | None:
         return self.git.rev_parse(VERIFIED_REF)

@@ -157,6 +157,36 @@ class GitRepo:
             pos += size + 1
         return results
 
+    def object_info(self, specs: Sequence[str]) -> list[tuple[str, str, int] | None]:
+        """(object id, type, size) of each spec in one `cat-file --batch-check`; None where missing."""
+        if not specs:
+            return []
+        out = self.run("cat-file", "--batch-check", input="".join(s + "\n" for s in specs).encode()).stdout
+        info: list[tuple[str, str, int] | None] = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            parts = line.split()
+            info.append((parts[0], parts[1], int(parts[2])) if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() else None)
+        return info
+
+    def read_objects(self, oids: Sequence[str]) -> list[bytes | None]:
+        """The raw content of objects by id (any type), in one `cat-file --batch`; callers bound sizes first."""
+        if not oids:
+            return []
+        data = self.run("cat-file", "--batch", input="".join(o + "\n" for o in oids).encode()).stdout
+        results: list[bytes | None] = []
+        pos = 0
+        for _ in oids:
+            eol = data.index(b"\n", pos)
+            header = data[pos:eol].split()
+            pos = eol + 1
+            if len(header) != 3:
+                results.append(None)
+                continue
+            size = int(header[2])
+            results.append(data[pos : pos + size])
+            pos += size + 1
+        return results
+
     def read_blob(self, spec: str) -> bytes | None:
         return self.read_blobs([spec])[0]
 

@@ -71,7 +71,9 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
     found: list[Violation] = []
     tokens = proc.stdout.split(b"\0")
     commit = b""
+    parent = b""
     root = False
+    added: list[tuple[bytes, bytes, bytes]] = []  # (commit, its parent, path): none may exist in the parent
     i = 0
     while i < len(tokens) and len(found) < MAX_REPORTED:
         tok = tokens[i].lstrip(b"\n")
@@ -89,13 +91,23 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
                 found.append(Violation(commit.decode(), shown, f"adds a non-file entry (mode {new_mode.decode('ascii', 'replace')})"))
             elif not _allowed(path, root=root):
                 found.append(Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml"))
+            elif parent:
+                added.append((commit, parent, path))
         elif tok.startswith(b"\x01"):
             fields = tok[1:].split(b" ")
             commit = fields[0] if _HEX40.match(fields[0]) else b"?" * 40
             parents = [p for p in fields[1:] if p]
             root = not parents
+            parent = parents[0] if len(parents) == 1 and _HEX40.match(parents[0]) else b""
             if len(parents) > 1:
                 found.append(Violation(commit.decode(), None, "is a merge (the registry branch is a straight line of registrations)"))
+    # A tree may list one name twice (git's own writers never do; `mktree` does as told): the second
+    # entry shows as an addition of a path the parent already has, and whichever entry a reader takes
+    # decides what the version is. Such an "addition" is a change of a registered record.
+    specs = [f"{p.decode()}:{path.decode('utf-8', 'surrogateescape')}" for _, p, path in added]
+    for (c, _, path), oid in zip(added, git.object_ids(specs) if specs else [], strict=True):
+        if oid is not None and len(found) < MAX_REPORTED:
+            found.append(Violation(c.decode(), path.decode("utf-8", "replace"), "adds a second entry for the registered"))
     return _with_authors(git, found)
 
 
@@ -106,16 +118,30 @@ def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
     if merge:
         found.append(Violation(merge, None, "is a merge (the registry branch is a straight line of registrations)"))
     proc = git.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", tip, check=False)
+    seen: set[bytes] = set()
+    files = 0
     for item in proc.stdout.split(b"\0"):
         if not item or len(found) >= MAX_REPORTED:
             continue
+        files += 1
         meta, _, path = item.partition(b"\t")
         mode = meta.split(b" ")[0]
+        if path in seen:
+            found.append(Violation(tip, path.decode("utf-8", "replace"), "holds two entries for"))
+        seen.add(path)
         if mode != b"100644" or not _allowed(path, root=True):
             culprit = git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path.decode("utf-8", "replace"), check=False)
             who = culprit.stdout.decode().strip() or tip
             found.append(Violation(who, path.decode("utf-8", "replace"), "adds a file outside models/<model>/versions/<n>.yaml"))
-    return _with_authors(git, found)
+    if found:
+        return _with_authors(git, found)
+    # Every mreg commit adds at least one file and none removes or changes one, so an honest history
+    # has no more commits than the tip has files. More commits means some commit did something else
+    # (an edit later reverted, a delete then a re-add): only then is the per-commit pass paid.
+    commits = int(git.run("rev-list", "--count", "--end-of-options", tip, check=False).stdout.decode().strip() or 0)
+    if commits > files:
+        return scan_commits(git, tip)
+    return found
 
 
 def _with_authors(git: GitRepo, found: list[Violation]) -> list[Violation]:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from mreg.ops.pull import PullResult
 
 DEFAULT_REMOTE = "origin"
+MAX_LOCK_BYTES = 4 * 1024 * 1024  # a lock of 10,000 packages is ~400 KiB
 DEFAULT_PROTECTED = ("production",)
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
@@ -89,6 +90,9 @@ class Registry:
         self.label = label or str(git.work_tree or git.git_dir)
         self._remote_override = remote
         self._store: ObjectStore | None = None
+        # `check` examines a remote tip that failed verification, to name every problem in it; nothing
+        # else ever reads an unverified commit.
+        self.examined: str | None = None
         # Things worth telling a person that are not errors (the CLI prints them as warnings).
         self.notify: Callable[[str], None] = lambda message: None
 
@@ -158,7 +162,7 @@ class Registry:
     def require_initialised(self) -> str:
         """The registry branch's tip after syncing; not found (exit 3) when there is none."""
         self.sync()
-        tip = self.git.rev_parse(REGISTRY_REF)
+        tip = self.examined or self.git.rev_parse(REGISTRY_REF)
         if tip is None:
             raise not_initialised(self.label)
         return tip
@@ -306,7 +310,7 @@ class Registry:
 
             policy = read_policy(self.git, gov, model) if gov else None
         assert policy is None or isinstance(policy, dict)
-        return assess(self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers)
+        return assess(self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers, events=events)
 
     def tag_problem(self, event: alias_tags.AliasEvent) -> str | None:
         """Why a tag must not be followed whatever its alias (SPEC §3a.3): its commit is not in the
@@ -383,13 +387,20 @@ class Registry:
         pa, pb = va.manifest["environment"]["packages"], vb.manifest["environment"]["packages"]
         if pa != pb:
             try:
-                result["packages"] = package_changes(
-                    self.store.read_verified(pa).decode("utf-8", "replace"),
-                    self.store.read_verified(pb).decode("utf-8", "replace"),
-                )
+                result["packages"] = package_changes(self._package_lock(pa), self._package_lock(pb))
             except (NotFoundError, RemoteError) as exc:  # not here (a private store) or unreachable: say so;
                 result["packages_unavailable"] = exc.message  # corrupt bytes (IntegrityError) are exit 5
         return result
+
+    def _package_lock(self, digest: str) -> str:
+        """A captured package lock, read only when it is the size a lock can be: a manifest naming a
+        300 MB object as its lock must not make `diff` or a promotion's PR body read it."""
+        size = self.store.size(digest)
+        if size is None:
+            raise NotFoundError(f"package lock {digest} is not in store {self.store.url}")
+        if size > MAX_LOCK_BYTES:
+            raise NotFoundError(f"package lock {digest} is {size:,} bytes, more than a lock can be ({MAX_LOCK_BYTES:,}): not compared")
+        return self.store.read_verified(digest).decode("utf-8", "replace")
 
     def verify(self, ref: str | None = None, **options: Any) -> Any:
         from mreg.ops.maintain import verify

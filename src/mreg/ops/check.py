@@ -93,8 +93,8 @@ def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> C
             result.add(REGISTRY_BRANCH, None, exc.message)
         remote = reg.branches.remote
         theirs = reg.git.rev_parse(tracking_ref(remote, REGISTRY_BRANCH)) if remote else None
-    reg.require_initialised()
-    tip = theirs or reg.registry_commit()
+    reg.examined = theirs  # a fresh clone that refused the remote has no local branch to fall back on
+    tip = reg.registry_commit()
     _check_history(reg, tip, result)
     valid = _check_manifests(reg, tip, result)
     if base and not _ZERO.match(base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mreg import aliases as alias_tags
@@ -13,6 +12,8 @@ from mreg.refs import MODEL_RE
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mreg.registry import Registry, Version
 
 
@@ -236,4 +237,4 @@ def _signature_status(reg: Registry, event: alias_tags.AliasEvent) -> str:
 
 
 def _iso(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return alias_tags.from_unix(stamp).strftime("%Y-%m-%dT%H:%M:%SZ")

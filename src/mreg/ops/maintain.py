@@ -182,8 +182,9 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
     store = reg.store
     result = GcResult(dry_run=dry_run)
     now = time.time()
-    listed = list(store.list_objects())
     reg.sync()
+    _refuse_if_pins_are_missing(reg)
+    listed = list(store.list_objects())
     referenced = set(referenced_objects(reg, invalid=result.invalid))
     candidates = []
     for obj in listed:
@@ -214,6 +215,34 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
         if result.stale_uploads:
             store.remove_stale(result.stale_uploads)  # type: ignore[attr-defined]
     return result
+
+
+def _refuse_if_pins_are_missing(reg: Registry) -> None:
+    """gc deletes what no manifest names, so it must see every manifest production needs: a pin on
+    the governed branch whose version the registry branch does not hold (with that digest) means
+    the history this clone sees is not the one the reviewers approved from. Nothing is deleted."""
+    from mreg.backing import pins_of
+    from mreg.layout import ALIASES_REF
+    from mreg.policy import read_policies
+
+    governed = reg.git.rev_parse(ALIASES_REF)
+    if governed is None:
+        return
+    tip = reg.registry_commit()
+    for model, policy in read_policies(reg.git, governed).items():
+        for alias, pin in pins_of(policy).items():
+            if pin.version is None:
+                continue
+            try:
+                digest = reg.load_manifest(model, pin.version, tip)["digest"]
+            except MregError:
+                digest = None
+            if digest is None or (pin.digest is not None and digest != pin.digest):
+                raise IntegrityError(
+                    f"refusing to collect garbage: {model}@{alias} is pinned to {pin.describe()} on mreg/aliases, "
+                    f"which {REGISTRY_BRANCH} here does not hold; its objects could be deleted",
+                    hint="the registry branch may have been rewritten: run 'mreg check' and restore it first",
+                )
 
 
 def _fresh_references(reg: Registry) -> set[str]:
