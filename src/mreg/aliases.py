@@ -19,6 +19,7 @@ from mreg.refs import ALIAS_RE, MODEL_RE
 RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at")
 SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
         kind = rec.get("event") if rec.get("event") in ("promote", "rollback", "demote") else "promote"
         if (kind == "demote") != (version is None) or (version is not None and not _is_int(version)):
             continue  # a move must name a version and a demote none: anything else is not a record
+        if version is not None and not (isinstance(digest, str) and _DIGEST.match(digest)):
+            continue  # a move names the digest of what it moves to
         events.append(
             AliasEvent(
                 model=parts[0],

@@ -110,7 +110,7 @@ def gate(
                     print(ci.annotate_error(f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()))
         ci.write_summary(report_markdown(reports))
     if failed:
-        names = ", ".join(f"{r.model}@{r.alias}" for r in failed)
+        names = ", ".join(r.label or f"{r.model}@{r.alias}" for r in failed)
         raise CheckFailedError(f"gate failed for {names}")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mreg import gates
-from mreg.errors import IntegrityError, NotFoundError, UsageError
+from mreg.errors import IntegrityError, MregError, NotFoundError, UsageError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
@@ -27,6 +27,7 @@ class GateReport:
     current: int | None  # what the alias's tags say now
     verdicts: list[gates.Verdict] = field(default_factory=list)
     rules: int = 0
+    label: str | None = None  # a report about something other than one alias move (mreg.yaml)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +35,8 @@ class GateReport:
 
     @property
     def title(self) -> str:
+        if self.label:
+            return self.label
         target = f"v{self.version}" if self.version is not None else "(removed)"
         now = f"v{self.current}" if self.current is not None else "unset"
         return f"{self.model}@{self.alias} -> {target} (now {now})"
@@ -114,7 +117,44 @@ def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:
                 f"but the registered manifest has {candidate.digest}"
             )
         reports.append(evaluate_candidate(reg, candidate, alias, rules))
+    config = _config_change(reg, fork, head_sha, moves=bool(reports))
+    if config is not None:
+        reports.append(config)
     return reports
+
+
+def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> GateReport | None:
+    """A pull request that loosens protection in mreg.yaml (an alias no longer protected, unreviewed
+    or direct moves allowed, a signer dropped) is shown as such; together with an alias change it
+    fails, so a promotion cannot ride in on the change that removes its own review."""
+    from mreg.layout import CONFIG_PATH
+    from mreg.manifest import load_yaml
+
+    def read(rev: str) -> dict[str, Any]:
+        blob = reg.git.read_blob(f"{rev}:{CONFIG_PATH}")
+        try:
+            doc = load_yaml(blob, where=CONFIG_PATH) if blob is not None else {}
+        except MregError:
+            doc = None
+        return doc if isinstance(doc, dict) else {"protected_aliases": []}
+
+    old, new = read(before), read(after)
+    loosened = []
+    default = ["production"]
+    dropped = set(old.get("protected_aliases", default) or []) - set(new.get("protected_aliases", default) or [])
+    if dropped:
+        loosened.append(f"no longer protects {', '.join(sorted(map(str, dropped)))}")
+    for key in ("allow_unreviewed", "direct_rollback"):
+        if not old.get(key) and new.get(key):
+            loosened.append(f"turns on {key}")
+    signers_gone = set(map(str, old.get("signers") or [])) - set(map(str, new.get("signers") or []))
+    if signers_gone:
+        loosened.append(f"drops {len(signers_gone)} signer(s)")
+    if not loosened:
+        return None
+    note = "split it: an alias change cannot ride in on the change that loosens its review" if moves else "reviewers: this loosens protection"
+    verdict = gates.Verdict(f"{CONFIG_PATH} protection", not moves, "; ".join(loosened), "unchanged", note)
+    return GateReport("", "", None, None, [verdict], 1, label=f"{CONFIG_PATH}: loosens protection")
 
 
 def _commit(reg: Registry, rev: str, flag: str) -> str:
