@@ -349,3 +349,97 @@ def test_hand_picked_bad_input(registry_repo: Path, argv: list[str], code: int, 
     assert len(r.err.strip().splitlines()) <= 2
     assert _state(repo) == before
     assert not (repo / "pwned").exists()
+
+
+# -- what is read from git: tag names and records, file names, commit subjects, manifest values ------
+# (issue 11) Everything below comes from a registry someone else may have written by hand.
+HOSTILE_TEXT = st.one_of(
+    ANY_TEXT,
+    st.text(st.sampled_from("0123456789²³¹٣۳߃१০੩௩౩೩൩๓໓༣၃႓០᠐٠\u0660\uff11\x1b\r\n\t\x7f\x85\u202e\u2028[];:!<>@|`*_#"), max_size=30),
+    st.sampled_from(["1", "01", "003", "²", "1\n", "9" * 9, "9" * 10, "0", "-1", "1 ", " 1", "１", "1e3", "\u0661"]),
+)
+RECORD_VALUES = st.one_of(JSONISH, st.sampled_from(['"sha256:' + "a" * 64 + '"', "[\"a\"]", "{}", "NaN", "1e999", "\"\\u001b[2J\""]))
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["event", "model", "alias", "version", "digest", "previous", "reason", "request",
+                                           "governed", "at", "junk"]), RECORD_VALUES), max_size=10), HOSTILE_TEXT)
+def test_tag_records_parse_to_plain_values_or_nothing(fields: list[tuple[str, Any]], tail: str) -> None:
+    from mreg.aliases import _parse_tag, parse_record
+
+    TRIED["tag records"] += 1
+    body = "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in fields) + "\n" + tail
+    rec = parse_record(body)
+    assert set(rec) <= {"event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at"}
+    raw = f"object {'a' * 40}\ntype commit\ntag x\ntagger M <m@x> {tail[:12]} +0000\n\nsubject\n\n{body}".encode("utf-8", "surrogatepass")
+    tag = _parse_tag("refs/tags/mreg/a/b/1", ("0" * 40, "tag", len(raw)), raw)
+    assert tag is not None and isinstance(tag.timestamp, int)
+
+
+@FAST
+@given(st.binary(max_size=120), st.builds(lambda m, n, s: f"models/{m}/versions/{n}{s}".encode("utf-8", "surrogatepass"), HOSTILE_TEXT, HOSTILE_TEXT,
+                                          st.sampled_from([".yaml", ".yaml\n", ".yml", ""])))
+def test_only_canonical_manifest_paths_count_as_records(raw: bytes, shaped: bytes) -> None:
+    from mreg.history import is_record_path
+
+    for path in (raw, shaped):
+        TRIED["registry file names"] += 1
+        if is_record_path(path):
+            text = path.decode("ascii")  # bytes outside ASCII never pass
+            m = re.fullmatch(r"models/([^/]+)/versions/([1-9][0-9]{0,8})\.yaml", text)
+            assert m and MODEL_RE.match(m.group(1)) and ".." not in m.group(1)
+
+
+@FAST
+@given(JSONISH, JSONISH)
+def test_manifest_values_are_plain_json_or_the_manifest_is_invalid(params: Any, metrics: Any) -> None:
+    from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, validate_manifest
+
+    TRIED["manifest values"] += 1
+    arts = [{"path": "w.bin", "size": 1, "digest": "sha256:" + "a" * 64}]
+    doc = {"schema": MANIFEST_SCHEMA, "model": "fraud", "version": 1, "digest": artifact_set_digest(arts),
+           "created_at": "2026-01-01T00:00:00Z", "created_by": "a <a@b>", "message": None, "source": None, "artifacts": arts,
+           "environment": {"python": "3.12", "platform": "linux", "packages": "sha256:" + "b" * 64},
+           "data": [], "params": params, "metrics": metrics, "parent": None, "labels": {}}
+    try:
+        valid = validate_manifest(doc, where="t")
+    except MregError as exc:
+        assert exc.exit_code == 5
+        return
+    json.dumps(valid, allow_nan=False)  # whatever validates can go out as --json
+
+
+@FAST
+@given(HOSTILE_TEXT)
+def test_shown_text_carries_no_control_character_and_no_markup(text: str) -> None:
+    from mreg.text import md, term
+
+    TRIED["shown text"] += 1
+    for out in (term(text), md(text)):
+        assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", out)
+    m = md(text)
+    assert "<" not in m and "](" not in m.replace("\\](", "") and not re.search(r"(?<!\\)[`*_|\[\]]", m) and "@" not in m
+
+
+@CLI
+@given(HOSTILE_TEXT, HOSTILE_TEXT, RECORD_VALUES, HOSTILE_TEXT)
+def test_hand_made_tags_and_commits_crash_no_reader(registry_repo: Path, alias: str, seq: str, version: Any, subject: str) -> None:
+    import subprocess
+
+    TRIED["tags and commits via git"] += 1
+    git = lambda *a, **k: subprocess.run(["git", *a], cwd=registry_repo, capture_output=True, **k)  # noqa: E731
+    name = f"mreg/fraud/{alias}/{seq}"
+    message = f"promote\n\nevent: \"promote\"\nmodel: \"fraud\"\nalias: {json.dumps(alias)}\nversion: {json.dumps(version)}\n"
+    tagged = git("tag", "-a", "-F", "-", "--", name, "mreg/registry", input=message.encode("utf-8", "surrogatepass")).returncode == 0
+    tree = git("rev-parse", "mreg/registry^{tree}").stdout.decode().strip()
+    parent = git("rev-parse", "mreg/registry").stdout.decode().strip()
+    commit = git("commit-tree", tree, "-p", parent, "-F", "-", input=subject.encode("utf-8", "surrogatepass") or b"x").stdout.decode().strip()
+    assume(tagged or commit)
+    if commit:  # an empty commit with that subject on the registry branch: `log` reads paths, never subjects
+        git("update-ref", "refs/heads/mreg/registry", commit, parent)
+    for args in (["list"], ["log", "fraud"], ["check"], ["resolve", "fraud"]):
+        r = run_mreg(*args, cwd=registry_repo)
+        assert r.code in (0, 1, 3, 5), (args, r.err)
+        assert "internal error" not in r.err and "Traceback" not in r.err, (args, r.err)
+    if tagged:
+        git("tag", "-d", "--", name)
