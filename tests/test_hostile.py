@@ -295,3 +295,14 @@ def test_gate_changed_fails_a_promotion_that_also_loosens_protection(tmp_path: P
         r = team.mreg("gate", "--changed", "--base", head, "--head", head2)
         assert r.code == 0
 
+
+
+def test_an_oversized_manifest_is_refused_without_being_read(repo: Path, model_dir: Path) -> None:
+    _registered(repo, model_dir)
+    text = yaml.safe_dump({**_manifest(repo), "version": 2}) + "# " + "x" * (20 * 1024 * 1024) + "\n"
+    push_files(repo, "mreg/registry", {"models/fraud/versions/2.yaml": text}, "register fraud v2")
+    for args in (["show", "fraud@v2"], ["resolve", "fraud", "--json"]):
+        r = run_mreg(*args, cwd=repo)
+        assert r.code == 5 and "more than the 8 MiB a manifest may be" in r.err, (args, r.err)
+    r = run_mreg("check", cwd=repo)
+    assert r.code == 1 and "more than the 8 MiB" in r.out

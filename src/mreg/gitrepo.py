@@ -13,6 +13,7 @@ import os
 import random
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,20 @@ _UNREACHABLE = re.compile(
     r"repository .* not found|No such file or directory|not a git repository",
     re.IGNORECASE,
 )
+
+
+MAX_READ_BYTES = 16 * 1024 * 1024  # no file mreg reads from git is anywhere near this
+
+
+class Oversized(bytes):
+    """Stands in for an object larger than the reader's bound: empty bytes that know the real size."""
+
+    size: int
+
+    def __new__(cls, size: int) -> Oversized:
+        obj = super().__new__(cls, b"")
+        obj.size = size
+        return obj
 
 
 @dataclass(frozen=True)
@@ -138,23 +153,62 @@ class GitRepo:
         proc = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
-    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
-        """Read many `rev:path` objects in one `cat-file --batch` call; None where missing."""
+    def read_blobs(self, specs: Sequence[str], *, limit: int = MAX_READ_BYTES) -> list[bytes | None]:
+        """Read many `rev:path` blobs in one `cat-file --batch` call; None where missing (or not a blob).
+
+        Streamed: a blob over `limit` bytes is skipped, never held, and stands in as an `Oversized`
+        (empty, with its size), so a crafted 1 GB "manifest" costs no memory (issue 11).
+        """
+        return self._batch(specs, limit=limit, blobs_only=True)
+
+    def _batch(self, specs: Sequence[str], *, limit: int, blobs_only: bool) -> list[bytes | None]:
         if not specs:
             return []
-        data = self.run("cat-file", "--batch", input="".join(s + "\n" for s in specs).encode()).stdout
+        try:
+            proc = subprocess.Popen(
+                ["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=self._env, cwd=self.work_tree or self.git_dir,
+            )
+        except FileNotFoundError:
+            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        assert proc.stdin is not None and proc.stdout is not None
+        payload = "".join(s + "\n" for s in specs).encode()
+        stdin = proc.stdin
+
+        def feed() -> None:
+            try:
+                stdin.write(payload)
+                stdin.close()
+            except OSError:  # git died; its missing answers are reported below
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
         results: list[bytes | None] = []
-        pos = 0
-        for _ in specs:
-            eol = data.index(b"\n", pos)
-            header = data[pos:eol].split()
-            pos = eol + 1
-            if len(header) != 3:  # "<spec> missing" or "ambiguous"
-                results.append(None)
-                continue
-            size = int(header[2])
-            results.append(data[pos : pos + size] if header[1] == b"blob" else None)
-            pos += size + 1
+        out = proc.stdout
+        try:
+            for _ in specs:
+                parts = out.readline().split()
+                if len(parts) != 3 or not parts[2].isdigit():  # "<spec> missing" or "ambiguous"
+                    results.append(None)
+                    continue
+                size = int(parts[2])
+                if size > limit:
+                    remaining = size + 1
+                    while remaining:
+                        got = out.read(min(remaining, 1 << 20))
+                        if not got:
+                            break
+                        remaining -= len(got)
+                    results.append(Oversized(size))
+                    continue
+                content = out.read(size)
+                out.read(1)
+                results.append(content if parts[1] == b"blob" or not blobs_only else None)
+        finally:
+            writer.join()
+            out.close()
+            proc.wait()
         return results
 
     def object_info(self, specs: Sequence[str]) -> list[tuple[str, str, int] | None]:
@@ -168,24 +222,9 @@ class GitRepo:
             info.append((parts[0], parts[1], int(parts[2])) if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() else None)
         return info
 
-    def read_objects(self, oids: Sequence[str]) -> list[bytes | None]:
-        """The raw content of objects by id (any type), in one `cat-file --batch`; callers bound sizes first."""
-        if not oids:
-            return []
-        data = self.run("cat-file", "--batch", input="".join(o + "\n" for o in oids).encode()).stdout
-        results: list[bytes | None] = []
-        pos = 0
-        for _ in oids:
-            eol = data.index(b"\n", pos)
-            header = data[pos:eol].split()
-            pos = eol + 1
-            if len(header) != 3:
-                results.append(None)
-                continue
-            size = int(header[2])
-            results.append(data[pos : pos + size])
-            pos += size + 1
-        return results
+    def read_objects(self, oids: Sequence[str], *, limit: int = MAX_READ_BYTES) -> list[bytes | None]:
+        """The raw content of objects by id (any type), streamed like `read_blobs`; callers bound sizes first."""
+        return self._batch(oids, limit=limit, blobs_only=False)
 
     def read_blob(self, spec: str) -> bytes | None:
         return self.read_blobs([spec])[0]

@@ -62,10 +62,13 @@ MAX_YAML_EXPANDED = 2 * MAX_MANIFEST_BYTES  # scalar text once aliases are expan
 
 
 def size_problem(blob: bytes) -> str | None:
-    """Why a registry file is refused before parsing (a crafted PR must not make readers parse 1 GB)."""
-    if len(blob) <= MAX_MANIFEST_BYTES:
+    """Why a registry file is refused before parsing (a crafted PR must not make readers parse 1 GB).
+    A blob the git layer skipped as too large (`gitrepo.Oversized`) carries its size instead of bytes."""
+    size = getattr(blob, "size", None)
+    size = size if isinstance(size, int) else len(blob)
+    if size <= MAX_MANIFEST_BYTES:
         return None
-    return f"{len(blob)} bytes, more than the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB a manifest may be"
+    return f"{size} bytes, more than the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB a manifest may be"
 
 
 def check_yaml_shape(text: bytes | str, *, where: str) -> None:

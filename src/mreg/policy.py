@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError
 from mreg.layout import ALIASES_BRANCH, policy_path
-from mreg.manifest import MODEL_SCHEMA, dump_yaml, known_valid, load_yaml, remember_valid, schema_errors
+from mreg.manifest import (
+    MODEL_SCHEMA,
+    dump_yaml,
+    known_valid,
+    load_yaml,
+    remember_valid,
+    schema_errors,
+    size_problem,
+)
 from mreg.refs import MODEL_RE
 
 if TYPE_CHECKING:
@@ -23,6 +31,9 @@ _POLICY_FILE = re.compile(r"^(.+)\.yaml\Z")
 
 def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     """A validated `mreg/model/v1` document; IntegrityError naming the file and the first problem."""
+    too_big = size_problem(blob)
+    if too_big:
+        raise IntegrityError(f"{where}: {too_big}")
     try:
         doc = load_yaml(blob, where=where)
     except MregError as exc:

@@ -129,6 +129,9 @@ class Registry:
         blob = self.git.read_blob(f"{rev}:{CONFIG_PATH}")
         if blob is None:
             return None
+        too_big = size_problem(blob)
+        if too_big:
+            raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {too_big}")
         data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
         if not known_valid(blob, REGISTRY_SCHEMA):
             errors = schema_errors(data, REGISTRY_SCHEMA)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,53 +54,132 @@ def pull(
     jobs: int | None = None,
     allow_unreviewed: bool = False,
 ) -> PullResult:
+    """DIR ends up holding exactly the version's files, switched in at once (SPEC §8): everything is
+    written and verified in a directory beside DIR, which then replaces DIR (an atomic exchange of
+    the two where the kernel offers one; a symlink flip where DIR is a symlink). A failed pull leaves
+    DIR as it was and nothing beside it."""
     version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
-    if dest.exists() and not dest.is_dir():
-        raise UsageError(f"-o {dest}: exists and is not a directory")
+    _refuse_a_dangerous_destination(dest)
     store = reg.store
     cache = None if store.is_local else ObjectCache()
-    dest.mkdir(parents=True, exist_ok=True)
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
+    parent = dest.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}.mreg-{version.digest[7:19]}-"))
+    umask = _umask()
 
     def one(art: dict[str, Any]) -> bool:
         """One artifact into place; True when it came from the cache."""
         rel, digest, size = art["path"], art["digest"], art["size"]
-        target = safe_target(dest, rel)
+        target = safe_target(stage, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
+        mode = (0o777 if art.get("executable") else 0o666) & ~umask
         bar = progress(rel, size) if progress else None
         if cache is not None and (hit := cache.find(digest)) is not None:
             try:
                 with open(hit, "rb") as src:
-                    _write_verified(src, target, digest, bar)
+                    _write_verified(src, target, digest, bar, mode=mode)
                 return True
             except IntegrityError:
                 cache.evict(digest)  # a damaged cache entry is thrown away and fetched again
         if cache is None:
             with store.open(digest) as src:
-                _write_verified(src, target, digest, bar, where=f"store {store.url}")
+                _write_verified(src, target, digest, bar, where=f"store {store.url}", mode=mode)
         else:
-            _fetch_into_cache_and_dest(store, cache, target, digest, bar, where=f"store {store.url}")
+            _fetch_into_cache_and_dest(store, cache, target, digest, bar, where=f"store {store.url}", mode=mode)
         return False
 
     arts = version.manifest["artifacts"]
     from mreg.store import run_parallel
 
-    from_cache = run_parallel(store, one, arts)  # several files (and their parts) in flight on team stores
+    try:
+        from_cache = run_parallel(store, one, arts)  # several files (and their parts) in flight on team stores
+        for d in sorted((p for p in stage.rglob("*") if p.is_dir()), reverse=True):
+            d.chmod(0o777 & ~umask)
+        stage.chmod(0o777 & ~umask)
+        _switch_in(stage, dest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     written = [art["path"] for art in arts]
     hits = sum(from_cache)
     misses = len(arts) - hits
     return PullResult(version.ref, version.digest, dest, tuple(written), hits, misses)
 
 
-def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache") -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _refuse_a_dangerous_destination(dest: Path) -> None:
+    """DIR is replaced as a whole: never the working directory, one of its ancestors, or a repository."""
+    if dest.is_symlink():
+        return
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"-o {dest}: exists and is not a directory")
+    if not dest.exists():
+        return
+    here, target = Path.cwd().resolve(), dest.resolve()
+    if target == here or target in here.parents or target == Path(target.anchor):
+        raise UsageError(f"-o {dest}: is the current directory or one of its parents; a pull replaces DIR as a whole",
+                         hint="pull into a directory of its own, e.g. -o model/")
+    if (target / ".git").exists():
+        raise UsageError(f"-o {dest}: is a git repository; a pull replaces DIR as a whole", hint="pull into a directory of its own")
+
+
+def _switch_in(stage: Path, dest: Path) -> None:
+    if dest.is_symlink():  # a symlink flip: the link moves to the new directory in one rename
+        old = Path(os.readlink(dest))
+        old = old if old.is_absolute() else dest.parent / old
+        link = dest.parent / f".{dest.name}.mreg-link-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        link.symlink_to(stage.name if stage.parent == dest.parent.absolute() else stage)
+        os.replace(link, dest)
+        if old.name.startswith(f".{dest.name}.mreg-") and old.is_dir():  # a directory an earlier pull staged
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    if not dest.exists():
+        os.rename(stage, dest)
+        return
+    if not _exchange(stage, dest):  # no atomic exchange here: two renames, DIR absent for an instant
+        aside = Path(tempfile.mkdtemp(dir=stage.parent, prefix=f".{dest.name}.mreg-old-"))
+        os.rmdir(aside)
+        os.rename(dest, aside)
+        os.rename(stage, dest)
+        stage = aside
+    shutil.rmtree(stage, ignore_errors=True)  # now holds the previous contents
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE) (Linux ≥ 3.15): swap two directories atomically."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange)
+    return bool(rc == 0)
+
+
+def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache", mode: int = 0o644) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(fd, "wb") as out:
             got, _ = copy_hashing(src, [out], bar)
         if got != digest:
             raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -106,7 +187,7 @@ def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | No
 
 
 def _fetch_into_cache_and_dest(
-    store: ObjectStore, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str
+    store: ObjectStore, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str, mode: int = 0o644
 ) -> None:
     """One pass over the network bytes: hashed, written to the cache and the destination at once;
     both become visible only after the hash matched (stores with `download` move parts in parallel)."""
@@ -123,6 +204,7 @@ def _fetch_into_cache_and_dest(
         if got != digest:
             raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
         cache.admit(ctmp, digest)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         for t in (ctmp, tmp):

@@ -156,7 +156,10 @@ def register(
         else:
             digest, size, wrote = store.put_file(f, progress=progress(rel, f.stat().st_size) if progress else None)
             stat_cache.remember(f, before, digest, size)
-        return {"path": rel, "size": size, "digest": digest}, wrote
+        art: dict[str, Any] = {"path": rel, "size": size, "digest": digest}
+        if f.stat().st_mode & 0o111:
+            art["executable"] = True
+        return art, wrote
 
     looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
     from mreg.store import run_parallel
