@@ -40,6 +40,11 @@ class AliasEvent:
     signed: bool = False
     governed: str | None = None  # the mreg/aliases commit whose pin this tag applies (SPEC §6)
     signature_kind: str = ""  # "ssh" or "pgp": from the signature block git appended, never from the record
+    recorded_at: float | None = None  # the record's `at` (UTC, microseconds): orders events across aliases
+
+    @property
+    def order_time(self) -> float:
+        return self.recorded_at if self.recorded_at is not None else float(self.timestamp)
 
     @property
     def when(self) -> datetime:
@@ -221,6 +226,7 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
                 signed=bool(t.signature.strip()),
                 signature_kind="ssh" if t.signature.startswith("-----BEGIN SSH") else ("pgp" if t.signature else ""),
                 governed=governed if isinstance(governed, str) and _HEX40.match(governed) else None,
+                recorded_at=_parse_at(rec.get("at")),
             )
         )
     events.sort(key=lambda e: (e.model, e.alias, e.seq))
@@ -237,6 +243,15 @@ def odd_tags(git: GitRepo) -> list[tuple[str, str]]:
         if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
             odd.append((t.refname.removeprefix("refs/tags/"), "holds a record for another model or alias: ignored"))
     return sorted(odd)
+
+
+def _parse_at(value: Any) -> float | None:
+    if not isinstance(value, str) or len(value) > 40 or not value.endswith("Z"):
+        return None
+    try:
+        return datetime.fromisoformat(value[:-1] + "+00:00").timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _is_int(value: Any) -> bool:

@@ -115,6 +115,13 @@ class Branches:
                     f"local branch {branch} has diverged from {self.remote}/{branch}",
                     hint=f"inspect with: git log {branch}...{self.remote}/{branch}",
                 )
+            where = self.git.checked_out(branch)
+            if where is not None:
+                self.notify(
+                    f"{branch} is checked out in {where}: not updated from {self.remote} (mreg never moves a checked-out "
+                    f"branch); update it there with: git -C {where} merge --ff-only {self.remote}/{branch}"
+                )
+                return
             if self.git.update_ref(f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"):
                 return
 
@@ -190,6 +197,12 @@ class Branches:
         """Build a commit on the branch tip and publish it; retried until it lands or is refused."""
         ref = f"refs/heads/{branch}"
         self.git.identity()  # fail before any work when git cannot say who is writing
+        where = self.git.checked_out(branch)
+        if where is not None:
+            raise ConflictError(
+                f"{branch} is checked out in {where}: mreg never writes to a checked-out branch",
+                hint=f"switch that checkout to another branch (git -C {where} switch -), then run the command again",
+            )
         last_reason = ""
         for attempt in range(MAX_ATTEMPTS):
             self.fetch(force=attempt > 0)

@@ -305,6 +305,20 @@ class GitRepo:
         stamp = rest.split()
         return name_email + ">", int(stamp[0]) if stamp else 0
 
+    def checked_out(self, branch: str) -> Path | None:
+        """The worktree (the main one included) that has `branch` checked out, if any: mreg never
+        moves such a branch, since that checkout would then show the reverse of the move as staged."""
+        proc = self.run("worktree", "list", "--porcelain", "-z", check=False)
+        if proc.returncode != 0:
+            return None
+        path = None
+        for field in proc.stdout.decode("utf-8", "replace").split("\0"):
+            if field.startswith("worktree "):
+                path = Path(field[len("worktree "):])
+            elif field == f"branch refs/heads/{branch}" and path is not None:
+                return path
+        return None
+
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 

@@ -111,7 +111,7 @@ def parse_at(text: str, *, now: datetime | None = None) -> datetime:
             f"invalid --at value {text!r}",
             hint="use an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z) or an age like 30d or 12h",
         ) from None
-    if len(value) == 10:  # a bare date means the end of that day: "what was live on that date"
+    if re.fullmatch(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}", value):  # a bare date (either form) means the end of that day
         parsed = parsed.replace(hour=23, minute=59, second=59)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)

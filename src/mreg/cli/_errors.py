@@ -21,6 +21,8 @@ def run(app: Callable[..., Any], argv: list[str]) -> int:
         rv = app(args=argv, prog_name="mreg", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
+        if exc.exit_code == 130:  # click turns Ctrl-C into Exit(130) before mreg sees it
+            print("mreg: interrupted; nothing was half-written (a write lands whole or not at all)", file=sys.stderr)
         return int(exc.exit_code)
     except typer.Abort:
         print("mreg: interrupted", file=sys.stderr)
@@ -32,6 +34,10 @@ def run(app: Callable[..., Any], argv: list[str]) -> int:
             exc.show(file=sys.stderr)
             return 2
         # One line and a hint, like every other error (SPEC §8), not click's four-line usage block.
+        if as_json:
+            import json
+
+            print(json.dumps({"error": {"code": "bad_input", "message": exc.format_message(), "hint": None}}))
         print(f"mreg: error: {one_line(exc.format_message())}", file=sys.stderr)
         ctx = getattr(exc, "ctx", None)
         if isinstance(exc, click_exceptions.UsageError):

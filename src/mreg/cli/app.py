@@ -342,11 +342,15 @@ def _render_move(move: Any, as_json: bool) -> None:
         return
     if move.review is not None:
         r = move.review
-        echo(f"review requested: {move.model}@{move.alias} -> v{move.version} on branch {r['branch']}")
+        to = "(removed)" if move.version is None else f"v{move.version}"
+        echo(f"review requested: {move.model}@{move.alias} -> {to} on branch {r['branch']}")
         if r.get("url"):
-            echo(f"pull request: {r['url']}")
+            echo(f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}")
         elif r.get("compare_url"):
             echo(f"open a pull request: {r['compare_url']}")
+        else:  # not a GitHub host, or no token: say exactly what is left to do
+            echo(f"next: open a merge request from branch {r['branch']} into mreg/aliases; once it is merged, "
+                 "run 'mreg apply' (or let CI run it)")
         return
     prev = f" (was v{move.previous})" if move.previous else ""
     if move.event == "demote":

@@ -211,10 +211,21 @@ def rollback(
 
 
 def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.AliasEvent) -> int:
-    """The version the alias held before its current one (skipping demotions and repeats)."""
-    for e in sorted(events, key=lambda e: e.seq, reverse=True):
-        if e.seq < cur.seq and e.version is not None and e.version != cur.version:
-            return e.version
+    """Where a rollback goes (SPEC §7): back through the alias's history, skipping the versions it was
+    rolled back from. The history is a stack: a promotion pushes, a rollback pops back to its target,
+    so v3 → v4 → v5 then two rollbacks give v4, then v3 — never v5 again."""
+    stack: list[int | None] = []
+    for e in sorted(events, key=lambda e: e.seq):
+        if e.seq > cur.seq:
+            break
+        if e.event == "rollback" and e.version in stack:
+            while stack and stack[-1] != e.version:
+                stack.pop()
+        elif not stack or stack[-1] != e.version:
+            stack.append(e.version)
+    for version in reversed(stack[:-1]):
+        if version is not None and version != cur.version:
+            return version
     raise NotFoundError(f"{cur.model}@{cur.alias} has no earlier version to roll back to")
 
 

@@ -62,7 +62,14 @@ def governed_rev(reg: Registry) -> str:
 
 
 def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]]) -> GateReport:
-    """Figures of the candidate against the rules; baselines are what the tags say now."""
+    """Figures of the candidate against the rules; baselines are what the tags say now.
+
+    A version the alias held before is a rollback (SPEC §7): every rule applies but `not_worse_than`,
+    which compares a *new* candidate with the incumbent; an incident rollback must be able to merge.
+    """
+    held_before = any(e.version == candidate.version for e in reg.alias_events(candidate.model, alias))
+    if held_before:
+        rules = [r for r in rules if "not_worse_than" not in r]
     values = reg.alias_values(candidate.model)  # what readers follow: never an unreviewed tag
     baselines: dict[str, gates.Baseline] = {}
     tip = reg.registry_commit()

@@ -19,17 +19,41 @@ Written by mreg with git plumbing; never edit by hand. One immutable manifest pe
 """
 
 
+def _checked_store(store: str) -> str:
+    """A store URL is recorded for the whole team: a typo must not silently become a directory in
+    whatever directory each command happens to run in, and the store must answer before it is recorded."""
+    import re
+    from pathlib import Path
+
+    from mreg.capture import strip_credentials
+
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)", store) and not re.match(r"^[A-Za-z]:[\\/]", store):
+        raise UsageError(f"--store {store!r}: not a URL (a scheme needs '://', e.g. s3://bucket/prefix)")
+    if "://" in store:
+        if strip_credentials(store) != store:
+            raise UsageError("--store must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
+        if store.startswith("file://") and not store.startswith("file:///"):
+            raise UsageError(f"--store {store!r}: a file URL needs an absolute path (file:///srv/models)")
+    else:
+        path = Path(store).expanduser()
+        if not path.is_absolute():
+            raise UsageError(f"--store {store!r}: a directory store must be an absolute path",
+                             hint=f"every clone and job resolves it alike only when it is absolute, e.g. {Path(store).absolute()}")
+    from mreg.store import open_store
+
+    probe = open_store(store, default_dir=Path("/nonexistent"))  # exit 2/6 here, before mreg.yaml records it
+    probe.exists("sha256:" + "0" * 64)
+    return store
+
+
 def init_registry(reg: Registry, *, store: str | None, remote: str | None, github: bool) -> list[str]:
     """Returns what it created; an empty list means everything was already there."""
     if remote is not None:
         reg._remote_override = remote
         if reg.git.remote_url(remote) is None:
             raise UsageError(f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL")
-    if store is not None and "://" in store:
-        from mreg.capture import strip_credentials
-
-        if strip_credentials(store) != store:
-            raise UsageError("--store must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
+    if store is not None:
+        store = _checked_store(store)
     created: list[str] = []
     branches = reg.branches
     branches.fetch()

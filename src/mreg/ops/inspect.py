@@ -161,12 +161,16 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
     tip = reg.registry_commit()
     entries: list[dict[str, Any]] = []
     if alias is None:
-        for sha, stamp, who, number in _registrations(reg, tip, model):
+        registered = _registrations(reg, tip, model)
+        manifests = _manifests_quietly(reg, model, [n for _, _, _, n in registered], tip)
+        for sha, stamp, who, number in registered:
+            m = manifests.get(number) or {}
             entries.append(
                 {
-                    "event": "register", "model": model, "alias": None, "version": number, "by": who,
-                    "at": _iso(stamp), "seq": None, "reason": None, "request": None, "commit": sha,
-                    "_order": (stamp, 0, number),
+                    "event": "register", "model": model, "alias": None, "seq": None, "version": number,
+                    "digest": m.get("digest"), "previous": None, "reason": m.get("message"), "request": None,
+                    "by": who, "at": _iso(stamp), "tag": None, "governed": None, "commit": sha,
+                    "signature": None, "reviewed": None, "_order": (float(stamp), 0, number),
                 }
             )
     events = alias_tags.read_events(reg.git, model, alias)
@@ -180,6 +184,7 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
     current = {a: reg.standing(model, a, all_events, policy=policy, governed=governed) for a in {e.alias for e in events}}
     for e in events:
         d = e.as_dict()
+        d["commit"] = e.commit
         d["signature"] = _signature_status(reg, e)
         reviewed = True
         if reg.is_protected(e.alias):
@@ -191,10 +196,44 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
         if reviewed and e.version is not None and reg.tag_problem(e) is not None:
             reviewed = False
         d["reviewed"] = reviewed
-        d["_order"] = (e.timestamp, 1, e.seq)
+        d["_order"] = (e.order_time, 1, e.seq)
         entries.append(d)
-    entries.sort(key=lambda d: d.pop("_order"))
+    entries.sort(key=lambda d: d["_order"])
+    _keep_each_alias_in_seq_order(entries)
+    for d in entries:
+        d.pop("_order")
     return entries
+
+
+def _manifests_quietly(reg: Registry, model: str, versions: list[int], tip: str) -> dict[int, dict[str, Any]]:
+    """Manifests for `log`'s messages and digests, in one batch; one that does not parse shows without them."""
+    from mreg.errors import MregError
+    from mreg.layout import manifest_path
+    from mreg.registry import _parse_capped
+
+    out: dict[int, dict[str, Any]] = {}
+    blobs = reg.git.read_blobs([f"{tip}:{manifest_path(model, v)}" for v in versions])
+    for v, blob in zip(versions, blobs, strict=True):
+        if blob is None:
+            continue
+        try:
+            out[v] = _parse_capped(blob, where=manifest_path(model, v))
+        except MregError:
+            continue
+    return out
+
+
+def _keep_each_alias_in_seq_order(entries: list[dict[str, Any]]) -> None:
+    """Time orders events across aliases (the record's `at`, microseconds); within one alias the seq
+    decides, whatever a teammate's clock said, and registrations keep their version order."""
+    groups: dict[object, list[int]] = {}
+    for i, d in enumerate(entries):
+        groups.setdefault(d["alias"] if d["event"] != "register" else None, []).append(i)
+    for alias, positions in groups.items():
+        key = "version" if alias is None else "seq"
+        ordered = sorted((entries[i] for i in positions), key=lambda d: d[key] or 0)
+        for i, d in zip(positions, ordered, strict=True):
+            entries[i] = d
 
 
 def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:

@@ -219,6 +219,11 @@ def register(
         return Change({path: text}, f"register {model} v{number}", doc)
 
     _, change = reg.branches.commit(REGISTRY_BRANCH, build)
+    if getattr(store, "is_default", False) and reg.git.remote_url(reg.remote_name) is not None:
+        reg.notify(  # the manifest went to every clone; the bytes did not
+            f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
+            "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
+        )
     doc = change.result
     assert isinstance(doc, dict)
     if duplicate[0] is not None and on_duplicate is not None:

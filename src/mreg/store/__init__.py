@@ -19,7 +19,9 @@ def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
     """`MREG_STORE` beats `mreg.yaml: store`, which beats the per-clone default directory."""
     url = os.environ.get(STORE_ENV) or url
     if not url:
-        return LocalStore(default_dir)
+        store = LocalStore(default_dir)
+        store.is_default = True
+        return store
     if "://" not in url:
         return LocalStore(Path(url).expanduser())
     from mreg.capture import strip_credentials

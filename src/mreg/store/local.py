@@ -18,6 +18,7 @@ from mreg.store.writeback import EarlyWriteback
 
 class LocalStore:
     is_local = True
+    is_default = False  # the per-clone store inside the git dir (nothing configured)
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -88,7 +89,8 @@ class LocalStore:
         except FileNotFoundError:
             raise NotFoundError(
                 f"object {digest} is missing from store {self.url}",
-                hint="the default store is private to each clone; share one with 'mreg init --store URL'",
+                hint="the default store is private to each clone; share one with 'mreg init --store URL'" if self.is_default
+                else "it was never stored here, or was deleted; 'mreg verify' lists what is missing",
             ) from None
         with f:
             yield f

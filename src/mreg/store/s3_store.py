@@ -78,9 +78,14 @@ class S3Transfer:
                 import botocore.config
                 import botocore.session
 
+                # botocore's defaults (60 s connect, 60 s read, retried) make a hung endpoint fail after
+                # minutes; MREG_S3_TIMEOUT (seconds, default 10) bounds each connect and each read.
+                timeout = float(os.environ.get("MREG_S3_TIMEOUT", "") or 10)
                 config = botocore.config.Config(
                     max_pool_connections=self.jobs + 4,
-                    retries={"mode": "standard"},
+                    retries={"mode": "standard", "max_attempts": 3},
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
                     # Objects are content-addressed and re-hashed on every read, and each request still
                     # carries a CRC32 checksum: a SHA-256 of every part for SigV4 (what botocore does
                     # over plain http) would only hash the same bytes twice.
