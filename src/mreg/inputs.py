@@ -92,6 +92,26 @@ def load_mapping_file(path: str, *, flag: str) -> dict[str, Any]:
     return data
 
 
+def mapping_input(data: Any, *, flag: str) -> dict[str, Any]:
+    """A mapping given from Python: string keys, values that can be recorded as JSON."""
+    if not isinstance(data, dict):
+        data = dict(data)
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise UsageError(f"{flag}: key {key!r} is not a string")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag}: {key!r} is not a finite number ({value})")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{flag}: {key!r}: value cannot be recorded: {exc}") from None
+    return dict(data)
+
+
+def metric_mapping(data: Any) -> dict[str, float | int]:
+    return {k: _number(v, where=f"metrics: {k!r}") for k, v in mapping_input(data, flag="metrics").items()}
+
+
 def build_params(files: Sequence[str], pairs: Sequence[str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for f in files:

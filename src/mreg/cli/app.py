@@ -271,6 +271,7 @@ def diff(
 @app.command()
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="One version (default: every version).")] = None,  # noqa: UP045
+    repair: Annotated[bool, typer.Option("--repair", help="Delete corrupt objects, so registering their files again stores them anew.")] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -278,7 +279,9 @@ def verify(
     """Re-hash the stored objects the manifests reference."""
     from mreg.ops.maintain import corrupt_error
 
-    result = _open(repo, offline=offline).verify(ref)
+    result = _open(repo, offline=offline).verify(ref, repair=repair)
+    for digest in result.repaired:
+        _warn(f"deleted corrupt object {digest}: register the files that use it again to store them anew")
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
     if as_json:

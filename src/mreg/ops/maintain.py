@@ -23,6 +23,7 @@ class VerifyResult:
     missing: list[dict[str, Any]] = field(default_factory=list)
     corrupt: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # manifests that do not parse: reported, skipped
+    repaired: list[str] = field(default_factory=list)  # corrupt objects deleted by --repair
 
     @property
     def ok(self) -> bool:
@@ -104,8 +105,12 @@ def _parse(blob: bytes, where: str) -> dict[str, Any]:
     return _parse_capped(blob, where=where)
 
 
-def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None) -> VerifyResult:
-    """Re-hash every referenced object from the store itself (never the pull cache)."""
+def verify(
+    reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None, repair: bool = False
+) -> VerifyResult:
+    """Re-hash every referenced object from the store itself (never the pull cache). With `repair`,
+    a corrupt object is deleted, so that registering its file again stores it anew (a register that
+    finds an object present never re-uploads it); `repaired` lists them."""
     store = reg.store
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs
@@ -130,6 +135,10 @@ def verify(reg: Registry, ref: str | None = None, *, progress: Progress | None =
         result.bytes += got[1]
         if got[0] != digest:
             result.corrupt.append({"digest": digest, "used_by": users})
+    if repair:
+        for item in result.corrupt:
+            store.delete(item["digest"])
+            result.repaired.append(item["digest"])
     return result
 
 

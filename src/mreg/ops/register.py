@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +19,7 @@ from mreg import capture
 from mreg.branches import Change, Retry
 from mreg.digest_index import NO_DIGEST, DigestIndex
 from mreg.errors import UsageError
-from mreg.inputs import build_metrics, build_params, parse_data_refs
+from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import (
     MANIFEST_SCHEMA,
@@ -54,6 +54,14 @@ class RegisterResult:
         return f"{self.model}@v{self.version}"
 
 
+def _pairs(value: Sequence[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _files(value: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[str]:
+    return [os.fspath(value)] if isinstance(value, (str, os.PathLike)) else [os.fspath(v) for v in value]
+
+
 def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
     """(artifact path, file) pairs: a file by its name, a directory by its contents, recursively."""
     if not paths:
@@ -75,13 +83,7 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         if stat.S_ISREG(st.st_mode):
             add(p.name, p, p)
         elif stat.S_ISDIR(st.st_mode):
-            files = []
-            for root, dirs, names in os.walk(p, onerror=_raise_walk_error):
-                dirs.sort()
-                for name in names:
-                    f = Path(root) / name
-                    if f.is_file():
-                        files.append(f)
+            files = _walk(p)
             if not files:
                 raise UsageError(f"{p}: directory holds no files")
             for f in sorted(files):
@@ -96,8 +98,39 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def _raise_walk_error(err: OSError) -> None:
-    raise UsageError(f"{err.filename}: {err.strerror}")
+def _walk(top: Path) -> list[Path]:
+    """Every file under `top`, following symlinks that stay inside it (a symlinked `tokenizer/` is part
+    of the model); a link that leads outside, dangles or loops is refused by name, never skipped."""
+    root = top.resolve()
+    files: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(d: Path) -> None:
+        real = d.resolve()
+        if real in seen:
+            raise UsageError(f"{d}: a symlink loop (it leads back to {real})")
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as exc:
+            raise UsageError(f"{d}: {exc.strerror}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.exists():
+                    raise UsageError(f"{path}: a dangling symlink (to {os.readlink(path)})", hint="remove it or point it at a file inside the model directory")
+                if not target.is_relative_to(root):
+                    raise UsageError(f"{path}: a symlink to {target}, outside {top}",
+                                     hint="copy the file into the model directory, or pass it to register as a PATH of its own")
+            if path.is_dir():
+                visit(path)
+            elif path.is_file():
+                files.append(path)
+        seen.discard(real)
+
+    visit(top)
+    return files
 
 
 def register(
@@ -105,10 +138,10 @@ def register(
     model: str,
     paths: list[Path],
     *,
-    params: Sequence[str] = (),
-    params_files: Sequence[str] = (),
-    metrics: Sequence[str] = (),
-    metrics_files: Sequence[str] = (),
+    params: Sequence[str] | Mapping[str, Any] = (),
+    params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+    metrics: Sequence[str] | Mapping[str, float | int] = (),
+    metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
     data: Sequence[str] = (),
     lockfile: str | None = None,
     image: str | None = None,
@@ -120,12 +153,17 @@ def register(
     jobs: int | None = None,
     allow_secret_like: Sequence[str] = (),
 ) -> RegisterResult:
-    # Everything the user typed is checked before a single byte is stored.
-    param_values = build_params(params_files, params)
+    # Everything the user typed is checked before a single byte is stored. From Python, params and
+    # metrics may be mappings (`metrics={"auc": 0.93}`) as well as K=V strings; a lone string is one pair.
+    param_values = build_params(_files(params_files), [] if isinstance(params, Mapping) else _pairs(params))
+    if isinstance(params, Mapping):
+        param_values.update(mapping_input(params, flag="params"))
     from mreg.secrets import check_params
 
     check_params(param_values, allow_secret_like)  # a credential must never reach a pushed manifest
-    metric_values = build_metrics(metrics_files, metrics)
+    metric_values = build_metrics(_files(metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics))
+    if isinstance(metrics, Mapping):
+        metric_values.update(metric_mapping(metrics))
     data_refs = parse_data_refs(data)
     files = collect_files(paths)
     _refuse_an_oversized_manifest(files, param_values, metric_values, message)
@@ -141,7 +179,7 @@ def register(
         parent_ref = pv.ref
     ident, stamp = reg.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
-    data_entries = [_data_ref(name, uri) for name, uri in data_refs]
+    data_entries = [_data_ref(name, uri, reg.notify) for name, uri in data_refs]
 
     store = reg.store
     stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
@@ -268,8 +306,9 @@ def _find_same_digest(reg: Registry, model: str, oids: dict[int, str], digest: s
     return next((v for v in sorted(oids) if known.get(oids[v]) == digest), None)
 
 
-def _data_ref(name: str, uri: str) -> dict[str, Any]:
-    """A local file is hashed; a remote URI records what fsspec can tell without downloading."""
+def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """A local file is hashed; a remote URI records what fsspec can tell without downloading (etag,
+    version, size), and the user is told when it could tell nothing: the reference is then only a name."""
     ref: dict[str, Any] = {"name": name, "uri": uri}
     local = uri[7:] if uri.startswith("file://") else (uri if "://" not in uri else None)
     if local is not None:
@@ -293,7 +332,12 @@ def _data_ref(name: str, uri: str) -> dict[str, Any]:
 
         fs, path = fsspec.core.url_to_fs(uri)
         info = fs.info(path)
-    except Exception:  # unknown scheme, no driver, no access: the reference is still worth recording
+    except Exception as exc:  # unknown scheme, no driver, no access: the reference is still worth recording
+        from mreg.store.fsspec_store import scrub
+
+        why = (str(exc).splitlines() or [""])[0][:200]
+        warn(f"--data {name}: recorded the URI only; its etag, version and size could not be read "
+             f"({type(exc).__name__}{': ' + scrub(why) if why else ''}), so a change to the data will not show")
         return ref
     for key in ("ETag", "etag", "md5Hash"):
         if info.get(key):
