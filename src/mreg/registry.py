@@ -93,6 +93,7 @@ class Registry:
         # `check` examines a remote tip that failed verification, to name every problem in it; nothing
         # else ever reads an unverified commit.
         self.examined: str | None = None
+        self.is_cache = False  # a bare cache of a remote's registry refs (`--registry URL`), not a clone
         # Things worth telling a person that are not errors (the CLI prints them as warnings).
         self.notify: Callable[[str], None] = lambda message: None
 
@@ -104,7 +105,9 @@ class Registry:
             from mreg.remote_cache import open_registry_cache
 
             git = open_registry_cache(registry, offline=offline)
-            return cls(git, offline=offline, remote=DEFAULT_REMOTE, label=registry)
+            reg = cls(git, offline=offline, remote=DEFAULT_REMOTE, label=registry)
+            reg.is_cache = True
+            return reg
         return cls(GitRepo.discover(path), offline=offline)
 
     @cached_property

@@ -21,7 +21,7 @@ app = typer.Typer(
     help="A Git-native model registry: manifests on a git branch, bytes in content-addressed storage, aliases as append-only tags.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -273,13 +273,14 @@ def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="One version (default: every version).")] = None,  # noqa: UP045
     repair: Annotated[bool, typer.Option("--repair", help="Delete corrupt objects, so registering their files again stores them anew.")] = False,
     repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-hash the stored objects the manifests reference."""
     from mreg.ops.maintain import corrupt_error
 
-    result = _open(repo, offline=offline).verify(ref, repair=repair)
+    result = _open(repo, registry=registry, offline=offline).verify(ref, repair=repair)
     for digest in result.repaired:
         _warn(f"deleted corrupt object {digest}: register the files that use it again to store them anew")
     for problem in result.invalid:
@@ -418,6 +419,7 @@ def log(
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
+    at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Registrations and alias events: what, who, when, why."""
@@ -426,6 +428,10 @@ def log(
     if alias is not None:
         check_alias(alias)
     entries = _open(repo, registry=registry, offline=offline).log(model, alias=alias)
+    when = _at(at)
+    if when is not None:  # the history as it stood then: nothing recorded after WHEN
+        cutoff = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        entries = [e for e in entries if e["at"] <= cutoff]
     if as_json:
         emit_json(entries)
         return

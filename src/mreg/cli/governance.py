@@ -13,7 +13,7 @@ import typer
 
 from mreg.cli._render import echo, emit_json, table
 from mreg.cli._session import open_registry as _open
-from mreg.cli.app import JsonOpt, OfflineOpt, RepoOpt, app
+from mreg.cli.app import JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, app
 
 
 @app.command()
@@ -21,6 +21,7 @@ def check(
     base: Annotated[Optional[str], typer.Option("--base", metavar="REV", help="Registry-branch commit to compare with: no manifest may change after it.")] = None,  # noqa: UP045
     objects: Annotated[bool, typer.Option("--objects", help="Also check that every referenced object is in the store.")] = False,
     repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -30,7 +31,7 @@ def check(
     from mreg.ops.check import check as run_check
     from mreg.text import md, md_code
 
-    result = run_check(_open(repo, offline=offline), base=base, objects=objects)
+    result = run_check(_open(repo, registry=registry, offline=offline), base=base, objects=objects)
     summary = f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)" + (
         f", {result.objects} object(s)" if result.objects is not None else ""
     )
@@ -81,6 +82,7 @@ def gate(
     base: Annotated[str, typer.Option("--base", metavar="REV", help="With --changed: the governed branch before the change (a PR's base).")] = "refs/heads/mreg/aliases",
     head: Annotated[str, typer.Option("--head", metavar="REV", help="With --changed: the governed branch after the change (a PR's head or merge ref).")] = "HEAD",
     repo: RepoOpt = ".",
+    registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -89,7 +91,7 @@ def gate(
     from mreg.errors import CheckFailedError, UsageError
     from mreg.ops.gate import gate_changed, gate_ref, report_markdown
 
-    reg = _open(repo, offline=offline)
+    reg = _open(repo, registry=registry, offline=offline)
     if changed:
         if ref is not None or to is not None:
             raise UsageError("gate takes REF --to ALIAS, or --changed, not both")

@@ -182,6 +182,12 @@ def register(
     data_entries = [_data_ref(name, uri, reg.notify) for name, uri in data_refs]
 
     store = reg.store
+    if reg.is_cache and getattr(store, "is_default", False):
+        raise UsageError(
+            "this registry has no shared store: a version registered through a --registry cache would keep its bytes "
+            "in that cache alone",
+            hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
+        )
     stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
