@@ -156,12 +156,22 @@ def write_tag(
             "reason": reason or None,
             "request": request,
             "governed": governed,
-            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "at": _record_time(reg),
         }
         name = tag_ref(model, alias, seq).removeprefix("refs/tags/")
         if reg.branches.create_tag(name, target, alias_tags.format_record(record), sign=sign):
             return AliasMove(model, alias, event, version, previous, name)
     raise ConflictError(f"could not create a tag for {model}@{alias} after {MAX_TAG_ATTEMPTS} attempts")
+
+
+def _record_time(reg: Registry) -> str:
+    """The record's `at`: the time git records for the tagger (so GIT_COMMITTER_DATE rules it, as it
+    rules the tag), with this moment's microseconds to order moves made within one second."""
+    import time
+
+    _, stamp = reg.git.identity()
+    micro = int((time.time() % 1) * 1_000_000)
+    return datetime.fromtimestamp(stamp, timezone.utc).replace(microsecond=micro).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def promote(reg: Registry, ref: str, to: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False, at: datetime | None = None) -> AliasMove:
