@@ -150,3 +150,49 @@ def apply_(
             "count": len(applied),
             "tags": " ".join(a.tag for a in applied),
         })
+
+
+@app.command()
+def policy(
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="The model whose policy changes.")],
+    owner: Annotated[Optional[list[str]], typer.Option("--owner", metavar="USER", help="Add an owner (git-host user or org/team; repeatable).")] = None,  # noqa: UP045
+    remove_owner: Annotated[Optional[list[str]], typer.Option("--remove-owner", metavar="USER", help="Remove an owner (repeatable).")] = None,  # noqa: UP045
+    gate: Annotated[Optional[list[str]], typer.Option("--gate", metavar="ALIAS=RULE", help="Add a gate rule, e.g. 'production={metric: auc, min: 0.9}' (repeatable).")] = None,  # noqa: UP045
+    clear_gate: Annotated[Optional[list[str]], typer.Option("--clear-gate", metavar="ALIAS", help="Remove every gate rule of an alias (repeatable).")] = None,  # noqa: UP045
+    protect: Annotated[Optional[list[str]], typer.Option("--protect", metavar="ALIAS", help="Protect an alias: moves need a reviewed PR (repeatable).")] = None,  # noqa: UP045
+    unprotect: Annotated[Optional[list[str]], typer.Option("--unprotect", metavar="ALIAS", help="Stop protecting an alias (repeatable).")] = None,  # noqa: UP045
+    reason: Annotated[Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: in the PR and the commit.")] = None,  # noqa: UP045
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose a policy change (owners, gates, protected aliases) as a PR on mreg/aliases; never a checkout."""
+    from mreg.errors import UsageError
+    from mreg.ops.policy_change import propose_policy
+
+    rules = []
+    for item in gate or []:
+        alias, sep, rule = item.partition("=")
+        if not sep or not rule.strip():
+            raise UsageError(f"--gate {item!r}: expected ALIAS=RULE, e.g. 'production={{metric: auc, min: 0.9}}'")
+        rules.append((alias.strip(), rule))
+    change = propose_policy(
+        _open(repo, offline=offline), model, add_owners=owner or [], remove_owners=remove_owner or [], gates=rules,
+        clear_gates=clear_gate or [], protect=protect or [], unprotect=unprotect or [], reason=reason,
+    )
+    if as_json:
+        emit_json(change.as_dict())
+        return
+    for line in change.changes:
+        echo(f"  {line}")
+    if change.commit is not None:
+        echo(f"committed to mreg/aliases ({change.commit[:12]}): this registry has no remote, so nobody else reviews it")
+        return
+    r = change.review or {}
+    echo(f"review requested: policy of {model} on branch {r.get('branch')}")
+    if r.get("url"):
+        echo(f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}")
+    elif r.get("compare_url"):
+        echo(f"open a pull request: {r['compare_url']}")
+    else:
+        echo(f"next: open a merge request from branch {r.get('branch')} into mreg/aliases")

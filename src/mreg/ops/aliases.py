@@ -88,14 +88,13 @@ def pin_directly(reg: Registry, model: str, alias: str, event: str, version: int
     from mreg.backing import Pin
     from mreg.branches import Change
     from mreg.layout import ALIASES_BRANCH, policy_path
-    from mreg.ops.review import subject
-    from mreg.policy import dump_policy, read_policy, with_alias
+    from mreg.ops.review import pin_in_text, subject
 
     pin = Pin(None) if version is None else Pin(version, reg.load_manifest(model, version, reg.registry_commit())["digest"])
 
     def build(base: str | None) -> Change:
-        doc = read_policy(reg.git, base, model) if base else None
-        return Change({policy_path(model): dump_policy(with_alias(doc, alias, pin))}, f"{subject(event, model, alias, version)}\n\nReason: {reason}")
+        old = reg.git.read_blob(f"{base}:{policy_path(model)}") if base else None
+        return Change({policy_path(model): pin_in_text(old, alias, pin)}, f"{subject(event, model, alias, version)}\n\nReason: {reason}")
 
     commit, _ = reg.branches.commit(ALIASES_BRANCH, build)
     return commit

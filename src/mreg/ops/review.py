@@ -15,7 +15,7 @@ from mreg.backing import Pin, pins_of
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
 from mreg.ops.aliases import AliasMove
-from mreg.policy import dump_policy, read_policies, render_codeowners, with_alias
+from mreg.policy import read_policies, render_codeowners, with_alias
 from mreg.refs import Ref
 from mreg.text import md, md_code
 
@@ -37,7 +37,6 @@ def subject(event: str, model: str, alias: str, version: int | None) -> str:
 
 def request_review(reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str | None) -> AliasMove:
     """Push the proposal branch and open (or update) its pull request; never a tag."""
-    from mreg.forge.github import compare_url, forge_for
     from mreg.ops.gate import evaluate_candidate
 
     remote = reg.branches.remote
@@ -67,7 +66,8 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
         )
     new_doc = with_alias(doc, alias, pin)
     policies[model] = new_doc
-    files = {policy_path(model): dump_policy(new_doc), CODEOWNERS_PATH: render_codeowners(policies)}
+    old_text = reg.git.read_blob(f"{base}:{policy_path(model)}")
+    files = {policy_path(model): pin_in_text(old_text, alias, pin), CODEOWNERS_PATH: render_codeowners(policies)}
     title = subject(event, model, alias, version)
     message = title + (f"\n\nReason: {reason}" if reason else "") + "\n"
     tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
@@ -76,11 +76,36 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
     rules = list(((doc or {}).get("gates") or {}).get(alias) or [])
     report = evaluate_candidate(reg, candidate, alias, rules) if candidate is not None else None
     body = review_body(reg, event, model, alias, version, current, reason, report)
-    branch = review_branch(model, alias, version)
+    review = propose(reg, review_branch(model, alias, version), commit, title, body)
+    review["gate"] = None if report is None else ("passed" if report.ok else "failed")
+    return AliasMove(model, alias, event, version, current, None, review=review)
 
+
+def pin_in_text(old: bytes | None, alias: str, pin: Pin) -> bytes:
+    """The policy file with one pin set, every other line — comments, order, style — as people wrote it."""
+    from mreg import policy_text
+    from mreg.manifest import MODEL_SCHEMA
+
+    def change(doc: Any) -> None:
+        aliases = policy_text.ensure_map(doc, "aliases")
+        value = pin.as_yaml()
+        aliases[alias] = policy_text.flow(value) if value is not None else None
+
+    return policy_text.edit(old.decode("utf-8", "replace") if old is not None else None, change, new={"schema": MODEL_SCHEMA})
+
+
+def propose(reg: Registry, branch: str, commit: str, title: str, body: str) -> dict[str, Any]:
+    """Push `commit` as the proposal branch and open (or update) its pull request against the governed
+    branch; everything that can refuse (token, repository, API) is asked before anything is pushed, and
+    a branch pushed only for a pull request that could not be opened is deleted again."""
+    from mreg.forge.github import compare_url, forge_for
+
+    remote = reg.branches.remote
+    if remote is None:
+        raise UsageError("this registry has no remote to review the change")
     target, forge = forge_for(reg.git.remote_url(remote))
     existing = None
-    if forge is not None:  # token, repository and API are checked before anything is pushed
+    if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
     had_branch = bool(reg.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip())
     pushed = reg.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
@@ -97,15 +122,13 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
             if not had_branch:  # leave nothing behind: the branch was only for this pull request
                 reg.git.push(remote, [f":refs/heads/{branch}"])
             raise
-    review: dict[str, Any] = {
+    return {
         "branch": branch,
         "url": pr.url if pr else None,
         "number": pr.number if pr else None,
         "compare_url": compare_url(target, ALIASES_BRANCH, branch) if target else None,
         "updated": existing is not None,
-        "gate": None if report is None else ("passed" if report.ok else "failed"),
     }
-    return AliasMove(model, alias, event, version, current, None, review=review)
 
 
 def review_body(

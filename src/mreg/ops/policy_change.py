@@ -1,0 +1,177 @@
+"""`mreg policy MODEL …` (SPEC §3, §8): change a model's owners and gates, or which aliases are
+protected, as a pull request on the governed branch — like a promotion, and never through a checkout
+of `mreg/aliases` (a checkout is where a stray `commit -a` reverts merged promotions).
+
+The files are edited in place (mreg.policy_text): comments, key order and flow style stay. Without a
+remote there is nobody to review, so the change is committed to the local governed branch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mreg.errors import MregError, UsageError
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, policy_path
+from mreg.refs import check_alias, check_model
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+_OWNER = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._/-]*\Z")
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    model: str
+    changes: tuple[str, ...]
+    files: tuple[str, ...]
+    review: dict[str, Any] | None  # the pull request, when the registry has a remote
+    commit: str | None  # the governed commit, when it was committed directly (no remote)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "changes": list(self.changes), "files": list(self.files), "review": self.review, "commit": self.commit}
+
+
+def parse_rule(text: str) -> dict[str, Any]:
+    """A gate rule as people write it in the policy file: `{metric: auc, min: 0.9}`."""
+    from mreg.manifest import MODEL_SCHEMA, load_yaml, schema_errors
+
+    rule = load_yaml(text, where=f"--gate rule {text!r}")
+    if not isinstance(rule, dict):
+        raise UsageError(f"--gate rule {text!r}: expected a mapping like '{{metric: auc, min: 0.9}}'")
+    errors = schema_errors({"schema": MODEL_SCHEMA, "gates": {"production": [rule]}}, MODEL_SCHEMA)
+    if errors:
+        raise UsageError(f"--gate rule {text!r}: not a rule ({errors[0].split(': ', 1)[-1]})",
+                         hint="rules: {metric: M, min: X} | {metric: M, max: X} | {metric: M, not_worse_than: ALIAS, tolerance: T} | {require: [FIELD]}")
+    return dict(rule)
+
+
+def propose_policy(
+    reg: Registry,
+    model: str,
+    *,
+    add_owners: Sequence[str] = (),
+    remove_owners: Sequence[str] = (),
+    gates: Sequence[tuple[str, str]] = (),
+    clear_gates: Sequence[str] = (),
+    protect: Sequence[str] = (),
+    unprotect: Sequence[str] = (),
+    reason: str | None = None,
+) -> PolicyChange:
+    from mreg import policy_text
+    from mreg.branches import Change
+    from mreg.manifest import MODEL_SCHEMA
+    from mreg.policy import parse_policy, read_policies, render_codeowners
+
+    check_model(model)
+    for owner in (*add_owners, *remove_owners):
+        if not _OWNER.match(owner):
+            raise UsageError(f"--owner {owner!r}: not a git-host user or team (alice, @alice, acme/ml-leads)")
+    rules = [(check_alias(alias), parse_rule(text)) for alias, text in gates]
+    for alias in (*clear_gates, *protect, *unprotect):
+        check_alias(alias)
+    if not (add_owners or remove_owners or rules or clear_gates or protect or unprotect):
+        raise UsageError("nothing to change", hint="give --owner, --remove-owner, --gate, --clear-gate, --protect or --unprotect")
+    reg.require_initialised()
+    if reg.branches.online:
+        reg.branches.fetch(force=True)
+    base = reg.git.rev_parse(ALIASES_REF)
+    if base is None:
+        raise UsageError(f"this registry has no {ALIASES_BRANCH} branch", hint="run 'mreg init'")
+    said: list[str] = []
+
+    def change_policy(doc: Any) -> None:
+        if (add_owners or remove_owners) and not isinstance(doc.get("owners"), list):
+            doc["owners"] = policy_text.flow_list([])
+        owners = doc.get("owners")  # edited in place: its flow or block style stays as written
+        for o in add_owners:
+            if o not in owners:
+                owners.append(o)
+                said.append(f"owner +{o}")
+        for o in remove_owners:
+            if o in owners:
+                owners.remove(o)
+                said.append(f"owner -{o}")
+        for alias in clear_gates:
+            g = doc.get("gates")
+            if isinstance(g, dict) and alias in g:
+                del g[alias]
+                said.append(f"gates.{alias} cleared")
+        for alias, rule in rules:
+            g = policy_text.ensure_map(doc, "gates")
+            if not isinstance(g.get(alias), list):
+                g[alias] = []
+            if rule not in [dict(r) for r in g[alias]]:
+                g[alias].append(policy_text.flow(rule))
+                said.append(f"gates.{alias} + {_rule_text(rule)}")
+
+    path = policy_path(model)
+    old = reg.git.read_blob(f"{base}:{path}")
+    old_text = old.decode("utf-8", "replace") if old is not None else None
+    files: dict[str, bytes | None] = {}
+    new_policy = policy_text.edit(old_text, change_policy, new={"schema": MODEL_SCHEMA})
+    try:
+        parsed = parse_policy(new_policy, where=f"{ALIASES_BRANCH}:{path}")
+    except MregError as exc:
+        raise UsageError(f"the change would make an invalid policy: {exc.message}") from None
+    if (old is None or new_policy != old) and said:
+        files[path] = new_policy
+    if protect or unprotect:
+        config_old = reg.git.read_blob(f"{base}:{CONFIG_PATH}")
+
+        def change_config(doc: Any) -> None:
+            current = list(doc.get("protected_aliases", ["production"]) or [])
+            updated = [a for a in current if a not in unprotect] + [a for a in protect if a not in current]
+            for a in protect:
+                if a not in current:
+                    said.append(f"protect {a}")
+            for a in unprotect:
+                if a in current:
+                    said.append(f"unprotect {a}")
+            if updated != current:
+                doc["protected_aliases"] = updated
+
+        text = config_old.decode("utf-8", "replace") if config_old is not None else None
+        new_config = policy_text.edit(text, change_config, new={"schema": "mreg/registry/v1"})
+        if config_old is None or new_config != config_old:
+            files[CONFIG_PATH] = new_config
+    if not files:
+        raise UsageError(f"{ALIASES_BRANCH} already says that: nothing to change")
+    policies = read_policies(reg.git, base)
+    policies[model] = parsed
+    owners_blob = render_codeowners(policies)
+    if reg.git.read_blob(f"{base}:{CODEOWNERS_PATH}") != owners_blob:
+        files[CODEOWNERS_PATH] = owners_blob
+    title = f"policy {model}: " + "; ".join(said)
+    message = title + (f"\n\nReason: {reason}" if reason else "")
+    if not reg.branches.online:  # nobody to review: the local governed branch takes it, like --no-review
+        commit, _ = reg.branches.commit(ALIASES_BRANCH, lambda _base: Change(files, message))
+        return PolicyChange(model, tuple(said), tuple(sorted(files)), None, commit)
+    from mreg.ops.review import propose
+
+    tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
+    commit = reg.git.commit_tree(tree, [base], message + "\n")
+    body = _body(model, said, reason, path, old_text, new_policy.decode("utf-8", "replace"))
+    review = propose(reg, f"mreg/policy/{model}", commit, title, body)
+    return PolicyChange(model, tuple(said), tuple(sorted(files)), review, None)
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in rule.items()) + "}"
+
+
+def _body(model: str, said: list[str], reason: str | None, path: str, old: str | None, new: str) -> str:
+    import difflib
+
+    from mreg.text import md
+
+    diff = "".join(difflib.unified_diff((old or "").splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"))
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", diff)), default=0) + 1)
+    lines = [f"## policy `{model}`", "", *[f"- {md(s)}" for s in said]]
+    if reason:
+        lines += ["", f"**Reason:** {md(reason)}"]
+    lines += ["", f"{fence}diff", diff.rstrip("\n"), fence, "", f"<!-- mreg:policy model={model} -->"]
+    return "\n".join(lines) + "\n"
