@@ -87,7 +87,7 @@ def test_bad_policy_changes_are_refused(team: Team, args: list[str], needle: str
 
 def test_without_a_remote_policy_commits_to_the_local_governed_branch(repo: Path, model_dir: Path) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
-    r = run_mreg("policy", "fraud", "--owner", "alice", "--gate", "production={metric: auc, min: 0.9}", cwd=repo)
+    r = run_mreg("policy", "fraud", "--owner", "alice", "--gate", "production {metric: auc, min: 0.9}", cwd=repo)
     assert r.code == 0 and "committed to mreg/aliases" in r.out
     text = subprocess.run(["git", "show", "mreg/aliases:models/fraud.yaml"], cwd=repo, capture_output=True, text=True).stdout
     doc = yaml.safe_load(text)

@@ -157,7 +157,7 @@ def policy(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="The model whose policy changes.")],
     owner: Annotated[Optional[list[str]], typer.Option("--owner", metavar="USER", help="Add an owner (git-host user or org/team; repeatable).")] = None,  # noqa: UP045
     remove_owner: Annotated[Optional[list[str]], typer.Option("--remove-owner", metavar="USER", help="Remove an owner (repeatable).")] = None,  # noqa: UP045
-    gate: Annotated[Optional[list[str]], typer.Option("--gate", metavar="ALIAS=RULE", help="Add a gate rule, e.g. 'production={metric: auc, min: 0.9}' (repeatable).")] = None,  # noqa: UP045
+    gate: Annotated[Optional[list[str]], typer.Option("--gate", metavar="ALIAS=RULE", help="Add a gate rule, e.g. 'production={metric: auc, min: 0.9}' or 'production {metric: auc, min: 0.9}' (repeatable).")] = None,  # noqa: UP045
     clear_gate: Annotated[Optional[list[str]], typer.Option("--clear-gate", metavar="ALIAS", help="Remove every gate rule of an alias (repeatable).")] = None,  # noqa: UP045
     protect: Annotated[Optional[list[str]], typer.Option("--protect", metavar="ALIAS", help="Protect an alias: moves need a reviewed PR (repeatable).")] = None,  # noqa: UP045
     unprotect: Annotated[Optional[list[str]], typer.Option("--unprotect", metavar="ALIAS", help="Stop protecting an alias (repeatable).")] = None,  # noqa: UP045
@@ -167,15 +167,17 @@ def policy(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose a policy change (owners, gates, protected aliases) as a PR on mreg/aliases; never a checkout."""
+    import re
+
     from mreg.errors import UsageError
     from mreg.ops.policy_change import propose_policy
 
     rules = []
-    for item in gate or []:
-        alias, sep, rule = item.partition("=")
-        if not sep or not rule.strip():
+    for item in gate or []:  # ALIAS=RULE or "ALIAS RULE" (SPEC §8 writes --gate ALIAS RULE)
+        m = re.match(r"^\s*([^\s=]+)\s*(?:=|\s)\s*(\S.*)\Z", item, re.S)
+        if not m:
             raise UsageError(f"--gate {item!r}: expected ALIAS=RULE, e.g. 'production={{metric: auc, min: 0.9}}'")
-        rules.append((alias.strip(), rule))
+        rules.append((m.group(1), m.group(2)))
     change = propose_policy(
         _open(repo, offline=offline), model, add_owners=owner or [], remove_owners=remove_owner or [], gates=rules,
         clear_gates=clear_gate or [], protect=protect or [], unprotect=unprotect or [], reason=reason,
