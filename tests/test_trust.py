@@ -338,8 +338,9 @@ def test_an_old_version_only_pin_keeps_working_and_check_asks_for_a_digest(world
 
 
 # -- signed approvals (SPEC §3a.4) -----------------------------------------------------------------
-def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) -> None:
-    team, mallory = world.team, world.mallory
+def _require_ssh_signatures(world: World) -> None:
+    """A reviewed change lists the CI key as the only signer; the maintainer's clone signs with it."""
+    team = world.team
     key = world.tmp / "ci-key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(key)], check=True)
     public = (world.tmp / "ci-key.pub").read_text().split()
@@ -348,6 +349,11 @@ def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) 
     push_files(team.bare, "mreg/aliases", {"mreg.yaml": yaml.safe_dump(config)}, "require signed approvals")
     for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key))):
         subprocess.run(["git", "config", k, v], cwd=team.repo, check=True)
+
+
+def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) -> None:
+    team, mallory = world.team, world.mallory
+    _require_ssh_signatures(world)
     # the production tag made before signing was required is no longer enough
     r = world.mreg("resolve", "fraud@production")
     assert r.code == 5 and "not signed by a signer" in r.err
@@ -492,14 +498,7 @@ def test_far_future_dates_and_odd_tags_do_not_crash_or_count(world: World) -> No
 
 def test_a_signed_tag_replayed_under_another_name_is_ignored(world: World) -> None:
     team, mallory = world.team, world.mallory
-    key = world.tmp / "ci-key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(key)], check=True)
-    public = (world.tmp / "ci-key.pub").read_text().split()
-    config = yaml.safe_load(show(team.bare, "mreg/aliases:mreg.yaml"))
-    config["signers"] = [f"ci@acme {public[0]} {public[1]}"]
-    push_files(team.bare, "mreg/aliases", {"mreg.yaml": yaml.safe_dump(config)}, "require signed approvals")
-    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key))):
-        subprocess.run(["git", "config", k, v], cwd=team.repo, check=True)
+    _require_ssh_signatures(world)
     assert world.mreg("rollback", "fraud@production").code == 3  # nothing to roll back to yet
     team.approve("fraud@v2")  # unsigned apply: refused as current
     team.gh.requests.clear()
