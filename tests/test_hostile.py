@@ -306,3 +306,118 @@ def test_an_oversized_manifest_is_refused_without_being_read(repo: Path, model_d
         assert r.code == 5 and "more than the 8 MiB a manifest may be" in r.err, (args, r.err)
     r = run_mreg("check", cwd=repo)
     assert r.code == 1 and "more than the 8 MiB" in r.out
+
+
+# -- found by a cold review session ------------------------------------------------------------------
+@pytest.mark.parametrize("where", [".git", ".git/mreg", ".git/mreg/objects"])
+def test_pull_never_replaces_a_repositorys_own_files(repo: Path, model_dir: Path, where: str) -> None:
+    _registered(repo, model_dir)
+    r = run_mreg("pull", "fraud", "-o", where, cwd=repo)
+    assert r.code == 2 and "git repository" in r.err
+    assert run_mreg("verify", cwd=repo).code == 0 and (repo / ".git" / "HEAD").is_file()
+
+
+def test_pull_never_replaces_a_bare_repository(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    _registered(repo, model_dir)
+    bare = tmp_path / "b.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    assert run_mreg("pull", "fraud", "-o", str(bare), cwd=repo).code == 2
+    assert (bare / "HEAD").is_file()
+
+
+def test_no_value_becomes_a_workflow_command_under_actions(repo: Path, tmp_path: Path) -> None:
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "::stop-commands::pwn").write_text("x")
+    (m / "##[add-mask]fraud").write_text("y")
+    assert run_mreg("register", "fraud", str(m), "--metric", "::add-mask::auc=1", "-m", "see ##[stop-commands]tok", cwd=repo).code == 0
+    (m / "::stop-commands::pwn").write_text("z")
+    assert run_mreg("register", "fraud", str(m), cwd=repo).code == 0
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"), "GITHUB_OUTPUT": str(tmp_path / "o")}
+    for args in (["show", "fraud@v1"], ["diff", "fraud@v1", "fraud@v2"], ["log", "fraud"], ["check"]):
+        r = run_mreg(*args, cwd=repo, env=env)
+        for line in (r.out + r.err).splitlines():
+            assert "##[" not in line, (args, line)
+            assert not line.lstrip().startswith("::") or line.startswith("::error "), (args, line)
+
+
+def test_annotations_and_error_lines_carry_no_raw_control_or_bidi(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    _registered(repo, model_dir)
+    push_files(repo, "mreg/registry", {"models/junk": "x\n"}, "stray")
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=ev\x1b[2Jil\u202e", "-c", "user.email=e@b", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    r = run_mreg("check", cwd=repo, env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")})
+    assert r.code == 1
+    _no_raw_control(r.out)
+    r = run_mreg("register", "fraud", "/nonexistent\u202e", cwd=repo)
+    assert r.code == 2 and "\u202e" not in r.err and "\\u202e" in r.err
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["register", "fraud", "{model}", "--metric", "auc=" + "9" * 400], 2),
+    (["init", "--store", "s3://"], 2),
+    (["pull", "fraud", "-o", "a" * 300], 2),
+    (["pull", "fraud", "-o", "/proc/x"], 2),
+])
+def test_odd_values_are_one_line_errors_not_crashes(repo: Path, model_dir: Path, args: list[str], code: int) -> None:
+    _registered(repo, model_dir)
+    r = run_mreg(*[a.replace("{model}", str(model_dir)) for a in args], cwd=repo)
+    assert r.code == code and "internal error" not in r.err, r.err
+
+
+def test_huge_numbers_in_a_manifest_or_policy_are_invalid_not_crashes(repo: Path, model_dir: Path) -> None:
+    _registered(repo, model_dir)
+    m = _manifest(repo)
+    text = yaml.safe_dump({**m, "version": 2, "metrics": {"auc": 2**70}}, sort_keys=False)
+    push_files(repo, "mreg/registry", {"models/fraud/versions/2.yaml": text}, "register fraud v2")
+    for args in (["show", "fraud@v2"], ["resolve", "fraud@v2", "--json"], ["diff", "fraud@v1", "fraud@v2"]):
+        r = run_mreg(*args, cwd=repo)
+        assert r.code == 5 and "64 bits" in r.err, (args, r.err)
+    push_files(repo, "mreg/aliases", {"models/fraud.yaml": "schema: mreg/model/v1\ngates:\n  staging:\n    - {metric: auc, min: 0x" + "f" * 300 + "}\n"}, "g")
+    r = run_mreg("gate", "fraud@v1", "--to", "staging", cwd=repo)
+    assert r.code == 5 and "internal error" not in r.err
+    assert "64 bits" in run_mreg("check", cwd=repo).out
+
+
+def test_a_manifest_size_that_lies_is_caught_at_pull(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    _registered(repo, model_dir)
+    m = _manifest(repo)
+    arts = [{**a, "size": a["size"] + 1} for a in m["artifacts"]]
+    doc = {**m, "version": 2, "artifacts": arts, "digest": artifact_set_digest(arts)}
+    push_files(repo, "mreg/registry", {"models/fraud/versions/2.yaml": dump_manifest(doc).decode()}, "register fraud v2")
+    r = run_mreg("pull", "fraud@v2", "-o", str(tmp_path / "o"), cwd=repo)
+    assert r.code == 5 and "its manifest says" in r.err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("uri", ["https://user:pa[SECRET@127.0.0.1/x", "https://127.0.0.1/x?a=1;sig=SECRET", "https://h.example/x?api-key=SECRET"])
+def test_credentials_in_odd_urls_are_refused(repo: Path, model_dir: Path, uri: str) -> None:
+    r = run_mreg("register", "fraud", str(model_dir), "--data", f"d={uri}", cwd=repo)
+    assert r.code == 2 and "SECRET" not in r.err
+
+
+def test_credentials_in_an_unparseable_remote_url_stay_out(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "https://user:pa[SECRET@127.0.0.1:1/x.git"], check=True)
+    assert run_mreg("register", "fraud", str(model_dir), "--offline", cwd=repo).code == 0
+    assert "SECRET" not in _git(repo, "show", "mreg/registry:models/fraud/versions/1.yaml")
+    cache = tmp_path / "cache"
+    r = run_mreg("list", "--registry", "https://user:SECRET@127.0.0.1:99999/x.git", cwd=repo, env={"XDG_CACHE_HOME": str(cache)})
+    assert r.code != 0 and "SECRET" not in r.err
+    assert [p for p in cache.rglob("*") if p.is_file() and b"SECRET" in p.read_bytes()] == []
+
+
+def test_a_huge_author_name_is_cut_before_log_reads_it(repo: Path, model_dir: Path) -> None:
+    _registered(repo, model_dir)
+    (model_dir / "weights.bin").write_bytes(b"new")
+    r = run_mreg("register", "fraud", str(model_dir), cwd=repo, env={"GIT_AUTHOR_NAME": "A" * 100_000, "GIT_COMMITTER_NAME": "A" * 100_000})
+    assert r.code == 0
+    r = run_mreg("log", "fraud", "--json", cwd=repo)
+    assert r.code == 0 and max(len(e["by"]) for e in json.loads(r.out)) < 300
+
+
+def test_a_pipe_as_metrics_file_and_fd_transports_never_hang(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = run_mreg("register", "fraud", str(model_dir), "--metrics", str(fifo), cwd=repo, timeout=30)
+    assert r.code == 2 and "not a regular file" in r.err
+    r = run_mreg("list", "--registry", "fd::17", cwd=repo, timeout=30, env={"XDG_CACHE_HOME": str(tmp_path / "c")})
+    assert r.code != 0 and "internal error" not in r.err

@@ -85,11 +85,12 @@ def _name_version(dist: Any) -> tuple[str | None, str | None]:
 # Query or fragment parameters that carry a credential: OAuth/GitLab/GitHub tokens, presigned S3 and
 # GCS URLs, Azure SAS signatures, API keys. Matched case-insensitively on the parameter's name.
 _SECRET_PARAMS = re.compile(
-    r"^(?:.*token|access_token|private_token|auth|authorization|password|passwd|pwd|secret|.*_secret|key|api_?key|"
-    r"sig|signature|x-amz-(?:signature|credential|security-token)|x-goog-(?:signature|credential)|"
-    r"credential|credentials|code|client_secret)\Z",
+    r"^(?:.*token|auth|authorization|pass|password|passwd|pwd|.*secret|.*key|.*keyid|jwt|session|sessionid|"
+    r"sig|signature|x_amz_(?:signature|credential|security_token)|x_goog_(?:signature|credential)|"
+    r"credential|credentials|code)\Z",
     re.IGNORECASE,
 )
+_USERINFO = re.compile(r"(://)[^/?#]*@")
 
 
 def strip_credentials(url: str) -> str:
@@ -101,8 +102,9 @@ def strip_credentials(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:  # an unparseable URL is returned as it is: callers that record URLs refuse it
-        return url
+    except ValueError:  # unparseable (a raw '[' in a password, a bad port): drop what could hold a secret
+        head = _USERINFO.sub(r"\\1", url)
+        return re.split(r"[?#]", head, maxsplit=1)[0]
     netloc = parts.netloc
     if parts.username is not None or parts.password is not None:
         netloc = (parts.hostname or "") + (f":{port}" if port else "")
@@ -115,7 +117,7 @@ def strip_credentials(url: str) -> str:
 def _drop_secret_params(text: str) -> str:
     if "=" not in text:
         return text
-    kept = [p for p in text.split("&") if not _SECRET_PARAMS.match(p.split("=", 1)[0])]
+    kept = [p for p in re.split(r"[&;]", text) if not _SECRET_PARAMS.match(p.split("=", 1)[0].replace("-", "_").strip())]
     return "&".join(kept)
 
 

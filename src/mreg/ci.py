@@ -34,8 +34,10 @@ def write_summary(markdown: str) -> None:
 
 def annotate_error(message: str, *, file: str | None = None, line: int | None = None) -> str:
     """The `::error` workflow command, with GitHub's escaping of data and properties."""
-    def esc(s: str) -> str:
-        return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from mreg.text import term
+
+    def esc(s: str) -> str:  # control characters, bidi and nested commands shown escaped first
+        return term(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
     props = []
     if file:

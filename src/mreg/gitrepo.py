@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mreg.errors import ConflictError, InternalError, NotFoundError, RemoteError, UsageError
+from mreg.errors import ConflictError, IntegrityError, InternalError, NotFoundError, RemoteError, UsageError
 
 ZERO_OID = "0" * 40
 TREE_MODE = "040000"
@@ -80,6 +80,8 @@ class GitRepo:
         self._env["LC_ALL"] = "C"
         # `git status` (dirty flag) would otherwise refresh and rewrite the user's .git/index (SPEC §3).
         self._env["GIT_OPTIONAL_LOCKS"] = "0"
+        # A URL from a config file or a flag is data: never a local fd or a command (fd::, ext::).
+        self._env.setdefault("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
 
     # -- discovery ---------------------------------------------------------------------------------
     @classmethod
@@ -142,7 +144,10 @@ class GitRepo:
         except FileNotFoundError:
             raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
         if check and proc.returncode != 0:
-            raise InternalError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
+            first = _first_line(proc.stderr)
+            if re.search(r"bad object|corrupt|missing blob|missing tree|unable to read|loose object .* is corrupt", first):
+                raise IntegrityError(f"this repository is damaged: git {args[0]} says {first}", hint="run 'git fsck'; fetch or re-clone")
+            raise InternalError(f"git {args[0]} failed: {first}")
         return proc
 
     def out(self, *args: str, input: bytes | None = None) -> str:

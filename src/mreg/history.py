@@ -144,6 +144,15 @@ def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
     return found
 
 
+# Names and emails are read through `%<(120,trunc)`: git cuts them to 120 columns (a 100 MB author
+# never reaches Python) and pads them with blanks, removed here.
+IDENT_FORMAT = "%<(120,trunc)%an <%<(120,trunc)%ae>"
+
+
+def tidy_ident(text: str) -> str:
+    return re.sub(r" +>", ">", re.sub(r" +<", " <", text)).strip()
+
+
 def _with_authors(git: GitRepo, found: list[Violation]) -> list[Violation]:
     """Authors are looked up only for the commits named: none of their bytes enter the scan's parsing."""
     if not found:
@@ -151,10 +160,10 @@ def _with_authors(git: GitRepo, found: list[Violation]) -> list[Violation]:
     shas = sorted({v.commit for v in found if _HEX40.match(v.commit.encode())})
     authors: dict[str, str] = {}
     if shas:
-        out = git.run("log", "--no-walk=unsorted", "-z", "--format=%H %an <%ae>", *shas, check=False).stdout
+        out = git.run("log", "--no-walk=unsorted", "-z", f"--format=%H {IDENT_FORMAT}", *shas, check=False).stdout
         for rec in out.split(b"\0"):
             sha, _, who = rec.strip(b"\n").partition(b" ")
-            authors[sha.decode("ascii", "replace")] = who.decode("utf-8", "replace")
+            authors[sha.decode("ascii", "replace")] = tidy_ident(who.decode("utf-8", "replace"))
     return [Violation(v.commit, v.path, v.what, authors.get(v.commit, "")) for v in found]
 
 
@@ -164,7 +173,8 @@ def verify_advance(git: GitRepo, verified: str | None, theirs: str, *, remote: s
     if verified is not None and verified != theirs and not git.is_ancestor(verified, theirs):
         if git.is_ancestor(theirs, verified):
             return  # the remote is behind what this clone verified (a fetch raced our own push): nothing new
-        who = git.run("log", "-1", "--format=%an <%ae>", "--end-of-options", theirs, check=False).stdout.decode("utf-8", "replace").strip()
+        who = git.run("log", "-1", f"--format={IDENT_FORMAT}", "--end-of-options", theirs, check=False).stdout.decode("utf-8", "replace")
+        who = tidy_ident(who)
         exc = HistoryError(
             f"{where} was rewritten: its tip {theirs[:12]} (by {who}) does not descend from {verified[:12]}, "
             "which this clone verified; a registered version never changes",

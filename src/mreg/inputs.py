@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,12 @@ def load_mapping_file(path: str, *, flag: str) -> dict[str, Any]:
     """A YAML or JSON mapping from a file (JSON is YAML), with the file named in every error."""
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_INPUT_FILE:
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{flag} {path}: is a directory, expected a YAML or JSON file")
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{flag} {path}: not a regular file")
+        if st.st_size > MAX_INPUT_FILE:
             raise UsageError(f"{flag} {path}: file is larger than {MAX_INPUT_FILE // (1024 * 1024)} MiB")
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -132,7 +138,9 @@ def build_metrics(files: Sequence[str], pairs: Sequence[str]) -> dict[str, float
 
 def _number(value: Any, *, where: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{where} is not a number ({value!r})")
+        raise UsageError(f"{where} is not a number ({str(value)[:80]!r})")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise UsageError(f"{where} is an integer beyond 64 bits")
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"{where} is not a finite number")
     return value

@@ -220,8 +220,10 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
     non-string keys, NaN/Infinity, dates, binary, sets."""
     if depth > 100:
         return "nested too deeply"
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else "an integer beyond 64 bits is not a figure any reader can hold"
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a finite number"
     if isinstance(value, list):

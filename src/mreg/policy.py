@@ -14,6 +14,7 @@ from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
     dump_yaml,
+    json_problem,
     known_valid,
     load_yaml,
     remember_valid,
@@ -40,6 +41,9 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
         raise IntegrityError(exc.message) from None
     if isinstance(doc, dict) and known_valid(blob, MODEL_SCHEMA):
         return dict(doc)
+    problem = json_problem(doc.get("gates")) if isinstance(doc, dict) else None
+    if problem:
+        raise IntegrityError(f"{where}: gates: {problem}")
     errors = schema_errors(doc, MODEL_SCHEMA)
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -9,6 +9,7 @@ cannot hide the gate table behind `<!--`.
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 
@@ -23,11 +24,15 @@ def _escape(c: str) -> str:
 
 def term(text: object) -> str:
     """One line for a terminal: control characters (C0, DEL, C1, line/paragraph separators, tabs)
-    and bidi controls shown escaped (`\\x1b`, `\\n`, `\\u202e`)."""
+    and bidi controls shown escaped (`\\x1b`, `\\n`, `\\u202e`). Under GitHub Actions the runner
+    also reads `::command::` (after leading blanks) and the legacy `##[command]` anywhere in a line:
+    both are shown escaped there, so no value can become a workflow command."""
     s = str(text)
-    if s.isascii() and s.isprintable():
-        return s
-    return "".join(_escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s)
+    if not (s.isascii() and s.isprintable()):
+        s = "".join(_escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s)
+    if ("::" in s or "##[" in s) and os.environ.get("GITHUB_ACTIONS") == "true":
+        s = s.replace("::", ":\\x3a").replace("##[", "#\\x23[")
+    return s
 
 
 def md(text: object) -> str:
@@ -35,7 +40,7 @@ def md(text: object) -> str:
     no comment, no link, image, emphasis, table break or @-mention, and one line."""
     s = html.escape(term(text), quote=False)  # no tag, no comment: `<!--` cannot hide what follows
     s = _MD_SPECIAL.sub(r"\\\1", s)  # no emphasis, code span, link, image or table break
-    s = s.replace("@", "&#64;")  # no @-mention or team ping
+    s = s.replace("@", "&#64;").replace("#", "&#35;")  # no @-mention or team ping, no #123 cross-reference
     return re.sub(r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), s)  # no autolink
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import unicodedata
 
 from mreg.errors import MregError
 
@@ -15,9 +14,11 @@ def debug() -> bool:
 
 
 def one_line(text: str) -> str:
-    """Control characters from user input (a newline, a CR, an ANSI escape in a name) are shown escaped:
-    an error stays one line that a script can parse and a terminal cannot be steered by."""
-    return "".join(c.encode("unicode_escape").decode("ascii") if c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    """Control characters and bidi overrides from user input or a registry are shown escaped: an error
+    stays one line that a script can parse and a terminal cannot be steered by (mreg.text.term)."""
+    from mreg.text import term
+
+    return term(text)
 
 
 def report(exc: MregError, *, as_json: bool) -> None:

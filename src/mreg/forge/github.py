@@ -201,13 +201,13 @@ class GitHubForge:
             return None
         try:
             return json.loads(raw)
-        except ValueError:
-            raise RemoteError(f"{where}: the answer is not JSON") from None
+        except (ValueError, RecursionError):
+            raise RemoteError(f"{where}: the answer is not JSON it can read") from None
 
     def _http_error(self, exc: urllib.error.HTTPError, where: str, missing: str | None) -> MregError:
         try:
-            detail = json.loads(exc.read() or b"{}")
-        except ValueError:
+            detail = json.loads(exc.read(65536) or b"{}")
+        except (ValueError, RecursionError):
             detail = {}
         message = str(detail.get("message") or exc.reason or "").strip() if isinstance(detail, dict) else ""
         slug = self.target.slug
@@ -267,7 +267,7 @@ def _pull(data: Any) -> PullRequest:
             merged=bool(data.get("merged") or data.get("merged_at")),
             merge_commit=data.get("merge_commit_sha"),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise RemoteError("GitHub answered with a pull request mreg cannot read") from None
 
 

@@ -252,6 +252,9 @@ def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dic
         if doc is None:
             continue
         policies[model] = doc
+        problem = json_problem(doc.get("gates"))
+        if problem:
+            result.add(ALIASES_BRANCH, path, f"gates: {problem}", _line_of(text, ["gates"]))
         for alias, pin in pins_of(doc).items():
             line = _line_of(text, ["aliases", alias])
             if pin.version is None:

@@ -238,8 +238,10 @@ def _keep_each_alias_in_seq_order(entries: list[dict[str, Any]]) -> None:
 
 def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:
     """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
+    from mreg.history import IDENT_FORMAT, tidy_ident
+
     proc = reg.git.run(
-        "log", "-z", "--diff-filter=A", "--name-only", "--no-renames", "--format=%x01%H %ct%x00%an <%ae>",
+        "log", "-z", "--diff-filter=A", "--name-only", "--no-renames", f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
         "--end-of-options", tip, "--", versions_dir(model), check=False,
     )
     out = []
@@ -251,7 +253,7 @@ def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, 
         i += 1
         if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
             parts = tok[1:].decode("ascii", "replace").split()
-            who = tokens[i].decode("utf-8", "replace") if i < len(tokens) else ""
+            who = tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""  # git pads to 120
             i += 1
             ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
             sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)

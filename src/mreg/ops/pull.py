@@ -60,15 +60,22 @@ def pull(
     DIR as it was and nothing beside it."""
     version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
-    _refuse_a_dangerous_destination(dest)
+    try:
+        _refuse_a_dangerous_destination(dest)
+    except OSError as exc:  # a name too long, a path through a file, /proc: one line, nothing written
+        raise UsageError(f"-o {dest}: cannot write there ({exc.strerror or exc})") from None
     store = reg.store
     cache = None if store.is_local else ObjectCache()
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
     parent = dest.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}.mreg-{version.digest[7:19]}-"))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name[:64]}.mreg-{version.digest[7:19]}-"))
+    except OSError as exc:
+        raise UsageError(f"-o {dest}: cannot write there ({exc.strerror or exc})") from None
     umask = _umask()
+    size_of: dict[Path, int] = {}
 
     def one(art: dict[str, Any]) -> bool:
         """One artifact into place; True when it came from the cache."""
@@ -76,6 +83,7 @@ def pull(
         target = safe_target(stage, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = (0o777 if art.get("executable") else 0o666) & ~umask
+        size_of[target] = size
         bar = progress(rel, size) if progress else None
         if cache is not None and (hit := cache.find(digest)) is not None:
             try:
@@ -96,10 +104,16 @@ def pull(
 
     try:
         from_cache = run_parallel(store, one, arts)  # several files (and their parts) in flight on team stores
+        for target, size in size_of.items():  # the bytes hashed right; the manifest's sizes must say so too
+            if target.stat().st_size != size:
+                raise IntegrityError(f"artifact {target.relative_to(stage)} is {target.stat().st_size} bytes, its manifest says {size}")
         for d in sorted((p for p in stage.rglob("*") if p.is_dir()), reverse=True):
             d.chmod(0o777 & ~umask)
         stage.chmod(0o777 & ~umask)
         _switch_in(stage, dest)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise UsageError(f"-o {dest}: cannot write there ({exc.strerror or exc}); it is as it was") from None
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -127,8 +141,15 @@ def _refuse_a_dangerous_destination(dest: Path) -> None:
     if target == here or target in here.parents or target == Path(target.anchor):
         raise UsageError(f"-o {dest}: is the current directory or one of its parents; a pull replaces DIR as a whole",
                          hint="pull into a directory of its own, e.g. -o model/")
-    if (target / ".git").exists():
-        raise UsageError(f"-o {dest}: is a git repository; a pull replaces DIR as a whole", hint="pull into a directory of its own")
+    if (target / ".git").exists() or any(d.name == ".git" or _bare(d) for d in (target, *target.parents)):
+        raise UsageError(f"-o {dest}: is a git repository, or inside one's own files (.git, its store); a pull replaces DIR as a whole",
+                         hint="pull into a directory of its own")
+    if target == Path.home().resolve():
+        raise UsageError(f"-o {dest}: is your home directory; a pull replaces DIR as a whole", hint="pull into a directory of its own")
+
+
+def _bare(d: Path) -> bool:
+    return (d / "HEAD").is_file() and (d / "objects").is_dir() and (d / "refs").is_dir()
 
 
 def _switch_in(stage: Path, dest: Path) -> None:

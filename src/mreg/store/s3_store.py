@@ -349,7 +349,7 @@ class S3Store:
         if importlib.util.find_spec("botocore") is None:
             raise UsageError(f"store URL {self.url!r} needs the S3 driver, which is not installed",
                              hint="pip install 'mreg[s3]'")
-        rest = self.url.split("://", 1)[1]
+        rest = url.split("://", 1)[1] if "://" in url else ""
         self.bucket, _, prefix = rest.partition("/")
         self.prefix = prefix.strip("/")
         if len(self.bucket) < 3:
