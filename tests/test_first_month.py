@@ -192,3 +192,52 @@ def test_a_fresh_clone_of_the_team_registry_works(team: Team, tmp_path: Path) ->
     other = tmp_path / "other"
     clone(team.bare, other)
     assert run_mreg("resolve", "fraud", cwd=other).out.strip() == "fraud@v1"
+
+
+def test_nested_metrics_become_dotted_names(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"val": {"auc": 0.91, "loss": 0.2}, "test": {"auc": 0.9}}))
+    assert run_mreg("register", "fraud", str(model_dir), "--metrics", str(metrics), cwd=repo).code == 0
+    m = yaml.safe_load(_git(repo, "show", "mreg/registry:models/fraud/versions/1.yaml"))
+    assert m["metrics"] == {"val.auc": 0.91, "val.loss": 0.2, "test.auc": 0.9}
+
+
+def test_resolve_from_python_carries_the_aliases(repo: Path, model_dir: Path) -> None:
+    assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
+    assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=repo).code == 0
+    assert Registry.open(repo).resolve("fraud").aliases == ("staging",)
+
+
+def test_verify_and_gate_take_at(repo: Path, model_dir: Path) -> None:
+    env = {"GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z"}
+    assert run_mreg("register", "fraud", str(model_dir), "--metric", "auc=0.8", cwd=repo, env=env).code == 0
+    (model_dir / "weights.bin").write_bytes(b"v2")
+    assert run_mreg("register", "fraud", str(model_dir), "--metric", "auc=0.95", cwd=repo).code == 0
+    r = run_mreg("verify", "--at", "2026-01-02", "--json", cwd=repo)
+    assert r.code == 0 and json.loads(r.out)["checked"] == 3  # v1's two files and its package lock
+    assert json.loads(run_mreg("verify", "--json", cwd=repo).out)["checked"] == 4
+    assert run_mreg("policy", "fraud", "--gate", "staging={metric: auc, min: 0.9}", cwd=repo).code == 0
+    assert run_mreg("gate", "fraud", "--to", "staging", cwd=repo).code == 0
+    r = run_mreg("gate", "fraud", "--to", "staging", "--at", "2026-01-02", cwd=repo)
+    assert r.code == 0 and "no gate rules" in r.out  # v1, judged by the rules of that day: none yet
+
+
+def test_resolve_mentions_a_move_waiting_for_review(team: Team) -> None:
+    team.register({"auc": 0.9, "latency_ms": 1})
+    assert team.mreg("promote", "fraud@v1", "--to", "production", token=None).code == 0
+    r = team.mreg("resolve", "fraud@production")
+    assert r.code == 3 and "waiting for review on branch mreg/promote/fraud/production/v1" in r.err
+
+
+def test_store_copy_moves_every_version_to_a_shared_store(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
+    shared = tmp_path / "shared"
+    r = run_mreg("store", "copy", "--to", str(shared), cwd=repo)
+    assert r.code == 0 and "copied 3 object(s)" in r.out
+    assert run_mreg("store", "copy", "--to", str(shared), cwd=repo).out.startswith("copied 0 object(s)")
+    assert run_mreg("init", "--store", str(shared), cwd=repo).code == 0
+    import shutil
+
+    shutil.rmtree(repo / ".git" / "mreg" / "objects")  # the private store is gone; the shared one has it all
+    assert run_mreg("verify", cwd=repo).code == 0
+    assert run_mreg("pull", "fraud", "-o", str(tmp_path / "out"), cwd=repo).code == 0

@@ -115,7 +115,7 @@ def mapping_input(data: Any, *, flag: str) -> dict[str, Any]:
 
 
 def metric_mapping(data: Any) -> dict[str, float | int]:
-    return {k: _number(v, where=f"metrics: {k!r}") for k, v in mapping_input(data, flag="metrics").items()}
+    return {k: _number(v, where=f"metrics: {k!r}") for k, v in flatten_metrics(mapping_input(data, flag="metrics")).items()}
 
 
 def build_params(files: Sequence[str], pairs: Sequence[str]) -> dict[str, Any]:
@@ -126,10 +126,23 @@ def build_params(files: Sequence[str], pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def flatten_metrics(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics (`{val: {auc: 0.9}}`, as evaluation libraries write them) as dotted names
+    (`val.auc`), which gates name the same way."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_metrics(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
 def build_metrics(files: Sequence[str], pairs: Sequence[str]) -> dict[str, float | int]:
     metrics: dict[str, float | int] = {}
     for f in files:
-        for key, value in load_mapping_file(f, flag="--metrics").items():
+        for key, value in flatten_metrics(load_mapping_file(f, flag="--metrics")).items():
             metrics[key] = _number(value, where=f"--metrics {f}: metric {key!r}")
     for key, value in parse_pairs(pairs, flag="--metric").items():
         metrics[key] = _number(_scalar(value), where=f"--metric {key}={value}")

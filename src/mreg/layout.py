@@ -12,6 +12,7 @@ TAG_NAMESPACE = "refs/tags/mreg/"
 VERIFIED_REF = "refs/mreg/verified/registry"
 OFFLINE_REF = "refs/mreg/offline/registry"
 CONFIG_PATH = "mreg.yaml"
+REVIEW_PREFIX = "mreg/promote/"
 CODEOWNERS_PATH = ".github/CODEOWNERS"
 APPLY_WORKFLOW_PATH = ".github/workflows/mreg-apply.yml"
 
@@ -46,4 +47,6 @@ def registry_refspecs(remote: str) -> list[str]:
         f"+{REGISTRY_REF}:{tracking_ref(remote, REGISTRY_BRANCH)}",
         f"+{ALIASES_REF}:{tracking_ref(remote, ALIASES_BRANCH)}",
         f"{TAG_NAMESPACE}*:{TAG_NAMESPACE}*",
+        # open promotion requests (proposal branches): `resolve` mentions one waiting for review
+        f"+refs/heads/{REVIEW_PREFIX}*:refs/remotes/{remote}/{REVIEW_PREFIX}*",
     ]

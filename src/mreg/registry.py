@@ -235,13 +235,21 @@ class Registry:
         return alias_tags.read_events(self.git, model, alias)
 
     # -- resolving references (SPEC §2) ------------------------------------------------------------
-    def resolve(self, ref: str | Ref, at: datetime | str | None = None, *, allow_unreviewed: bool = False) -> Version:
+    def resolve(
+        self, ref: str | Ref, at: datetime | str | None = None, *, allow_unreviewed: bool = False, with_aliases: bool = True
+    ) -> Version:
         """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text).
 
         An alias is followed only to a tag that passes `tag_problem`, and for a protected alias only
         to a backed one (SPEC §3a.3); `allow_unreviewed` is the deliberate, visible way around the latter.
         """
         at = as_datetime(at)
+        v = self._resolve(ref, at, allow_unreviewed)
+        if not with_aliases:  # `mreg resolve`/`pull` print or fetch one version: they skip the alias scan
+            return v
+        return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
+
+    def _resolve(self, ref: str | Ref, at: datetime | None, allow_unreviewed: bool) -> Version:
         r = parse_ref(ref) if isinstance(ref, str) else ref
         commit = self.registry_commit(at)
         if r.alias is not None:
@@ -269,7 +277,11 @@ class Registry:
                         f"{r.model}@{r.alias}: {ALIASES_BRANCH} approves {standing.pin.describe()}, not yet applied{when}",
                         hint="run 'mreg apply' (CI normally does after each merge)",
                     )
-                raise NotFoundError(f"model {r.model!r} has no alias {r.alias!r}{when}")
+                waiting = self._review_branches(r.model, r.alias)
+                raise NotFoundError(
+                    f"model {r.model!r} has no alias {r.alias!r}{when}",
+                    hint=f"a move is waiting for review on branch {waiting[-1]}: once merged, 'mreg apply' sets it" if waiting else None,
+                )
             if event.version is None:
                 raise NotFoundError(f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})")
             problem = self.tag_problem(event)
@@ -289,6 +301,15 @@ class Registry:
             if number not in versions:
                 raise NotFoundError(f"model {r.model!r} has no version v{number} (latest is v{versions[-1]})")
         return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
+
+    def _review_branches(self, model: str, alias: str) -> list[str]:
+        from mreg.layout import REVIEW_PREFIX
+
+        remote = self.branches.remote
+        if remote is None:
+            return []
+        rows = self.git.for_each_ref(f"refs/remotes/{remote}/{REVIEW_PREFIX}{model}/{alias}/", ("%(refname)",))
+        return [r[0].removeprefix(f"refs/remotes/{remote}/") for r in rows if r]
 
     def is_protected(self, alias: str) -> bool:
         return alias in self.config.protected_aliases
@@ -353,9 +374,7 @@ class Registry:
         return out
 
     def show(self, ref: str, at: datetime | str | None = None, *, allow_unreviewed: bool = False) -> Version:
-        at = as_datetime(at)
-        v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
-        return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
+        return self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
 
     def list_models(self, at: datetime | str | None = None) -> list[dict[str, Any]]:
         from mreg.ops.inspect import list_models

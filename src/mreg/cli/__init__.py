@@ -43,7 +43,7 @@ def _resolve_fast(opts: dict[str, str | bool]) -> int:
 
         registry, at = opts.get("registry"), opts.get("at")
         reg = open_registry(str(opts["repo"]), registry=str(registry) if registry else None, offline=bool(opts["offline"]))
-        v = reg.resolve(str(opts["ref"]), when(str(at)) if at is not None else None)
+        v = reg.resolve(str(opts["ref"]), when(str(at)) if at is not None else None, with_aliases=False)
         print(v.ref)
         ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})
         return 0

@@ -205,7 +205,7 @@ def resolve(
         v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
         emit_json(_manifest_json(v))
     else:
-        v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed)
+        v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed, with_aliases=False)
         print(v.ref)
     ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})
 
@@ -275,12 +275,13 @@ def verify(
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
+    at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-hash the stored objects the manifests reference."""
     from mreg.ops.maintain import corrupt_error
 
-    result = _open(repo, registry=registry, offline=offline).verify(ref, repair=repair)
+    result = _open(repo, registry=registry, offline=offline).verify(ref, repair=repair, at=_at(at))
     for digest in result.repaired:
         _warn(f"deleted corrupt object {digest}: register the files that use it again to store them anew")
     for problem in result.invalid:
@@ -337,6 +338,34 @@ def gc(
           f" ({fmt_size(result.young_bytes)})")
     if result.stale_uploads:
         echo(f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}")
+
+
+store_app = typer.Typer(help="The object store: copy every version's bytes to another store.", rich_markup_mode=None,
+                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("copy")
+def store_copy(
+    to: Annotated[str, typer.Option("--to", metavar="URL", help="The store to copy into (s3://bucket/prefix, an absolute directory, …).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be copied; copy nothing.")] = False,
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy every object the registry's versions need into another store (then: mreg init --store URL)."""
+    from mreg.ops.maintain import copy_store
+
+    result = copy_store(_open(repo, offline=offline), to, dry_run=dry_run)
+    for problem in result.invalid:
+        _warn(f"skipped an invalid manifest: {problem}")
+    if as_json:
+        emit_json({"dry_run": dry_run, "copied": result.copied, "present": result.present, "bytes": result.bytes})
+        return
+    verb = "would copy" if dry_run else "copied"
+    echo(f"{verb} {len(result.copied)} object(s) ({fmt_size(result.bytes)}); {result.present} already there")
+    if not dry_run:
+        echo(f"next: mreg init --store {to}   (records it in mreg.yaml, a reviewed change with a remote)")
 
 
 def _render_move(move: Any, as_json: bool) -> None:

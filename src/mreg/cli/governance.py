@@ -13,7 +13,7 @@ import typer
 
 from mreg.cli._render import echo, emit_json, table
 from mreg.cli._session import open_registry as _open
-from mreg.cli.app import JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, app
+from mreg.cli.app import AtOpt, JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, app
 
 
 @app.command()
@@ -84,6 +84,7 @@ def gate(
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
+    at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
@@ -99,7 +100,9 @@ def gate(
     else:
         if ref is None or to is None:
             raise UsageError("gate needs REF --to ALIAS (or --changed --base REF)")
-        reports = [gate_ref(reg, ref, to)]
+        from mreg.cli._session import when
+
+        reports = [gate_ref(reg, ref, to, when(at))]
     failed = [r for r in reports if not r.ok]
     if as_json:
         emit_json({"ok": not failed, "reports": [r.as_dict() for r in reports]})

@@ -16,6 +16,8 @@ from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mreg.registry import Registry, Version
 
 
@@ -61,7 +63,7 @@ def governed_rev(reg: Registry) -> str:
     return tip
 
 
-def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]]) -> GateReport:
+def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]], at: datetime | None = None) -> GateReport:
     """Figures of the candidate against the rules; baselines are what the tags say now.
 
     A version the alias held before is a rollback (SPEC §7): every rule applies but `not_worse_than`,
@@ -70,7 +72,7 @@ def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: lis
     held_before = any(e.version == candidate.version for e in reg.alias_events(candidate.model, alias))
     if held_before:
         rules = [r for r in rules if "not_worse_than" not in r]
-    values = reg.alias_values(candidate.model)  # what readers follow: never an unreviewed tag
+    values = reg.alias_values(candidate.model, at)  # what readers follow: never an unreviewed tag
     baselines: dict[str, gates.Baseline] = {}
     tip = reg.registry_commit()
     for name in gates.baseline_aliases(rules):
@@ -84,13 +86,14 @@ def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: lis
     return GateReport(candidate.model, alias, candidate.version, values.get(alias), verdicts, len(rules))
 
 
-def gate_ref(reg: Registry, ref: str, alias: str) -> GateReport:
-    """`mreg gate REF --to ALIAS`: the rules on the governed branch's tip."""
+def gate_ref(reg: Registry, ref: str, alias: str, at: datetime | None = None) -> GateReport:
+    """`mreg gate REF --to ALIAS`: the rules on the governed branch's tip (or as they stood at `at`)."""
     check_alias(alias)
-    candidate = reg.resolve(parse_ref(ref))
-    policy = read_policy(reg.git, governed_rev(reg), candidate.model) or {}
+    candidate = reg.resolve(parse_ref(ref), at, with_aliases=False)
+    governed = governed_rev(reg) if at is None else reg.governed_commit(at)
+    policy = (read_policy(reg.git, governed, candidate.model) if governed else None) or {}
     rules = list((policy.get("gates") or {}).get(alias) or [])
-    return evaluate_candidate(reg, candidate, alias, rules)
+    return evaluate_candidate(reg, candidate, alias, rules, at=at)
 
 
 def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
@@ -11,6 +12,8 @@ from mreg.layout import REGISTRY_BRANCH
 from mreg.ports import Progress
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mreg.registry import Registry
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
@@ -30,7 +33,9 @@ class VerifyResult:
         return not self.missing and not self.corrupt
 
 
-def referenced_objects(reg: Registry, *, ref: str | None = None, invalid: list[str] | None = None) -> dict[str, list[str]]:
+def referenced_objects(
+    reg: Registry, *, ref: str | None = None, invalid: list[str] | None = None, at: datetime | None = None
+) -> dict[str, list[str]]:
     """digest → the versions (and roles) that need it.
 
     Without `ref`: every manifest that was ever on the registry branch (an edit or a delete that
@@ -41,7 +46,11 @@ def referenced_objects(reg: Registry, *, ref: str | None = None, invalid: list[s
     from mreg.registry import Version
 
     if ref is not None:
-        versions = [reg.resolve(ref)]
+        versions = [reg.resolve(ref, at, with_aliases=False)]
+    elif at is not None:  # the versions registered by then
+        commit = reg.registry_commit(at)
+        versions = [Version(m, n, doc, commit) for m in reg.models(commit)
+                    for n, doc in reg.load_manifests(m, reg.versions(m, commit), commit).items()]
     else:
         versions = []
         for where, blob in _every_manifest(reg):
@@ -106,7 +115,8 @@ def _parse(blob: bytes, where: str) -> dict[str, Any]:
 
 
 def verify(
-    reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None, repair: bool = False
+    reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None, repair: bool = False,
+    at: datetime | None = None,
 ) -> VerifyResult:
     """Re-hash every referenced object from the store itself (never the pull cache). With `repair`,
     a corrupt object is deleted, so that registering its file again stores it anew (a register that
@@ -115,7 +125,7 @@ def verify(
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs
     result = VerifyResult()
-    items = sorted(referenced_objects(reg, ref=ref, invalid=result.invalid).items())
+    items = sorted(referenced_objects(reg, ref=ref, invalid=result.invalid, at=at).items())
 
     def one(item: tuple[str, list[str]]) -> tuple[str, int] | None:
         digest, _ = item
@@ -267,3 +277,50 @@ def corrupt_error(result: VerifyResult) -> IntegrityError:
         f"{total} object(s) missing or corrupt in the store; first: {first['digest']} ({kind}) used by {first['used_by'][0]}"
         f" on {REGISTRY_BRANCH}"
     )
+
+
+@dataclass
+class CopyResult:
+    copied: list[str] = field(default_factory=list)
+    present: int = 0
+    bytes: int = 0
+    invalid: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def copy_store(reg: Registry, to: str, *, dry_run: bool = False) -> CopyResult:
+    """Every object a manifest or tag names, copied from this registry's store to the store at `to`,
+    verified on the way (issue 12: moving from the per-clone store to a shared one). Objects already
+    there are skipped, so a rerun after an interruption copies only the rest."""
+    import os
+    import tempfile
+
+    from mreg.errors import UsageError
+    from mreg.store import open_store
+    from mreg.store.hashing import copy_hashing
+
+    source = reg.store
+    target = open_store(to, default_dir=reg.default_store_dir, env=False)
+    if target.url == source.url:
+        raise UsageError(f"--to {to}: that is the store this registry uses already")
+    result = CopyResult(dry_run=dry_run)
+    for digest in sorted(referenced_objects(reg, invalid=result.invalid)):
+        if target.exists(digest):
+            result.present += 1
+            continue
+        result.copied.append(digest)
+        if dry_run:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix="mreg-copy-")
+        try:
+            with os.fdopen(fd, "wb") as out, source.open(digest) as src:
+                got, size = copy_hashing(src, [out])
+            if got != digest:
+                raise IntegrityError(f"object {digest} in store {source.url} is corrupt: its bytes hash to {got}")
+            stored, _, _ = target.put_file(Path(tmp))
+            if stored != digest:
+                raise IntegrityError(f"object {digest} changed while it was copied")
+            result.bytes += size
+        finally:
+            os.unlink(tmp)
+    return result

@@ -58,7 +58,7 @@ def pull(
     written and verified in a directory beside DIR, which then replaces DIR (an atomic exchange of
     the two where the kernel offers one; a symlink flip where DIR is a symlink). A failed pull leaves
     DIR as it was and nothing beside it."""
-    version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed)
+    version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
     try:
         _refuse_a_dangerous_destination(dest)

@@ -15,9 +15,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def open_store(url: str | None, *, default_dir: Path) -> ObjectStore:
-    """`MREG_STORE` beats `mreg.yaml: store`, which beats the per-clone default directory."""
-    url = os.environ.get(STORE_ENV) or url
+def open_store(url: str | None, *, default_dir: Path, env: bool = True) -> ObjectStore:
+    """`MREG_STORE` beats `mreg.yaml: store`, which beats the per-clone default directory (`env=False`:
+    exactly `url`, for a store named on the command line)."""
+    url = (os.environ.get(STORE_ENV) if env else None) or url
     if not url:
         store = LocalStore(default_dir)
         store.is_default = True
