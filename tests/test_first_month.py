@@ -241,3 +241,69 @@ def test_store_copy_moves_every_version_to_a_shared_store(repo: Path, model_dir:
     shutil.rmtree(repo / ".git" / "mreg" / "objects")  # the private store is gone; the shared one has it all
     assert run_mreg("verify", cwd=repo).code == 0
     assert run_mreg("pull", "fraud", "-o", str(tmp_path / "out"), cwd=repo).code == 0
+
+
+def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path) -> None:
+    """A server that accepts connections and never answers: exit 6 in seconds, not minutes."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    env = {"MREG_STORE": "s3://bucket/models", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+           "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "MREG_S3_TIMEOUT": "1"}
+    started = time.monotonic()
+    try:
+        r = run_mreg("register", "fraud", str(model_dir), cwd=repo, env=env, timeout=120)
+    finally:
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        listener.close()
+    assert r.code == 6 and "Traceback" not in r.err
+    assert time.monotonic() - started < 60
+
+
+def test_writes_through_a_registry_cache_need_a_shared_store(team: Team, tmp_path: Path) -> None:
+    team.register({"auc": 0.9, "latency_ms": 1})
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "w.bin").write_bytes(b"1")
+    reg = Registry.open(registry=str(team.bare))
+    with pytest.raises(Exception, match="no shared store"):
+        reg.register("fraud", [d])
+
+
+def test_data_that_cannot_be_inspected_is_recorded_with_a_warning(repo: Path, model_dir: Path) -> None:
+    r = run_mreg("register", "fraud", str(model_dir), "--data", "train=nosuchscheme://bucket/train.csv", cwd=repo)
+    assert r.code == 0 and "recorded the URI only" in r.err
+
+
+def test_shell_completion_is_offered(repo: Path) -> None:
+    r = run_mreg("--help", cwd=repo)
+    assert r.code == 0 and "--install-completion" in r.out and "--show-completion" in r.out
+
+
+def test_the_python_api_register_is_typed() -> None:
+    import inspect
+
+    sig = inspect.signature(Registry.register)
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())  # no **options
+    assert {"params", "metrics", "data", "lockfile", "message", "parent"} <= set(sig.parameters)

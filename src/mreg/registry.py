@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -40,6 +40,7 @@ from mreg.refs import Ref, as_datetime, check_model, parse_ref
 if TYPE_CHECKING:
     from mreg.backing import Standing
     from mreg.ops.pull import PullResult
+    from mreg.ops.register import RegisterResult
 
 DEFAULT_REMOTE = "origin"
 MAX_LOCK_BYTES = 4 * 1024 * 1024  # a lock of 10,000 packages is ~400 KiB
@@ -387,10 +388,40 @@ class Registry:
 
         return init_registry(self, store=store, remote=remote, github=github)
 
-    def register(self, model: str, paths: Sequence[str | os.PathLike[str]], **options: Any) -> Any:
+    def register(
+        self,
+        model: str,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        params: Sequence[str] | Mapping[str, Any] = (),
+        params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+        metrics: Sequence[str] | Mapping[str, float | int] = (),
+        metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+        data: Sequence[str] | Mapping[str, str] = (),
+        lockfile: str | os.PathLike[str] | None = None,
+        image: str | None = None,
+        parent: str | None = None,
+        message: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        progress: Callable[[str, int], Any] | None = None,
+        on_duplicate: Callable[[str], None] | None = None,
+        jobs: int | None = None,
+        allow_secret_like: Sequence[str] = (),
+    ) -> RegisterResult:
+        """Store the files (directories recurse) and write the next version's manifest (SPEC §4, §8).
+        `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or `NAME=URI`."""
         from mreg.ops.register import register
 
-        return register(self, check_model(model), [Path(p) for p in paths], **options)
+        if isinstance(data, Mapping):
+            data = [f"{k}={v}" for k, v in data.items()]
+        elif isinstance(data, str):
+            data = [data]
+        return register(
+            self, check_model(model), [Path(p) for p in paths], params=params, params_files=params_files, metrics=metrics,
+            metrics_files=metrics_files, data=data, lockfile=os.fspath(lockfile) if lockfile is not None else None, image=image,
+            parent=parent, message=message, labels=dict(labels) if labels else None, progress=progress,
+            on_duplicate=on_duplicate, jobs=jobs, allow_secret_like=allow_secret_like,
+        )
 
     def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | str | None = None, **options: Any) -> Path:
         """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
