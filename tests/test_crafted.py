@@ -119,7 +119,7 @@ def test_pull_through_a_symlink_in_the_destination_stays_inside(base: tuple[Path
     outside.mkdir()
     dest.mkdir()
     (dest / "sub").symlink_to(outside, target_is_directory=True)  # v1 has sub/x.bin
-    r = run_mreg("pull", "fraud@v1", "-o", str(dest), cwd=repo)
+    r = run_mreg("pull", "fraud@v1", "-o", str(dest), "--force", cwd=repo)
     # the version is written into a fresh directory beside DEST that then replaces it whole (issue 12):
     # the symlink is gone with the old contents, and nothing was written through it
     assert r.code == 0, (r.code, r.err)
@@ -134,7 +134,7 @@ def test_a_symlinked_file_in_the_destination_is_replaced_not_followed(base: tupl
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (dest / "w.bin").symlink_to(victim)
-    r = run_mreg("pull", "fraud@v1", "-o", str(dest), cwd=repo)
+    r = run_mreg("pull", "fraud@v1", "-o", str(dest), "--force", cwd=repo)
     assert r.code == 0, r.err
     assert victim.read_text() == "precious"
     assert not (dest / "w.bin").is_symlink() and (dest / "w.bin").read_bytes() == b"weights"

@@ -37,8 +37,11 @@ def test_dir_holds_exactly_the_pulled_version(two_versions: Path, tmp_path: Path
     out = tmp_path / "srv" / "model"
     assert run_mreg("pull", "fraud@v1", "-o", str(out), cwd=two_versions).code == 0
     assert set(_tree(out)) == {"a.txt", "sub/b.txt", "run.sh"}
+    assert run_mreg("pull", "fraud@v2", "-o", str(out), cwd=two_versions).code == 0  # last week's pull: replaced
     (out / "stray.tmp").write_text("left by someone")
-    assert run_mreg("pull", "fraud@v2", "-o", str(out), cwd=two_versions).code == 0
+    r = run_mreg("pull", "fraud@v1", "-o", str(out), cwd=two_versions)
+    assert r.code == 2 and "not an earlier pull" in r.err and (out / "stray.tmp").exists()  # someone's file: refused
+    assert run_mreg("pull", "fraud@v2", "-o", str(out), "--force", cwd=two_versions).code == 0
     assert _tree(out) == {"a.txt": ("a2\n", 0o644), "run.sh": ("#!/bin/sh\necho hi\n", 0o755)}
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # nothing left beside it
 
@@ -89,3 +92,12 @@ def test_the_working_directory_is_never_replaced(two_versions: Path, where: str)
     r = run_mreg("pull", "fraud@v1", "-o", where, cwd=two_versions)
     assert r.code == 2 and "replaces DIR as a whole" in r.err
     assert (two_versions / ".git").is_dir()
+
+
+def test_a_directory_of_other_files_is_never_replaced_without_force(two_versions: Path) -> None:
+    src = two_versions / "src"
+    src.mkdir()
+    (src / "keep.py").write_text("print('mine')\n")
+    r = run_mreg("pull", "fraud@v1", "-o", "src", cwd=two_versions)
+    assert r.code == 2 and "keep.py" in r.err and "--force" in r.err
+    assert (src / "keep.py").read_text() == "print('mine')\n"

@@ -307,3 +307,25 @@ def test_the_python_api_register_is_typed() -> None:
     sig = inspect.signature(Registry.register)
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())  # no **options
     assert {"params", "metrics", "data", "lockfile", "message", "parent"} <= set(sig.parameters)
+
+
+@pytest.mark.parametrize(("store", "needle"), [("S3://bucket/x", "lowercase"), ("htps://host/x", "unknown store scheme"),
+                                               ("/no/such/dir", "no such directory")])
+def test_init_refuses_store_typos(repo: Path, store: str, needle: str) -> None:
+    r = run_mreg("init", "--store", store, cwd=repo)
+    assert r.code == 2 and needle in r.err
+
+
+def test_init_refuses_a_store_that_lacks_the_registered_versions(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+    assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = refs(repo)
+    r = run_mreg("init", "--store", str(empty), cwd=repo)
+    assert r.code == 2 and "mreg store copy --to" in r.err and refs(repo) == before
+    # after a switch made anyway (MREG_STORE, or an older mreg), --from copies from the per-clone store
+    r = run_mreg("store", "copy", "--from", str(repo / ".git" / "mreg" / "objects"), "--to", str(empty), cwd=repo,
+                 env={"MREG_STORE": str(empty)})
+    assert r.code == 0 and "copied 3 object(s)" in r.out
+    r = run_mreg("init", "--store", str(empty), cwd=repo)
+    assert r.code == 0 and r.out.startswith("updated mreg/aliases")

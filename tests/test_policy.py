@@ -93,3 +93,12 @@ def test_without_a_remote_policy_commits_to_the_local_governed_branch(repo: Path
     doc = yaml.safe_load(text)
     assert doc["owners"] == ["alice"] and doc["gates"]["production"] == [{"metric": "auc", "min": 0.9}]
     assert run_mreg("check", cwd=repo).code == 0
+
+
+def test_a_second_policy_change_adds_to_the_open_proposal(team: Team) -> None:
+    assert team.mreg("policy", "fraud", "--gate", "production={metric: auc, min: 0.9}").code == 0
+    r = team.mreg("policy", "fraud", "--owner", "carol")
+    assert r.code == 0 and "added to the open proposal" in r.out
+    doc = yaml.safe_load(show(team.bare, "mreg/policy/fraud:models/fraud.yaml"))
+    assert "carol" in doc["owners"] and {"metric": "auc", "min": 0.9} in doc["gates"]["production"]
+    assert list(team.gh.pulls) == [1]  # one pull request, updated

@@ -63,7 +63,7 @@ def init(
         emit_json({"created": created})
     elif created:
         for what in created:
-            echo(f"created {what}")
+            echo(what if what.startswith("updated ") else f"created {what}")
     else:
         echo("mreg registry already initialised; nothing changed")
 
@@ -220,11 +220,13 @@ def pull(
     offline: OfflineOpt = False,
     at: AtOpt = None,
     allow_unreviewed: AllowUnreviewedOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace DIR even when it holds files that are not an earlier pull of this model.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Download the artifacts, verified against their digests."""
+    """Download the artifacts, verified against their digests; DIR ends up holding exactly them."""
     reg = _open(repo, registry=registry, offline=offline)
-    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs, allow_unreviewed=allow_unreviewed)
+    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs, allow_unreviewed=allow_unreviewed,
+                             force=force)
     if as_json:
         emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
                    "from_cache": result.from_cache, "from_store": result.from_store})
@@ -348,6 +350,7 @@ app.add_typer(store_app, name="store")
 @store_app.command("copy")
 def store_copy(
     to: Annotated[str, typer.Option("--to", metavar="URL", help="The store to copy into (s3://bucket/prefix, an absolute directory, …).")],
+    source: Annotated[Optional[str], typer.Option("--from", metavar="URL", help="Copy from this store (default: the one the registry uses; e.g. .git/mreg/objects for the per-clone store).")] = None,  # noqa: UP045
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be copied; copy nothing.")] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
@@ -356,7 +359,7 @@ def store_copy(
     """Copy every object the registry's versions need into another store (then: mreg init --store URL)."""
     from mreg.ops.maintain import copy_store
 
-    result = copy_store(_open(repo, offline=offline), to, dry_run=dry_run)
+    result = copy_store(_open(repo, offline=offline), to, dry_run=dry_run, source_url=source)
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
     if as_json:

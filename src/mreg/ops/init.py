@@ -30,6 +30,15 @@ def _checked_store(store: str) -> str:
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)", store) and not re.match(r"^[A-Za-z]:[\\/]", store):
         raise UsageError(f"--store {store!r}: not a URL (a scheme needs '://', e.g. s3://bucket/prefix)")
     if "://" in store:
+        scheme = store.split("://", 1)[0]
+        if scheme != scheme.lower():
+            raise UsageError(f"--store {store!r}: schemes are lowercase", hint=f"did you mean {scheme.lower()}://…?")
+        from fsspec.registry import known_implementations
+        from fsspec.registry import registry as loaded
+
+        known = set(known_implementations) | set(loaded) | {"s3", "s3a", "file"}
+        if scheme not in known:
+            raise UsageError(f"--store {store!r}: unknown store scheme {scheme!r}", hint="e.g. s3://bucket/prefix, gs://…, file:///abs/path")
         if strip_credentials(store) != store:
             raise UsageError("--store must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
         if store.startswith("file://") and not store.startswith("file:///"):
@@ -39,11 +48,32 @@ def _checked_store(store: str) -> str:
         if not path.is_absolute():
             raise UsageError(f"--store {store!r}: a directory store must be an absolute path",
                              hint=f"every clone and job resolves it alike only when it is absolute, e.g. {Path(store).absolute()}")
+        if not path.is_dir():
+            raise UsageError(f"--store {store!r}: no such directory", hint=f"create it first (mkdir -p {path}) if that is the one you mean")
     from mreg.store import open_store
 
-    probe = open_store(store, default_dir=Path("/nonexistent"))  # exit 2/6 here, before mreg.yaml records it
+    probe = open_store(store, default_dir=Path("/nonexistent"), env=False)  # exit 2/6 here, before mreg.yaml records it
     probe.exists("sha256:" + "0" * 64)
     return store
+
+
+def _refuse_a_store_without_the_versions(reg: Registry, store: str) -> None:
+    """Switching stores must not strand the versions registered so far: every clone's pull would fail."""
+    from pathlib import Path
+
+    from mreg.ops.maintain import referenced_objects
+    from mreg.store import open_store
+
+    if reg.git.rev_parse(f"refs/heads/{REGISTRY_BRANCH}") is None:
+        return
+    target = open_store(store, default_dir=Path("/nonexistent"), env=False)
+    missing = [d for d in sorted(referenced_objects(reg)) if not target.exists(d)]
+    if missing:
+        raise UsageError(
+            f"--store {store}: {len(missing)} object(s) the registered versions need are not there "
+            f"(first: {missing[0]}); recording it would break every pull",
+            hint=f"copy them first: mreg store copy --to {store}",
+        )
 
 
 def init_registry(reg: Registry, *, store: str | None, remote: str | None, github: bool) -> list[str]:
@@ -77,6 +107,7 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
         changed_config = base is None
         if store is not None and config.get("store") != store:
             config["store"] = store
+            _refuse_a_store_without_the_versions(reg, store)
             changed_config = True
         if remote is not None and config.get("remote", "origin") != remote:
             config["remote"] = remote
@@ -97,7 +128,7 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
     change = build_aliases(tip)
     if change.files:
         branches.commit(ALIASES_BRANCH, build_aliases, allow_create=True)
-        created.append(ALIASES_BRANCH if tip is None else f"{ALIASES_BRANCH} ({', '.join(sorted(change.files))})")
+        created.append(ALIASES_BRANCH if tip is None else f"updated {ALIASES_BRANCH} ({', '.join(sorted(change.files))})")
     else:
         branches.ensure_pushed(ALIASES_BRANCH)
     return created

@@ -288,7 +288,7 @@ class CopyResult:
     dry_run: bool = False
 
 
-def copy_store(reg: Registry, to: str, *, dry_run: bool = False) -> CopyResult:
+def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str | None = None) -> CopyResult:
     """Every object a manifest or tag names, copied from this registry's store to the store at `to`,
     verified on the way (issue 12: moving from the per-clone store to a shared one). Objects already
     there are skipped, so a rerun after an interruption copies only the rest."""
@@ -299,7 +299,8 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False) -> CopyResult:
     from mreg.store import open_store
     from mreg.store.hashing import copy_hashing
 
-    source = reg.store
+    # --from: e.g. the per-clone store after `init --store` moved the registry to a new one
+    source = open_store(source_url, default_dir=reg.default_store_dir, env=False) if source_url else reg.store
     target = open_store(to, default_dir=reg.default_store_dir, env=False)
     if target.url == source.url:
         raise UsageError(f"--to {to}: that is the store this registry uses already")

@@ -82,6 +82,16 @@ def propose_policy(
     if base is None:
         raise UsageError(f"this registry has no {ALIASES_BRANCH} branch", hint="run 'mreg init'")
     said: list[str] = []
+    # A proposal for this model that is still open (built on today's governed tip) is added to, not
+    # replaced: a second `mreg policy` must not silently drop the first one's changes.
+    start, stacked = base, False
+    if reg.branches.online and reg.branches.remote is not None:
+        holder = f"refs/mreg/proposal/{model}"
+        fetched = reg.git.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", reg.branches.remote,
+                              f"+refs/heads/mreg/policy/{model}:{holder}", check=False)
+        open_tip = reg.git.rev_parse(holder) if fetched.returncode == 0 else None
+        if open_tip and open_tip != base and reg.git.is_ancestor(base, open_tip):
+            start, stacked = open_tip, True
 
     def change_policy(doc: Any) -> None:
         if (add_owners or remove_owners) and not isinstance(doc.get("owners"), list):
@@ -109,7 +119,7 @@ def propose_policy(
                 said.append(f"gates.{alias} + {_rule_text(rule)}")
 
     path = policy_path(model)
-    old = reg.git.read_blob(f"{base}:{path}")
+    old = reg.git.read_blob(f"{start}:{path}")
     old_text = old.decode("utf-8", "replace") if old is not None else None
     files: dict[str, bytes | None] = {}
     new_policy = policy_text.edit(old_text, change_policy, new={"schema": MODEL_SCHEMA})
@@ -120,7 +130,7 @@ def propose_policy(
     if (old is None or new_policy != old) and said:
         files[path] = new_policy
     if protect or unprotect:
-        config_old = reg.git.read_blob(f"{base}:{CONFIG_PATH}")
+        config_old = reg.git.read_blob(f"{start}:{CONFIG_PATH}")
 
         def change_config(doc: Any) -> None:
             current = list(doc.get("protected_aliases", ["production"]) or [])
@@ -140,11 +150,13 @@ def propose_policy(
             files[CONFIG_PATH] = new_config
     if not files:
         raise UsageError(f"{ALIASES_BRANCH} already says that: nothing to change")
-    policies = read_policies(reg.git, base)
+    policies = read_policies(reg.git, start)
     policies[model] = parsed
     owners_blob = render_codeowners(policies)
-    if reg.git.read_blob(f"{base}:{CODEOWNERS_PATH}") != owners_blob:
+    if reg.git.read_blob(f"{start}:{CODEOWNERS_PATH}") != owners_blob:
         files[CODEOWNERS_PATH] = owners_blob
+    if stacked:
+        said.append("(added to the open proposal)")
     title = f"policy {model}: " + "; ".join(said)
     message = title + (f"\n\nReason: {reason}" if reason else "")
     if not reg.branches.online:  # nobody to review: the local governed branch takes it, like --no-review
@@ -152,9 +164,11 @@ def propose_policy(
         return PolicyChange(model, tuple(said), tuple(sorted(files)), None, commit)
     from mreg.ops.review import propose
 
-    tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
-    commit = reg.git.commit_tree(tree, [base], message + "\n")
-    body = _body(model, said, reason, path, old_text, new_policy.decode("utf-8", "replace"))
+    tree = reg.git.write_tree(reg.git.rev_parse(f"{start}^{{tree}}"), files)
+    commit = reg.git.commit_tree(tree, [start], message + "\n")
+    first = reg.git.read_blob(f"{base}:{path}")  # the PR shows everything it changes, stacked or not
+    body = _body(model, said, reason, path, first.decode("utf-8", "replace") if first is not None else None,
+                 new_policy.decode("utf-8", "replace"))
     review = propose(reg, f"mreg/policy/{model}", commit, title, body)
     return PolicyChange(model, tuple(said), tuple(sorted(files)), review, None)
 

@@ -53,6 +53,7 @@ def pull(
     progress: Callable[[str, int], Progress | None] | None = None,
     jobs: int | None = None,
     allow_unreviewed: bool = False,
+    force: bool = False,
 ) -> PullResult:
     """DIR ends up holding exactly the version's files, switched in at once (SPEC §8): everything is
     written and verified in a directory beside DIR, which then replaces DIR (an atomic exchange of
@@ -64,6 +65,8 @@ def pull(
         _refuse_a_dangerous_destination(dest)
     except OSError as exc:  # a name too long, a path through a file, /proc: one line, nothing written
         raise UsageError(f"-o {dest}: cannot write there ({exc.strerror or exc})") from None
+    if not force:
+        _refuse_files_that_are_not_a_pull(reg, version.model, dest)
     store = reg.store
     cache = None if store.is_local else ObjectCache()
     if jobs is not None and hasattr(store, "jobs"):
@@ -121,6 +124,33 @@ def pull(
     hits = sum(from_cache)
     misses = len(arts) - hits
     return PullResult(version.ref, version.digest, dest, tuple(written), hits, misses)
+
+
+def _refuse_files_that_are_not_a_pull(reg: Registry, model: str, dest: Path) -> None:
+    """A pull replaces DIR as a whole. That is the point for last week's pull of this model; for a
+    directory holding anything else (`-o src`, `-o data`) it would delete someone's files."""
+    real = dest.resolve() if dest.is_symlink() else dest
+    if not real.is_dir():
+        return
+    found: dict[str, int] = {}
+    for p in real.rglob("*"):
+        if p.is_file() or p.is_symlink():
+            found[p.relative_to(real).as_posix()] = p.lstat().st_size
+            if len(found) > 100_000:
+                break
+    if not found:
+        return
+    from mreg.ops.inspect import _manifests_quietly
+
+    tip = reg.registry_commit()
+    for manifest in _manifests_quietly(reg, model, reg.versions(model, tip), tip).values():
+        if {a["path"]: a["size"] for a in manifest["artifacts"]} == found:
+            return
+    example = sorted(found)[0]
+    raise UsageError(
+        f"-o {dest}: holds files that are not an earlier pull of {model} (e.g. {example}); a pull replaces DIR as a whole",
+        hint="pull into a new or empty directory, or pass --force to replace what is there",
+    )
 
 
 def _umask() -> int:
