@@ -79,6 +79,7 @@ def test_init_with_store_records_it_in_config(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     make_repo(repo)
     store = tmp_path / "team-store"
+    store.mkdir()  # a directory store must exist: a typo'd path is refused, not created
     r = run_mreg("init", "--store", str(store), cwd=repo)
     assert r.code == 0, r.err
     assert yaml.safe_load(_git(repo, "show", "mreg/aliases:mreg.yaml"))["store"] == str(store)

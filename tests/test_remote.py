@@ -19,6 +19,7 @@ def team(tmp_path: Path) -> dict[str, Path]:
     bare = tmp_path / "remote.git"
     make_bare(bare)
     store = tmp_path / "shared-store"
+    store.mkdir()
     a = tmp_path / "alice"
     make_repo(a)
     subprocess.run(["git", "remote", "add", "origin", str(bare)], cwd=a, check=True)
