@@ -83,34 +83,26 @@ def load_mapping_file(path: str, *, flag: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{flag} {path}: expected a mapping of names to values, got {type(data).__name__}")
-    for key in data:
-        if not isinstance(key, str):
-            raise UsageError(f"{flag} {path}: key {key!r} is not a string")
-    for key, value in data.items():  # per key, so the message names the bad one
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{flag} {path}: {key!r} is not a finite number ({value})")
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"{flag} {path}: {key!r}: value cannot be recorded: {exc}") from None
-        except RecursionError:
-            raise UsageError(f"{flag} {path}: {key!r} is nested too deeply") from None
-    return data
+    return mapping_input(data, flag=f"{flag} {path}")
 
 
 def mapping_input(data: Any, *, flag: str) -> dict[str, Any]:
-    """A mapping given from Python: string keys, values that can be recorded as JSON."""
+    """A mapping from a file or from Python: string keys, values that can be recorded as JSON; checked
+    per key, so the message names the bad one."""
     if not isinstance(data, dict):
         data = dict(data)
-    for key, value in data.items():
+    for key in data:
         if not isinstance(key, str):
             raise UsageError(f"{flag}: key {key!r} is not a string")
+    for key, value in data.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(f"{flag}: {key!r} is not a finite number ({value})")
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{flag}: {key!r}: value cannot be recorded: {exc}") from None
+        except RecursionError:
+            raise UsageError(f"{flag}: {key!r} is nested too deeply") from None
     return dict(data)
 
 
