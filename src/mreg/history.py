@@ -63,7 +63,7 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
     a single `git log --raw` pass, no merges, additions of records only."""
     rng = [f"^{since}", tip] if since else [tip]
     proc = git.run(
-        "log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", "--end-of-options", *rng,
+        "log", "-z", "--reverse", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", "--end-of-options", *rng,
         check=False,
     )
     if proc.returncode != 0:
@@ -74,6 +74,7 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
     parent = b""
     root = False
     added: list[tuple[bytes, bytes, bytes]] = []  # (commit, its parent, path): none may exist in the parent
+    seen: set[bytes] = set()
     i = 0
     while i < len(tokens) and len(found) < MAX_REPORTED:
         tok = tokens[i].lstrip(b"\n")
@@ -91,7 +92,11 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
                 found.append(Violation(commit.decode(), shown, f"adds a non-file entry (mode {new_mode.decode('ascii', 'replace')})"))
             elif not _allowed(path, root=root):
                 found.append(Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml"))
-            elif parent:
+            elif since is None:  # the whole history from its root: a path added twice is a second entry
+                if path in seen:
+                    found.append(Violation(commit.decode(), shown, "adds a second entry for the registered"))
+                seen.add(path)
+            elif parent:  # a range: the path may have been added before it, so ask the parent
                 added.append((commit, parent, path))
         elif tok.startswith(b"\x01"):
             fields = tok[1:].split(b" ")
