@@ -13,7 +13,6 @@ from mreg.errors import IntegrityError, MregError
 from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
-    dump_yaml,
     json_problem,
     known_valid,
     load_yaml,
@@ -86,20 +85,6 @@ def desired_aliases(policies: dict[str, dict[str, Any]]) -> dict[tuple[str, str]
         for alias, pin in pins_of(doc).items():
             out[(model, alias)] = pin
     return out
-
-
-def with_alias(doc: dict[str, Any] | None, alias: str, pin: Pin) -> dict[str, Any]:
-    """The policy with one alias pinned to `{version, digest}` (or null), every other key kept
-    (a new file starts with just the schema)."""
-    out: dict[str, Any] = dict(doc) if doc else {"schema": MODEL_SCHEMA}
-    aliases: dict[str, Any] = dict(out.get("aliases") or {})
-    aliases[alias] = pin.as_yaml()
-    out["aliases"] = dict(sorted(aliases.items()))
-    return out
-
-
-def dump_policy(doc: dict[str, Any]) -> bytes:
-    return dump_yaml(doc).encode()
 
 
 def render_codeowners(policies: dict[str, dict[str, Any]]) -> bytes:

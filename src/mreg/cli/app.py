@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from mreg import __version__
-from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, table
+from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, review_lines, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli._session import warn as _warn
 from mreg.cli._session import when as _at
@@ -380,13 +380,8 @@ def _render_move(move: Any, as_json: bool) -> None:
         r = move.review
         to = "(removed)" if move.version is None else f"v{move.version}"
         echo(f"review requested: {move.model}@{move.alias} -> {to} on branch {r['branch']}")
-        if r.get("url"):
-            echo(f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}")
-        elif r.get("compare_url"):
-            echo(f"open a pull request: {r['compare_url']}")
-        else:  # not a GitHub host, or no token: say exactly what is left to do
-            echo(f"next: open a merge request from branch {r['branch']} into mreg/aliases; once it is merged, "
-                 "run 'mreg apply' (or let CI run it)")
+        for line in review_lines(r):
+            echo(line)
         return
     prev = f" (was v{move.previous})" if move.previous else ""
     if move.event == "demote":

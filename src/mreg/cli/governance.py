@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mreg.cli._render import echo, emit_json, table
+from mreg.cli._render import echo, emit_json, review_lines, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli.app import AtOpt, JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, app
 
@@ -195,9 +195,5 @@ def policy(
         return
     r = change.review or {}
     echo(f"review requested: policy of {model} on branch {r.get('branch')}")
-    if r.get("url"):
-        echo(f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}")
-    elif r.get("compare_url"):
-        echo(f"open a pull request: {r['compare_url']}")
-    else:
-        echo(f"next: open a merge request from branch {r.get('branch')} into mreg/aliases")
+    for line in review_lines(r):
+        echo(line)

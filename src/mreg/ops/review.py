@@ -15,7 +15,7 @@ from mreg.backing import Pin, pins_of
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
 from mreg.ops.aliases import AliasMove
-from mreg.policy import read_policies, render_codeowners, with_alias
+from mreg.policy import read_policies, render_codeowners
 from mreg.refs import Ref
 from mreg.text import md, md_code
 
@@ -64,8 +64,6 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
             f"{ALIASES_BRANCH} already asks for {model}@{alias} = {'(removed)' if version is None else f'v{version}'}: merged but not applied",
             hint="run 'mreg apply' (CI normally does after each merge)",
         )
-    new_doc = with_alias(doc, alias, pin)
-    policies[model] = new_doc
     old_text = reg.git.read_blob(f"{base}:{policy_path(model)}")
     files = {policy_path(model): pin_in_text(old_text, alias, pin), CODEOWNERS_PATH: render_codeowners(policies)}
     title = subject(event, model, alias, version)
