@@ -329,3 +329,9 @@ def test_init_refuses_a_store_that_lacks_the_registered_versions(repo: Path, mod
     assert r.code == 0 and "copied 3 object(s)" in r.out
     r = run_mreg("init", "--store", str(empty), cwd=repo)
     assert r.code == 0 and r.out.startswith("updated mreg/aliases")
+
+
+def test_store_copy_checks_its_target_like_init(repo: Path, model_dir: Path) -> None:
+    assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
+    r = run_mreg("store", "copy", "--to", "rel/x", cwd=repo)
+    assert r.code == 2 and "absolute path" in r.err and not (repo / "rel").exists()

@@ -8,6 +8,7 @@ from mreg.branches import Change
 from mreg.errors import UsageError
 from mreg.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH
 from mreg.manifest import REGISTRY_SCHEMA, dump_yaml, schema_errors
+from mreg.store import checked_store_url
 
 if TYPE_CHECKING:
     from mreg.registry import Registry
@@ -17,44 +18,6 @@ REGISTRY_README = b"""# mreg registry branch
 Written by mreg with git plumbing; never edit by hand. One immutable manifest per version:
 `models/<model>/versions/<n>.yaml`. Aliases are the annotated tags `mreg/<model>/<alias>/<seq>`.
 """
-
-
-def _checked_store(store: str) -> str:
-    """A store URL is recorded for the whole team: a typo must not silently become a directory in
-    whatever directory each command happens to run in, and the store must answer before it is recorded."""
-    import re
-    from pathlib import Path
-
-    from mreg.capture import strip_credentials
-
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)", store) and not re.match(r"^[A-Za-z]:[\\/]", store):
-        raise UsageError(f"--store {store!r}: not a URL (a scheme needs '://', e.g. s3://bucket/prefix)")
-    if "://" in store:
-        scheme = store.split("://", 1)[0]
-        if scheme != scheme.lower():
-            raise UsageError(f"--store {store!r}: schemes are lowercase", hint=f"did you mean {scheme.lower()}://…?")
-        from fsspec.registry import known_implementations
-        from fsspec.registry import registry as loaded
-
-        known = set(known_implementations) | set(loaded) | {"s3", "s3a", "file"}
-        if scheme not in known:
-            raise UsageError(f"--store {store!r}: unknown store scheme {scheme!r}", hint="e.g. s3://bucket/prefix, gs://…, file:///abs/path")
-        if strip_credentials(store) != store:
-            raise UsageError("--store must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
-        if store.startswith("file://") and not store.startswith("file:///"):
-            raise UsageError(f"--store {store!r}: a file URL needs an absolute path (file:///srv/models)")
-    else:
-        path = Path(store).expanduser()
-        if not path.is_absolute():
-            raise UsageError(f"--store {store!r}: a directory store must be an absolute path",
-                             hint=f"every clone and job resolves it alike only when it is absolute, e.g. {Path(store).absolute()}")
-        if not path.is_dir():
-            raise UsageError(f"--store {store!r}: no such directory", hint=f"create it first (mkdir -p {path}) if that is the one you mean")
-    from mreg.store import open_store
-
-    probe = open_store(store, default_dir=Path("/nonexistent"), env=False)  # exit 2/6 here, before mreg.yaml records it
-    probe.exists("sha256:" + "0" * 64)
-    return store
 
 
 def _refuse_a_store_without_the_versions(reg: Registry, store: str) -> None:
@@ -83,7 +46,7 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
         if reg.git.remote_url(remote) is None:
             raise UsageError(f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL")
     if store is not None:
-        store = _checked_store(store)
+        store = checked_store_url(store, flag="--store")
     created: list[str] = []
     branches = reg.branches
     branches.fetch()

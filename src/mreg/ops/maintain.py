@@ -301,7 +301,9 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str
 
     # --from: e.g. the per-clone store after `init --store` moved the registry to a new one
     source = open_store(source_url, default_dir=reg.default_store_dir, env=False) if source_url else reg.store
-    target = open_store(to, default_dir=reg.default_store_dir, env=False)
+    from mreg.store import checked_store_url
+
+    target = open_store(checked_store_url(to, flag="--to", must_exist=False), default_dir=reg.default_store_dir, env=False)
     if target.url == source.url:
         raise UsageError(f"--to {to}: that is the store this registry uses already")
     result = CopyResult(dry_run=dry_run)
