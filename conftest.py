@@ -10,6 +10,9 @@ import pytest
 
 from testing.clock import Clock
 
+# fixtures shared by many test modules, registered once (never imported into a module)
+pytest_plugins = ["testing.s3"]
+
 _STRIP_PREFIXES = ("AWS_", "GITHUB_", "GH_", "MREG_", "GIT_", "XDG_")
 
 
@@ -28,7 +31,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
         "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     yield home
     from testing.gitutil import close_repos

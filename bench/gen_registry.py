@@ -7,7 +7,7 @@ objects directly, in seconds:
   that validate against mreg's manifest schema (digests computed with mreg's own functions), one
   commit per registration (or per round of registrations for very large registries), the
   `mreg/aliases` branch with `mreg.yaml`, and alias tags `mreg/<model>/<alias>/<seq>` in mreg's exact
-  tag format (annotated, record from `mreg.aliases.format_record`) pointing at the registry commit
+  tag format (annotated, record from `mreg.git.tags.format_record`) pointing at the registry commit
   current when the alias moved. Refs are packed, as a clone has them.
 * `gto`: the equivalent GTO repository: one empty commit per version, annotated tags
   `model@v0.0.N` on it, and annotated stage tags `model#stage#N` (N counts per artifact, as
@@ -105,19 +105,33 @@ class Stream:
 
     def tag(self, name: str, target_mark: int, message: str) -> None:
         t = self.tick()
-        self.add(f"tag {name}\nfrom :{target_mark}\ntagger {WHO} {t} +0000\n".encode() + _data(message.encode()))
+        self.add(
+            f"tag {name}\nfrom :{target_mark}\ntagger {WHO} {t} +0000\n".encode() + _data(message.encode())
+        )
 
     def bytes(self) -> bytes:
         return b"".join(self.parts) + b"done\n"
 
 
 def _main_branch(s: Stream) -> int:
-    return s.commit("refs/heads/main", "initial commit\n", {"README.md": b"# a user repository\n", "train.py": b"print('train')\n"})
+    return s.commit(
+        "refs/heads/main",
+        "initial commit\n",
+        {"README.md": b"# a user repository\n", "train.py": b"print('train')\n"},
+    )
 
 
 # -- mreg --------------------------------------------------------------------------------------------
-def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: bool | None = None, validate_every: int = 1) -> dict[str, int]:
-    from mreg.aliases import format_record
+def gen_mreg(
+    path: Path,
+    models: int,
+    versions: int,
+    moves: int,
+    *,
+    per_round: bool | None = None,
+    validate_every: int = 1,
+) -> dict[str, int]:
+    from mreg.git.tags import format_record
     from mreg.manifest import (
         MANIFEST_SCHEMA,
         REGISTRY_SCHEMA,
@@ -133,10 +147,16 @@ def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: b
     _new_repo(path)
     s = Stream()
     _main_branch(s)
-    s.commit("refs/heads/mreg/aliases", "init mreg aliases\n",
-             {"mreg.yaml": dump_yaml({"schema": REGISTRY_SCHEMA, "protected_aliases": ["production"]}).encode()})
+    s.commit(
+        "refs/heads/mreg/aliases",
+        "init mreg aliases\n",
+        {"mreg.yaml": dump_yaml({"schema": REGISTRY_SCHEMA, "protected_aliases": ["production"]}).encode()},
+    )
     tip = s.commit("refs/heads/mreg/registry", "init mreg registry\n", {"README.md": REGISTRY_README})
-    packages = "sha256:" + hashlib.sha256(b"# python 3.11.7 cpython linux-x86_64\nnumpy==2.1.0\ntorch==2.5.0\n").hexdigest()
+    packages = (
+        "sha256:"
+        + hashlib.sha256(b"# python 3.11.7 cpython linux-x86_64\nnumpy==2.1.0\ntorch==2.5.0\n").hexdigest()
+    )
     digests: dict[tuple[int, int], str] = {}
     current: dict[tuple[int, str], tuple[int, int]] = {}  # (model, alias) -> (seq, version)
     move_after = _schedule(versions, moves)
@@ -147,7 +167,11 @@ def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: b
             name = model_name(m)
             blob_hex = hashlib.sha256(f"{name}/{v}/weights".encode()).hexdigest()
             artifacts = [
-                {"path": "config.json", "size": 412, "digest": "sha256:" + hashlib.sha256(f"{name}/{v}/cfg".encode()).hexdigest()},
+                {
+                    "path": "config.json",
+                    "size": 412,
+                    "digest": "sha256:" + hashlib.sha256(f"{name}/{v}/cfg".encode()).hexdigest(),
+                },
                 {"path": "model.safetensors", "size": 104_857_600 + v, "digest": "sha256:" + blob_hex},
             ]
             t = s.clock + 1
@@ -159,10 +183,21 @@ def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: b
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
                 "created_by": WHO,
                 "message": f"nightly retrain {v}",
-                "source": {"repository": "https://example.com/team/models.git", "commit": hashlib.sha1(f"{v}".encode()).hexdigest(), "dirty": False},
+                "source": {
+                    "repository": "https://example.com/team/models.git",
+                    "commit": hashlib.sha1(f"{v}".encode()).hexdigest(),
+                    "dirty": False,
+                },
                 "artifacts": artifacts,
                 "environment": {"python": "cpython 3.11.7", "platform": "linux-x86_64", "packages": packages},
-                "data": [{"name": "train", "uri": "s3://datasets/fraud/2026-11.parquet", "etag": f"{v:032x}", "size": 5_000_000 + v}],
+                "data": [
+                    {
+                        "name": "train",
+                        "uri": "s3://datasets/fraud/2026-11.parquet",
+                        "etag": f"{v:032x}",
+                        "size": 5_000_000 + v,
+                    }
+                ],
                 "params": {"lr": 0.001, "epochs": 10 + v % 5, "optimizer": {"name": "adam", "beta1": 0.9}},
                 "metrics": {"auc": 0.9 + (v % 97) / 1000, "loss": 0.1 - (v % 89) / 10_000},
                 "parent": f"{name}@v{v - 1}" if v > 1 else None,
@@ -175,10 +210,16 @@ def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: b
             if per_round:
                 round_files[file_path] = dump_manifest(manifest)
             else:
-                tip = s.commit("refs/heads/mreg/registry", f"register {name} v{v}\n", {file_path: dump_manifest(manifest)})
+                tip = s.commit(
+                    "refs/heads/mreg/registry",
+                    f"register {name} v{v}\n",
+                    {file_path: dump_manifest(manifest)},
+                )
             n_manifests += 1
         if per_round:
-            tip = s.commit("refs/heads/mreg/registry", f"register round v{v} ({models} models)\n", round_files)
+            tip = s.commit(
+                "refs/heads/mreg/registry", f"register round v{v} ({models} models)\n", round_files
+            )
         if v in move_after:
             for m in range(1, models + 1):
                 name = model_name(m)
@@ -186,8 +227,14 @@ def gen_mreg(path: Path, models: int, versions: int, moves: int, *, per_round: b
                     target = max(1, v - LAG[alias])
                     seq, prev = current.get((m, alias), (0, None))
                     record = {
-                        "event": "promote", "model": name, "alias": alias, "version": target, "digest": digests[(m, target)],
-                        "previous": prev, "reason": f"bench move {seq + 1}", "request": None,
+                        "event": "promote",
+                        "model": name,
+                        "alias": alias,
+                        "version": target,
+                        "digest": digests[(m, target)],
+                        "previous": prev,
+                        "reason": f"bench move {seq + 1}",
+                        "request": None,
                     }
                     s.tag(f"mreg/{name}/{alias}/{seq + 1}", tip, format_record(record))
                     current[(m, alias)] = (seq + 1, target)
@@ -221,8 +268,11 @@ def gen_gto(path: Path, models: int, versions: int, moves: int) -> dict[str, int
                     target = max(1, v - LAG[alias])
                     counter[m] = counter.get(m, 0) + 1
                     stage = GTO_STAGES[alias]
-                    s.tag(f"{name}#{stage}#{counter[m]}", commit_of[(m, target)],
-                          f"Assigning stage {stage} to artifact {name} version v0.0.{target}")
+                    s.tag(
+                        f"{name}#{stage}#{counter[m]}",
+                        commit_of[(m, target)],
+                        f"Assigning stage {stage} to artifact {name} version v0.0.{target}",
+                    )
                     current[(m, alias)] = target
                     n_tags += 1
     _finish(path, s.bytes())
@@ -237,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", type=int, default=100)
     p.add_argument("--versions", type=int, default=100)
     p.add_argument("--moves", type=int, default=20, help="moves of each of the 3 aliases per model")
-    p.add_argument("--validate-every", type=int, default=1, help="schema-validate every Nth manifest (0: none)")
+    p.add_argument(
+        "--validate-every", type=int, default=1, help="schema-validate every Nth manifest (0: none)"
+    )
     a = p.parse_args(argv)
     if a.dir.exists() and any(a.dir.iterdir()):
         p.error(f"{a.dir} exists and is not empty")

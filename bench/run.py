@@ -83,11 +83,15 @@ def run_once(cmd: Cmd, env: dict[str, str], check_output: bool = False) -> float
     proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - t
     if proc.returncode != 0:
-        raise RuntimeError(f"{cmd.label}: `{cmd.shell}` exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-800:]}")
+        raise RuntimeError(
+            f"{cmd.label}: `{cmd.shell}` exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-800:]}"
+        )
     if check_output and cmd.expect is not None:
         out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
         if cmd.expect not in out:
-            raise RuntimeError(f"{cmd.label}: expected {cmd.expect!r} in the output of `{cmd.shell}`, got {out[-400:]!r}")
+            raise RuntimeError(
+                f"{cmd.label}: expected {cmd.expect!r} in the output of `{cmd.shell}`, got {out[-400:]!r}"
+            )
     return elapsed
 
 
@@ -105,7 +109,9 @@ def measure(cmds: Sequence[Cmd], runs: int, env: dict[str, str]) -> None:
         for c in cmds:
             c.times.append(run_once(c, env))
     for c in cmds:
-        log(f"{c.label}: median {fmt_t(c.median)} (min {fmt_t(min(c.times))}, max {fmt_t(max(c.times))}, n={len(c.times)})")
+        log(
+            f"{c.label}: median {fmt_t(c.median)} (min {fmt_t(min(c.times))}, max {fmt_t(max(c.times))}, n={len(c.times)})"
+        )
 
 
 def fmt_t(s: float) -> str:
@@ -127,8 +133,18 @@ class Row:
 ROWS: list[Row] = []
 
 
-def row(section: str, what: str, cmd: Cmd | None, *, vs: Cmd | None = None, vs_label: str = "", target: float | None = None,
-        kind: str = "le", target_text: str = "", note: str = "") -> None:
+def row(
+    section: str,
+    what: str,
+    cmd: Cmd | None,
+    *,
+    vs: Cmd | None = None,
+    vs_label: str = "",
+    target: float | None = None,
+    kind: str = "le",
+    target_text: str = "",
+    note: str = "",
+) -> None:
     ratio = verdict = ""
     if cmd is not None and vs is not None:
         r = cmd.median / vs.median
@@ -149,7 +165,10 @@ def skipped(section: str, what: str, why: str) -> None:
 
 
 def render_table() -> str:
-    out = ["| # | measurement | command | median | min–max (n) | ratio | target | |", "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| # | measurement | command | median | min–max (n) | ratio | target | |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in ROWS:
         if r.cmd is None:
             out.append(f"| {r.section} | {r.what} | – | {r.note} | | | | |")
@@ -158,7 +177,9 @@ def render_table() -> str:
         spread = f"{fmt_t(min(c.times))}–{fmt_t(max(c.times))} ({len(c.times)})"
         cmdtext = "`" + c.shell.replace("|", "\\|") + "`"
         what = r.what + (f" ({r.note})" if r.note else "")
-        out.append(f"| {r.section} | {what} | {cmdtext} | **{fmt_t(c.median)}** | {spread} | {r.ratio} | {r.target} | {r.verdict} |")
+        out.append(
+            f"| {r.section} | {what} | {cmdtext} | **{fmt_t(c.median)}** | {spread} | {r.ratio} | {r.target} | {r.verdict} |"
+        )
     return "\n".join(out)
 
 
@@ -194,8 +215,10 @@ def machine() -> str:
             ver[name] = sh(*argv)
         except (RuntimeError, FileNotFoundError):
             ver[name] = "not found"
-    return (f"{os.cpu_count()} CPU × {cpu}, {mem} RAM, {platform.system()} {platform.release()}, temp dir on {fs}; "
-            f"Python {platform.python_version()}, {ver['git']}, {ver['openssl']}")
+    return (
+        f"{os.cpu_count()} CPU × {cpu}, {mem} RAM, {platform.system()} {platform.release()}, temp dir on {fs}; "
+        f"Python {platform.python_version()}, {ver['git']}, {ver['openssl']}"
+    )
 
 
 def mreg_bin() -> Path:
@@ -223,9 +246,13 @@ def ensure_peers(want: Sequence[str]) -> dict[str, str]:
         v = _peer_version(py, name)
         if v is None:
             log(f"installing {name} into {PEERS_VENV} (a few minutes the first time)")
-            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", PEER_PACKAGES[name]], capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(py), "-m", "pip", "install", "-q", PEER_PACKAGES[name]], capture_output=True, text=True
+            )
             if proc.returncode != 0:
-                log(f"could not install {name}; its rows are skipped. pip said: {proc.stderr.strip().splitlines()[-1:] }")
+                log(
+                    f"could not install {name}; its rows are skipped. pip said: {proc.stderr.strip().splitlines()[-1:]}"
+                )
             v = _peer_version(py, name)
         if v is not None:
             have[name] = v
@@ -233,7 +260,11 @@ def ensure_peers(want: Sequence[str]) -> dict[str, str]:
 
 
 def _peer_version(py: Path, name: str) -> str | None:
-    proc = subprocess.run([str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(py), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+        capture_output=True,
+        text=True,
+    )
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
@@ -271,9 +302,15 @@ def rm(*paths: Path) -> Callable[[], None]:
 # -- the suite ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size-mib", type=int, default=1024, help="size of the file to register (default 1024 = 1 GiB)")
-    p.add_argument("--runs", type=int, default=5, help="timed runs per command, after one warm-up (default 5)")
-    p.add_argument("--gto-runs", type=int, default=3, help="timed runs of GTO (tens of seconds each; default 3)")
+    p.add_argument(
+        "--size-mib", type=int, default=1024, help="size of the file to register (default 1024 = 1 GiB)"
+    )
+    p.add_argument(
+        "--runs", type=int, default=5, help="timed runs per command, after one warm-up (default 5)"
+    )
+    p.add_argument(
+        "--gto-runs", type=int, default=3, help="timed runs of GTO (tens of seconds each; default 3)"
+    )
     p.add_argument("--models", type=int, default=100)
     p.add_argument("--versions", type=int, default=100)
     p.add_argument("--moves", type=int, default=20, help="moves of each of the 3 aliases of every model")
@@ -283,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="1,2,3,4,5", help="sections to run (comma-separated)")
     p.add_argument("--tmp", default=None, help="parent of the temporary data directory")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
-    p.add_argument("--out", type=Path, default=None, help="also write the table here (default bench/results/<time>.md)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="also write the table here (default bench/results/<time>.md)"
+    )
     a = p.parse_args(argv)
     sections = {s.strip() for s in a.only.split(",")}
     global MODEL
@@ -307,8 +346,18 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="mreg-bench-", dir=a.tmp))
     log(f"data in {tmp}")
-    env["XDG_CACHE_HOME"] = str(tmp / "xdg-cache")  # mreg's caches (pull, validated manifests) stay in the temp dir
-    SHORT.extend([(str(pbin) + "/", ""), (str(BENCH / "peers") + "/", "bench/peers/"), (mreg_py, "python"), (mreg, "mreg"), (str(tmp), "$TMP")])
+    env["XDG_CACHE_HOME"] = str(
+        tmp / "xdg-cache"
+    )  # mreg's caches (pull, validated manifests) stay in the temp dir
+    SHORT.extend(
+        [
+            (str(pbin) + "/", ""),
+            (str(BENCH / "peers") + "/", "bench/peers/"),
+            (mreg_py, "python"),
+            (mreg, "mreg"),
+            (str(tmp), "$TMP"),
+        ]
+    )
     started = time.time()
     try:
         # -- 1. register a big file ----------------------------------------------------------------
@@ -323,34 +372,92 @@ def main(argv: list[str] | None = None) -> int:
             mdir = repo / ".git" / "mreg"
             copy = tmp / "copy.bin"
             openssl = Cmd("openssl dgst -sha256", ["openssl", "dgst", "-sha256", str(f)], expect="=")
-            limit = Cmd("openssl + cp", ["sh", "-c", f"openssl dgst -sha256 {f} >/dev/null && cp {f} {copy}"], setup=rm(copy))
-            durable = Cmd("openssl + cp + sync", ["sh", "-c", f"openssl dgst -sha256 {f} >/dev/null && cp {f} {copy} && sync {copy}"], setup=rm(copy))
-            fresh = Cmd("mreg register (new bytes)", [mreg, "register", "big", str(f), "--repo", str(repo)],
-                        setup=rm(mdir / "objects", mdir / "statcache"), expect="big@v")
+            limit = Cmd(
+                "openssl + cp",
+                ["sh", "-c", f"openssl dgst -sha256 {f} >/dev/null && cp {f} {copy}"],
+                setup=rm(copy),
+            )
+            durable = Cmd(
+                "openssl + cp + sync",
+                ["sh", "-c", f"openssl dgst -sha256 {f} >/dev/null && cp {f} {copy} && sync {copy}"],
+                setup=rm(copy),
+            )
+            fresh = Cmd(
+                "mreg register (new bytes)",
+                [mreg, "register", "big", str(f), "--repo", str(repo)],
+                setup=rm(mdir / "objects", mdir / "statcache"),
+                expect="big@v",
+            )
             measure([fresh, limit, durable, openssl], N, env)
             rm(copy)()
-            unchanged = Cmd("mreg register (unchanged bytes)", [mreg, "register", "big", str(f), "--repo", str(repo)], expect="big@v")
+            unchanged = Cmd(
+                "mreg register (unchanged bytes)",
+                [mreg, "register", "big", str(f), "--repo", str(repo)],
+                expect="big@v",
+            )
             openssl2 = again(openssl)
             measure([unchanged, openssl2], N, env)
-            row("1", f"register a {label} file, new bytes (hash + copy into the local store, fsync)", fresh, vs=limit,
-                vs_label="openssl+cp", target=1.25, target_text="≤ 1.25× openssl+cp")
-            row("1", "  same, against the stretch target", fresh, vs=openssl, vs_label="openssl", target=1.1, target_text="≤ 1.1× openssl (stretch)")
+            row(
+                "1",
+                f"register a {label} file, new bytes (hash + copy into the local store, fsync)",
+                fresh,
+                vs=limit,
+                vs_label="openssl+cp",
+                target=1.25,
+                target_text="≤ 1.25× openssl+cp",
+            )
+            row(
+                "1",
+                "  same, against the stretch target",
+                fresh,
+                vs=openssl,
+                vs_label="openssl",
+                target=1.1,
+                target_text="≤ 1.1× openssl (stretch)",
+            )
             row("1", "  limit: hash then copy", limit)
             row("1", "  limit with a durable copy (mreg fsyncs its object)", durable)
             row("1", "  limit: hash only", openssl)
-            row("1", f"re-register the unchanged {label} file", unchanged, vs=openssl2, vs_label="openssl", target=1.1, target_text="≤ 1.1× openssl")
+            row(
+                "1",
+                f"re-register the unchanged {label} file",
+                unchanged,
+                vs=openssl2,
+                vs_label="openssl",
+                target=1.1,
+                target_text="≤ 1.1× openssl",
+            )
             if "dvc" in peers:
                 drepo = new_repo(tmp / "dvc1", env)
                 sh(str(pbin / "dvc"), "init", "-q", cwd=drepo, env=env)
                 sh(str(pbin / "dvc"), "config", "core.analytics", "false", cwd=drepo, env=env)
-                sh(str(pbin / "dvc"), "config", "core.site_cache_dir", str(drepo / ".site-cache"), cwd=drepo, env=env)
+                sh(
+                    str(pbin / "dvc"),
+                    "config",
+                    "core.site_cache_dir",
+                    str(drepo / ".site-cache"),
+                    cwd=drepo,
+                    env=env,
+                )
                 shutil.copyfile(f, drepo / f.name)
-                dvc = Cmd("dvc add", [str(pbin / "dvc"), "add", "-q", f.name], cwd=drepo,
-                          setup=rm(drepo / ".dvc" / "cache", drepo / ".site-cache", drepo / ".dvc" / "tmp"))
+                dvc = Cmd(
+                    "dvc add",
+                    [str(pbin / "dvc"), "add", "-q", f.name],
+                    cwd=drepo,
+                    setup=rm(drepo / ".dvc" / "cache", drepo / ".site-cache", drepo / ".dvc" / "tmp"),
+                )
                 mine = again(fresh)
                 measure([dvc, mine], N, env)
-                row("1", f"  peer: DVC adds the {label} file (fresh cache)", dvc, vs=mine, vs_label="mreg", kind="ge",
-                    target=1.0, target_text="mreg faster")
+                row(
+                    "1",
+                    f"  peer: DVC adds the {label} file (fresh cache)",
+                    dvc,
+                    vs=mine,
+                    vs_label="mreg",
+                    kind="ge",
+                    target=1.0,
+                    target_text="mreg faster",
+                )
                 rm(drepo)()
             else:
                 skipped("1", "  peer: `dvc add`", pnote["dvc"])
@@ -358,12 +465,23 @@ def main(argv: list[str] | None = None) -> int:
                 db, art = tmp / "mlflow1.db", tmp / "mlflow1-artifacts"
                 script = str(BENCH / "peers" / "mlflow_ops.py")
                 sh(str(pbin / "python"), script, "init", str(db), str(art), env=env)
-                ml = Cmd("mlflow log_artifact + create_model_version",
-                         [str(pbin / "python"), script, "register", str(db), str(art), str(f), "big"], setup=rm(art))
+                ml = Cmd(
+                    "mlflow log_artifact + create_model_version",
+                    [str(pbin / "python"), script, "register", str(db), str(art), str(f), "big"],
+                    setup=rm(art),
+                )
                 mine = again(fresh)
                 measure([ml, mine], N, env)
-                row("1", f"  peer: MLflow logs the {label} file to a local artifact store + `create_model_version`", ml,
-                    vs=mine, vs_label="mreg", kind="ge", target=1.0, target_text="mreg faster")
+                row(
+                    "1",
+                    f"  peer: MLflow logs the {label} file to a local artifact store + `create_model_version`",
+                    ml,
+                    vs=mine,
+                    vs_label="mreg",
+                    kind="ge",
+                    target=1.0,
+                    target_text="mreg faster",
+                )
                 rm(art, db)()
             else:
                 skipped("1", "  peer: MLflow `create_model_version`", pnote["mlflow"])
@@ -374,30 +492,59 @@ def main(argv: list[str] | None = None) -> int:
         nver = a.models * a.versions
         ntags = a.models * 3 * a.moves
         if sections & {"2", "3", "5"}:
-            log(f"generating the mreg registry: {a.models} models × {a.versions} versions, {ntags} alias tags")
+            log(
+                f"generating the mreg registry: {a.models} models × {a.versions} versions, {ntags} alias tags"
+            )
             t = time.perf_counter()
             info = gen_mreg(big, a.models, a.versions, a.moves)
             log(f"  done in {time.perf_counter() - t:.1f} s")
             want = info["expected"][f"{MODEL}@production"]  # type: ignore[index]
         shape = f"{a.models} models × {a.versions} versions, {ntags:,} alias tags"
         if "2" in sections:
-            res = Cmd("mreg resolve @production", [mreg, "resolve", f"{MODEL}@production", "--offline"], cwd=big,
-                      expect=f"{MODEL}@v{want}")
-            latest = Cmd("mreg resolve (latest)", [mreg, "resolve", MODEL, "--offline"], cwd=big, expect=f"{MODEL}@v{a.versions}")
+            res = Cmd(
+                "mreg resolve @production",
+                [mreg, "resolve", f"{MODEL}@production", "--offline"],
+                cwd=big,
+                expect=f"{MODEL}@v{want}",
+            )
+            latest = Cmd(
+                "mreg resolve (latest)",
+                [mreg, "resolve", MODEL, "--offline"],
+                cwd=big,
+                expect=f"{MODEL}@v{a.versions}",
+            )
             measure([res, latest], N, env)
             row("2", f"who is in production? ({shape})", res, target=0.150, target_text="≤ 150 ms")
-            row("5", f"resolve the latest version at {nver:,} versions", latest, target=0.200, target_text="≤ 200 ms")
+            row(
+                "5",
+                f"resolve the latest version at {nver:,} versions",
+                latest,
+                target=0.200,
+                target_text="≤ 200 ms",
+            )
             row("5", f"resolve an alias at {nver:,} versions", res, target=0.200, target_text="≤ 200 ms")
             if "gto" in peers:
                 g = tmp / "gto10k"
                 log(f"generating the equivalent GTO repository ({nver + ntags:,} tags)")
                 ginfo = gen_gto(g, a.models, a.versions, a.moves)
                 gwant = ginfo["expected"][f"{MODEL}#prod"]  # type: ignore[index]
-                gto = Cmd("gto show #prod --ref", [str(pbin / "gto"), "show", f"{MODEL}#prod", "--ref"], cwd=g,
-                          expect=f"{MODEL}@v0.0.{gwant}")
+                gto = Cmd(
+                    "gto show #prod --ref",
+                    [str(pbin / "gto"), "show", f"{MODEL}#prod", "--ref"],
+                    cwd=g,
+                    expect=f"{MODEL}@v0.0.{gwant}",
+                )
                 measure([gto], a.gto_runs, env)
-                row("2", f"  peer: GTO, same question ({nver + ntags:,} tags)", gto, vs=res, vs_label="mreg", kind="ge",
-                    target=100, target_text="mreg ≥ 100× faster")
+                row(
+                    "2",
+                    f"  peer: GTO, same question ({nver + ntags:,} tags)",
+                    gto,
+                    vs=res,
+                    vs_label="mreg",
+                    kind="ge",
+                    target=100,
+                    target_text="mreg ≥ 100× faster",
+                )
                 rm(g)()
             else:
                 skipped("2", "  peer: `gto show MODEL#prod --ref`", pnote["gto"])
@@ -406,13 +553,33 @@ def main(argv: list[str] | None = None) -> int:
                 script = str(BENCH / "peers" / "mlflow_ops.py")
                 log(f"filling MLflow with {nver:,} versions through its client (~5 ms each)")
                 t = time.perf_counter()
-                sh(str(pbin / "python"), script, "fill", str(db), str(art), str(a.models), str(a.versions), env=env)
+                sh(
+                    str(pbin / "python"),
+                    script,
+                    "fill",
+                    str(db),
+                    str(art),
+                    str(a.models),
+                    str(a.versions),
+                    env=env,
+                )
                 log(f"  done in {time.perf_counter() - t:.0f} s")
-                ml = Cmd("mlflow get_model_version_by_alias", [str(pbin / "python"), script, "resolve", str(db), MODEL, "production"],
-                         expect=str(max(1, a.versions - 4)))
+                ml = Cmd(
+                    "mlflow get_model_version_by_alias",
+                    [str(pbin / "python"), script, "resolve", str(db), MODEL, "production"],
+                    expect=str(max(1, a.versions - 4)),
+                )
                 measure([ml], N, env)
-                row("2", "  peer: MLflow `get_model_version_by_alias`, fresh process (sqlite)", ml, vs=res, vs_label="mreg",
-                    kind="ge", target=1.0, target_text="mreg faster")
+                row(
+                    "2",
+                    "  peer: MLflow `get_model_version_by_alias`, fresh process (sqlite)",
+                    ml,
+                    vs=res,
+                    vs_label="mreg",
+                    kind="ge",
+                    target=1.0,
+                    target_text="mreg faster",
+                )
                 rm(db, art)()
             else:
                 skipped("2", "  peer: MLflow `get_model_version_by_alias`", pnote["mlflow"])
@@ -432,7 +599,12 @@ def main(argv: list[str] | None = None) -> int:
             sh(mreg, "promote", "tiny@v1", "--to", "production", "--no-review", cwd=small, env=env)
             floor = Cmd("python -c pass", [mreg_py, "-c", "pass"])
             hlp = Cmd("mreg --help", [mreg, "--help"], expect="register")
-            res1 = Cmd("mreg resolve (1 version)", [mreg, "resolve", "tiny@production", "--offline"], cwd=small, expect="tiny@v1")
+            res1 = Cmd(
+                "mreg resolve (1 version)",
+                [mreg, "resolve", "tiny@production", "--offline"],
+                cwd=small,
+                expect="tiny@v1",
+            )
             measure([hlp, res1, floor], N, env)
             row("4", "start-up: `mreg --help`", hlp, target=0.150, target_text="≤ 150 ms")
             row("4", "resolve an alias in a 1-version registry", res1, vs=floor, vs_label="python -c pass")
@@ -446,25 +618,53 @@ def main(argv: list[str] | None = None) -> int:
             os.utime(tiny, (old, old))
             empty = new_repo(tmp / "reg0", env)
             sh(mreg, "init", "--repo", str(empty), env=env)
-            into_empty = Cmd("mreg register into an empty registry", [mreg, "register", MODEL, str(tiny), "--repo", str(empty)], expect=f"{MODEL}@v")
-            into_big = Cmd(f"mreg register at {nver:,}", [mreg, "register", MODEL, str(tiny), "--repo", str(big)], expect=f"{MODEL}@v")
+            into_empty = Cmd(
+                "mreg register into an empty registry",
+                [mreg, "register", MODEL, str(tiny), "--repo", str(empty)],
+                expect=f"{MODEL}@v",
+            )
+            into_big = Cmd(
+                f"mreg register at {nver:,}",
+                [mreg, "register", MODEL, str(tiny), "--repo", str(big)],
+                expect=f"{MODEL}@v",
+            )
             cmds = [into_big, into_empty]
             huge = None
             if not a.no_100k:
                 huge_dir = tmp / "reg100k"
                 hm = a.models * 10
-                log(f"generating a {hm * a.versions:,}-manifest registry ({hm} models × {a.versions} versions, one commit per round)")
+                log(
+                    f"generating a {hm * a.versions:,}-manifest registry ({hm} models × {a.versions} versions, one commit per round)"
+                )
                 t = time.perf_counter()
                 gen_mreg(huge_dir, hm, a.versions, a.moves, validate_every=50)
                 log(f"  done in {time.perf_counter() - t:.0f} s")
-                huge = Cmd(f"mreg register at {hm * a.versions:,}", [mreg, "register", MODEL, str(tiny), "--repo", str(huge_dir)], expect=f"{MODEL}@v")
+                huge = Cmd(
+                    f"mreg register at {hm * a.versions:,}",
+                    [mreg, "register", MODEL, str(tiny), "--repo", str(huge_dir)],
+                    expect=f"{MODEL}@v",
+                )
                 cmds.append(huge)
             measure(cmds, N, env)
-            row("5", f"register a tiny file into a registry of {nver:,} manifests (into a model with {a.versions} versions)",
-                into_big, vs=into_empty, vs_label="empty", target=1.2, target_text="≤ 1.2× empty")
+            row(
+                "5",
+                f"register a tiny file into a registry of {nver:,} manifests (into a model with {a.versions} versions)",
+                into_big,
+                vs=into_empty,
+                vs_label="empty",
+                target=1.2,
+                target_text="≤ 1.2× empty",
+            )
             if huge is not None:
-                row("5", f"register a tiny file into a registry of {a.models * 10 * a.versions:,} manifests", huge, vs=into_empty,
-                    vs_label="empty", target=1.2, target_text="≤ 1.2× empty")
+                row(
+                    "5",
+                    f"register a tiny file into a registry of {a.models * 10 * a.versions:,} manifests",
+                    huge,
+                    vs=into_empty,
+                    vs_label="empty",
+                    target=1.2,
+                    target_text="≤ 1.2× empty",
+                )
             row("5", "  reference: the same into an empty registry", into_empty)
     finally:
         if a.keep:
@@ -477,7 +677,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine()}",
         f"Peers: {', '.join(pnote.values())}",
         f"Method: whole-process wall time, median of {N} runs after one warm-up (GTO: {a.gto_runs}); "
-        "commands of one row interleaved. Command: `" + " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]) + "`",
+        "commands of one row interleaved. Command: `"
+        + " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])])
+        + "`",
         "",
     ]
     text = "\n".join(header) + render_table() + "\n"

@@ -69,15 +69,29 @@ def main() -> None:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         endpoint = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MREG_"))}
-        env.update(AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1",
-                   AWS_ENDPOINT_URL=endpoint, AWS_EC2_METADATA_DISABLED="true", HOME=str(work),
-                   XDG_CACHE_HOME=str(work / "cache"), GIT_CONFIG_NOSYSTEM="1",
-                   GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@example.com",
-                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@example.com")
+        env.update(
+            AWS_ACCESS_KEY_ID=KEY_ID,
+            AWS_SECRET_ACCESS_KEY=SECRET,
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_EC2_METADATA_DISABLED="true",
+            HOME=str(work),
+            XDG_CACHE_HOME=str(work / "cache"),
+            GIT_CONFIG_NOSYSTEM="1",
+            GIT_AUTHOR_NAME="bench",
+            GIT_AUTHOR_EMAIL="b@example.com",
+            GIT_COMMITTER_NAME="bench",
+            GIT_COMMITTER_EMAIL="b@example.com",
+        )
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+        )
         s3.create_bucket(Bucket=BUCKET)
 
         data = work / "weights.bin"
@@ -100,26 +114,34 @@ def main() -> None:
                 if keys:
                     s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
 
-        res: dict[str, list[float]] = {k: [] for k in ("boto3_up", "mreg_reg", "mreg_rereg", "mreg_pull", "boto3_down", "s3fs_get")}
+        res: dict[str, list[float]] = {
+            k: [] for k in ("boto3_up", "mreg_reg", "mreg_rereg", "mreg_pull", "boto3_down", "s3fs_get")
+        }
         reupload: list[int] = []
         print(f"# {args.size_mib} MiB, {args.repeats} repeats, endpoint moto on loopback", file=sys.stderr)
         for i in range(args.repeats):
             # upload: boto3 then mreg (interleaved), each into an empty prefix
             clear_prefix("boto3/")
-            res["boto3_up"].append(timed([PY, "-c", BOTO3_UP, str(data), BUCKET, "boto3/weights.bin"], env)[0])
+            res["boto3_up"].append(
+                timed([PY, "-c", BOTO3_UP, str(data), BUCKET, "boto3/weights.bin"], env)[0]
+            )
             clear_prefix("mreg/sha256/")
             res["mreg_reg"].append(timed([*mreg, "register", "m", str(data), *jobs], env, repo)[0])
             dt, out = timed([*mreg, "register", "m", str(data), "--json", *jobs], env, repo)
             res["mreg_rereg"].append(dt)
             reupload.append(int(json.loads(out)["uploaded_bytes"]))
             # pull: empty cache and fresh destination every time
-            for name, cmd in (("boto3_down", [PY, "-c", BOTO3_DOWN, str(work / "b.bin"), BUCKET, "boto3/weights.bin"]),
-                              ("s3fs_get", [PY, "-c", S3FS_GET, str(work / "s.bin"), BUCKET, "boto3/weights.bin"]),
-                              ("mreg_pull", [*mreg, "pull", "m", "-o", str(work / "pulled"), *jobs])):
+            for name, cmd in (
+                ("boto3_down", [PY, "-c", BOTO3_DOWN, str(work / "b.bin"), BUCKET, "boto3/weights.bin"]),
+                ("s3fs_get", [PY, "-c", S3FS_GET, str(work / "s.bin"), BUCKET, "boto3/weights.bin"]),
+                ("mreg_pull", [*mreg, "pull", "m", "-o", str(work / "pulled"), *jobs]),
+            ):
                 shutil.rmtree(work / "cache", ignore_errors=True)
                 shutil.rmtree(work / "pulled", ignore_errors=True)
                 res[name].append(timed(cmd, env, repo)[0])
-            print(f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in res.items()), file=sys.stderr)
+            print(
+                f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in res.items()), file=sys.stderr
+            )
         assert (work / "pulled" / "weights.bin").stat().st_size == size
 
         med = {k: statistics.median(v) for k, v in res.items()}
@@ -131,9 +153,15 @@ def main() -> None:
             ("mreg register (same bytes again)", med["mreg_rereg"], f"uploaded bytes: {max(reupload)}"),
             ("boto3 download_file", med["boto3_down"], ""),
             ("s3fs get_file", med["s3fs_get"], ""),
-            ("mreg pull (empty cache)", med["mreg_pull"], f"{med['mreg_pull'] / best_down:.2f}x the faster download"),
+            (
+                "mreg pull (empty cache)",
+                med["mreg_pull"],
+                f"{med['mreg_pull'] / best_down:.2f}x the faster download",
+            ),
         ]
-        print(f"\n{args.size_mib} MiB object, moto server on 127.0.0.1, whole-process medians of {args.repeats}\n")
+        print(
+            f"\n{args.size_mib} MiB object, moto server on 127.0.0.1, whole-process medians of {args.repeats}\n"
+        )
         print("| operation | median | MiB/s | ratio |")
         print("|---|---|---|---|")
         for name, t, ratio in rows:

@@ -24,22 +24,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mreg.gitrepo import GitRepo
-from mreg.history import scan_commits, verify_advance
+from mreg.git.history import scan_commits, verify_advance
+from mreg.git.repo import GitRepo
 
 
 def build(path: Path, registrations: int) -> None:
     models = 100 if registrations <= 10_000 else 1_000
     subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    lines = [b"commit refs/heads/mreg/registry\ncommitter B <b@example.com> 1700000000 +0000\ndata 18\ninit mreg registry\n"
-             b"M 644 inline README.md\ndata 3\nhi\n\n"]
+    lines = [
+        b"commit refs/heads/mreg/registry\ncommitter B <b@example.com> 1700000000 +0000\ndata 18\ninit mreg registry\n"
+        b"M 644 inline README.md\ndata 3\nhi\n\n"
+    ]
     for i in range(registrations):
         model, version = f"model-{i % models:04d}", i // models + 1
         body = b"schema: mreg/manifest/v1\nmodel: %s\nversion: %d\n" % (model.encode(), version)
         subject = b"register %s v%d" % (model.encode(), version)
-        lines.append(b"commit refs/heads/mreg/registry\ncommitter B <b@example.com> %d +0000\ndata %d\n%s\n"
-                     b"M 644 inline models/%s/versions/%d.yaml\ndata %d\n%s\n"
-                     % (1700000001 + i, len(subject), subject, model.encode(), version, len(body), body))
+        lines.append(
+            b"commit refs/heads/mreg/registry\ncommitter B <b@example.com> %d +0000\ndata %d\n%s\n"
+            b"M 644 inline models/%s/versions/%d.yaml\ndata %d\n%s\n"
+            % (1700000001 + i, len(subject), subject, model.encode(), version, len(body), body)
+        )
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=b"".join(lines), check=True)
 
 

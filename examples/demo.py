@@ -60,12 +60,42 @@ def main() -> None:
         (model / "config.json").write_text('{"layers": 4}\n')
         (repo / "metrics.json").write_text('{"auc": 0.912, "latency_ms": 41}\n')
         (repo / "train.csv").write_text("id,label\n1,0\n2,1\n")
-        v1 = sh("register", "fraud", "out", "--param", "lr=0.01", "--param", "epochs=10", "--metrics", "metrics.json",
-                "--data", "train=train.csv", "-m", "baseline", cwd=repo)
+        v1 = sh(
+            "register",
+            "fraud",
+            "out",
+            "--param",
+            "lr=0.01",
+            "--param",
+            "epochs=10",
+            "--metrics",
+            "metrics.json",
+            "--data",
+            "train=train.csv",
+            "-m",
+            "baseline",
+            cwd=repo,
+        )
         (model / "weights.bin").write_bytes(os.urandom(2 * 1024 * 1024))
         (repo / "metrics.json").write_text('{"auc": 0.934, "latency_ms": 38}\n')
-        v2 = sh("register", "fraud", "out", "--param", "lr=0.005", "--param", "epochs=20", "--metrics", "metrics.json",
-                "--data", "train=train.csv", "--parent", v1, "-m", "longer schedule", cwd=repo)
+        v2 = sh(
+            "register",
+            "fraud",
+            "out",
+            "--param",
+            "lr=0.005",
+            "--param",
+            "epochs=20",
+            "--metrics",
+            "metrics.json",
+            "--data",
+            "train=train.csv",
+            "--parent",
+            v1,
+            "-m",
+            "longer schedule",
+            cwd=repo,
+        )
         assert (v1, v2) == ("fraud@v1", "fraud@v2"), (v1, v2)
 
         print("\n# 3. What is there, and what changed")
@@ -92,9 +122,17 @@ def main() -> None:
         sh("log", "fraud", cwd=repo)
 
         print("\n# 7. Nobody's working tree was touched")
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
-        branch = subprocess.run(["git", "branch", "--show-current"], cwd=repo, capture_output=True, text=True).stdout
-        print(f"  current branch: {branch.strip()}; git status: {status.strip() or '(clean)'}".replace("\n", " "))
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
+        ).stdout
+        branch = subprocess.run(
+            ["git", "branch", "--show-current"], cwd=repo, capture_output=True, text=True
+        ).stdout
+        print(
+            f"  current branch: {branch.strip()}; git status: {status.strip() or '(clean)'}".replace(
+                "\n", " "
+            )
+        )
         assert branch.strip() == "main"
         print("\ndemo ok")
 

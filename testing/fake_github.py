@@ -124,7 +124,11 @@ class FakeGitHub:
 
     def env(self, token: str | None = "t0ken") -> dict[str, str]:
         """The variables GitHub Actions would set, pointed at this server."""
-        env = {"GITHUB_API_URL": self.url, "GITHUB_SERVER_URL": self.html_base, "GITHUB_REPOSITORY": f"{self.owner}/{self.repo}"}
+        env = {
+            "GITHUB_API_URL": self.url,
+            "GITHUB_SERVER_URL": self.html_base,
+            "GITHUB_REPOSITORY": f"{self.owner}/{self.repo}",
+        }
         if token:
             env["GITHUB_TOKEN"] = token
         return env
@@ -132,14 +136,23 @@ class FakeGitHub:
     # -- git ---------------------------------------------------------------------------------------
     def _git(self, *args: str, cwd: Path | None = None) -> str:
         proc = subprocess.run(
-            ["git", *args], cwd=cwd or self.bare, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}
+            ["git", *args],
+            cwd=cwd or self.bare,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
         )
         if proc.returncode != 0:
             raise RuntimeError(f"git {' '.join(args)}: {proc.stderr.strip()}")
         return proc.stdout.strip()
 
     def _sha(self, branch: str) -> str | None:
-        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=self.bare, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            cwd=self.bare,
+            capture_output=True,
+            text=True,
+        )
         return proc.stdout.strip() or None
 
     def merge(self, number: int, *, method: str = "merge") -> str:
@@ -147,7 +160,10 @@ class FakeGitHub:
         with self._lock:
             pr = self.pulls[number]
             if pr["state"] != "open":
-                raise HttpError(405, {"message": "Pull Request is not mergeable", "documentation_url": DOCS, "status": "405"})
+                raise HttpError(
+                    405,
+                    {"message": "Pull Request is not mergeable", "documentation_url": DOCS, "status": "405"},
+                )
             head, base = pr["head"]["ref"], pr["base"]["ref"]
         with tempfile.TemporaryDirectory(prefix="fake-gh-merge-") as tmp:
             work = Path(tmp) / "w"
@@ -159,26 +175,62 @@ class FakeGitHub:
                 self._git("merge", "--squash", f"origin/{head}", cwd=work)
                 self._git("commit", "--quiet", "-m", f"{pr['title']} (#{number})\n\n{messages}", cwd=work)
             else:
-                self._git("merge", "--quiet", "--no-ff", "-m", f"Merge pull request #{number} from {self.owner}/{head}\n\n{pr['title']}", f"origin/{head}", cwd=work)
+                self._git(
+                    "merge",
+                    "--quiet",
+                    "--no-ff",
+                    "-m",
+                    f"Merge pull request #{number} from {self.owner}/{head}\n\n{pr['title']}",
+                    f"origin/{head}",
+                    cwd=work,
+                )
             sha = self._git("rev-parse", "HEAD", cwd=work)
             self._git("push", "--quiet", "origin", f"{base}:refs/heads/{base}", cwd=work)
         with self._lock:
-            pr.update(state="closed", merged=True, merged_at=_now(), closed_at=_now(), merge_commit_sha=sha, updated_at=_now())
+            pr.update(
+                state="closed",
+                merged=True,
+                merged_at=_now(),
+                closed_at=_now(),
+                merge_commit_sha=sha,
+                updated_at=_now(),
+            )
             pr["base"]["sha"] = sha
         return sha
 
     # -- events (what Actions hands a workflow in GITHUB_EVENT_PATH) --------------------------------
     def pull_request_event(self, number: int, action: str = "opened") -> dict[str, Any]:
         pr = self._view(self.pulls[number])
-        return {"action": action, "number": number, "pull_request": pr, "repository": self._repo_json(), "sender": {"login": "octocat"}}
+        return {
+            "action": action,
+            "number": number,
+            "pull_request": pr,
+            "repository": self._repo_json(),
+            "sender": {"login": "octocat"},
+        }
 
     def push_event(self, ref: str, before: str, after: str) -> dict[str, Any]:
-        return {"ref": ref, "before": before, "after": after, "created": False, "deleted": False, "forced": False,
-                "repository": self._repo_json(), "pusher": {"name": "octocat"}, "sender": {"login": "octocat"}}
+        return {
+            "ref": ref,
+            "before": before,
+            "after": after,
+            "created": False,
+            "deleted": False,
+            "forced": False,
+            "repository": self._repo_json(),
+            "pusher": {"name": "octocat"},
+            "sender": {"login": "octocat"},
+        }
 
     def _repo_json(self) -> dict[str, Any]:
-        return {"id": 1, "name": self.repo, "full_name": f"{self.owner}/{self.repo}", "owner": {"login": self.owner},
-                "html_url": f"{self.html_base}/{self.owner}/{self.repo}", "default_branch": self.default_branch}
+        return {
+            "id": 1,
+            "name": self.repo,
+            "full_name": f"{self.owner}/{self.repo}",
+            "owner": {"login": self.owner},
+            "html_url": f"{self.html_base}/{self.owner}/{self.repo}",
+            "default_branch": self.default_branch,
+        }
 
     # -- HTTP --------------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
@@ -190,7 +242,9 @@ class FakeGitHub:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = ValueError
-        self.requests.append(Recorded(method, split.path, query, {k.lower(): v for k, v in h.headers.items()}, body))
+        self.requests.append(
+            Recorded(method, split.path, query, {k.lower(): v for k, v in h.headers.items()}, body)
+        )
         try:
             if body is ValueError:
                 raise _error(400, "Problems parsing JSON")
@@ -218,7 +272,9 @@ class FakeGitHub:
         if write and self.tokens[token] != "write":
             raise _error(403, "Resource not accessible by personal access token")
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any, headers: Any) -> tuple[int, Any]:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, headers: Any
+    ) -> tuple[int, Any]:
         for pattern in (_PULLS, _PULL, _MERGE, _COMMIT_PULLS):
             m = pattern.match(path)
             if m:
@@ -286,7 +342,11 @@ class FakeGitHub:
         return out
 
     def _create(self, body: Any) -> dict[str, Any]:
-        self._fields(body, {"title", "head", "base", "body", "maintainer_can_modify", "draft", "issue", "head_repo"}, "PullRequest")
+        self._fields(
+            body,
+            {"title", "head", "base", "body", "maintainer_can_modify", "draft", "issue", "head_repo"},
+            "PullRequest",
+        )
         for name in ("head", "base", "title"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise _validation({"resource": "PullRequest", "field": name, "code": "missing_field"})
@@ -300,10 +360,25 @@ class FakeGitHub:
             if head_sha is None:
                 raise _validation({"resource": "PullRequest", "field": "head", "code": "invalid"})
             label = f"{self.owner}:{head}"
-            if any(p["state"] == "open" and p["head"]["label"] == label and p["base"]["ref"] == base for p in self.pulls.values()):
-                raise _validation({"resource": "PullRequest", "code": "custom", "message": f"A pull request already exists for {label}."})
+            if any(
+                p["state"] == "open" and p["head"]["label"] == label and p["base"]["ref"] == base
+                for p in self.pulls.values()
+            ):
+                raise _validation(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {label}.",
+                    }
+                )
             if self._git("rev-list", "--count", f"{base_sha}..{head_sha}") == "0":
-                raise _validation({"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head}"})
+                raise _validation(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"No commits between {base} and {head}",
+                    }
+                )
             number = max(self.pulls, default=0) + 1
             repo = self._repo_json()
             self.pulls[number] = {
@@ -318,8 +393,20 @@ class FakeGitHub:
                 "merged_at": None,
                 "merged": False,
                 "merge_commit_sha": None,
-                "head": {"label": label, "ref": head, "sha": head_sha, "repo": repo, "user": {"login": self.owner}},
-                "base": {"label": f"{self.owner}:{base}", "ref": base, "sha": base_sha, "repo": repo, "user": {"login": self.owner}},
+                "head": {
+                    "label": label,
+                    "ref": head,
+                    "sha": head_sha,
+                    "repo": repo,
+                    "user": {"login": self.owner},
+                },
+                "base": {
+                    "label": f"{self.owner}:{base}",
+                    "ref": base,
+                    "sha": base_sha,
+                    "repo": repo,
+                    "user": {"login": self.owner},
+                },
                 "maintainer_can_modify": bool(body.get("maintainer_can_modify", False)),
             }
             return self._view(self.pulls[number])
@@ -342,14 +429,25 @@ class FakeGitHub:
     def _for_commit(self, sha: str) -> list[dict[str, Any]]:
         """GitHub: the merged PR that introduced the commit when it is on the default branch; else open PRs containing it."""
         default = self._sha(self.default_branch)
-        on_default = default is not None and subprocess.run(
-            ["git", "merge-base", "--is-ancestor", sha, default], cwd=self.bare, capture_output=True
-        ).returncode == 0
+        on_default = (
+            default is not None
+            and subprocess.run(
+                ["git", "merge-base", "--is-ancestor", sha, default], cwd=self.bare, capture_output=True
+            ).returncode
+            == 0
+        )
         out = []
         for pr in self.pulls.values():
-            if (on_default and pr["merge_commit_sha"] == sha) or (pr["state"] == "open" and pr["head"]["sha"] and subprocess.run(
-                ["git", "merge-base", "--is-ancestor", sha, pr["head"]["sha"]], cwd=self.bare, capture_output=True
-            ).returncode == 0):
+            if (on_default and pr["merge_commit_sha"] == sha) or (
+                pr["state"] == "open"
+                and pr["head"]["sha"]
+                and subprocess.run(
+                    ["git", "merge-base", "--is-ancestor", sha, pr["head"]["sha"]],
+                    cwd=self.bare,
+                    capture_output=True,
+                ).returncode
+                == 0
+            ):
                 out.append(self._view(pr, listing=True))
         return out
 
@@ -381,7 +479,13 @@ class FakeGitHub:
             "author_association": "OWNER",
         }
         if not listing:  # only the single-PR endpoints carry these
-            view.update(merged=pr["merged"], mergeable=None, comments=0, commits=1, maintainer_can_modify=pr["maintainer_can_modify"])
+            view.update(
+                merged=pr["merged"],
+                mergeable=None,
+                comments=0,
+                commits=1,
+                maintainer_can_modify=pr["maintainer_can_modify"],
+            )
         return view
 
 
@@ -389,8 +493,17 @@ def push_files(bare: Path, branch: str, files: dict[str, str | None], message: s
     """Commit files onto a branch of the bare repository with plain git, as a person would (None deletes)."""
     with tempfile.TemporaryDirectory(prefix="push-files-") as tmp:
         work = Path(tmp) / "w"
-        run = lambda *a: subprocess.run(["git", *a], cwd=work, check=True, capture_output=True, text=True).stdout.strip()  # noqa: E731
-        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(bare), str(work)], check=True, capture_output=True)
+
+        def run(*a):
+            return subprocess.run(
+                ["git", *a], cwd=work, check=True, capture_output=True, text=True
+            ).stdout.strip()
+
+        subprocess.run(
+            ["git", "clone", "--quiet", "--no-checkout", str(bare), str(work)],
+            check=True,
+            capture_output=True,
+        )
         run("checkout", "--quiet", "-B", branch, f"origin/{branch}")
         for path, text in files.items():
             target = work / path
@@ -406,7 +519,12 @@ def push_files(bare: Path, branch: str, files: dict[str, str | None], message: s
 
 
 def branch_sha(bare: Path, branch: str) -> str | None:
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], cwd=bare, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        cwd=bare,
+        capture_output=True,
+        text=True,
+    )
     return proc.stdout.strip() or None
 
 

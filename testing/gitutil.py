@@ -52,7 +52,10 @@ def refs(repo_path: Path, pattern: str = "refs/") -> dict[str, str]:
     """Every ref under `pattern` and what it points at: a snapshot to compare before and after."""
     out = subprocess.run(
         ["git", "for-each-ref", "--format=%(refname) %(objectname)", pattern],
-        cwd=repo_path, capture_output=True, text=True, check=True,
+        cwd=repo_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return dict(line.split(" ", 1) for line in out.splitlines())
 
@@ -64,11 +67,18 @@ class Result:
     err: str
 
 
-def run_mreg(*args: str, cwd: Path, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120) -> Result:
+def run_mreg(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
+) -> Result:
     """Run the real `mreg` command in a subprocess, as a user would."""
     proc = subprocess.run(
-        [*MREG, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-        input=input, timeout=timeout,
+        [*MREG, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

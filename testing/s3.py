@@ -4,7 +4,7 @@ mreg talks to it exactly as to AWS: s3fs/aiobotocore over HTTP with SigV4, the e
 `AWS_ENDPOINT_URL`. A WSGI wrapper records every request (method, path, query) so tests can count
 PUTs and GETs, and can inject faults (an error response, or stopping the server mid-upload).
 
-Use in a test module:  `from testing.s3 import s3, s3_server  # noqa: F401`
+The fixtures `s3` and `s3_server` are registered for every test by the root conftest (`pytest_plugins`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        req = Request(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        req = Request(
+            environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+        )
         with self.lock:
             self.log.append(req)
         if self.fault is not None:
@@ -60,8 +62,10 @@ class Recorder:
             if answer is not None:
                 status, body = answer
                 environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-                start_response(f"{status} Injected", [("Content-Type", "application/xml"),
-                                                      ("Content-Length", str(len(body)))])
+                start_response(
+                    f"{status} Injected",
+                    [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+                )
                 return [body]
         body = self.app(environ, start_response)
         if self.after is not None:
@@ -95,8 +99,9 @@ def _server_class() -> Any:
             self.recorder = Recorder(DomainDispatcherApplication(create_backend_app))
 
         def _server_entry(self) -> None:
-            self._server = make_server(self._ip_address, self._port, self.recorder, True,
-                                       request_handler=MotoRequestHandler)
+            self._server = make_server(
+                self._ip_address, self._port, self.recorder, True, request_handler=MotoRequestHandler
+            )
             self._server_ready_event.set()
             self._server.serve_forever()
 
@@ -148,8 +153,13 @@ class Bucket:
 def client_for(endpoint: str) -> Any:
     import boto3
 
-    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
 
 
 def use_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:

@@ -23,14 +23,19 @@ def _register(repo: Path, tmp_path: Path, name: str, content: bytes, *extra: str
 
 
 def _tag_message(repo: Path, tag: str) -> str:
-    return subprocess.run(["git", "cat-file", "tag", tag], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "cat-file", "tag", tag], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture
 def three_versions(repo: Path, tmp_path: Path, clock: Clock) -> Path:
     for i in range(1, 4):
         clock.advance(3600)
-        assert _register(repo, tmp_path, "w.bin", f"weights {i}".encode(), "--metric", f"auc=0.{90 + i}") == f"fraud@v{i}"
+        assert (
+            _register(repo, tmp_path, "w.bin", f"weights {i}".encode(), "--metric", f"auc=0.{90 + i}")
+            == f"fraud@v{i}"
+        )
     return repo
 
 
@@ -48,8 +53,15 @@ def test_promote_creates_numbered_annotated_tag_with_yaml_record(three_versions:
     assert record["event"] == "promote" and record["version"] == 2 and record["reason"] == "better auc"
     assert record["digest"].startswith("sha256:") and record["previous"] is None
     # the tag points at a registry commit holding the manifest
-    peeled = subprocess.run(["git", "rev-parse", "mreg/fraud/staging/1^{commit}"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    assert subprocess.run(["git", "cat-file", "-e", f"{peeled}:models/fraud/versions/2.yaml"], cwd=repo).returncode == 0
+    peeled = subprocess.run(
+        ["git", "rev-parse", "mreg/fraud/staging/1^{commit}"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    assert (
+        subprocess.run(
+            ["git", "cat-file", "-e", f"{peeled}:models/fraud/versions/2.yaml"], cwd=repo
+        ).returncode
+        == 0
+    )
 
 
 def test_each_move_is_a_new_tag_and_no_tag_ever_moves(three_versions: Path) -> None:
@@ -188,7 +200,11 @@ def test_log_merges_registrations_and_alias_events(three_versions: Path, clock: 
     assert r.code == 0, r.err
     entries = json.loads(r.out)
     assert [(e["event"], e["version"]) for e in entries] == [
-        ("register", 1), ("register", 2), ("register", 3), ("promote", 2), ("rollback", 1)
+        ("register", 1),
+        ("register", 2),
+        ("register", 3),
+        ("promote", 2),
+        ("rollback", 1),
     ]
     assert entries[3]["reason"] == "canary ok" and entries[3]["by"] == "Test User <test@example.com>"
     r = run_mreg("log", "fraud", "--alias", "staging", cwd=repo)
@@ -202,10 +218,17 @@ def test_signed_tag_verifies_and_log_says_so(three_versions: Path, tmp_path: Pat
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     signers = tmp_path / "allowed_signers"
     signers.write_text(f"test@example.com {(tmp_path / 'key.pub').read_text()}")
-    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("gpg.ssh.allowedSignersFile", str(signers))):
+    for k, v in (
+        ("gpg.format", "ssh"),
+        ("user.signingkey", str(key)),
+        ("gpg.ssh.allowedSignersFile", str(signers)),
+    ):
         subprocess.run(["git", "config", k, v], cwd=repo, check=True)
     r = run_mreg("promote", "fraud@v1", "--to", "staging", "--sign", cwd=repo)
     assert r.code == 0, r.err
-    assert subprocess.run(["git", "tag", "-v", "mreg/fraud/staging/1"], cwd=repo, capture_output=True).returncode == 0
+    assert (
+        subprocess.run(["git", "tag", "-v", "mreg/fraud/staging/1"], cwd=repo, capture_output=True).returncode
+        == 0
+    )
     entries = json.loads(run_mreg("log", "fraud", "--alias", "staging", "--json", cwd=repo).out)
     assert entries[0]["signature"] == "good"

@@ -79,7 +79,9 @@ def test_resolve_returns_version_with_manifest(repo: Path, model_dir: Path) -> N
     assert v.digest.startswith("sha256:")
 
 
-def test_resolve_at_datetime_answers_as_registry_stood_then(repo: Path, model_dir: Path, clock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_at_datetime_answers_as_registry_stood_then(
+    repo: Path, model_dir: Path, clock, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     Registry.open(repo).register("fraud", [model_dir])
     clock.advance(7200)
     other = tmp_path / "w2.bin"
@@ -153,7 +155,9 @@ def test_list_and_diff_return_plain_data(repo: Path, model_dir: Path) -> None:
     reg = Registry.open(repo)
     reg.register("fraud", [model_dir], metrics=["auc=0.8"])
     reg.register("fraud", [model_dir], metrics=["auc=0.85"])
-    assert Registry.open(repo).list_models() == [{"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}]
+    assert Registry.open(repo).list_models() == [
+        {"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}
+    ]
     d = Registry.open(repo).diff("fraud@v1", "fraud@v2")
     assert d["same_artifacts"] is True
     assert d["metrics"][0]["key"] == "auc" and d["metrics"][0]["delta"] == pytest.approx(0.05)

@@ -41,8 +41,15 @@ def test_owner_and_repo_come_from_the_remote_url(url: str, expected: tuple[str, 
 
 
 def test_target_prefers_github_env_and_derives_enterprise_urls() -> None:
-    t = target_from_env("git@ghe.corp:acme/models.git", {"GH_TOKEN": "s3cret", "GITHUB_SERVER_URL": "https://ghe.corp"})
-    assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == ("acme/models", "https://ghe.corp/api/v3", "https://ghe.corp", "s3cret")
+    t = target_from_env(
+        "git@ghe.corp:acme/models.git", {"GH_TOKEN": "s3cret", "GITHUB_SERVER_URL": "https://ghe.corp"}
+    )
+    assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == (
+        "acme/models",
+        "https://ghe.corp/api/v3",
+        "https://ghe.corp",
+        "s3cret",
+    )
     assert "s3cret" not in repr(t)
     # a host nobody said is GitHub never gets the token (GitLab, Bitbucket, a self-hosted git server)
     assert target_from_env("https://gitlab.com/acme/models.git", {"GH_TOKEN": "s3cret"}) is None
@@ -52,7 +59,12 @@ def test_target_prefers_github_env_and_derives_enterprise_urls() -> None:
     t = target_from_env("https://acme.ghe.com/acme/models.git", {"GH_TOKEN": "s3cret"})
     assert t is not None and (t.api_url, t.server_url) == ("https://api.acme.ghe.com", "https://acme.ghe.com")
     t = target_from_env("/a/path", {"GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": "http://127.0.0.1:1/"})
-    assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == ("o/r", "http://127.0.0.1:1", "https://github.com", None)
+    assert t is not None and (t.slug, t.api_url, t.server_url, t.token) == (
+        "o/r",
+        "http://127.0.0.1:1",
+        "https://github.com",
+        None,
+    )
     assert target_from_env("/a/path", {}) is None
     with pytest.raises(UsageError):
         target_from_env(None, {"GITHUB_REPOSITORY": "no-slash"})
@@ -137,8 +149,12 @@ def test_two_overlapping_applies_create_one_tag(team: Team) -> None:
     other = team.tmp / "runner2"
     subprocess.run(["git", "clone", "--quiet", str(team.bare), str(other)], check=True)
     env = {**__import__("os").environ, **team.gh.env()}
-    procs = [subprocess.Popen([*MREG, "apply"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for cwd in (team.repo, other)]
+    procs = [
+        subprocess.Popen(
+            [*MREG, "apply"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for cwd in (team.repo, other)
+    ]
     results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     assert [code for _, _, code in results] == [0, 0], results
     assert list(refs(team.bare, "refs/tags/")) == ["refs/tags/mreg/fraud/production/1"]
@@ -153,7 +169,9 @@ def test_apply_dry_run_and_json(team: Team) -> None:
     assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
     team.gh.merge(1)
     r = team.mreg("apply", "--dry-run")
-    assert r.code == 0 and "would apply fraud@production: mreg/aliases asks for v1, the tags say unset" in r.out
+    assert (
+        r.code == 0 and "would apply fraud@production: mreg/aliases asks for v1, the tags say unset" in r.out
+    )
     assert not refs(team.bare, "refs/tags/")
     r = team.mreg("apply", "--json")
     assert r.code == 0
@@ -164,7 +182,9 @@ def test_apply_dry_run_and_json(team: Team) -> None:
     assert data["applied"][0]["request"] == "https://github.example/acme/models/pull/1"
 
 
-def test_an_emergency_move_goes_through_the_governed_branch_so_apply_keeps_it(team: Team, clock: Clock) -> None:
+def test_an_emergency_move_goes_through_the_governed_branch_so_apply_keeps_it(
+    team: Team, clock: Clock
+) -> None:
     team.register({"auc": 0.9})
     team.register({"auc": 0.91})
     assert team.mreg("promote", "fraud@v2", "--to", "production").code == 0
@@ -174,14 +194,22 @@ def test_an_emergency_move_goes_through_the_governed_branch_so_apply_keeps_it(te
     clock.advance(600)  # later, v2 misbehaves in production: an owner rolls back without waiting for review
     r = team.mreg("rollback", "fraud@production", "--to", "v1", "--no-review", "--reason", "pager")
     assert r.code == 2 and "allow_unreviewed" in r.err  # not allowed until mreg.yaml (reviewed) says so
-    push_files(team.bare, "mreg/aliases", {"mreg.yaml": show(team.bare, "mreg/aliases:mreg.yaml") + "allow_unreviewed: true\n"},
-               "allow emergency moves")
+    push_files(
+        team.bare,
+        "mreg/aliases",
+        {"mreg.yaml": show(team.bare, "mreg/aliases:mreg.yaml") + "allow_unreviewed: true\n"},
+        "allow emergency moves",
+    )
     r = team.mreg("rollback", "fraud@production", "--to", "v1", "--no-review", "--reason", "pager")
     assert r.code == 0, r.err
     policy = show(team.bare, "mreg/aliases:models/fraud.yaml")
     assert "version: 1" in policy  # the move pinned itself on the governed branch, in the open
-    assert "rollback fraud production to v1" in subprocess.run(
-        ["git", "log", "-1", "--format=%B", "mreg/aliases"], cwd=team.bare, capture_output=True, text=True).stdout
+    assert (
+        "rollback fraud production to v1"
+        in subprocess.run(
+            ["git", "log", "-1", "--format=%B", "mreg/aliases"], cwd=team.bare, capture_output=True, text=True
+        ).stdout
+    )
     clock.advance(60)
     before = refs(team.bare, "refs/tags/")
     r = team.mreg("apply")

@@ -20,7 +20,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("bad-input")
     home = root / "home"
     home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith(_STRIP_PREFIXES) or key == "CI":
@@ -73,7 +75,9 @@ def assert_refused(r: Result, code: int, *names: str) -> None:
         assert name in lines[0], (name, r.err)
 
 
-def refused_unchanged(repo: Path, code: int, names: tuple[str, ...], *args: str, cwd: Path | None = None) -> Result:
+def refused_unchanged(
+    repo: Path, code: int, names: tuple[str, ...], *args: str, cwd: Path | None = None
+) -> Result:
     before = _snapshot(repo)
     r = run_mreg(*args, cwd=cwd or repo)
     assert_refused(r, code, *names)
@@ -86,12 +90,20 @@ def refused_unchanged(repo: Path, code: int, names: tuple[str, ...], *args: str,
 
 @pytest.mark.parametrize("name", ["Fraud", "a..b", "-fraud", "a" * 65, "a.lock", "", "fraud/../x"])
 def test_register_invalid_model_name_exits_2_naming_it(shared: Path, files: Path, name: str) -> None:
-    refused_unchanged(shared, 2, ("invalid model name", repr(name)), "register", "--", name, str(files / "w.bin"))
+    refused_unchanged(
+        shared, 2, ("invalid model name", repr(name)), "register", "--", name, str(files / "w.bin")
+    )
 
 
 @pytest.mark.parametrize(
     ("ref", "part"),
-    [("fraud@", "nothing after '@'"), ("fraud@v0", "'v0'"), ("fraud@-x", "'-x'"), ("fraud@@v1", "more than one '@'"), ("@v1", "missing model name")],
+    [
+        ("fraud@", "nothing after '@'"),
+        ("fraud@v0", "'v0'"),
+        ("fraud@-x", "'-x'"),
+        ("fraud@@v1", "more than one '@'"),
+        ("@v1", "missing model name"),
+    ],
 )
 def test_resolve_invalid_reference_exits_2_naming_the_bad_part(shared: Path, ref: str, part: str) -> None:
     refused_unchanged(shared, 2, (part,), "resolve", "--", ref)
@@ -110,7 +122,9 @@ def test_resolve_unknown_version_exits_3_naming_latest(shared: Path) -> None:
     refused_unchanged(shared, 3, ("v9", "latest is v1"), "resolve", "fraud@v9")
 
 
-@pytest.mark.parametrize("command", [("resolve", "nosuch"), ("show", "nosuch@v1"), ("pull", "nosuch"), ("log", "nosuch")])
+@pytest.mark.parametrize(
+    "command", [("resolve", "nosuch"), ("show", "nosuch@v1"), ("pull", "nosuch"), ("log", "nosuch")]
+)
 def test_unknown_model_exits_3(shared: Path, command: tuple[str, ...]) -> None:
     refused_unchanged(shared, 3, ("'nosuch'",), *command)
 
@@ -147,28 +161,61 @@ def test_register_same_artifact_path_twice_exits_2(shared: Path, files: Path, tm
     other = tmp_path / "other"
     other.mkdir()
     (other / "w.bin").write_bytes(b"other")
-    refused_unchanged(shared, 2, ("'w.bin'", "twice"), "register", "fraud", str(files / "w.bin"), str(other / "w.bin"))
+    refused_unchanged(
+        shared, 2, ("'w.bin'", "twice"), "register", "fraud", str(files / "w.bin"), str(other / "w.bin")
+    )
 
 
 def test_register_missing_lockfile_exits_2(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 2, ("--lockfile", "nope.lock"), "register", "fraud", str(files / "w.bin"), "--lockfile", str(files / "nope.lock"))
+    refused_unchanged(
+        shared,
+        2,
+        ("--lockfile", "nope.lock"),
+        "register",
+        "fraud",
+        str(files / "w.bin"),
+        "--lockfile",
+        str(files / "nope.lock"),
+    )
 
 
 def test_register_missing_local_data_exits_2_and_stores_nothing(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 2, ("--data", "train"), "register", "fraud", str(files / "w.bin"), "--data", f"train={files / 'nope.csv'}")
+    refused_unchanged(
+        shared,
+        2,
+        ("--data", "train"),
+        "register",
+        "fraud",
+        str(files / "w.bin"),
+        "--data",
+        f"train={files / 'nope.csv'}",
+    )
 
 
 def test_register_data_uri_with_credentials_exits_2_and_stores_nothing(shared: Path, files: Path) -> None:
-    r = refused_unchanged(shared, 2, ("--data", "credentials"), "register", "fraud", str(files / "w.bin"), "--data", "lake=https://u:s3cret@example.com/d")
+    r = refused_unchanged(
+        shared,
+        2,
+        ("--data", "credentials"),
+        "register",
+        "fraud",
+        str(files / "w.bin"),
+        "--data",
+        "lake=https://u:s3cret@example.com/d",
+    )
     assert "s3cret" not in r.err
 
 
 def test_register_image_with_whitespace_exits_2(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 2, ("--image",), "register", "fraud", str(files / "w.bin"), "--image", "not an image")
+    refused_unchanged(
+        shared, 2, ("--image",), "register", "fraud", str(files / "w.bin"), "--image", "not an image"
+    )
 
 
 def test_pull_output_that_is_a_file_exits_2(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 2, ("-o", "w.bin", "not a directory"), "pull", "fraud@v1", "-o", str(files / "w.bin"))
+    refused_unchanged(
+        shared, 2, ("-o", "w.bin", "not a directory"), "pull", "fraud@v1", "-o", str(files / "w.bin")
+    )
 
 
 # -- params and metrics --------------------------------------------------------------------------------
@@ -208,7 +255,9 @@ def api_refused(repo: Path, code: int, words: tuple[str, ...], *paths: Path, **o
         ("--params", "empty", ("empty", "directory")),
     ],
 )
-def test_register_malformed_params_or_metrics_file_is_bad_input_naming_it(shared: Path, files: Path, flag: str, name: str, words: tuple[str, ...]) -> None:
+def test_register_malformed_params_or_metrics_file_is_bad_input_naming_it(
+    shared: Path, files: Path, flag: str, name: str, words: tuple[str, ...]
+) -> None:
     key = "params_files" if flag == "--params" else "metrics_files"
     api_refused(shared, 2, (flag, *words), files / "w.bin", **{key: [str(files / name)]})
 
@@ -226,7 +275,9 @@ def test_register_malformed_params_or_metrics_file_is_bad_input_naming_it(shared
         ("data", "train", ("--data", "KEY=VALUE")),
     ],
 )
-def test_register_bad_flag_value_is_bad_input_naming_it(shared: Path, files: Path, option: str, value: str, words: tuple[str, ...]) -> None:
+def test_register_bad_flag_value_is_bad_input_naming_it(
+    shared: Path, files: Path, option: str, value: str, words: tuple[str, ...]
+) -> None:
     api_refused(shared, 2, words, files / "w.bin", **{option: [value]})
 
 
@@ -242,7 +293,9 @@ def test_register_bad_flag_value_is_bad_input_naming_it(shared: Path, files: Pat
         (("--param", "lr"), ("--param", "'lr'", "KEY=VALUE")),
     ],
 )
-def test_register_cli_bad_params_or_metrics_exit_2_with_one_line(shared: Path, files: Path, args: tuple[str, ...], words: tuple[str, ...]) -> None:
+def test_register_cli_bad_params_or_metrics_exit_2_with_one_line(
+    shared: Path, files: Path, args: tuple[str, ...], words: tuple[str, ...]
+) -> None:
     flag, value = args
     if flag in ("--params", "--metrics"):
         value = str(files / value)
@@ -264,7 +317,9 @@ def test_resolve_at_before_registry_existed_exits_3(shared: Path) -> None:
 # -- repositories ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [("init",), ("list",), ("resolve", "fraud"), ("register", "fraud", "w.bin")])
+@pytest.mark.parametrize(
+    "command", [("init",), ("list",), ("resolve", "fraud"), ("register", "fraud", "w.bin")]
+)
 def test_command_outside_a_git_repo_exits_2(tmp_path: Path, command: tuple[str, ...]) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -279,8 +334,20 @@ def test_repo_option_that_does_not_exist_exits_2(tmp_path: Path) -> None:
     assert_refused(r, 2, "nowhere")
 
 
-@pytest.mark.parametrize("command", [("list",), ("resolve", "fraud"), ("show", "fraud"), ("pull", "fraud"), ("verify",), ("register", "fraud", "w.bin")])
-def test_command_in_uninitialised_repo_exits_3_with_init_hint(tmp_path: Path, command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("list",),
+        ("resolve", "fraud"),
+        ("show", "fraud"),
+        ("pull", "fraud"),
+        ("verify",),
+        ("register", "fraud", "w.bin"),
+    ],
+)
+def test_command_in_uninitialised_repo_exits_3_with_init_hint(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     repo = tmp_path / "fresh"
     make_repo(repo)
     (repo / "w.bin").write_bytes(b"w")
@@ -290,7 +357,9 @@ def test_command_in_uninitialised_repo_exits_3_with_init_hint(tmp_path: Path, co
     assert "Traceback" not in r.err
     assert "no mreg registry" in r.err and "mreg init" in r.err
     assert refs(repo) == before
-    assert not (repo / ".git" / "mreg" / "objects").exists() or not snapshot_store(repo / ".git" / "mreg" / "objects")
+    assert not (repo / ".git" / "mreg" / "objects").exists() or not snapshot_store(
+        repo / ".git" / "mreg" / "objects"
+    )
 
 
 def test_register_bad_input_in_uninitialised_repo_reports_bad_input_first(tmp_path: Path) -> None:
@@ -300,13 +369,16 @@ def test_register_bad_input_in_uninitialised_repo_reports_bad_input_first(tmp_pa
     assert_refused(r, 2, "'Fraud'")
 
 
-@pytest.mark.parametrize("args,named", [
-    (["resolve", "fraud", "--bogus"], "--bogus"),
-    (["log"], "MODEL"),
-    (["nosuch"], "nosuch"),
-    (["pull", "fraud", "-j", "0"], "--jobs"),
-    (["promote", "fraud@v1"], "--to"),
-])
+@pytest.mark.parametrize(
+    "args,named",
+    [
+        (["resolve", "fraud", "--bogus"], "--bogus"),
+        (["log"], "MODEL"),
+        (["nosuch"], "nosuch"),
+        (["pull", "fraud", "-j", "0"], "--jobs"),
+        (["promote", "fraud@v1"], "--to"),
+    ],
+)
 def test_usage_errors_are_one_line_and_a_hint(shared: Path, args: list[str], named: str) -> None:
     """SPEC §8: one or two plain lines, exit 2 — not click's four-line usage block."""
     before = refs(shared)

@@ -63,14 +63,22 @@ def test_crafted_manifests_are_rejected_with_precise_messages(one: Team, tmp_pat
     r = one.mreg("check", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert r.code == 1
     out = r.out
-    assert "mreg/registry:models/fraud/versions/2.yaml:" in out and "artifacts[0].path '/etc/passwd' is absolute" in out
+    assert (
+        "mreg/registry:models/fraud/versions/2.yaml:" in out
+        and "artifacts[0].path '/etc/passwd' is absolute" in out
+    )
     assert "artifacts[0].path 'ok/../../escape' escapes its directory with '..'" in out
     assert "artifacts[1].path 'weights.bin' is listed twice" in out
     assert "unknown schema 'mreg/manifest/v9' (expected 'mreg/manifest/v1')" in out
-    assert re.search(r"versions/6\.yaml:2: invalid YAML: YAML tag refused .*python/object/apply:os\.system", out)
+    assert re.search(
+        r"versions/6\.yaml:2: invalid YAML: YAML tag refused .*python/object/apply:os\.system", out
+    )
     assert "versions/7.yaml:2: the manifest says fraud@v8, its path says fraud@v7" in out
     assert "models/fraud/notes.txt: unexpected file" in out
-    assert "models/fraud/notes.txt: commit" in out and "adds a file outside models/<model>/versions/<n>.yaml" in out
+    assert (
+        "models/fraud/notes.txt: commit" in out
+        and "adds a file outside models/<model>/versions/<n>.yaml" in out
+    )
     assert re.search(r"^::error file=models/fraud/versions/2\.yaml,line=\d+::", out, re.M)
     assert "mreg check found 8 problem(s)" in r.err
     assert "8 problem(s)" in summary.read_text()
@@ -83,26 +91,49 @@ def test_a_manifest_edited_or_removed_since_base_fails(team: Team) -> None:
     assert base is not None
     assert team.mreg("check", "--base", base).code == 0
     v1 = _v1(team)
-    push_files(team.bare, "mreg/registry", {"models/fraud/versions/1.yaml": _dump({**v1, "message": "nicer"}),
-                                            "models/fraud/versions/2.yaml": None}, "tidy up")
+    push_files(
+        team.bare,
+        "mreg/registry",
+        {
+            "models/fraud/versions/1.yaml": _dump({**v1, "message": "nicer"}),
+            "models/fraud/versions/2.yaml": None,
+        },
+        "tidy up",
+    )
     r = team.mreg("check", "--base", base)
     assert r.code == 1
-    assert f"models/fraud/versions/1.yaml: manifest edited since {base}: manifests are immutable once committed" in r.out
+    assert (
+        f"models/fraud/versions/1.yaml: manifest edited since {base}: manifests are immutable once committed"
+        in r.out
+    )
     assert f"models/fraud/versions/2.yaml: manifest removed since {base}" in r.out
-    r = team.mreg("check", "--base", "0" * 40)  # a push event's "before" for a new branch: history still checked
-    assert r.code == 1 and "modifies 'models/fraud/versions/1.yaml'" in r.out and "deletes 'models/fraud/versions/2.yaml'" in r.out
+    r = team.mreg(
+        "check", "--base", "0" * 40
+    )  # a push event's "before" for a new branch: history still checked
+    assert (
+        r.code == 1
+        and "modifies 'models/fraud/versions/1.yaml'" in r.out
+        and "deletes 'models/fraud/versions/2.yaml'" in r.out
+    )
     assert team.mreg("check", "--base", "nope").code == 2
 
 
 def test_governed_branch_problems(one: Team) -> None:
     policy = show(one.bare, "mreg/aliases:models/fraud.yaml")
     bad_gate = policy.replace("{metric: latency_ms, max: 50}", "{metric: latency_ms, maximum: 50}")
-    push_files(one.bare, "mreg/aliases", {
-        "models/fraud.yaml": policy + "aliases:\n  production: 9\n",
-        "models/churn.yaml": "schema: mreg/model/v1\nowners: [bob]\ngates:\n  production:\n    - " + bad_gate.split("- ")[3].split("\n")[0] + "\n",
-        "models/Bad Name.yaml": "schema: mreg/model/v1\n",
-        ".github/CODEOWNERS": "* @nobody\n",
-    }, "hand edits")
+    push_files(
+        one.bare,
+        "mreg/aliases",
+        {
+            "models/fraud.yaml": policy + "aliases:\n  production: 9\n",
+            "models/churn.yaml": "schema: mreg/model/v1\nowners: [bob]\ngates:\n  production:\n    - "
+            + bad_gate.split("- ")[3].split("\n")[0]
+            + "\n",
+            "models/Bad Name.yaml": "schema: mreg/model/v1\n",
+            ".github/CODEOWNERS": "* @nobody\n",
+        },
+        "hand edits",
+    )
     r = one.mreg("check")
     assert r.code == 1
     line = (policy + "aliases:\n  production: 9\n").splitlines().index("  production: 9") + 1

@@ -56,7 +56,9 @@ def _all_files(d: Path) -> list[str]:
 # -- pull ----------------------------------------------------------------------------------------------
 
 
-def test_pull_writes_identical_files_at_recorded_relative_paths(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_writes_identical_files_at_recorded_relative_paths(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, src = registered
     out = tmp_path / "out"
     r = run_mreg("pull", "fraud@v1", "-o", str(out), cwd=repo)
@@ -67,7 +69,9 @@ def test_pull_writes_identical_files_at_recorded_relative_paths(registered: tupl
         assert (out / rel).read_bytes() == (src / rel).read_bytes()
 
 
-def test_pull_without_output_writes_model_dash_version_in_cwd(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_without_output_writes_model_dash_version_in_cwd(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, src = registered
     work = tmp_path / "deploy"
     work.mkdir()
@@ -79,7 +83,9 @@ def test_pull_without_output_writes_model_dash_version_in_cwd(registered: tuple[
     assert (work / "fraud-v1" / "weights.bin").read_bytes() == (src / "weights.bin").read_bytes()
 
 
-def test_pull_into_existing_directory_replaces_stale_files(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_into_existing_directory_replaces_stale_files(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, _src = registered
     out = tmp_path / "out"
     (out / "tokenizer").mkdir(parents=True)
@@ -89,7 +95,9 @@ def test_pull_into_existing_directory_replaces_stale_files(registered: tuple[Pat
     assert (out / "tokenizer" / "vocab.txt").read_text() == "a\nb\n"
 
 
-def test_pull_corrupt_store_object_exits_5_and_leaves_no_corrupt_file(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_corrupt_store_object_exits_5_and_leaves_no_corrupt_file(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, _src = registered
     digest = _digest_of(repo, "weights.bin")
     _corrupt(_object(repo, digest))
@@ -103,7 +111,9 @@ def test_pull_corrupt_store_object_exits_5_and_leaves_no_corrupt_file(registered
     assert not [p for p in out.rglob(".*mreg-*")], "temporary files left behind"
 
 
-def test_pull_corrupt_object_keeps_previous_good_file_at_destination(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_corrupt_object_keeps_previous_good_file_at_destination(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, src = registered
     out = tmp_path / "out"
     Registry.open(repo).pull("fraud@v1", out)
@@ -115,7 +125,9 @@ def test_pull_corrupt_object_keeps_previous_good_file_at_destination(registered:
     assert (out / "weights.bin").read_bytes() == (src / "weights.bin").read_bytes()
 
 
-def test_pull_missing_store_object_fails_without_partial_file(registered: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pull_missing_store_object_fails_without_partial_file(
+    registered: tuple[Path, Path], tmp_path: Path
+) -> None:
     repo, _ = registered
     obj = _object(repo, _digest_of(repo, "weights.bin"))
     obj.unlink()
@@ -206,7 +218,9 @@ def _rewrite_manifest(repo: Path, path: str, text: str) -> None:
     env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
 
     def git(*args: str, input: str | None = None) -> str:
-        return subprocess.run(["git", *args], cwd=repo, env=env, input=input, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=repo, env=env, input=input, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     git("read-tree", "mreg/registry")
     blob = git("hash-object", "-w", "--stdin", input=text)
@@ -219,7 +233,11 @@ def _rewrite_manifest(repo: Path, path: str, text: str) -> None:
 def test_resolve_tampered_manifest_exits_5(registered: tuple[Path, Path]) -> None:
     repo, _ = registered
     path = "models/fraud/versions/1.yaml"
-    doc = yaml.safe_load(subprocess.run(["git", "show", f"mreg/registry:{path}"], cwd=repo, capture_output=True, text=True).stdout)
+    doc = yaml.safe_load(
+        subprocess.run(
+            ["git", "show", f"mreg/registry:{path}"], cwd=repo, capture_output=True, text=True
+        ).stdout
+    )
     doc["artifacts"][0]["size"] += 1  # no longer matches the recorded digest
     _rewrite_manifest(repo, path, yaml.safe_dump(doc))
     r = run_mreg("resolve", "fraud@v1", cwd=repo)

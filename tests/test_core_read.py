@@ -22,7 +22,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("read")
     home = root / "home"
     home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith(_STRIP_PREFIXES) or key == "CI":
@@ -49,8 +51,12 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         data.write_text("x,y\n1,0\n")
         at(T0)
         Registry.open(repo).register(
-            "fraud", [m1], params=["lr=0.1", "epochs=3"], metrics=["auc=0.8", "latency_ms=20"],
-            data=[f"train={data}"], message="baseline",
+            "fraud",
+            [m1],
+            params=["lr=0.1", "epochs=3"],
+            metrics=["auc=0.8", "latency_ms=20"],
+            data=[f"train={data}"],
+            message="baseline",
         )
         at(T0 + DAY)
         Registry.open(repo).promote("fraud@v1", "staging", reason="try it")
@@ -60,7 +66,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (m2 / "config.json").write_text('{"layers": 2}')
         (m2 / "extra" / "labels.txt").write_text("fraud\nok\n")
         at(T0 + 2 * DAY)
-        Registry.open(repo).register("fraud", [m2], params=["lr=0.2", "epochs=3", "dropout=0.1"], metrics=["auc=0.9", "latency_ms=25"], image="img:2")
+        Registry.open(repo).register(
+            "fraud",
+            [m2],
+            params=["lr=0.2", "epochs=3", "dropout=0.1"],
+            metrics=["auc=0.9", "latency_ms=25"],
+            image="img:2",
+        )
         at(T0 + 4 * DAY)
         Registry.open(repo).register("churn", [m1])
     yield repo
@@ -110,7 +122,16 @@ def test_show_prints_manifest_summary_and_aliases(shared: Path) -> None:
     r = run_mreg("show", "fraud@v1", cwd=shared)
     assert r.code == 0, r.err
     assert r.out.splitlines()[0] == "fraud@v1  (staging)"
-    for text in ("digest      sha256:", "baseline", "lr=0.1", "auc=0.8", "weights.bin", "config.json", "train = file://", "Test User"):
+    for text in (
+        "digest      sha256:",
+        "baseline",
+        "lr=0.1",
+        "auc=0.8",
+        "weights.bin",
+        "config.json",
+        "train = file://",
+        "Test User",
+    ):
         assert text in r.out, text
 
 
@@ -125,7 +146,14 @@ def test_show_json_has_manifest_and_aliases(shared: Path) -> None:
 
 @pytest.mark.parametrize(
     ("ref", "expected"),
-    [("fraud", "fraud@v2"), ("fraud@latest", "fraud@v2"), ("fraud@v1", "fraud@v1"), ("fraud@1", "fraud@v1"), ("fraud@staging", "fraud@v1"), ("churn", "churn@v1")],
+    [
+        ("fraud", "fraud@v2"),
+        ("fraud@latest", "fraud@v2"),
+        ("fraud@v1", "fraud@v1"),
+        ("fraud@1", "fraud@v1"),
+        ("fraud@staging", "fraud@v1"),
+        ("churn", "churn@v1"),
+    ],
 )
 def test_resolve_reference_names_the_version(shared: Path, ref: str, expected: str) -> None:
     from mreg import Registry
@@ -154,7 +182,13 @@ def test_resolve_from_another_directory_with_repo_option(shared: Path, tmp_path:
 
 def test_read_commands_change_nothing(shared: Path) -> None:
     before = refs(shared)
-    for args in (("list",), ("show", "fraud"), ("resolve", "fraud@staging"), ("log", "fraud"), ("diff", "fraud@v1", "fraud@v2")):
+    for args in (
+        ("list",),
+        ("show", "fraud"),
+        ("resolve", "fraud@staging"),
+        ("log", "fraud"),
+        ("diff", "fraud@v1", "fraud@v2"),
+    ):
         assert run_mreg(*args, cwd=shared).code == 0
     assert refs(shared) == before
 
@@ -183,7 +217,9 @@ def test_resolve_at_answers_as_registry_stood_then(shared: Path, ref: str, when:
     assert Registry.open(shared).resolve(ref, at=parse_at(when)).ref == expected
 
 
-@pytest.mark.parametrize(("when", "expected"), [("2026-01-02", "fraud@v1"), ("2026-01-03T00:00:30Z", "fraud@v2")])
+@pytest.mark.parametrize(
+    ("when", "expected"), [("2026-01-02", "fraud@v1"), ("2026-01-03T00:00:30Z", "fraud@v2")]
+)
 def test_resolve_cli_at_answers_as_registry_stood_then(shared: Path, when: str, expected: str) -> None:
     r = run_mreg("resolve", "fraud", "--at", when, cwd=shared)
     assert (r.code, r.out) == (0, expected + "\n"), r.err
@@ -241,7 +277,18 @@ def test_diff_human_output_has_tables(shared: Path) -> None:
     r = run_mreg("diff", "fraud@v1", "fraud", cwd=shared)
     assert r.code == 0, r.err
     assert r.out.splitlines()[0] == "fraud@v1 -> fraud@v2"
-    for text in ("metrics", "auc", "+0.1", "params", "lr", "artifacts", "weights.bin", "changed", "extra/labels.txt", "added"):
+    for text in (
+        "metrics",
+        "auc",
+        "+0.1",
+        "params",
+        "lr",
+        "artifacts",
+        "weights.bin",
+        "changed",
+        "extra/labels.txt",
+        "added",
+    ):
         assert text in r.out, text
 
 
@@ -272,10 +319,13 @@ def test_diff_reports_package_changes_from_stored_locks(tmp_path: Path, model_di
     from mreg.ops.inspect import package_changes
 
     changes = {c["package"]: (c["change"], c["old"], c["new"]) for c in package_changes(a, b)}
-    assert changes == {"numpy": ("changed", "1.26.0", "2.0.0"), "requests": ("removed", "2.0.0", None), "torch": ("added", None, "2.3.0")}
+    assert changes == {
+        "numpy": ("changed", "1.26.0", "2.0.0"),
+        "requests": ("removed", "2.0.0", None),
+        "torch": ("added", None, "2.3.0"),
+    }
     assert reg.store.read_verified(reg.resolve("fraud@v1").manifest["environment"]["packages"])
     assert sha256_bytes(b"x").startswith("sha256:")
-
 
 
 def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Path, model_dir: Path) -> None:
@@ -284,8 +334,8 @@ def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Pat
     import yaml
 
     from mreg import Registry
-    from mreg.gitrepo import GitRepo
-    from mreg.layout import REGISTRY_REF
+    from mreg.git.layout import REGISTRY_REF
+    from mreg.git.repo import GitRepo
     from mreg.registry import sha256_bytes
 
     repo = tmp_path / "repo"
@@ -301,13 +351,18 @@ def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Pat
     v2 = {**v1, "version": 2, "environment": {**v1["environment"], "packages": new_digest}}
     g = GitRepo.discover(repo)  # v2 as another machine with one more package would have registered it
     tip = g.rev_parse(REGISTRY_REF)
-    tree = g.write_tree(g.rev_parse(f"{tip}^{{tree}}"), {"models/fraud/versions/2.yaml": yaml.safe_dump(v2, sort_keys=False).encode()})
+    tree = g.write_tree(
+        g.rev_parse(f"{tip}^{{tree}}"),
+        {"models/fraud/versions/2.yaml": yaml.safe_dump(v2, sort_keys=False).encode()},
+    )
     assert g.update_ref(REGISTRY_REF, g.commit_tree(tree, [tip], "register fraud v2\n"), tip)
 
     r = run_mreg("diff", "fraud@v1", "fraud@v2", cwd=repo)
     assert r.code == 0 and r.err == "", r.err
     assert "packages" in r.out and "zzz-new-package" in r.out and "added" in r.out
-    obj = next(p for p in (repo / ".git" / "mreg" / "objects").rglob("*") if p.is_file() and p.name == new_digest[9:])
+    obj = next(
+        p for p in (repo / ".git" / "mreg" / "objects").rglob("*") if p.is_file() and p.name == new_digest[9:]
+    )
     obj.chmod(0o644)
     obj.write_bytes(new_lock.replace("1.0", "6.6").encode())  # bit rot in the store
     r = run_mreg("diff", "fraud@v1", "fraud@v2", cwd=repo)

@@ -63,7 +63,12 @@ def test_init_creates_registry_and_aliases_branches(tmp_path: Path) -> None:
     assert config["schema"] == "mreg/registry/v1"
     # Orphan branches: nothing in common with the user's history.
     assert _git(repo, "rev-list", "--max-parents=0", "mreg/registry").strip() != head_before.strip()
-    assert subprocess.run(["git", "merge-base", "main", "mreg/registry"], cwd=repo, capture_output=True).returncode != 0
+    assert (
+        subprocess.run(
+            ["git", "merge-base", "main", "mreg/registry"], cwd=repo, capture_output=True
+        ).returncode
+        != 0
+    )
     assert _git(repo, "rev-parse", "HEAD") == head_before
 
 
@@ -107,7 +112,9 @@ def test_register_writes_one_commit_with_clear_subject(repo: Path, model_dir: Pa
     before = _git(repo, "rev-parse", "mreg/registry").strip()
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
     assert _git(repo, "log", "--format=%s", f"{before}..mreg/registry").splitlines() == ["register fraud v1"]
-    assert _git(repo, "diff", "--name-only", before, "mreg/registry").split() == ["models/fraud/versions/1.yaml"]
+    assert _git(repo, "diff", "--name-only", before, "mreg/registry").split() == [
+        "models/fraud/versions/1.yaml"
+    ]
 
 
 def test_register_json_prints_ref_and_manifest(repo: Path, model_dir: Path) -> None:
@@ -128,8 +135,9 @@ def test_register_identical_artifacts_warns_naming_earlier_version(repo: Path, m
     assert "Traceback" not in r.err
 
 
-
-def test_duplicate_warning_stays_right_with_the_digest_index_and_a_damaged_one(repo: Path, tmp_path: Path) -> None:
+def test_duplicate_warning_stays_right_with_the_digest_index_and_a_damaged_one(
+    repo: Path, tmp_path: Path
+) -> None:
     """The duplicate scan remembers each manifest blob's digest per clone; what it remembers, or a
     damaged index, never changes which version the warning names."""
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
@@ -194,15 +202,32 @@ def test_register_stores_one_object_per_distinct_content(repo: Path, tmp_path: P
     assert snapshot_store(_store(repo)) == before
 
 
-def test_register_manifest_validates_against_the_json_schema(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_register_manifest_validates_against_the_json_schema(
+    repo: Path, model_dir: Path, tmp_path: Path
+) -> None:
     lock = tmp_path / "requirements.lock"
     lock.write_text("numpy==2.0.0\n")
     data = tmp_path / "train.csv"
     data.write_text("x,y\n1,0\n")
     r = run_mreg(
-        "register", "fraud", str(model_dir), "--param", "lr=0.01", "--metric", "auc=0.93", "--lockfile", str(lock),
-        "--image", "ghcr.io/acme/train:1.2", "--data", f"train={data}", "--data", "remote=s3://bucket/x.parquet",
-        "-m", "first cut", cwd=repo,
+        "register",
+        "fraud",
+        str(model_dir),
+        "--param",
+        "lr=0.01",
+        "--metric",
+        "auc=0.93",
+        "--lockfile",
+        str(lock),
+        "--image",
+        "ghcr.io/acme/train:1.2",
+        "--data",
+        f"train={data}",
+        "--data",
+        "remote=s3://bucket/x.parquet",
+        "-m",
+        "first cut",
+        cwd=repo,
     )
     assert r.code == 0, r.err
     schema = json.loads(resources.files("mreg").joinpath("schemas", "manifest.schema.json").read_text())
@@ -236,7 +261,9 @@ def test_register_records_dirty_flag_for_uncommitted_change(repo: Path, model_di
         ("git@example.com:acme/x.git", "git@example.com:acme/x.git"),
     ],
 )
-def test_register_strips_credentials_from_remote_url(repo: Path, model_dir: Path, url: str, expected: str) -> None:
+def test_register_strips_credentials_from_remote_url(
+    repo: Path, model_dir: Path, url: str, expected: str
+) -> None:
     _git(repo, "remote", "add", "origin", url)
     result = Registry.open(repo, offline=True).register("fraud", [model_dir])
     assert result.manifest["source"]["repository"] == expected
@@ -259,7 +286,11 @@ def test_register_records_environment_with_package_lock_in_store(repo: Path, mod
 def test_register_lockfile_and_image_are_recorded(repo: Path, model_dir: Path, tmp_path: Path) -> None:
     lock = tmp_path / "uv.lock"
     lock.write_text("version = 1\n")
-    env = Registry.open(repo).register("fraud", [model_dir], lockfile=str(lock), image="ghcr.io/acme/m@sha256:" + "a" * 64).manifest["environment"]
+    env = (
+        Registry.open(repo)
+        .register("fraud", [model_dir], lockfile=str(lock), image="ghcr.io/acme/m@sha256:" + "a" * 64)
+        .manifest["environment"]
+    )
     assert env["lockfile"]["path"] == "uv.lock"
     assert _object(repo, env["lockfile"]["digest"]).read_text() == "version = 1\n"
     assert env["image"] == "ghcr.io/acme/m@sha256:" + "a" * 64
@@ -270,7 +301,11 @@ def test_register_local_data_file_is_hashed(repo: Path, model_dir: Path, tmp_pat
 
     data = tmp_path / "train.csv"
     data.write_bytes(b"x,y\n1,0\n")
-    doc = Registry.open(repo).register("fraud", [model_dir], data=[f"train={data}", "lake=s3://no-such-bucket-mreg/x"]).manifest
+    doc = (
+        Registry.open(repo)
+        .register("fraud", [model_dir], data=[f"train={data}", "lake=s3://no-such-bucket-mreg/x"])
+        .manifest
+    )
     by_name = {d["name"]: d for d in doc["data"]}
     assert by_name["train"]["digest"] == "sha256:" + hashlib.sha256(b"x,y\n1,0\n").hexdigest()
     assert by_name["train"]["size"] == 8
@@ -278,20 +313,34 @@ def test_register_local_data_file_is_hashed(repo: Path, model_dir: Path, tmp_pat
     assert by_name["lake"]["uri"] == "s3://no-such-bucket-mreg/x"
 
 
-def test_register_params_and_metrics_from_yaml_json_and_flags(repo: Path, model_dir: Path, tmp_path: Path) -> None:
-    (tmp_path / "params.yaml").write_text("lr: 0.01\noptimizer:\n  name: adam\n  betas: [0.9, 0.999]\nepochs: 3\n")
+def test_register_params_and_metrics_from_yaml_json_and_flags(
+    repo: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "params.yaml").write_text(
+        "lr: 0.01\noptimizer:\n  name: adam\n  betas: [0.9, 0.999]\nepochs: 3\n"
+    )
     (tmp_path / "params.json").write_text('{"batch": 32, "epochs": 5}')
     (tmp_path / "metrics.json").write_text('{"auc": 0.91, "loss": 0.2}')
     (tmp_path / "metrics.yaml").write_text("latency_ms: 12\n")
-    doc = Registry.open(repo).register(
-        "fraud", [model_dir],
-        params_files=[str(tmp_path / "params.yaml"), str(tmp_path / "params.json")],
-        params=["epochs=7", "tag=blue", "warm=true"],
-        metrics_files=[str(tmp_path / "metrics.json"), str(tmp_path / "metrics.yaml")],
-        metrics=["auc=0.93"],
-    ).manifest
+    doc = (
+        Registry.open(repo)
+        .register(
+            "fraud",
+            [model_dir],
+            params_files=[str(tmp_path / "params.yaml"), str(tmp_path / "params.json")],
+            params=["epochs=7", "tag=blue", "warm=true"],
+            metrics_files=[str(tmp_path / "metrics.json"), str(tmp_path / "metrics.yaml")],
+            metrics=["auc=0.93"],
+        )
+        .manifest
+    )
     assert doc["params"] == {
-        "lr": 0.01, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "epochs": 7, "batch": 32, "tag": "blue", "warm": True,
+        "lr": 0.01,
+        "optimizer": {"name": "adam", "betas": [0.9, 0.999]},
+        "epochs": 7,
+        "batch": 32,
+        "tag": "blue",
+        "warm": True,
     }
     assert doc["metrics"] == {"auc": 0.93, "loss": 0.2, "latency_ms": 12}
 
@@ -300,7 +349,11 @@ def test_register_parent_is_recorded_as_resolved_version(repo: Path, model_dir: 
     reg = Registry.open(repo)
     reg.register("base", [model_dir])
     (tmp_path / "ft.bin").write_bytes(b"fine-tuned")
-    doc = Registry.open(repo).register("fraud", [tmp_path / "ft.bin"], parent="base", message="fine-tune").manifest
+    doc = (
+        Registry.open(repo)
+        .register("fraud", [tmp_path / "ft.bin"], parent="base", message="fine-tune")
+        .manifest
+    )
     assert doc["parent"] == "base@v1"
     assert doc["message"] == "fine-tune"
 
@@ -309,8 +362,22 @@ def test_register_cli_flags_reach_the_manifest(repo: Path, model_dir: Path, tmp_
     (tmp_path / "m.yaml").write_text("auc: 0.8\n")
     assert run_mreg("register", "base", str(model_dir), cwd=repo).code == 0
     r = run_mreg(
-        "register", "fraud", str(model_dir), "--params", str(tmp_path / "m.yaml"), "--param", "k=v",
-        "--metrics", str(tmp_path / "m.yaml"), "--metric", "f1=1", "--parent", "base@v1", "--image", "img:1", cwd=repo,
+        "register",
+        "fraud",
+        str(model_dir),
+        "--params",
+        str(tmp_path / "m.yaml"),
+        "--param",
+        "k=v",
+        "--metrics",
+        str(tmp_path / "m.yaml"),
+        "--metric",
+        "f1=1",
+        "--parent",
+        "base@v1",
+        "--image",
+        "img:1",
+        cwd=repo,
     )
     assert r.code == 0, r.err
     doc = _manifest(repo, "fraud", 1)
@@ -346,7 +413,9 @@ def test_register_unreachable_remote_exits_6_and_changes_nothing(repo: Path, mod
 
 
 @pytest.mark.parametrize("command", ["register", "promote"])
-def test_a_lock_left_by_a_crashed_git_is_named_not_retried_forever(repo: Path, tmp_path: Path, command: str) -> None:
+def test_a_lock_left_by_a_crashed_git_is_named_not_retried_forever(
+    repo: Path, tmp_path: Path, command: str
+) -> None:
     """A live git holds a ref lock for milliseconds (mreg retries); one minutes old was left by a
     crash: mreg names the file (exit 4) instead of 40 retries blaming "another writer"."""
     import os

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from mreg.errors import IntegrityError
-from mreg.gitrepo import GitRepo
-from mreg.layout import REGISTRY_REF
+from mreg.git.layout import REGISTRY_REF
+from mreg.git.repo import GitRepo
 from mreg.manifest import artifact_set_digest
 from mreg.registry import Registry
 from testing.gitutil import make_repo, run_mreg
@@ -48,7 +48,9 @@ def commit_blob(repo: Path, path: str, data: bytes) -> None:
 def crafted(manifest: dict, **changes: object) -> bytes:  # type: ignore[type-arg]
     doc = {**manifest, "version": 2, **changes}
     if "artifacts" in changes and "digest" not in changes:
-        doc["digest"] = artifact_set_digest(doc["artifacts"])  # a careful attacker keeps the digest consistent
+        doc["digest"] = artifact_set_digest(
+            doc["artifacts"]
+        )  # a careful attacker keeps the digest consistent
     return yaml.safe_dump(doc, sort_keys=False).encode()
 
 
@@ -63,24 +65,44 @@ def _art(manifest: dict, path: str) -> dict:  # type: ignore[type-arg]
 CASES = {
     "absolute path": (lambda m: crafted(m, artifacts=[_art(m, "/tmp/mreg-evil.bin")]), "artifacts.0.path"),
     "climbs out": (lambda m: crafted(m, artifacts=[_art(m, "../../x.bin")]), "artifacts.0.path"),
-    "climbs out in the middle": (lambda m: crafted(m, artifacts=[_art(m, "a/../../x.bin")]), "artifacts.0.path"),
+    "climbs out in the middle": (
+        lambda m: crafted(m, artifacts=[_art(m, "a/../../x.bin")]),
+        "artifacts.0.path",
+    ),
     "backslash path": (lambda m: crafted(m, artifacts=[_art(m, "..\\..\\x.bin")]), "artifacts.0.path"),
-    "duplicate path": (lambda m: crafted(m, artifacts=[_art(m, "w.bin"), _art(m, "w.bin")]), "duplicate path"),
+    "duplicate path": (
+        lambda m: crafted(m, artifacts=[_art(m, "w.bin"), _art(m, "w.bin")]),
+        "duplicate path",
+    ),
     "unknown schema": (lambda m: crafted(m, schema="mreg/manifest/v9"), "mreg/manifest/v9"),
     "not a manifest schema": (lambda m: crafted(m, schema="evil/v1"), "schema"),
-    "python object tag": (lambda m: crafted(m).replace(b"message: null", b"message: !!python/object/apply:os.system ['touch pwned']"),
-                          "invalid YAML"),
+    "python object tag": (
+        lambda m: crafted(m).replace(
+            b"message: null", b"message: !!python/object/apply:os.system ['touch pwned']"
+        ),
+        "invalid YAML",
+    ),
     "digest does not match": (lambda m: crafted(m, digest="sha256:" + "0" * 64), "digest"),
     "wrong version in file": (lambda m: crafted(m, version=7), "fraud@v7"),
-    "deeply nested params": (lambda m: crafted(m).replace(b"params: {}", b"params: " + b"[" * 100_000 + b"]" * 100_000),
-                             "nested more than 100 levels deep"),
-    "alias bomb": (lambda m: crafted(m).replace(b"labels: {}", b"labels:\n" + "".join(
-        f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}" if i else "x"] * 10) + "]\n" for i in range(9)).encode()),
-                   "expands to more than"),
-    "enormous (20 MB)": (lambda m: crafted(m).replace(b"message: null", b"message: " + b"x" * 20_000_000), "more than the 8 MiB"),
+    "deeply nested params": (
+        lambda m: crafted(m).replace(b"params: {}", b"params: " + b"[" * 100_000 + b"]" * 100_000),
+        "nested more than 100 levels deep",
+    ),
+    "alias bomb": (
+        lambda m: crafted(m).replace(
+            b"labels: {}",
+            b"labels:\n"
+            + "".join(
+                f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}" if i else "x"] * 10) + "]\n" for i in range(9)
+            ).encode(),
+        ),
+        "expands to more than",
+    ),
+    "enormous (20 MB)": (
+        lambda m: crafted(m).replace(b"message: null", b"message: " + b"x" * 20_000_000),
+        "more than the 8 MiB",
+    ),
 }
-
-
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -98,10 +120,15 @@ def test_crafted_manifest_is_refused_precisely(case: str, base: tuple[Path, dict
         assert len(lines) == 1 and "Traceback" not in r.err, r.err
         assert lines[0].startswith(f"mreg: error: {where}") and expected in lines[0], lines[0]
     reg = Registry.open(repo)
-    for call in (lambda: reg.resolve("fraud"), lambda: reg.resolve("fraud@v2")):  # and the API (same code as `resolve`)
+    for call in (
+        lambda: reg.resolve("fraud"),
+        lambda: reg.resolve("fraud@v2"),
+    ):  # and the API (same code as `resolve`)
         with pytest.raises(IntegrityError) as exc:
             call()
-        assert exc.value.exit_code == 5 and exc.value.message.startswith(where) and expected in exc.value.message
+        assert (
+            exc.value.exit_code == 5 and exc.value.message.startswith(where) and expected in exc.value.message
+        )
     assert not dest.exists() or not any(dest.iterdir())
     assert tree_outside(tmp_path, dest) == before and not (repo / "pwned").exists()
     assert not Path("/tmp/mreg-evil.bin").exists()
@@ -111,8 +138,12 @@ def test_crafted_manifest_is_refused_precisely(case: str, base: tuple[Path, dict
     assert "mreg/registry:models/fraud/versions/2.yaml" in r.out and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize("target_name", ["outside", "out-evil"])  # "out-evil": a sibling whose name starts like dest
-def test_pull_through_a_symlink_in_the_destination_stays_inside(base: tuple[Path, dict], tmp_path: Path, target_name: str) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    "target_name", ["outside", "out-evil"]
+)  # "out-evil": a sibling whose name starts like dest
+def test_pull_through_a_symlink_in_the_destination_stays_inside(
+    base: tuple[Path, dict], tmp_path: Path, target_name: str
+) -> None:  # type: ignore[type-arg]
     repo, _ = base
     dest = tmp_path / "out"
     outside = tmp_path / target_name
@@ -127,7 +158,9 @@ def test_pull_through_a_symlink_in_the_destination_stays_inside(base: tuple[Path
     assert not (dest / "sub").is_symlink() and (dest / "sub" / "x.bin").is_file()
 
 
-def test_a_symlinked_file_in_the_destination_is_replaced_not_followed(base: tuple[Path, dict], tmp_path: Path) -> None:  # type: ignore[type-arg]
+def test_a_symlinked_file_in_the_destination_is_replaced_not_followed(
+    base: tuple[Path, dict], tmp_path: Path
+) -> None:  # type: ignore[type-arg]
     repo, _ = base
     dest = tmp_path / "out"
     dest.mkdir()
@@ -145,7 +178,9 @@ def test_a_symlink_committed_into_the_registry_branch_is_not_a_manifest(base: tu
     g = GitRepo.discover(repo)
     tip = g.rev_parse(REGISTRY_REF)
     versions_tree = g.rev_parse(f"{tip}:models/fraud/versions")
-    entries = subprocess.run(["git", "ls-tree", versions_tree], cwd=repo, capture_output=True, text=True, check=True).stdout
+    entries = subprocess.run(
+        ["git", "ls-tree", versions_tree], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
     link = g.write_blob(b"/etc/passwd")
     new_versions = g.out("mktree", input=(entries + f"120000 blob {link}\t2.yaml\n").encode())
     fraud = g.out("mktree", input=f"040000 tree {new_versions}\tversions\n".encode())

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from mreg import aliases as alias_tags
-from mreg.gitrepo import GitRepo
-from mreg.layout import ALIASES_REF, REGISTRY_REF
+from mreg.git import tags as alias_tags
+from mreg.git.layout import ALIASES_REF, REGISTRY_REF
+from mreg.git.repo import GitRepo
 from mreg.manifest import load_yaml
 from mreg.registry import Registry
 from testing.gitutil import MREG, make_bare, make_repo, refs, run_mreg
@@ -58,7 +58,9 @@ def run_and_kill(args: list[str], cwd: Path, delay: float) -> str:
     """Start mreg in its own process group and SIGKILL the group after `delay` seconds.
 
     Returns "killed" or "finished" (the command completed before the kill landed)."""
-    proc = subprocess.Popen([*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     time.sleep(delay)
     outcome = "finished" if proc.poll() is not None else "killed"
     with contextlib.suppress(ProcessLookupError):
@@ -91,9 +93,12 @@ def clear_remote_crash(bare: Path | None, repo: Path, rerun: list[str], outcomes
     before_local, before_remote = refs(repo), refs(bare)
     r = run_mreg(*rerun, cwd=repo, env={"MREG_MAX_ATTEMPTS": "40"})
     assert r.code == 6, (r.code, r.err)
-    assert r.err.startswith("mreg: error: remote 'origin' cannot lock refs/") and ".lock exists there" in r.err, r.err
+    assert (
+        r.err.startswith("mreg: error: remote 'origin' cannot lock refs/") and ".lock exists there" in r.err
+    ), r.err
     assert refs(bare) == before_remote and {k: v for k, v in refs(repo).items() if "/remotes/" not in k} == {
-        k: v for k, v in before_local.items() if "/remotes/" not in k}
+        k: v for k, v in before_local.items() if "/remotes/" not in k
+    }
     for lock in stale_locks(bare):  # what git's own message tells the user to do
         (bare / lock).unlink()
 
@@ -114,14 +119,20 @@ def assert_intact(repo: Path, *, check_policy: bool = True) -> None:
         for d in digests:
             assert reg.store.exists(d), f"{path} names missing object {d}"
     # 3. every alias tag points at something that exists, and describes itself
-    rows = git(repo, "for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", "refs/tags/mreg/").splitlines()
+    rows = git(
+        repo, "for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", "refs/tags/mreg/"
+    ).splitlines()
     for row in rows:
         name, tag_oid, commit = row.split(" ")
         assert commit, f"{name} is not an annotated tag"
         for oid in (tag_oid, commit):
-            assert subprocess.run(["git", "cat-file", "-e", oid], cwd=repo).returncode == 0, f"{name} points at nothing"
+            assert subprocess.run(["git", "cat-file", "-e", oid], cwd=repo).returncode == 0, (
+                f"{name} points at nothing"
+            )
     # 4. git fsck: no errors (dangling objects from a killed write are expected and harmless)
-    fsck = subprocess.run(["git", "fsck", "--no-progress", "--no-dangling"], cwd=repo, capture_output=True, text=True)
+    fsck = subprocess.run(
+        ["git", "fsck", "--no-progress", "--no-dangling"], cwd=repo, capture_output=True, text=True
+    )
     assert fsck.returncode == 0 and "error" not in fsck.stderr.lower(), fsck.stderr
     # 5. mreg check passes (schemas, immutability, governed aliases against tags)
     if check_policy:
@@ -176,7 +187,9 @@ def remote_repo(tmp_path: Path) -> tuple[Path, Path]:
 
 # -- register --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("where,trials", [("local", 16), ("remote", 10)])
-def test_register_killed_at_random_points(where: str, trials: int, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_register_killed_at_random_points(
+    where: str, trials: int, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     rng = random.Random(f"{SEED}-register-{where}")
     if where == "local":
         repo, bare = request.getfixturevalue("local_repo"), None
@@ -198,7 +211,9 @@ def test_register_killed_at_random_points(where: str, trials: int, request: pyte
                 outcome = "killed-after-push-before-local-ref"
         outcomes[outcome] += 1
         expected += 1 if landed else 0
-        assert versions(record, "m") == list(range(1, expected + 1)), f"trial {i}: a version was lost or duplicated"
+        assert versions(record, "m") == list(range(1, expected + 1)), (
+            f"trial {i}: a version was lost or duplicated"
+        )
         clear_remote_crash(bare, repo, ["register", "m", str(f)], outcomes)
         assert versions(repo, "m") in (list(range(1, expected + 1)), list(range(1, expected)))
         assert_intact(repo)
@@ -216,7 +231,9 @@ def test_register_killed_at_random_points(where: str, trials: int, request: pyte
 
 # -- promote ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("where,trials", [("local", 9), ("remote", 9)])
-def test_promote_killed_at_random_points(where: str, trials: int, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_promote_killed_at_random_points(
+    where: str, trials: int, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     rng = random.Random(f"{SEED}-promote-{where}")
     if where == "local":
         repo, bare = request.getfixturevalue("local_repo"), None
@@ -236,14 +253,18 @@ def test_promote_killed_at_random_points(where: str, trials: int, request: pytes
             outcome = "killed-after-tag" if landed else "killed-before-tag"
         outcomes[outcome] += 1
         seqs += 1 if landed else 0
-        assert tag_seqs(bare or repo, "m", "staging") == list(range(1, seqs + 1)), f"trial {i}: tag seqs not gapless"
+        assert tag_seqs(bare or repo, "m", "staging") == list(range(1, seqs + 1)), (
+            f"trial {i}: tag seqs not gapless"
+        )
         assert_intact(repo)
         if bare is not None:
             # Never a local alias move the remote lacks (the tag is published before it is named
             # here), and every tag the remote has points at a commit the remote has.
             local_tags = set(git(repo, "tag", "-l", "mreg/*").split())
             remote_tags = set(git(bare, "tag", "-l", "mreg/*").split())
-            assert local_tags <= remote_tags, f"trial {i}: unpublished local tag(s) {local_tags - remote_tags}"
+            assert local_tags <= remote_tags, (
+                f"trial {i}: unpublished local tag(s) {local_tags - remote_tags}"
+            )
             if remote_tags - local_tags:
                 outcomes["published-not-yet-fetched"] += 1
             for name in remote_tags:
@@ -254,7 +275,9 @@ def test_promote_killed_at_random_points(where: str, trials: int, request: pytes
         seqs = int(move.tag.rsplit("/", 1)[1])
         assert Registry.open(repo).resolve("m@staging").version == version
         if bare is not None:
-            remote_events = alias_tags.current(alias_tags.read_events(GitRepo(bare, None), "m", "staging"), "staging")
+            remote_events = alias_tags.current(
+                alias_tags.read_events(GitRepo(bare, None), "m", "staging"), "staging"
+            )
             assert remote_events is not None and remote_events.version == version
     assert_intact(repo)
     assert run_mreg("verify", cwd=repo).code == 0
@@ -267,9 +290,12 @@ def _ask_for(repo: Path, model: str, alias: str, version: int) -> None:
     reg = Registry.open(repo, offline=True)
     g = reg.git
     base = g.rev_parse(ALIASES_REF)
-    tree = g.write_tree(g.rev_parse(f"{base}^{{tree}}"), {
-        f"models/{model}.yaml": f"schema: mreg/model/v1\naliases:\n  {alias}: {version}\n".encode(),
-    })
+    tree = g.write_tree(
+        g.rev_parse(f"{base}^{{tree}}"),
+        {
+            f"models/{model}.yaml": f"schema: mreg/model/v1\naliases:\n  {alias}: {version}\n".encode(),
+        },
+    )
     commit = g.commit_tree(tree, [base], f"set {model} {alias} to v{version}\n")
     assert g.update_ref(ALIASES_REF, commit, base)
 
@@ -312,13 +338,18 @@ def test_remote_vanishing_mid_command(command: str, remote_repo: tuple[Path, Pat
     reg = Registry.open(repo)
     for i in range(3):
         reg.register("m", [artifact(tmp_path, 100 + i)])
-    args = (lambda i: ["register", "m", str(artifact(tmp_path, i))]) if command == "register" else (
-        lambda i: ["promote", f"m@v{1 + i % 3}", "--to", "staging"])
+    args = (
+        (lambda i: ["register", "m", str(artifact(tmp_path, i))])
+        if command == "register"
+        else (lambda i: ["promote", f"m@v{1 + i % 3}", "--to", "staging"])
+    )
     full = timed_run(args(0), repo)
     away = tmp_path / "remote-away.git"
     codes: Counter[str] = Counter()
     for i in range(1, 5):
-        proc = subprocess.Popen([*MREG, *args(i)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*MREG, *args(i)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         time.sleep(kill_delay(rng, full))
         shutil.move(bare, away)  # the remote is gone
         _, err = proc.communicate(timeout=60)
@@ -346,8 +377,16 @@ def test_remote_vanishing_mid_command(command: str, remote_repo: tuple[Path, Pat
 def test_six_concurrent_registers_in_one_clone_get_1_to_6(local_repo: Path, tmp_path: Path) -> None:
     repo = local_repo
     files = [artifact(tmp_path, i) for i in range(6)]
-    procs = [subprocess.Popen([*MREG, "register", "m", str(f)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for f in files]
+    procs = [
+        subprocess.Popen(
+            [*MREG, "register", "m", str(f)],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in files
+    ]
     results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     assert all(code == 0 for _, _, code in results), [err for _, err, _ in results]
     printed = sorted(int(out.strip().rsplit("@v", 1)[1]) for out, _, _ in results)

@@ -30,17 +30,25 @@ def two_versions(repo: Path, tmp_path: Path) -> Path:
 
 
 def _tree(d: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(d)): (p.read_text(), stat.S_IMODE(p.stat().st_mode)) for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): (p.read_text(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_dir_holds_exactly_the_pulled_version(two_versions: Path, tmp_path: Path) -> None:
     out = tmp_path / "srv" / "model"
     assert run_mreg("pull", "fraud@v1", "-o", str(out), cwd=two_versions).code == 0
     assert set(_tree(out)) == {"a.txt", "sub/b.txt", "run.sh"}
-    assert run_mreg("pull", "fraud@v2", "-o", str(out), cwd=two_versions).code == 0  # last week's pull: replaced
+    assert (
+        run_mreg("pull", "fraud@v2", "-o", str(out), cwd=two_versions).code == 0
+    )  # last week's pull: replaced
     (out / "stray.tmp").write_text("left by someone")
     r = run_mreg("pull", "fraud@v1", "-o", str(out), cwd=two_versions)
-    assert r.code == 2 and "not an earlier pull" in r.err and (out / "stray.tmp").exists()  # someone's file: refused
+    assert (
+        r.code == 2 and "not an earlier pull" in r.err and (out / "stray.tmp").exists()
+    )  # someone's file: refused
     assert run_mreg("pull", "fraud@v2", "-o", str(out), "--force", cwd=two_versions).code == 0
     assert _tree(out) == {"a.txt": ("a2\n", 0o644), "run.sh": ("#!/bin/sh\necho hi\n", 0o755)}
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # nothing left beside it
@@ -84,7 +92,9 @@ def test_a_symlinked_dir_is_flipped_in_one_rename(two_versions: Path, tmp_path: 
     assert run_mreg("pull", "fraud@v2", "-o", str(srv / "model"), cwd=two_versions).code == 0
     assert (srv / "model").is_symlink() and os.readlink(srv / "model") != first
     assert set(_tree(srv / "model")) == {"a.txt", "run.sh"}
-    assert sorted(p.name for p in srv.iterdir()) == sorted(["model", os.readlink(srv / "model")])  # the old one is gone
+    assert sorted(p.name for p in srv.iterdir()) == sorted(
+        ["model", os.readlink(srv / "model")]
+    )  # the old one is gone
 
 
 @pytest.mark.parametrize("where", [".", ".."])

@@ -98,17 +98,23 @@ def test_review_without_github_says_what_to_do_next(tmp_path: Path) -> None:
         env = {"GITHUB_REPOSITORY": "", "GITHUB_API_URL": "", "GH_TOKEN": "", "GITHUB_TOKEN": ""}
         r = run_mreg("promote", "fraud@v1", "--to", "production", cwd=team.repo, env=env)
         assert r.code == 0
-        assert "next: open a merge request from branch mreg/promote/fraud/production/v1 into mreg/aliases" in r.out
+        assert (
+            "next: open a merge request from branch mreg/promote/fraud/production/v1 into mreg/aliases"
+            in r.out
+        )
         assert "mreg apply" in r.out
 
 
 # -- stores and inputs -------------------------------------------------------------------------------
-@pytest.mark.parametrize(("store", "code", "needle"), [
-    ("s3:/bucket/x", 2, "not a URL"),
-    ("relative/dir", 2, "absolute path"),
-    ("file://host/x", 2, "absolute path"),
-    ("ftp://nowhere.invalid/x", 6, "unreachable"),
-])
+@pytest.mark.parametrize(
+    ("store", "code", "needle"),
+    [
+        ("s3:/bucket/x", 2, "not a URL"),
+        ("relative/dir", 2, "absolute path"),
+        ("file://host/x", 2, "absolute path"),
+        ("ftp://nowhere.invalid/x", 6, "unreachable"),
+    ],
+)
 def test_init_checks_the_store_before_recording_it(repo: Path, store: str, code: int, needle: str) -> None:
     before = refs(repo)
     r = run_mreg("init", "--store", store, cwd=repo)
@@ -131,7 +137,10 @@ def test_symlinks_inside_are_followed_and_the_rest_refused(repo: Path, tmp_path:
     (m / "tokenizer").symlink_to("tok-v2")
     (m / "w.bin").write_bytes(b"w")
     assert run_mreg("register", "fraud", str(m), cwd=repo).code == 0
-    paths = {a["path"] for a in yaml.safe_load(_git(repo, "show", "mreg/registry:models/fraud/versions/1.yaml"))["artifacts"]}
+    paths = {
+        a["path"]
+        for a in yaml.safe_load(_git(repo, "show", "mreg/registry:models/fraud/versions/1.yaml"))["artifacts"]
+    }
     assert "tokenizer/vocab.txt" in paths
     (m / "secrets").symlink_to(Path.home())
     r = run_mreg("register", "fraud", str(m), cwd=repo)
@@ -169,7 +178,9 @@ def test_at_treats_both_date_forms_alike(repo: Path, model_dir: Path) -> None:
 
 def test_the_python_api_takes_mappings(repo: Path, model_dir: Path) -> None:
     reg = Registry.open(repo)
-    result = reg.register("fraud", [model_dir], metrics={"auc": 0.93}, params={"layers": [64, 32]}, params_files=())
+    result = reg.register(
+        "fraud", [model_dir], metrics={"auc": 0.93}, params={"layers": [64, 32]}, params_files=()
+    )
     assert result.manifest["metrics"] == {"auc": 0.93} and result.manifest["params"] == {"layers": [64, 32]}
     with pytest.raises(Exception, match="not a number"):
         reg.register("fraud", [model_dir], metrics={"auc": "high"})
@@ -229,7 +240,9 @@ def test_resolve_mentions_a_move_waiting_for_review(team: Team) -> None:
     assert r.code == 3 and "waiting for review on branch mreg/promote/fraud/production/v1" in r.err
 
 
-def test_store_copy_moves_every_version_to_a_shared_store(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_store_copy_moves_every_version_to_a_shared_store(
+    repo: Path, model_dir: Path, tmp_path: Path
+) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
     shared = tmp_path / "shared"
     r = run_mreg("store", "copy", "--to", str(shared), cwd=repo)
@@ -265,9 +278,15 @@ def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path
 
     t = threading.Thread(target=accept, daemon=True)
     t.start()
-    env = {"MREG_STORE": "s3://bucket/models", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
-           "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true", "MREG_S3_TIMEOUT": "1"}
+    env = {
+        "MREG_STORE": "s3://bucket/models",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "MREG_S3_TIMEOUT": "1",
+    }
     started = time.monotonic()
     try:
         r = run_mreg("register", "fraud", str(model_dir), cwd=repo, env=env, timeout=120)
@@ -292,7 +311,9 @@ def test_writes_through_a_registry_cache_need_a_shared_store(team: Team, tmp_pat
 
 
 def test_data_that_cannot_be_inspected_is_recorded_with_a_warning(repo: Path, model_dir: Path) -> None:
-    r = run_mreg("register", "fraud", str(model_dir), "--data", "train=nosuchscheme://bucket/train.csv", cwd=repo)
+    r = run_mreg(
+        "register", "fraud", str(model_dir), "--data", "train=nosuchscheme://bucket/train.csv", cwd=repo
+    )
     assert r.code == 0 and "recorded the URI only" in r.err
 
 
@@ -309,14 +330,22 @@ def test_the_python_api_register_is_typed() -> None:
     assert {"params", "metrics", "data", "lockfile", "message", "parent"} <= set(sig.parameters)
 
 
-@pytest.mark.parametrize(("store", "needle"), [("S3://bucket/x", "lowercase"), ("htps://host/x", "unknown store scheme"),
-                                               ("/no/such/dir", "no such directory")])
+@pytest.mark.parametrize(
+    ("store", "needle"),
+    [
+        ("S3://bucket/x", "lowercase"),
+        ("htps://host/x", "unknown store scheme"),
+        ("/no/such/dir", "no such directory"),
+    ],
+)
 def test_init_refuses_store_typos(repo: Path, store: str, needle: str) -> None:
     r = run_mreg("init", "--store", store, cwd=repo)
     assert r.code == 2 and needle in r.err
 
 
-def test_init_refuses_a_store_that_lacks_the_registered_versions(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_init_refuses_a_store_that_lacks_the_registered_versions(
+    repo: Path, model_dir: Path, tmp_path: Path
+) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -324,8 +353,16 @@ def test_init_refuses_a_store_that_lacks_the_registered_versions(repo: Path, mod
     r = run_mreg("init", "--store", str(empty), cwd=repo)
     assert r.code == 2 and "mreg store copy --to" in r.err and refs(repo) == before
     # after a switch made anyway (MREG_STORE, or an older mreg), --from copies from the per-clone store
-    r = run_mreg("store", "copy", "--from", str(repo / ".git" / "mreg" / "objects"), "--to", str(empty), cwd=repo,
-                 env={"MREG_STORE": str(empty)})
+    r = run_mreg(
+        "store",
+        "copy",
+        "--from",
+        str(repo / ".git" / "mreg" / "objects"),
+        "--to",
+        str(empty),
+        cwd=repo,
+        env={"MREG_STORE": str(empty)},
+    )
     assert r.code == 0 and "copied 3 object(s)" in r.out
     r = run_mreg("init", "--store", str(empty), cwd=repo)
     assert r.code == 0 and r.out.startswith("updated mreg/aliases")

@@ -14,7 +14,11 @@ from mreg.gates import Baseline, evaluate, markdown_table
 from testing.fake_github import branch_sha, push_files, show
 from testing.team import Team, make_team
 
-MANIFEST = {"metrics": {"auc": 0.91, "latency_ms": 40}, "data": [{"name": "train", "uri": "s3://x"}], "environment": {"python": "3.11"}}
+MANIFEST = {
+    "metrics": {"auc": 0.91, "latency_ms": 40},
+    "data": [{"name": "train", "uri": "s3://x"}],
+    "environment": {"python": "3.11"},
+}
 
 
 def _ok(rules: list[dict], manifest: dict = MANIFEST, **baselines: Baseline) -> list[bool]:
@@ -76,7 +80,13 @@ def test_gate_prints_a_table_and_passes(live: Team) -> None:
 
 def test_failing_gate_exits_1_with_every_failure_listed(live: Team, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
-    r = live.mreg("gate", "fraud@v3", "--to", "production", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    r = live.mreg(
+        "gate",
+        "fraud@v3",
+        "--to",
+        "production",
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert r.code == 1
     assert "FAILED" in r.out and r.out.count("FAIL ") >= 3
     assert "mreg: error: gate failed for fraud@production" in r.err
@@ -84,7 +94,10 @@ def test_failing_gate_exits_1_with_every_failure_listed(live: Team, tmp_path: Pa
     assert "❌ FAIL" in summary.read_text()
     r = live.mreg("gate", "fraud@v3", "--to", "production", "--json")
     data = json.loads(r.out[: r.out.index("\n}\n") + 2])  # the report; the error object follows it
-    assert data["ok"] is False and {v["rule"] for v in data["reports"][0]["verdicts"] if not v["ok"]} >= {"auc min", "latency_ms max"}
+    assert data["ok"] is False and {v["rule"] for v in data["reports"][0]["verdicts"] if not v["ok"]} >= {
+        "auc min",
+        "latency_ms max",
+    }
 
 
 def test_alias_without_rules_passes(live: Team) -> None:
@@ -102,8 +115,14 @@ def test_gate_changed_judges_a_pull_request_by_its_base_rules(live: Team) -> Non
     push_files(live.bare, branch, {"models/fraud.yaml": loosened}, "loosen")
     event = live.gh.pull_request_event(1, "synchronize")
     assert event["pull_request"]["base"]["sha"] == base
-    subprocess.run(["git", "fetch", "--quiet", "origin", f"{branch}:refs/remotes/origin/{branch}"], cwd=live.repo, check=True)
-    r = live.mreg("gate", "--changed", "--base", event["pull_request"]["base"]["sha"], "--head", f"origin/{branch}")
+    subprocess.run(
+        ["git", "fetch", "--quiet", "origin", f"{branch}:refs/remotes/origin/{branch}"],
+        cwd=live.repo,
+        check=True,
+    )
+    r = live.mreg(
+        "gate", "--changed", "--base", event["pull_request"]["base"]["sha"], "--head", f"origin/{branch}"
+    )
     assert r.code == 1, r.out + r.err
     assert "fraud@production -> v3 (now v1): FAILED" in r.out and "auc min" in r.out
     # an unchanged head has nothing to gate

@@ -14,7 +14,7 @@ import pytest
 from mreg.ports import ObjectStore
 from mreg.store import open_store
 from testing.gitutil import MREG, make_repo, run_mreg
-from testing.s3 import Bucket, s3, s3_server  # noqa: F401
+from testing.s3 import Bucket
 
 
 def _repo_and_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, ObjectStore]:
@@ -39,7 +39,9 @@ def _gc(repo: Path, *args: str) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("kind", ["local", "file", "s3"])
-def test_gc_keeps_referenced_and_young_objects(kind: str, tmp_path: Path, model_dir: Path, request: pytest.FixtureRequest) -> None:
+def test_gc_keeps_referenced_and_young_objects(
+    kind: str, tmp_path: Path, model_dir: Path, request: pytest.FixtureRequest
+) -> None:
     repo, store = _repo_and_store(kind, tmp_path, request)
     lock = tmp_path / "requirements.lock"
     lock.write_text("numpy==2.0.0\n")
@@ -69,7 +71,9 @@ def test_gc_keeps_referenced_and_young_objects(kind: str, tmp_path: Path, model_
 
 
 @pytest.mark.slow
-def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_gc_during_a_live_register_takes_nothing(
+    tmp_path: Path, s3: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MREG_PART_SIZE", str(5 * 1024 * 1024))
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))
     model = tmp_path / "m"
@@ -90,8 +94,13 @@ def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, mon
 
     s3.recorder.fault = hold_parts
     s3.recorder.after = after
-    proc = subprocess.Popen([*MREG, "register", "fraud", str(model)], cwd=repo, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*MREG, "register", "fraud", str(model)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert held.wait(30) and small_put.wait(30), "register never got mid-upload"
         report = _gc(repo)  # the register has stored small.json, is uploading big.bin, has committed nothing
@@ -107,11 +116,13 @@ def test_gc_during_a_live_register_takes_nothing(tmp_path: Path, s3: Bucket, mon
     assert _gc(repo, "--grace", "0s")["deleted"] == []  # now everything is referenced
 
 
-def test_gc_aborts_stale_multipart_uploads_under_the_prefix(tmp_path: Path, s3: Bucket) -> None:  # noqa: F811
+def test_gc_aborts_stale_multipart_uploads_under_the_prefix(tmp_path: Path, s3: Bucket) -> None:
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))
     mine = s3.client.create_multipart_upload(Bucket=s3.name, Key="team/models/sha256/ab/" + "c" * 62)
     other = s3.client.create_multipart_upload(Bucket=s3.name, Key="someone-else/file")
-    s3.client.upload_part(Bucket=s3.name, Key=mine["Key"], UploadId=mine["UploadId"], PartNumber=1, Body=b"x" * 1024)
+    s3.client.upload_part(
+        Bucket=s3.name, Key=mine["Key"], UploadId=mine["UploadId"], PartNumber=1, Body=b"x" * 1024
+    )
     assert _gc(repo)["stale_uploads"] == 0  # its newest part is younger than 24h
     r = run_mreg("gc", "--grace", "0s", cwd=repo)
     assert r.code == 0 and "aborted 1 unfinished upload(s)" in r.out

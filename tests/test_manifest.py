@@ -85,7 +85,9 @@ def test_written_manifest_validates_against_shipped_json_schema() -> None:
 
 
 def test_parse_manifest_python_object_tag_is_refused_not_built() -> None:
-    text = dump_manifest(_manifest()).decode() + "evil: !!python/object/apply:os.system ['touch /tmp/pwned']\n"
+    text = (
+        dump_manifest(_manifest()).decode() + "evil: !!python/object/apply:os.system ['touch /tmp/pwned']\n"
+    )
     with pytest.raises(IntegrityError, match="YAML"):
         parse_manifest(text.encode(), where="models/fraud/versions/1.yaml")
 

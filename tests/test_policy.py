@@ -15,8 +15,12 @@ from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import run_mreg
 from testing.team import POLICY, Team, make_team
 
-COMMENTED = "# Fraud scorer: owned by the risk team. Ask #risk-ml before loosening a gate.\n" + POLICY.replace(
-    "    - {metric: latency_ms, max: 50}\n", "    - {metric: latency_ms, max: 50}   # the p99 budget of the card API\n"
+COMMENTED = (
+    "# Fraud scorer: owned by the risk team. Ask #risk-ml before loosening a gate.\n"
+    + POLICY.replace(
+        "    - {metric: latency_ms, max: 50}\n",
+        "    - {metric: latency_ms, max: 50}   # the p99 budget of the card API\n",
+    )
 )
 
 
@@ -39,12 +43,25 @@ def test_a_promotion_request_changes_only_the_pin(team: Team) -> None:
     after = show(team.bare, "mreg/promote/fraud/production/v1:models/fraud.yaml")
     removed, added = _changed_lines(COMMENTED, after)
     assert removed == []
-    assert len(added) == 2 and added[0] == "aliases:" and added[1].startswith("  production: {version: 1, digest: sha256:")
+    assert (
+        len(added) == 2
+        and added[0] == "aliases:"
+        and added[1].startswith("  production: {version: 1, digest: sha256:")
+    )
 
 
 def test_policy_opens_a_pull_request_that_keeps_every_comment(team: Team) -> None:
     before = branch_sha(team.bare, "mreg/aliases")
-    r = team.mreg("policy", "fraud", "--owner", "bob", "--gate", "production={metric: f1, min: 0.7}", "--reason", "f1 matters now")
+    r = team.mreg(
+        "policy",
+        "fraud",
+        "--owner",
+        "bob",
+        "--gate",
+        "production={metric: f1, min: 0.7}",
+        "--reason",
+        "f1 matters now",
+    )
     assert r.code == 0, r.err
     assert "pull request: https://github.example/acme/models/pull/1" in r.out
     assert branch_sha(team.bare, "mreg/aliases") == before  # proposed, not committed
@@ -53,7 +70,9 @@ def test_policy_opens_a_pull_request_that_keeps_every_comment(team: Team) -> Non
     assert removed == ["owners: [alice, acme/ml-leads]"] and "owners: [alice, acme/ml-leads, bob]" in added
     assert "    - {metric: f1, min: 0.7}" in added and len(added) == 2
     assert "# the p99 budget of the card API" in after and after.startswith("# Fraud scorer")
-    assert "/models/fraud.yaml @alice @acme/ml-leads @bob" in show(team.bare, "mreg/policy/fraud:.github/CODEOWNERS")
+    assert "/models/fraud.yaml @alice @acme/ml-leads @bob" in show(
+        team.bare, "mreg/policy/fraud:.github/CODEOWNERS"
+    )
     body = team.gh.pulls[1]["body"]
     assert "```diff" in body and "+    - {metric: f1, min: 0.7}" in body and "f1 matters now" in body
     team.gh.merge(1)
@@ -68,16 +87,22 @@ def test_policy_can_protect_an_alias_in_mreg_yaml(team: Team) -> None:
     r = team.mreg("policy", "fraud", "--protect", "staging")
     assert r.code == 0, r.err
     after = show(team.bare, "mreg/policy/fraud:mreg.yaml")
-    assert after.startswith("# team settings") and yaml.safe_load(after)["protected_aliases"] == ["production", "staging"]
+    assert after.startswith("# team settings") and yaml.safe_load(after)["protected_aliases"] == [
+        "production",
+        "staging",
+    ]
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--gate", "production={metric: auc, minimum: 0.9}"], "not a rule"),
-    (["--gate", "production"], "ALIAS=RULE"),
-    (["--owner", "bad name!"], "not a git-host user"),
-    ([], "nothing to change"),
-    (["--gate", "Production={metric: auc, min: 0.9}"], "invalid alias"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--gate", "production={metric: auc, minimum: 0.9}"], "not a rule"),
+        (["--gate", "production"], "ALIAS=RULE"),
+        (["--owner", "bad name!"], "not a git-host user"),
+        ([], "nothing to change"),
+        (["--gate", "Production={metric: auc, min: 0.9}"], "invalid alias"),
+    ],
+)
 def test_bad_policy_changes_are_refused(team: Team, args: list[str], needle: str) -> None:
     before = branch_sha(team.bare, "mreg/aliases")
     r = team.mreg("policy", "fraud", *args)
@@ -87,9 +112,13 @@ def test_bad_policy_changes_are_refused(team: Team, args: list[str], needle: str
 
 def test_without_a_remote_policy_commits_to_the_local_governed_branch(repo: Path, model_dir: Path) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
-    r = run_mreg("policy", "fraud", "--owner", "alice", "--gate", "production {metric: auc, min: 0.9}", cwd=repo)
+    r = run_mreg(
+        "policy", "fraud", "--owner", "alice", "--gate", "production {metric: auc, min: 0.9}", cwd=repo
+    )
     assert r.code == 0 and "committed to mreg/aliases" in r.out
-    text = subprocess.run(["git", "show", "mreg/aliases:models/fraud.yaml"], cwd=repo, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["git", "show", "mreg/aliases:models/fraud.yaml"], cwd=repo, capture_output=True, text=True
+    ).stdout
     doc = yaml.safe_load(text)
     assert doc["owners"] == ["alice"] and doc["gates"]["production"] == [{"metric": "auc", "min": 0.9}]
     assert run_mreg("check", cwd=repo).code == 0

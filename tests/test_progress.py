@@ -55,8 +55,12 @@ def test_register_and_pull_show_a_bar_on_a_terminal(repo: Path, big_file: Path, 
     assert "100%" in err and (tmp_path / "out" / "weights.bin").stat().st_size == BIG
 
 
-def test_no_bar_under_json_or_when_stderr_is_not_a_terminal(repo: Path, big_file: Path, tmp_path: Path) -> None:
+def test_no_bar_under_json_or_when_stderr_is_not_a_terminal(
+    repo: Path, big_file: Path, tmp_path: Path
+) -> None:
     code, out, err = _run_with_stderr_on_a_terminal(["register", "fraud", str(big_file), "--json"], repo)
     assert code == 0 and "%" not in err and '"ref": "fraud@v1"' in out, err
-    proc = subprocess.run([*MREG, "pull", "fraud@v1", "-o", str(tmp_path / "out")], cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run(
+        [*MREG, "pull", "fraud@v1", "-o", str(tmp_path / "out")], cwd=repo, capture_output=True, text=True
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # a CI log: nothing but the result

@@ -29,13 +29,35 @@ from mreg.registry import Registry
 from testing.gitutil import make_repo, refs, run_mreg, snapshot_store
 
 TRIED: Counter[str] = Counter()
-FAST = settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-FILES = settings(max_examples=300, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
-REGISTRY = settings(max_examples=80, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
-CLI = settings(max_examples=30, deadline=None, derandomize=True,
-               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FAST = settings(
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+FILES = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+REGISTRY = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+CLI = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,33 +72,146 @@ def _print_counts() -> Iterator[None]:
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80)
 NAME_CHARS = "abcz019._-@/\\:~^?*[ \n\t.A"
 NAMEISH = st.text(st.sampled_from(NAME_CHARS), max_size=70)
-TEXT = st.one_of(ANY_TEXT, NAMEISH, st.sampled_from([
-    "", "a", "fraud", "Fraud", "fraud..v1", "..", ".", "-a", "a-", "a" * 64, "a" * 65, "fraud.lock", "fraud\n",
-    "fraud/../x", "/etc/passwd", "fraud@", "@v1", "fraud@v0", "fraud@v01", "fraud@-1", "fraud@v1@v2", "fraud@latest",
-    "fraud@LATEST", "fraud@v999999999", "fraud@v1234567890", "fraud@production", "fraud@v", "fraud@vv1", "fraud@ 1",
-    "ｆｒａｕｄ", "fraud\u200b", "fraud@prod\u0000", "frau d", "fraud;rm -rf /", "$(id)", "`id`", "fraud@{0}", "fraud@~1",
-]))
-AT_TEXT = st.one_of(ANY_TEXT, st.sampled_from([
-    "30d", "0s", "999999w", "1000000d", "12h", "-1d", "1.5d", "2026-11-01", "9999-12-31", "0001-01-01", "0000-01-01",
-    "2026-13-01", "2026-02-30", "2026-11-01T25:00", "2026-11-01T12:00:00Z", "2026-11-01T12:00:00+14:00",
-    "2026-11-01T12:00:00-99:00", "2026-11-01 12:00", "20261101", "2026-W01-1", "yesterday", "now", "1e9", "",
-]), st.builds(lambda n, u: f"{n}{u}", st.integers(-10, 10**8), st.sampled_from("smhdwy")))
-KV = st.one_of(ANY_TEXT, st.builds(lambda k, v: f"{k}={v}", ANY_TEXT, ANY_TEXT), st.sampled_from([
-    "=", "=1", "a=", "a==b", "a=1=2", " a =1", "a\n=1", "lr=nan", "lr=inf", "lr=-inf", "lr=1e999", "lr=0x10",
-    "lr=1_000", "n=99999999999999999999999999", "b=true", "b=False", "x=None", "x=null", "x=[1,2]", "x={a: 1}",
-    "password=hunter2", "max_tokens=10", "a.b=1",
-]))
+TEXT = st.one_of(
+    ANY_TEXT,
+    NAMEISH,
+    st.sampled_from(
+        [
+            "",
+            "a",
+            "fraud",
+            "Fraud",
+            "fraud..v1",
+            "..",
+            ".",
+            "-a",
+            "a-",
+            "a" * 64,
+            "a" * 65,
+            "fraud.lock",
+            "fraud\n",
+            "fraud/../x",
+            "/etc/passwd",
+            "fraud@",
+            "@v1",
+            "fraud@v0",
+            "fraud@v01",
+            "fraud@-1",
+            "fraud@v1@v2",
+            "fraud@latest",
+            "fraud@LATEST",
+            "fraud@v999999999",
+            "fraud@v1234567890",
+            "fraud@production",
+            "fraud@v",
+            "fraud@vv1",
+            "fraud@ 1",
+            "ｆｒａｕｄ",
+            "fraud\u200b",
+            "fraud@prod\u0000",
+            "frau d",
+            "fraud;rm -rf /",
+            "$(id)",
+            "`id`",
+            "fraud@{0}",
+            "fraud@~1",
+        ]
+    ),
+)
+AT_TEXT = st.one_of(
+    ANY_TEXT,
+    st.sampled_from(
+        [
+            "30d",
+            "0s",
+            "999999w",
+            "1000000d",
+            "12h",
+            "-1d",
+            "1.5d",
+            "2026-11-01",
+            "9999-12-31",
+            "0001-01-01",
+            "0000-01-01",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-11-01T25:00",
+            "2026-11-01T12:00:00Z",
+            "2026-11-01T12:00:00+14:00",
+            "2026-11-01T12:00:00-99:00",
+            "2026-11-01 12:00",
+            "20261101",
+            "2026-W01-1",
+            "yesterday",
+            "now",
+            "1e9",
+            "",
+        ]
+    ),
+    st.builds(lambda n, u: f"{n}{u}", st.integers(-10, 10**8), st.sampled_from("smhdwy")),
+)
+KV = st.one_of(
+    ANY_TEXT,
+    st.builds(lambda k, v: f"{k}={v}", ANY_TEXT, ANY_TEXT),
+    st.sampled_from(
+        [
+            "=",
+            "=1",
+            "a=",
+            "a==b",
+            "a=1=2",
+            " a =1",
+            "a\n=1",
+            "lr=nan",
+            "lr=inf",
+            "lr=-inf",
+            "lr=1e999",
+            "lr=0x10",
+            "lr=1_000",
+            "n=99999999999999999999999999",
+            "b=true",
+            "b=False",
+            "x=None",
+            "x=null",
+            "x=[1,2]",
+            "x={a: 1}",
+            "password=hunter2",
+            "max_tokens=10",
+            "a.b=1",
+        ]
+    ),
+)
 YAML_CHARS = "[]{}:,-?!&*#|>'\"%@` \n\t\\ab01.eE~+"
 YAML_TAGS = [
-    "!!python/object/apply:os.system ['echo pwned']", "!!python/name:os.system", "!!binary aGVsbG8=", "!!set {a, b}",
-    "!!timestamp 2026-01-01", "!!float .nan", "!!float .inf", "!!omap [a: 1]", "!!str 1", "!custom x", "2026-01-01",
-    "&a [*a]", "*undefined", "0x1F", "0o17", "1_000", "~", "=", "<<: {a: 1}",
+    "!!python/object/apply:os.system ['echo pwned']",
+    "!!python/name:os.system",
+    "!!binary aGVsbG8=",
+    "!!set {a, b}",
+    "!!timestamp 2026-01-01",
+    "!!float .nan",
+    "!!float .inf",
+    "!!omap [a: 1]",
+    "!!str 1",
+    "!custom x",
+    "2026-01-01",
+    "&a [*a]",
+    "*undefined",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "~",
+    "=",
+    "<<: {a: 1}",
 ]
 
 
 def _nested(depth: int, kind: str) -> str:
-    return {"flow": "[" * depth + "]" * depth, "map": "{a: " * depth + "1" + "}" * depth,
-            "dash": "- " * depth + "x", "json": '{"a":' + "[" * depth + "]" * depth + "}"}[kind]
+    return {
+        "flow": "[" * depth + "]" * depth,
+        "map": "{a: " * depth + "1" + "}" * depth,
+        "dash": "- " * depth + "x",
+        "json": '{"a":' + "[" * depth + "]" * depth + "}",
+    }[kind]
 
 
 def _bomb(levels: int) -> str:
@@ -87,7 +222,9 @@ def _bomb(levels: int) -> str:
 
 
 JSONISH = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30), st.floats(), ANY_TEXT),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30), st.floats(), ANY_TEXT
+    ),
     lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(ANY_TEXT, kids, max_size=4)),
     max_leaves=20,
 )
@@ -96,20 +233,51 @@ FILE_CONTENT = st.one_of(
     st.text(st.sampled_from(YAML_CHARS), max_size=200),
     st.builds(lambda k, t: f"{k}: {t}\n", NAMEISH, st.sampled_from(YAML_TAGS)),
     st.builds(lambda d: json.dumps(d, allow_nan=True), JSONISH),
-    st.builds(_nested, st.sampled_from([1, 50, 99, 100, 101, 1000, 30_000, 100_000]), st.sampled_from(["flow", "map", "dash", "json"])),
+    st.builds(
+        _nested,
+        st.sampled_from([1, 50, 99, 100, 101, 1000, 30_000, 100_000]),
+        st.sampled_from(["flow", "map", "dash", "json"]),
+    ),
     st.builds(_bomb, st.integers(1, 9)),
-    st.sampled_from([
-        b"", b"\xff\xfe\x00a", b"\xef\xbb\xbfa: 1", "a: 1\na: 2\n", "- 1\n- 2\n", "just text", "1", "null", "[]", "{}",
-        "a: 1e999", "a: .inf", "a: -.nan", '{"a": NaN}', '{"a": Infinity}', "a: 99999999999999999999999999999",
-        "? [1, 2]\n: 3", "1: one", "true: yes", "a: !!binary aGVsbG8=", "---\na: 1\n---\nb: 2\n", "a: 1\n...\njunk: [",
-        "a:\n  b:\n    c:\n      d: 1", "x" * 100_000, "a: " + "x" * 1_000_000, "a: 'unterminated", "\t- a",
-    ]),
+    st.sampled_from(
+        [
+            b"",
+            b"\xff\xfe\x00a",
+            b"\xef\xbb\xbfa: 1",
+            "a: 1\na: 2\n",
+            "- 1\n- 2\n",
+            "just text",
+            "1",
+            "null",
+            "[]",
+            "{}",
+            "a: 1e999",
+            "a: .inf",
+            "a: -.nan",
+            '{"a": NaN}',
+            '{"a": Infinity}',
+            "a: 99999999999999999999999999999",
+            "? [1, 2]\n: 3",
+            "1: one",
+            "true: yes",
+            "a: !!binary aGVsbG8=",
+            "---\na: 1\n---\nb: 2\n",
+            "a: 1\n...\njunk: [",
+            "a:\n  b:\n    c:\n      d: 1",
+            "x" * 100_000,
+            "a: " + "x" * 1_000_000,
+            "a: 'unterminated",
+            "\t- a",
+        ]
+    ),
 )
 
 
 def _expect_usage(exc: BaseException) -> None:
     assert isinstance(exc, MregError), f"{type(exc).__name__}: {exc}"
-    assert isinstance(exc, UsageError) and exc.exit_code == 2, f"{type(exc).__name__} (exit {exc.exit_code}): {exc}"
+    assert isinstance(exc, UsageError) and exc.exit_code == 2, (
+        f"{type(exc).__name__} (exit {exc.exit_code}): {exc}"
+    )
     assert exc.message and "\n" not in one_line(exc.message)
 
 
@@ -181,8 +349,12 @@ def _recordable(value: Any) -> None:
 @given(st.lists(KV, max_size=5), st.lists(KV, max_size=5), st.lists(KV, max_size=3))
 def test_key_value_flags(params: list[str], metrics: list[str], data: list[str]) -> None:
     TRIED["K=V flags"] += 1
-    for fn, items in ((lambda x: build_params([], x), params), (lambda x: build_metrics([], x), metrics),
-                      (parse_data_refs, data), (lambda x: parse_pairs(x, flag="--param"), params)):
+    for fn, items in (
+        (lambda x: build_params([], x), params),
+        (lambda x: build_metrics([], x), metrics),
+        (parse_data_refs, data),
+        (lambda x: parse_pairs(x, flag="--param"), params),
+    ):
         try:
             out = fn(items)
         except Exception as exc:
@@ -193,7 +365,10 @@ def test_key_value_flags(params: list[str], metrics: list[str], data: list[str])
         metrics_out = build_metrics([], metrics)
     except UsageError:
         return
-    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in metrics_out.values())
+    assert all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in metrics_out.values()
+    )
 
 
 @pytest.fixture
@@ -234,7 +409,9 @@ def registry_repo(tmp_path: Path) -> Path:
 
 
 def _no_urls(items: list[str]) -> bool:
-    return not any(re.search(r"[A-Za-z][A-Za-z0-9+.-]*::?//", i) for i in items)  # never the network from a test
+    return not any(
+        re.search(r"[A-Za-z][A-Za-z0-9+.-]*::?//", i) for i in items
+    )  # never the network from a test
 
 
 @REGISTRY
@@ -247,8 +424,16 @@ def _no_urls(items: list[str]) -> bool:
     params_file=st.one_of(st.none(), FILE_CONTENT),
     allow=st.lists(st.sampled_from(["password", "x", ""]), max_size=2),
 )
-def test_register_in_process(registry_repo: Path, model: str, params: list[str], metrics: list[str], data: list[str],
-                             parent: str | None, params_file: str | bytes | None, allow: list[str]) -> None:
+def test_register_in_process(
+    registry_repo: Path,
+    model: str,
+    params: list[str],
+    metrics: list[str],
+    data: list[str],
+    parent: str | None,
+    params_file: str | bytes | None,
+    allow: list[str],
+) -> None:
     assume(_no_urls(data))
     TRIED["register (in-process)"] += 1
     repo = registry_repo
@@ -259,8 +444,16 @@ def test_register_in_process(registry_repo: Path, model: str, params: list[str],
         files.append(str(f))
     before = _state(repo)
     try:
-        Registry.open(repo).register(model, [repo / "w.bin"], params=params, metrics=metrics, data=data, parent=parent,
-                                     params_files=files, allow_secret_like=allow)
+        Registry.open(repo).register(
+            model,
+            [repo / "w.bin"],
+            params=params,
+            metrics=metrics,
+            data=data,
+            parent=parent,
+            params_files=files,
+            allow_secret_like=allow,
+        )
     except Exception as exc:
         assert isinstance(exc, (UsageError, NotFoundError)), f"{type(exc).__name__}: {exc}"
         assert exc.message and "\n" not in one_line(exc.message)
@@ -276,9 +469,13 @@ COMMANDS = st.one_of(
     st.builds(lambda r: ["resolve", "--", r], TEXT),
     st.builds(lambda r: ["show", "--", r], TEXT),
     st.builds(lambda r: ["log", "--", r], TEXT),
-    st.builds(lambda r, at: ["resolve", f"--at={at}", "--", r], st.sampled_from(["fraud", "fraud@v1"]), AT_TEXT),
+    st.builds(
+        lambda r, at: ["resolve", f"--at={at}", "--", r], st.sampled_from(["fraud", "fraud@v1"]), AT_TEXT
+    ),
     st.builds(lambda r, a: ["promote", f"--to={a}", "--", r], st.one_of(TEXT, st.just("fraud@v1")), TEXT),
-    st.builds(lambda m, kv: ["register", f"--param={kv}", "--", m, "w.bin"], st.one_of(TEXT, st.just("fraud")), KV),
+    st.builds(
+        lambda m, kv: ["register", f"--param={kv}", "--", m, "w.bin"], st.one_of(TEXT, st.just("fraud")), KV
+    ),
     st.builds(lambda kv: ["register", f"--metric={kv}", "--", "fraud", "w.bin"], KV),
     st.builds(lambda r: ["pull", "-o", "out", "--", r], TEXT),
 )
@@ -355,32 +552,83 @@ def test_hand_picked_bad_input(registry_repo: Path, argv: list[str], code: int, 
 # (issue 11) Everything below comes from a registry someone else may have written by hand.
 HOSTILE_TEXT = st.one_of(
     ANY_TEXT,
-    st.text(st.sampled_from("0123456789²³¹٣۳߃१০੩௩౩೩൩๓໓༣၃႓០᠐٠\u0660\uff11\x1b\r\n\t\x7f\x85\u202e\u2028[];:!<>@|`*_#"), max_size=30),
-    st.sampled_from(["1", "01", "003", "²", "1\n", "9" * 9, "9" * 10, "0", "-1", "1 ", " 1", "１", "1e3", "\u0661"]),
+    st.text(
+        st.sampled_from(
+            "0123456789²³¹٣۳߃१০੩௩౩೩൩๓໓༣၃႓០᠐٠\u0660\uff11\x1b\r\n\t\x7f\x85\u202e\u2028[];:!<>@|`*_#"
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(
+        ["1", "01", "003", "²", "1\n", "9" * 9, "9" * 10, "0", "-1", "1 ", " 1", "１", "1e3", "\u0661"]
+    ),
 )
-RECORD_VALUES = st.one_of(JSONISH, st.sampled_from(['"sha256:' + "a" * 64 + '"', "[\"a\"]", "{}", "NaN", "1e999", "\"\\u001b[2J\""]))
+RECORD_VALUES = st.one_of(
+    JSONISH, st.sampled_from(['"sha256:' + "a" * 64 + '"', '["a"]', "{}", "NaN", "1e999", '"\\u001b[2J"'])
+)
 
 
 @FAST
-@given(st.lists(st.tuples(st.sampled_from(["event", "model", "alias", "version", "digest", "previous", "reason", "request",
-                                           "governed", "at", "junk"]), RECORD_VALUES), max_size=10), HOSTILE_TEXT)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "event",
+                    "model",
+                    "alias",
+                    "version",
+                    "digest",
+                    "previous",
+                    "reason",
+                    "request",
+                    "governed",
+                    "at",
+                    "junk",
+                ]
+            ),
+            RECORD_VALUES,
+        ),
+        max_size=10,
+    ),
+    HOSTILE_TEXT,
+)
 def test_tag_records_parse_to_plain_values_or_nothing(fields: list[tuple[str, Any]], tail: str) -> None:
-    from mreg.aliases import _parse_tag, parse_record
+    from mreg.git.tags import _parse_tag, parse_record
 
     TRIED["tag records"] += 1
     body = "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in fields) + "\n" + tail
     rec = parse_record(body)
-    assert set(rec) <= {"event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at"}
-    raw = f"object {'a' * 40}\ntype commit\ntag x\ntagger M <m@x> {tail[:12]} +0000\n\nsubject\n\n{body}".encode("utf-8", "surrogatepass")
+    assert set(rec) <= {
+        "event",
+        "model",
+        "alias",
+        "version",
+        "digest",
+        "previous",
+        "reason",
+        "request",
+        "governed",
+        "at",
+    }
+    raw = f"object {'a' * 40}\ntype commit\ntag x\ntagger M <m@x> {tail[:12]} +0000\n\nsubject\n\n{body}".encode(
+        "utf-8", "surrogatepass"
+    )
     tag = _parse_tag("refs/tags/mreg/a/b/1", ("0" * 40, "tag", len(raw)), raw)
     assert tag is not None and isinstance(tag.timestamp, int)
 
 
 @FAST
-@given(st.binary(max_size=120), st.builds(lambda m, n, s: f"models/{m}/versions/{n}{s}".encode("utf-8", "surrogatepass"), HOSTILE_TEXT, HOSTILE_TEXT,
-                                          st.sampled_from([".yaml", ".yaml\n", ".yml", ""])))
+@given(
+    st.binary(max_size=120),
+    st.builds(
+        lambda m, n, s: f"models/{m}/versions/{n}{s}".encode("utf-8", "surrogatepass"),
+        HOSTILE_TEXT,
+        HOSTILE_TEXT,
+        st.sampled_from([".yaml", ".yaml\n", ".yml", ""]),
+    ),
+)
 def test_only_canonical_manifest_paths_count_as_records(raw: bytes, shaped: bytes) -> None:
-    from mreg.history import is_record_path
+    from mreg.git.history import is_record_path
 
     for path in (raw, shaped):
         TRIED["registry file names"] += 1
@@ -397,10 +645,23 @@ def test_manifest_values_are_plain_json_or_the_manifest_is_invalid(params: Any, 
 
     TRIED["manifest values"] += 1
     arts = [{"path": "w.bin", "size": 1, "digest": "sha256:" + "a" * 64}]
-    doc = {"schema": MANIFEST_SCHEMA, "model": "fraud", "version": 1, "digest": artifact_set_digest(arts),
-           "created_at": "2026-01-01T00:00:00Z", "created_by": "a <a@b>", "message": None, "source": None, "artifacts": arts,
-           "environment": {"python": "3.12", "platform": "linux", "packages": "sha256:" + "b" * 64},
-           "data": [], "params": params, "metrics": metrics, "parent": None, "labels": {}}
+    doc = {
+        "schema": MANIFEST_SCHEMA,
+        "model": "fraud",
+        "version": 1,
+        "digest": artifact_set_digest(arts),
+        "created_at": "2026-01-01T00:00:00Z",
+        "created_by": "a <a@b>",
+        "message": None,
+        "source": None,
+        "artifacts": arts,
+        "environment": {"python": "3.12", "platform": "linux", "packages": "sha256:" + "b" * 64},
+        "data": [],
+        "params": params,
+        "metrics": metrics,
+        "parent": None,
+        "labels": {},
+    }
     try:
         valid = validate_manifest(doc, where="t")
     except MregError as exc:
@@ -418,22 +679,53 @@ def test_shown_text_carries_no_control_character_and_no_markup(text: str) -> Non
     for out in (term(text), md(text)):
         assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", out)
     m = md(text)
-    assert "<" not in m and "](" not in m.replace("\\](", "") and not re.search(r"(?<!\\)[`*_|\[\]]", m) and "@" not in m
+    assert (
+        "<" not in m
+        and "](" not in m.replace("\\](", "")
+        and not re.search(r"(?<!\\)[`*_|\[\]]", m)
+        and "@" not in m
+    )
 
 
 @CLI
 @given(HOSTILE_TEXT, HOSTILE_TEXT, RECORD_VALUES, HOSTILE_TEXT)
-def test_hand_made_tags_and_commits_crash_no_reader(registry_repo: Path, alias: str, seq: str, version: Any, subject: str) -> None:
+def test_hand_made_tags_and_commits_crash_no_reader(
+    registry_repo: Path, alias: str, seq: str, version: Any, subject: str
+) -> None:
     import subprocess
 
     TRIED["tags and commits via git"] += 1
     git = lambda *a, **k: subprocess.run(["git", *a], cwd=registry_repo, capture_output=True, **k)  # noqa: E731
     name = f"mreg/fraud/{alias}/{seq}"
-    message = f"promote\n\nevent: \"promote\"\nmodel: \"fraud\"\nalias: {json.dumps(alias)}\nversion: {json.dumps(version)}\n"
-    tagged = git("tag", "-a", "-F", "-", "--", name, "mreg/registry", input=message.encode("utf-8", "surrogatepass")).returncode == 0
+    message = f'promote\n\nevent: "promote"\nmodel: "fraud"\nalias: {json.dumps(alias)}\nversion: {json.dumps(version)}\n'
+    tagged = (
+        git(
+            "tag",
+            "-a",
+            "-F",
+            "-",
+            "--",
+            name,
+            "mreg/registry",
+            input=message.encode("utf-8", "surrogatepass"),
+        ).returncode
+        == 0
+    )
     tree = git("rev-parse", "mreg/registry^{tree}").stdout.decode().strip()
     parent = git("rev-parse", "mreg/registry").stdout.decode().strip()
-    commit = git("commit-tree", tree, "-p", parent, "-F", "-", input=subject.encode("utf-8", "surrogatepass") or b"x").stdout.decode().strip()
+    commit = (
+        git(
+            "commit-tree",
+            tree,
+            "-p",
+            parent,
+            "-F",
+            "-",
+            input=subject.encode("utf-8", "surrogatepass") or b"x",
+        )
+        .stdout.decode()
+        .strip()
+    )
     assume(tagged or commit)
     if commit:  # an empty commit with that subject on the registry branch: `log` reads paths, never subjects
         git("update-ref", "refs/heads/mreg/registry", commit, parent)

@@ -51,7 +51,9 @@ def test_the_tutorial_runs_literally(tmp_path: Path) -> None:
     assert len(commands) >= 12 and commands[0] == "mreg init"
     outputs = []
     for command in commands:
-        r = subprocess.run(command, shell=True, cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            command, shell=True, cwd=repo, env=env, capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 0, (command, r.stderr)
         outputs.append((command, r.stdout))
     said = dict(outputs)

@@ -61,7 +61,21 @@ def test_check_model_valid_name_is_accepted(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Fraud", "a..b", "-fraud", "fraud-", ".fraud", "a" * 65, "a.lock", "", "fr aud", "fr/aud", "fraud\n", "ünï", "a:b"],
+    [
+        "Fraud",
+        "a..b",
+        "-fraud",
+        "fraud-",
+        ".fraud",
+        "a" * 65,
+        "a.lock",
+        "",
+        "fr aud",
+        "fr/aud",
+        "fraud\n",
+        "ünï",
+        "a:b",
+    ],
 )
 def test_check_model_invalid_name_is_refused_with_exit_2(name: str) -> None:
     with pytest.raises(UsageError) as exc:
@@ -81,7 +95,9 @@ def test_check_alias_reserved_alias_is_refused_as_reserved(name: str) -> None:
         check_alias(name)
 
 
-@pytest.mark.parametrize("name", ["Production", "1prod", "-x", "prod-", "a" * 33, "", "pro_d", "pro.d", "prod\n"])
+@pytest.mark.parametrize(
+    "name", ["Production", "1prod", "-x", "prod-", "a" * 33, "", "pro_d", "pro.d", "prod\n"]
+)
 def test_check_alias_invalid_alias_is_refused(name: str) -> None:
     with pytest.raises(UsageError, match="invalid alias"):
         check_alias(name)
@@ -115,7 +131,9 @@ def test_parse_at_naive_datetime_is_taken_as_utc() -> None:
     assert parse_at("2026-01-02T10:30:00", now=NOW) == datetime(2026, 1, 2, 10, 30, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize(("text", "delta"), [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    ("text", "delta"), [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))]
+)
 def test_parse_at_relative_age_counts_back_from_now(text: str, delta: timedelta) -> None:
     assert parse_at(text, now=NOW) == NOW - delta
 

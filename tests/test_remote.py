@@ -46,17 +46,35 @@ def test_init_pushes_both_branches_and_a_clone_sees_the_registry(team: dict[str,
     assert refs(team["bare"]) == remote
 
 
-def test_stale_clone_registers_the_next_version_not_a_duplicate(team: dict[str, Path], tmp_path: Path) -> None:
-    assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"]).out.strip() == "fraud@v1"
+def test_stale_clone_registers_the_next_version_not_a_duplicate(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
+    assert (
+        run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"]).out.strip()
+        == "fraud@v1"
+    )
     # bob has not fetched since alice registered: he still gets v2
-    assert run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=team["bob"]).out.strip() == "fraud@v2"
-    assert run_mreg("register", "fraud", _file(tmp_path, "c.bin", "c"), cwd=team["alice"]).out.strip() == "fraud@v3"
-    ls = subprocess.run(["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"], cwd=team["bare"],
-                        capture_output=True, text=True, check=True).stdout.split()
+    assert (
+        run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=team["bob"]).out.strip()
+        == "fraud@v2"
+    )
+    assert (
+        run_mreg("register", "fraud", _file(tmp_path, "c.bin", "c"), cwd=team["alice"]).out.strip()
+        == "fraud@v3"
+    )
+    ls = subprocess.run(
+        ["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"],
+        cwd=team["bare"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert ls == ["1.yaml", "2.yaml", "3.yaml"]
 
 
-def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(team: dict[str, Path], tmp_path: Path) -> None:
+def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
     a, b = team["alice"], team["bob"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
     run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
@@ -75,7 +93,9 @@ def test_promote_from_a_stale_clone_takes_the_next_seq(team: dict[str, Path], tm
     run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
     assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob fetched once
     assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
-    r = run_mreg("promote", "fraud@v2", "--to", "staging", cwd=b)  # bob's tags are stale: he must not reuse seq 1
+    r = run_mreg(
+        "promote", "fraud@v2", "--to", "staging", cwd=b
+    )  # bob's tags are stale: he must not reuse seq 1
     assert r.code == 0, r.err
     assert "staging/2" in r.out
     tags = sorted(k for k in refs(team["bare"], "refs/tags/mreg/"))
@@ -83,7 +103,9 @@ def test_promote_from_a_stale_clone_takes_the_next_seq(team: dict[str, Path], tm
     assert run_mreg("resolve", "fraud@staging", cwd=a).out.strip() == "fraud@v2"
 
 
-def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(team: dict[str, Path], tmp_path: Path) -> None:
+def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
     a = team["alice"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
     subprocess.run(["git", "remote", "set-url", "origin", str(tmp_path / "gone.git")], cwd=a, check=True)
@@ -109,7 +131,9 @@ def test_registry_url_reads_without_a_clone(team: dict[str, Path], tmp_path: Pat
     assert listing[0]["aliases"] == {"staging": 1}
     log = json.loads(run_mreg("log", "fraud", "--registry", url, "--json", cwd=elsewhere).out)
     assert [e["event"] for e in log] == ["register", "promote"]
-    assert json.loads(run_mreg("show", "fraud@staging", "--registry", url, "--json", cwd=elsewhere).out)["aliases"] == ["staging"]
+    assert json.loads(run_mreg("show", "fraud@staging", "--registry", url, "--json", cwd=elsewhere).out)[
+        "aliases"
+    ] == ["staging"]
     r = run_mreg("pull", "fraud@staging", "--registry", url, "-o", str(elsewhere / "out"), cwd=elsewhere)
     assert r.code == 0, r.err
     assert (elsewhere / "out" / "w.bin").read_text() == "production weights"
@@ -138,7 +162,9 @@ print("\n".join(out))
 
 
 @pytest.mark.slow
-def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(team: dict[str, Path], tmp_path: Path) -> None:
+def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
     clones = [team["alice"], team["bob"]]
     for name in ("carol", "dave"):
         clone(team["bare"], tmp_path / name)
@@ -149,22 +175,35 @@ def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(te
 
     def run(i: int) -> list[str]:
         repo = clones[i % len(clones)]  # two writers share each clone: local CAS and remote CAS both race
-        proc = subprocess.run([sys.executable, str(worker), str(repo), f"w{i}", str(per_worker)],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, str(worker), str(repo), f"w{i}", str(per_worker)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = [ref for refs_ in pool.map(run, range(8)) for ref in refs_]
     total = 8 * per_worker
-    assert sorted(results, key=lambda r: int(r.split("@v")[1])) == [f"fraud@v{i}" for i in range(1, total + 1)]
-    ls = subprocess.run(["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"], cwd=team["bare"],
-                        capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(results, key=lambda r: int(r.split("@v")[1])) == [
+        f"fraud@v{i}" for i in range(1, total + 1)
+    ]
+    ls = subprocess.run(
+        ["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"],
+        cwd=team["bare"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert sorted(ls, key=lambda n: int(n.split(".")[0])) == [f"{i}.yaml" for i in range(1, total + 1)]
     tags = refs(team["bare"], "refs/tags/mreg/fraud/staging/")
     assert sorted(int(t.rsplit("/", 1)[1]) for t in tags) == list(range(1, total + 1))
     # every registration commit is on the one linear history: nothing overwritten
-    count = subprocess.run(["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True).stdout
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True
+    ).stdout
     assert int(count) == total + 1
     r = run_mreg("log", "fraud", "--json", cwd=team["alice"])
     assert len([e for e in json.loads(r.out) if e["event"] == "promote"]) == total
@@ -188,24 +227,36 @@ def test_rejected_push_is_rebuilt_and_retried_until_it_lands(team: dict[str, Pat
     assert run_mreg("resolve", "fraud", cwd=team["bob"]).out.strip() == "fraud@v1"
 
 
-def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(team: dict[str, Path], tmp_path: Path) -> None:
+def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
     hook = team["bare"] / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
     before = refs(team["alice"], "refs/heads/mreg/")
-    r = run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"], env={"MREG_MAX_ATTEMPTS": "3"})
+    r = run_mreg(
+        "register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=team["alice"], env={"MREG_MAX_ATTEMPTS": "3"}
+    )
     assert r.code == 4, (r.code, r.err)
     assert "mreg/registry" in r.err and "Traceback" not in r.err
     assert refs(team["alice"], "refs/heads/mreg/") == before
 
 
-def test_offline_registrations_are_republished_under_the_next_free_numbers(team: dict[str, Path], tmp_path: Path) -> None:
+def test_offline_registrations_are_republished_under_the_next_free_numbers(
+    team: dict[str, Path], tmp_path: Path
+) -> None:
     a, b = team["alice"], team["bob"]
     assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a).out.strip() == "fraud@v1"
     assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob has the registry
     # on a plane: bob registers twice without the remote; meanwhile alice registers v2
-    assert run_mreg("register", "fraud", _file(tmp_path, "b1.bin", "b1"), "--offline", cwd=b).out.strip() == "fraud@v2"
-    assert run_mreg("register", "fraud", _file(tmp_path, "b2.bin", "b2"), "--offline", cwd=b).out.strip() == "fraud@v3"
+    assert (
+        run_mreg("register", "fraud", _file(tmp_path, "b1.bin", "b1"), "--offline", cwd=b).out.strip()
+        == "fraud@v2"
+    )
+    assert (
+        run_mreg("register", "fraud", _file(tmp_path, "b2.bin", "b2"), "--offline", cwd=b).out.strip()
+        == "fraud@v3"
+    )
     assert run_mreg("register", "fraud", _file(tmp_path, "a2.bin", "a2"), cwd=a).out.strip() == "fraud@v2"
     # back online: bob's work is published as v3 and v4, and he is told so
     r = run_mreg("register", "fraud", _file(tmp_path, "b3.bin", "b3"), cwd=b)
@@ -214,7 +265,9 @@ def test_offline_registrations_are_republished_under_the_next_free_numbers(team:
     assert "fraud@v2 -> fraud@v3" in r.err and "fraud@v3 -> fraud@v4" in r.err
     shown = json.loads(run_mreg("show", "fraud@v4", "--json", cwd=a).out)
     assert shown["manifest"]["artifacts"][0]["path"] == "b2.bin" and shown["manifest"]["version"] == 4
-    count = subprocess.run(["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True).stdout
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "mreg/registry"], cwd=team["bare"], capture_output=True, text=True
+    ).stdout
     assert int(count) == 6  # init + five registrations, none lost, none twice
 
 
@@ -226,7 +279,9 @@ def test_the_bare_remote_itself_can_be_read_with_repo(team: dict[str, Path], tmp
     r = run_mreg("resolve", "fraud@staging", "--repo", str(team["bare"]), "--offline", cwd=tmp_path)
     assert (r.code, r.out.strip()) == (0, "fraud@v1"), r.err
     dest = tmp_path / "deploy"
-    r = run_mreg("pull", "fraud@staging", "--repo", str(team["bare"]), "--offline", "-o", str(dest), cwd=tmp_path)
+    r = run_mreg(
+        "pull", "fraud@staging", "--repo", str(team["bare"]), "--offline", "-o", str(dest), cwd=tmp_path
+    )
     assert r.code == 0, r.err
     assert (dest / "a.bin").read_text() == "weights"
     assert refs(team["bare"]) == before
@@ -234,7 +289,9 @@ def test_the_bare_remote_itself_can_be_read_with_repo(team: dict[str, Path], tmp
 
 @pytest.mark.parametrize("command", ["register", "promote"])
 def test_a_lock_left_on_the_remote_is_exit_6_naming_it_and_changes_nothing(
-    team: dict[str, Path], tmp_path: Path, command: str,
+    team: dict[str, Path],
+    tmp_path: Path,
+    command: str,
 ) -> None:
     """A git process that crashed on the remote left `<ref>.lock`: every push to that ref is refused.
     mreg must not spin through its retries and call it a conflict: it names the lock (exit 6)."""
@@ -252,8 +309,10 @@ def test_a_lock_left_on_the_remote_is_exit_6_naming_it_and_changes_nothing(
     r = run_mreg(*args, cwd=a)
     assert r.code == 6, (r.code, r.err)
     lines = r.err.strip().splitlines()
-    assert lines[0] == f"mreg: error: remote 'origin' cannot lock {lock.relative_to(bare).with_suffix('')}: " \
-                       f"{lock.relative_to(bare)} exists there", lines
+    assert (
+        lines[0] == f"mreg: error: remote 'origin' cannot lock {lock.relative_to(bare).with_suffix('')}: "
+        f"{lock.relative_to(bare)} exists there"
+    ), lines
     assert "remove the lock file" in lines[1] and "Traceback" not in r.err
     assert refs(bare) == before
     lock.unlink()

@@ -47,11 +47,17 @@ def test_protected_promotion_opens_a_pull_request_and_creates_no_tag(live: Team)
     assert "pull request: https://github.example/acme/models/pull/1" in r.out
     assert _tags(live) == before  # never a production tag from this path
     pr = live.gh.pulls[1]
-    assert (pr["head"]["ref"], pr["base"]["ref"], pr["title"]) == (BRANCH, "mreg/aliases", "promote fraud v2 to production")
+    assert (pr["head"]["ref"], pr["base"]["ref"], pr["title"]) == (
+        BRANCH,
+        "mreg/aliases",
+        "promote fraud v2 to production",
+    )
     # the branch is one commit off the governed tip, with the alias set and everything else kept
     policy = yaml.safe_load(show(live.bare, f"{BRANCH}:models/fraud.yaml"))
     v2 = yaml.safe_load(live.mreg("resolve", "fraud@v2", "--json").out)["manifest"]["digest"]
-    assert policy["aliases"] == {"production": {"version": 2, "digest": v2}}  # the reviewers approve exact bytes
+    assert policy["aliases"] == {
+        "production": {"version": 2, "digest": v2}
+    }  # the reviewers approve exact bytes
     assert policy["owners"] == ["alice", "acme/ml-leads"] and "production" in policy["gates"]
     assert "/models/fraud.yaml @alice @acme/ml-leads" in show(live.bare, f"{BRANCH}:.github/CODEOWNERS")
     assert show(live.bare, f"{BRANCH}~1").split()[1] == branch_sha(live.bare, "mreg/aliases")
@@ -107,7 +113,10 @@ def test_without_a_token_it_prints_the_branch_and_compare_url(live: Team) -> Non
     before = _tags(live)
     r = live.mreg("promote", "fraud@v2", "--to", "production", token=None)
     assert r.code == 0, r.err
-    assert f"open a pull request: https://github.example/acme/models/compare/mreg/aliases...{BRANCH}?expand=1" in r.out
+    assert (
+        f"open a pull request: https://github.example/acme/models/compare/mreg/aliases...{BRANCH}?expand=1"
+        in r.out
+    )
     assert branch_sha(live.bare, BRANCH) is not None
     assert _tags(live) == before and not live.gh.requests
 
@@ -156,7 +165,10 @@ def test_rollback_and_demote_go_through_review_too(live: Team) -> None:
     assert live.mreg("apply").code == 0
     r = live.mreg("rollback", "fraud@production", "--reason", "v2 misbehaves")
     assert r.code == 0, r.err
-    assert "mreg/promote/fraud/production/v1" in r.out and live.gh.pulls[2]["title"] == "rollback fraud production to v1"
+    assert (
+        "mreg/promote/fraud/production/v1" in r.out
+        and live.gh.pulls[2]["title"] == "rollback fraud production to v1"
+    )
     live.gh.merge(2, method="squash")  # squash merges are found too
     r = live.mreg("apply")
     assert r.code == 0, r.err
@@ -164,7 +176,9 @@ def test_rollback_and_demote_go_through_review_too(live: Team) -> None:
     assert 'event: "rollback"' in msg and 'reason: "v2 misbehaves"' in msg and "pull/2" in msg
     r = live.mreg("demote", "fraud@production")
     assert r.code == 0, r.err
-    assert yaml.safe_load(show(live.bare, "mreg/promote/fraud/production/demote:models/fraud.yaml"))["aliases"] == {"production": None}
+    assert yaml.safe_load(show(live.bare, "mreg/promote/fraud/production/demote:models/fraud.yaml"))[
+        "aliases"
+    ] == {"production": None}
     live.gh.merge(3)
     assert live.mreg("apply").code == 0
     assert live.mreg("resolve", "fraud@production").code == 3

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from testing.gitutil import MREG, make_repo, refs, run_mreg
-from testing.s3 import SECRET_KEY, Bucket, new_bucket, s3, s3_server, start_server  # noqa: F401
+from testing.s3 import SECRET_KEY, Bucket, new_bucket, start_server
 
 PART = 5 * 1024 * 1024
 pytestmark = pytest.mark.s3
@@ -28,7 +28,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def team_repo(tmp_path: Path, s3: Bucket, small_parts: None) -> Path:  # noqa: F811
+def team_repo(tmp_path: Path, s3: Bucket, small_parts: None) -> Path:
     path = tmp_path / "repo"
     make_repo(path)
     r = run_mreg("init", "--store", s3.url, cwd=path)
@@ -52,11 +52,11 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def _object_puts(s3: Bucket) -> list[Any]:  # noqa: F811
+def _object_puts(s3: Bucket) -> list[Any]:
     return [r for r in s3.requests() if r.is_object_write]
 
 
-def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:
     r = run_mreg("register", "fraud", str(big_model), "--jobs", "4", cwd=team_repo)
     assert r.code == 0, r.err
     assert r.out.strip() == "fraud@v1"
@@ -77,7 +77,9 @@ def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Pa
     assert r.code == 0, r.err
 
 
-def test_second_register_of_same_bytes_sends_no_put(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_second_register_of_same_bytes_sends_no_put(
+    team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
+) -> None:
     assert run_mreg("register", "fraud", str(big_model), cwd=team_repo).code == 0
     assert _object_puts(s3)
     copy = tmp_path / "copy"
@@ -90,7 +92,9 @@ def test_second_register_of_same_bytes_sends_no_put(team_repo: Path, s3: Bucket,
     assert s3.uploads() == []
 
 
-def test_second_pull_is_served_from_the_cache(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_second_pull_is_served_from_the_cache(
+    team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
+) -> None:
     assert run_mreg("register", "fraud", str(big_model), cwd=team_repo).code == 0
     assert run_mreg("pull", "fraud@v1", "-o", str(tmp_path / "a"), cwd=team_repo).code == 0
     s3.recorder.clear()
@@ -102,7 +106,9 @@ def test_second_pull_is_served_from_the_cache(team_repo: Path, s3: Bucket, big_m
 
 
 @pytest.mark.slow
-def test_tampered_object_is_exit_5_and_bad_bytes_are_discarded(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_tampered_object_is_exit_5_and_bad_bytes_are_discarded(
+    team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
+) -> None:
     assert run_mreg("register", "fraud", str(big_model), cwd=team_repo).code == 0
     manifest = json.loads(run_mreg("show", "fraud@v1", "--json", cwd=team_repo).out)
     art = next(a for a in (manifest.get("manifest") or manifest)["artifacts"] if a["path"] == "weights.bin")
@@ -122,22 +128,28 @@ def test_tampered_object_is_exit_5_and_bad_bytes_are_discarded(team_repo: Path, 
     assert r.code == 5 and "CORRUPT" in r.out
 
 
-def test_failed_upload_aborts_multipart_and_commits_nothing(team_repo: Path, s3: Bucket, big_model: Path) -> None:  # noqa: F811
+def test_failed_upload_aborts_multipart_and_commits_nothing(
+    team_repo: Path, s3: Bucket, big_model: Path
+) -> None:
     before = refs(team_repo)
-    s3.recorder.fault = lambda m, p, q: (500, b"<Error><Code>InternalError</Code></Error>") if "partNumber=2" in q else None
+    s3.recorder.fault = lambda m, p, q: (
+        (500, b"<Error><Code>InternalError</Code></Error>") if "partNumber=2" in q else None
+    )
     r = run_mreg("register", "fraud", str(big_model), cwd=team_repo, env={"AWS_MAX_ATTEMPTS": "1"})
     assert r.code == 6, (r.code, r.err)
     assert r.err.startswith("mreg: error: store s3://") and "Traceback" not in r.err
     assert refs(team_repo) == before
     assert s3.uploads() == []  # aborted: no orphaned parts
     weights = _sha(big_model / "weights.bin")
-    assert not [k for k in s3.object_keys() if k.replace("/", "").endswith(weights)]  # the big object never appeared
+    assert not [
+        k for k in s3.object_keys() if k.replace("/", "").endswith(weights)
+    ]  # the big object never appeared
     s3.recorder.fault = None
     r = run_mreg("register", "fraud", str(big_model), cwd=team_repo)
     assert r.code == 0 and r.out.strip() == "fraud@v1", r.err
 
 
-def test_interrupt_mid_upload_aborts_multipart(team_repo: Path, s3: Bucket, big_model: Path) -> None:  # noqa: F811
+def test_interrupt_mid_upload_aborts_multipart(team_repo: Path, s3: Bucket, big_model: Path) -> None:
     held, release = threading.Event(), threading.Event()
 
     def hold(m: str, p: str, q: str) -> tuple[int, bytes] | None:
@@ -149,8 +161,13 @@ def test_interrupt_mid_upload_aborts_multipart(team_repo: Path, s3: Bucket, big_
 
     s3.recorder.fault = hold
     before = refs(team_repo)
-    proc = subprocess.Popen([*MREG, "register", "fraud", str(big_model)], cwd=team_repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*MREG, "register", "fraud", str(big_model)],
+        cwd=team_repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert held.wait(30), "the upload never reached a part"
         proc.send_signal(signal.SIGINT)
@@ -168,7 +185,10 @@ def test_interrupt_mid_upload_aborts_multipart(team_repo: Path, s3: Bucket, big_
 
 @pytest.mark.slow
 def test_server_stopped_mid_upload_is_exit_6_then_retry_completes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, big_model: Path, small_parts: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    big_model: Path,
+    small_parts: None,
 ) -> None:
     srv = start_server()
     bucket = new_bucket(srv, monkeypatch)
@@ -203,20 +223,38 @@ def test_server_stopped_mid_upload_is_exit_6_then_retry_completes(
 
 
 @pytest.mark.slow
-def test_credentials_never_reach_any_file_or_output(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_credentials_never_reach_any_file_or_output(
+    team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
+) -> None:
     key_id = os.environ["AWS_ACCESS_KEY_ID"]
     outputs = []
-    for args in (["register", "fraud", str(big_model), "-m", "first"], ["pull", "fraud@v1", "-o", str(tmp_path / "o")],
-                 ["verify"], ["gc", "--dry-run"]):
+    for args in (
+        ["register", "fraud", str(big_model), "-m", "first"],
+        ["pull", "fraud@v1", "-o", str(tmp_path / "o")],
+        ["verify"],
+        ["gc", "--dry-run"],
+    ):
         r = run_mreg(*args, cwd=team_repo)
         assert r.code == 0, (args, r.err)
         outputs += [r.out, r.err]
-    r = run_mreg("pull", "fraud@v1", "-o", str(tmp_path / "p"), cwd=team_repo,
-                 env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1", "XDG_CACHE_HOME": str(tmp_path / "c2")})
+    r = run_mreg(
+        "pull",
+        "fraud@v1",
+        "-o",
+        str(tmp_path / "p"),
+        cwd=team_repo,
+        env={
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_MAX_ATTEMPTS": "1",
+            "XDG_CACHE_HOME": str(tmp_path / "c2"),
+        },
+    )
     assert r.code == 6, r.err
     outputs += [r.out, r.err]
     # every file mreg wrote: the repo with all git objects decompressed, the cache, the bucket
-    dump = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=team_repo, capture_output=True, check=True).stdout
+    dump = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=team_repo, capture_output=True, check=True
+    ).stdout
     blobs = [dump]
     for root in (team_repo, Path(os.environ["XDG_CACHE_HOME"]), tmp_path / "o"):
         blobs += [p.read_bytes() for p in root.rglob("*") if p.is_file()]

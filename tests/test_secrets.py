@@ -27,15 +27,51 @@ SECRETS = (URL_TOKEN, ENV_TOKEN, AWS_SECRET)
 
 # -- secret-looking param names (pure) -------------------------------------------------------------
 REFUSED = [
-    "password", "passwd", "secret", "api_key", "apikey", "access_key", "private_key", "token",
-    "PASSWORD", "Api-Key", "db_password", "db-password", "db.password", "github_token", "HF_TOKEN",
-    "client_secret", "aws_secret_access_key", "aws-access-key", "ssh.private_key", "wandb_api_key",
-    "refresh_token", "auth.token", "secret_key", "x__token",
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "token",
+    "PASSWORD",
+    "Api-Key",
+    "db_password",
+    "db-password",
+    "db.password",
+    "github_token",
+    "HF_TOKEN",
+    "client_secret",
+    "aws_secret_access_key",
+    "aws-access-key",
+    "ssh.private_key",
+    "wandb_api_key",
+    "refresh_token",
+    "auth.token",
+    "secret_key",
+    "x__token",
 ]
 ALLOWED = [
-    "max_tokens", "tokenizer", "num_tokens", "tokens", "token_count", "pad_token_id", "secretary",
-    "passwords_seen", "lr", "batch_size", "api", "key", "keys", "access", "tokenize", "password_strength_model",
-    "secret_sauce", "n_secrets", "bos_token_id",
+    "max_tokens",
+    "tokenizer",
+    "num_tokens",
+    "tokens",
+    "token_count",
+    "pad_token_id",
+    "secretary",
+    "passwords_seen",
+    "lr",
+    "batch_size",
+    "api",
+    "key",
+    "keys",
+    "access",
+    "tokenize",
+    "password_strength_model",
+    "secret_sauce",
+    "n_secrets",
+    "bos_token_id",
 ]
 
 
@@ -55,7 +91,12 @@ def test_ordinary_names_pass(key: str) -> None:
 
 
 def test_nested_params_are_searched_and_named_by_path() -> None:
-    params = {"optim": {"lr": 0.1}, "db": {"conn": {"Password": "x"}}, "hooks": [{"name": "a"}, {"api_key": "k"}], "max_tokens": 5}
+    params = {
+        "optim": {"lr": 0.1},
+        "db": {"conn": {"Password": "x"}},
+        "hooks": [{"name": "a"}, {"api_key": "k"}],
+        "max_tokens": 5,
+    }
     assert secret_like_keys(params) == ["db.conn.Password", "hooks[1].api_key"]
     with pytest.raises(UsageError, match=r"'db\.conn\.Password'"):
         check_params(params)
@@ -71,30 +112,57 @@ def _state(repo: Path) -> tuple[dict[str, str], dict[str, int]]:
 
 def test_register_refuses_a_secret_param_with_exit_2_and_changes_nothing(repo: Path, model_dir: Path) -> None:
     before = _state(repo)
-    r = run_mreg("register", "fraud", str(model_dir), "--param", "lr=0.1", "--param", "db_password=hunter2", cwd=repo)
+    r = run_mreg(
+        "register", "fraud", str(model_dir), "--param", "lr=0.1", "--param", "db_password=hunter2", cwd=repo
+    )
     assert r.code == 2
     assert "'db_password'" in r.err and "hunter2" not in r.err and "Traceback" not in r.err
     assert r.err.startswith("mreg: error: param 'db_password' looks like a secret")
     assert _state(repo) == before
 
 
-def test_nested_secret_in_a_params_file_is_refused_and_allowed_when_named(repo: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_nested_secret_in_a_params_file_is_refused_and_allowed_when_named(
+    repo: Path, model_dir: Path, tmp_path: Path
+) -> None:
     f = tmp_path / "params.yaml"
     f.write_text("model:\n  max_tokens: 512\n  tokenizer: bpe\nservice:\n  auth:\n    token: abc123\n")
     before = _state(repo)
     r = run_mreg("register", "fraud", str(model_dir), "--params", str(f), cwd=repo)
     assert r.code == 2 and "'service.auth.token'" in r.err and "abc123" not in r.err
     assert _state(repo) == before
-    r = run_mreg("register", "fraud", str(model_dir), "--params", str(f), "--param", "api_key=not-a-key",
-                 "--allow-secret-like", "service.auth.token", "--allow-secret-like", "api_key", "--json", cwd=repo)
+    r = run_mreg(
+        "register",
+        "fraud",
+        str(model_dir),
+        "--params",
+        str(f),
+        "--param",
+        "api_key=not-a-key",
+        "--allow-secret-like",
+        "service.auth.token",
+        "--allow-secret-like",
+        "api_key",
+        "--json",
+        cwd=repo,
+    )
     assert r.code == 0, r.err
     params = json.loads(r.out)["manifest"]["params"]
     assert params["service"]["auth"]["token"] == "abc123" and params["api_key"] == "not-a-key"
 
 
 def test_token_like_but_harmless_names_register(repo: Path, model_dir: Path) -> None:
-    r = run_mreg("register", "llm", str(model_dir), "--param", "max_tokens=4096", "--param", "tokenizer=bpe",
-                 "--param", "num_tokens=10", cwd=repo)
+    r = run_mreg(
+        "register",
+        "llm",
+        str(model_dir),
+        "--param",
+        "max_tokens=4096",
+        "--param",
+        "tokenizer=bpe",
+        "--param",
+        "num_tokens=10",
+        cwd=repo,
+    )
     assert r.code == 0, r.err
 
 
@@ -117,12 +185,17 @@ def _grep_tree(root: Path, *, skip: set[Path] = frozenset()) -> list[str]:  # ty
 
 def _git_objects_text(git_dir: Path) -> str:
     """Every object's content, packed or loose (zlib hides plain-text hits from a byte grep)."""
-    out = subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "--batch-all-objects", "--batch"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
+    ).stdout
     return out.decode("utf-8", "replace")
 
 
-def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, bare = team.repo, team.bare
     # The clone's origin carries a token in its URL (as CI checkouts often do); git is told to reach
     # it at the local bare repo, so mreg sees the credentialed URL and git still works offline.
@@ -147,18 +220,62 @@ def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(team: Team,
     (model / "w.bin").write_bytes(b"w" * 1000)
     lock = tmp_path / "requirements.txt"
     lock.write_text("numpy==2.0\n")
-    mreg("register", "fraud", str(model), "--metric", "auc=0.9", "--param", "lr=0.1", "--lockfile", str(lock),
-         "--data", f"train={model}", "-m", "first")
+    mreg(
+        "register",
+        "fraud",
+        str(model),
+        "--metric",
+        "auc=0.9",
+        "--param",
+        "lr=0.1",
+        "--lockfile",
+        str(lock),
+        "--data",
+        f"train={model}",
+        "-m",
+        "first",
+    )
     (model / "w.bin").write_bytes(b"x" * 1000)
-    mreg("register", "fraud", str(model), "--metric", "auc=0.95", "--metric", "latency_ms=10", "--data", "train=s3://b/t.parquet")
+    mreg(
+        "register",
+        "fraud",
+        str(model),
+        "--metric",
+        "auc=0.95",
+        "--metric",
+        "latency_ms=10",
+        "--data",
+        "train=s3://b/t.parquet",
+    )
     mreg("register", "fraud", str(model), "--param", "password=x", expect=2)
-    mreg("register", "fraud", str(model), "--data", f"train=https://user:{URL_TOKEN}@example.com/d.csv", expect=2)
+    mreg(
+        "register",
+        "fraud",
+        str(model),
+        "--data",
+        f"train=https://user:{URL_TOKEN}@example.com/d.csv",
+        expect=2,
+    )
     mreg("promote", "fraud@v1", "--to", "staging", "--reason", "try")
-    mreg("promote", "fraud@v1", "--to", "production", "--no-review", expect=2)  # refused: the registry has a remote
-    mreg("promote", "fraud@v2", "--to", "production")  # a protected move: a PR on the fake GitHub, with the token
-    for args in (["list"], ["show", "fraud@v2"], ["resolve", "fraud@production", "--json"], ["log", "fraud"],
-                 ["diff", "fraud@v1", "fraud@v2"], ["verify"], ["gate", "fraud@v2", "--to", "production"],
-                 ["pull", "fraud@v1", "-o", str(tmp_path / "out")], ["gc", "--dry-run"], ["apply", "--dry-run"], ["check"]):
+    mreg(
+        "promote", "fraud@v1", "--to", "production", "--no-review", expect=2
+    )  # refused: the registry has a remote
+    mreg(
+        "promote", "fraud@v2", "--to", "production"
+    )  # a protected move: a PR on the fake GitHub, with the token
+    for args in (
+        ["list"],
+        ["show", "fraud@v2"],
+        ["resolve", "fraud@production", "--json"],
+        ["log", "fraud"],
+        ["diff", "fraud@v1", "fraud@v2"],
+        ["verify"],
+        ["gate", "fraud@v2", "--to", "production"],
+        ["pull", "fraud@v1", "-o", str(tmp_path / "out")],
+        ["gc", "--dry-run"],
+        ["apply", "--dry-run"],
+        ["check"],
+    ):
         mreg(*args, expect=None)
     r = mreg("resolve", "fraud@v2", "--json")
     assert json.loads(r.out)["manifest"]["source"]["repository"] == "https://github.com/acme/models.git"
@@ -175,13 +292,20 @@ def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(team: Team,
     assert _grep_tree(tmp_path / "out") == []
 
 
-def test_unreachable_credentialed_remote_is_named_without_its_token(repo: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_credentialed_remote_is_named_without_its_token(
+    repo: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:https:http")
     monkeypatch.setenv("GITHUB_TOKEN", ENV_TOKEN)
     for url in (f"https://oauth2:{URL_TOKEN}@127.0.0.1:9/acme/models.git",):
         subprocess.run(["git", "remote", "remove", "origin"], cwd=repo, capture_output=True)
         subprocess.run(["git", "remote", "add", "origin", url], cwd=repo, check=True)
-        for args in (["register", "fraud", str(model_dir)], ["resolve", "fraud"], ["list"], ["promote", "fraud@v1", "--to", "staging"]):
+        for args in (
+            ["register", "fraud", str(model_dir)],
+            ["resolve", "fraud"],
+            ["list"],
+            ["promote", "fraud@v1", "--to", "staging"],
+        ):
             r = run_mreg(*args, cwd=repo, timeout=60)
             assert r.code == 6, (args, r.code, r.err)
             assert "Traceback" not in r.err and len(r.err.strip().splitlines()) <= 2

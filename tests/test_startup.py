@@ -23,7 +23,13 @@ print("EXIT", code, file=sys.stderr)
 
 
 def _modules_after(*args: str) -> tuple[set[str], str]:
-    proc = subprocess.run([sys.executable, "-c", _WRAPPER, *args], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
     lines = proc.stderr.splitlines()
     assert lines and lines[-1] == "EXIT 0", proc.stderr[-2000:]
     return set(lines[:-1]), proc.stdout
@@ -54,9 +60,16 @@ def test_import_mreg_is_light() -> None:
 
 
 def test_help_via_importtime_lists_no_heavy_library() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "mreg", "--help"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mreg", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
     assert _heavy(imported) == []
 
 
@@ -72,7 +85,9 @@ def test_plain_resolve_skips_typer_and_answers_like_the_full_cli(repo: object, m
     modules, out = _modules_after("resolve", "fraud@staging", "--offline", "--repo", str(cwd))
     assert out.strip() == "fraud@v1"
     assert "typer" not in {m.split(".")[0] for m in modules} and "mreg.cli.app" not in modules
-    assert {m.split(".")[0] for m in _heavy(modules)} == {"yaml"}  # manifests are YAML; validation was cached at register
+    assert {m.split(".")[0] for m in _heavy(modules)} == {
+        "yaml"
+    }  # manifests are YAML; validation was cached at register
     # same exit codes and one-line messages as through typer (where --json forces the full CLI)
     for extra in ([], ["--json"]):
         r = run_mreg("resolve", "fraud@nope", "--offline", *extra, cwd=cwd)

@@ -15,7 +15,7 @@ from mreg.errors import IntegrityError, NotFoundError, RemoteError, UsageError
 from mreg.ports import ObjectStore
 from mreg.store import open_store
 from mreg.store.keys import object_key
-from testing.s3 import Bucket, s3, s3_server  # noqa: F401
+from testing.s3 import Bucket
 
 KINDS = ["local", "file", "memory", "s3"]
 
@@ -134,15 +134,19 @@ def test_unreachable_error_names_no_credentials(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sekrit-value-123")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
-    exc = OSError("failed https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAEXAMPLEKEY%2F2026&X-Amz-Signature=abcdef0123456789abcdef"
-                  " key AKIAEXAMPLEKEY secret sekrit-value-123 at http://u:pw@host/x")
+    exc = OSError(
+        "failed https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAEXAMPLEKEY%2F2026&X-Amz-Signature=abcdef0123456789abcdef"
+        " key AKIAEXAMPLEKEY secret sekrit-value-123 at http://u:pw@host/x"
+    )
     msg = _unreachable("s3://b/p", exc).message
     for secret in ("sekrit-value-123", "AKIAEXAMPLEKEY", "abcdef0123456789abcdef", "u:pw@"):
         assert secret not in msg
     assert msg.startswith("store s3://b/p is unreachable")
 
 
-def test_nothing_listening_is_exit_6_without_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_nothing_listening_is_exit_6_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import socket
 
     from testing.s3 import SECRET_KEY, use_endpoint

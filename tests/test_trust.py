@@ -104,7 +104,9 @@ def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(worl
     # Mallory rewrites the branch instead (where the host allows a force-push): a straight line of
     # registrations with her v2. A new deploy machine has no anchor to compare with; the digest the
     # reviewers pinned is what stops it.
-    rewritten = mallory.commit_registry({"models/fraud/versions/2.yaml": forged}, "register fraud v2", base=f"{evil}~3")
+    rewritten = mallory.commit_registry(
+        {"models/fraud/versions/2.yaml": forged}, "register fraud v2", base=f"{evil}~3"
+    )
     mallory.push_registry(rewritten, force=True)
     fresh = world.fresh()
     r = world.mreg("apply", cwd=fresh)
@@ -379,19 +381,42 @@ def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) 
 def test_tags_point_at_the_registration_commit(world: World) -> None:
     team = world.team
     assert world.mreg("promote", "fraud@v1", "--to", "staging").code == 0
-    added = subprocess.run(["git", "log", "--format=%H", "--diff-filter=A", "mreg/registry", "--", "models/fraud/versions/1.yaml"],
-                           cwd=team.bare, capture_output=True, text=True, check=True).stdout.split()
+    added = subprocess.run(
+        [
+            "git",
+            "log",
+            "--format=%H",
+            "--diff-filter=A",
+            "mreg/registry",
+            "--",
+            "models/fraud/versions/1.yaml",
+        ],
+        cwd=team.bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for tag in ("mreg/fraud/production/1", "mreg/fraud/staging/1"):
-        target = subprocess.run(["git", "rev-parse", f"{tag}^{{commit}}"], cwd=team.bare, capture_output=True, text=True, check=True).stdout.strip()
+        target = subprocess.run(
+            ["git", "rev-parse", f"{tag}^{{commit}}"],
+            cwd=team.bare,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert [target] == added, tag  # never a later tip: no later commit can change what it means
     message = show(team.bare, "mreg/fraud/production/1")
-    governed = subprocess.run(["git", "log", "-1", "--format=%H", "mreg/aliases"], cwd=team.bare, capture_output=True, text=True).stdout.strip()
+    governed = subprocess.run(
+        ["git", "log", "-1", "--format=%H", "mreg/aliases"], cwd=team.bare, capture_output=True, text=True
+    ).stdout.strip()
     assert f'governed: "{governed}"' in message and "\nat: " in message
 
 
 def test_gc_and_verify_report_an_invalid_manifest_and_go_on(world: World) -> None:
     mallory = world.mallory
-    evil = mallory.commit_registry({"models/fraud/versions/3.yaml": b"schema: mreg/manifest/v1\nmodel: [broken\n"}, "register fraud v3")
+    evil = mallory.commit_registry(
+        {"models/fraud/versions/3.yaml": b"schema: mreg/manifest/v1\nmodel: [broken\n"}, "register fraud v3"
+    )
     mallory.push_registry(evil)  # an addition in the right place: the history check lets it in
     store = world.tmp / "shared-store"
     before = sorted(p.name for p in store.rglob("*") if p.is_file())
@@ -412,7 +437,11 @@ def test_a_forged_tag_repeating_the_previous_pin_after_it_was_replaced_is_refuse
     mallory.fetch()
     m1 = mallory.manifest("fraud", 1)
     target = mallory.git("rev-parse", "mreg/fraud/production/1^{commit}")
-    mallory.tag("mreg/fraud/production/3", target, forged_record("fraud", "production", 1, m1["digest"], reason="hotfix", request=""))
+    mallory.tag(
+        "mreg/fraud/production/3",
+        target,
+        forged_record("fraud", "production", 1, m1["digest"], reason="hotfix", request=""),
+    )
     r = world.mreg("pull", "fraud@production", "-o", str(world.tmp / "out"))
     assert r.code == 5 and "mreg/fraud/production/3" in r.err and "applied already" in r.err
     r = world.mreg("check")
@@ -427,12 +456,24 @@ def test_a_tree_listing_a_registered_manifest_twice_is_refused(world: World) -> 
     g = mallory.git
     g("checkout", "--quiet", "-B", "dup", "origin/mreg/registry")
     blob = g("hash-object", "-w", "--stdin", input=evil.decode())
-    versions = g("mktree", input=g("ls-tree", "HEAD:models/fraud/versions") + f"\n100644 blob {blob}\t1.yaml\n")
+    versions = g(
+        "mktree", input=g("ls-tree", "HEAD:models/fraud/versions") + f"\n100644 blob {blob}\t1.yaml\n"
+    )
     fraud = g("mktree", input=f"040000 tree {versions}\tversions\n")
-    models = g("mktree", input="".join(line + "\n" for line in g("ls-tree", "HEAD:models").splitlines() if not line.endswith("\tfraud"))
-               + f"040000 tree {fraud}\tfraud\n")
-    root = g("mktree", input="".join(line + "\n" for line in g("ls-tree", "HEAD").splitlines() if not line.endswith("\tmodels"))
-             + f"040000 tree {models}\tmodels\n")
+    models = g(
+        "mktree",
+        input="".join(
+            line + "\n" for line in g("ls-tree", "HEAD:models").splitlines() if not line.endswith("\tfraud")
+        )
+        + f"040000 tree {fraud}\tfraud\n",
+    )
+    root = g(
+        "mktree",
+        input="".join(
+            line + "\n" for line in g("ls-tree", "HEAD").splitlines() if not line.endswith("\tmodels")
+        )
+        + f"040000 tree {models}\tmodels\n",
+    )
     commit = g("commit-tree", root, "-p", "HEAD", "-m", "register fraud v1")
     mallory.push_registry(commit)
     r = world.mreg("list")
@@ -485,7 +526,9 @@ def test_far_future_dates_and_odd_tags_do_not_crash_or_count(world: World) -> No
     obj = mallory.git("mktag", input=body)
     mallory.git("push", "--quiet", "origin", f"{obj}:refs/tags/mreg/fraud/staging/1")
     mallory.tag("mreg/fraud/PROD/1", target, forged_record("fraud", "PROD", 2, digest, reason="", request=""))
-    outer = mallory.git("mktag", input=f"object {obj}\ntype tag\ntag mreg/fraud/canary/1\ntagger M <m@x> 1 +0000\n\n{record}")
+    outer = mallory.git(
+        "mktag", input=f"object {obj}\ntype tag\ntag mreg/fraud/canary/1\ntagger M <m@x> 1 +0000\n\n{record}"
+    )
     mallory.git("push", "--quiet", "origin", f"{outer}:refs/tags/mreg/fraud/canary/1")
     for args in (("log", "fraud"), ("log", "fraud", "--json"), ("list",), ("show", "fraud@staging")):
         r = world.mreg(*args)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from mreg.workflows import apply_workflow
+from mreg.integrations.workflow import apply_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
@@ -31,7 +31,11 @@ def _tool(name: str) -> str:
 
 
 def _check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)], capture_output=True, text=True)
+    return subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_examples_are_there() -> None:
@@ -50,7 +54,10 @@ def test_the_init_workflow_matches_the_schema(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     wf = yaml.safe_load(f.read_text())
     # apply records the merged PR in each tag's `request` only with a token that may read pull requests
-    assert wf["permissions"] == {} and wf["jobs"]["apply"]["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert wf["permissions"] == {} and wf["jobs"]["apply"]["permissions"] == {
+        "contents": "write",
+        "pull-requests": "read",
+    }
     (step,) = [s for s in wf["jobs"]["apply"]["steps"] if s.get("run", "").rstrip().endswith("mreg apply")]
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     from mreg import __version__
@@ -68,7 +75,11 @@ def test_action_matches_the_github_action_schema() -> None:
 
 def test_the_schema_check_does_catch_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text((ROOT / "examples" / "workflows" / "apply.yml").read_text().replace("contents: read", "contents: writ"))
+    bad.write_text(
+        (ROOT / "examples" / "workflows" / "apply.yml")
+        .read_text()
+        .replace("contents: read", "contents: writ")
+    )
     r = _check_jsonschema("vendor.github-workflows", bad)
     assert r.returncode == 1 and "writ" in r.stdout
 
@@ -90,23 +101,32 @@ def _all_workflows(tmp_path: Path) -> list[Path]:
 
 
 def test_actionlint(tmp_path: Path) -> None:
-    r = subprocess.run([_tool("actionlint"), *map(str, _all_workflows(tmp_path))], capture_output=True, text=True)
+    r = subprocess.run(
+        [_tool("actionlint"), *map(str, _all_workflows(tmp_path))], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_zizmor_finds_nothing_above_low(tmp_path: Path) -> None:
     files = [ROOT / "action.yml", *_all_workflows(tmp_path)]
-    r = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "low", "--format", "plain", *map(str, files)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [_tool("zizmor"), "--offline", "--min-severity", "low", "--format", "plain", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No findings to report" in r.stdout + r.stderr
 
 
 def test_the_linters_do_catch_an_unsafe_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
-                   "      - run: echo ${{ github.event.head_commit.message }}\n")
-    r = subprocess.run([_tool("zizmor"), "--offline", "--format", "plain", str(bad)], capture_output=True, text=True)
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.head_commit.message }}\n"
+    )
+    r = subprocess.run(
+        [_tool("zizmor"), "--offline", "--format", "plain", str(bad)], capture_output=True, text=True
+    )
     assert r.returncode != 0 and "template-injection" in r.stdout + r.stderr
     r = subprocess.run([_tool("actionlint"), str(bad)], capture_output=True, text=True)
     assert r.returncode != 0
@@ -118,8 +138,13 @@ def test_the_action_never_runs_its_command_through_a_shell(tmp_path: Path, repo:
     step = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
     assert "eval" not in step["run"]
     marker = tmp_path / "pwned"
-    env = {**__import__("os").environ, "MREG_COMMAND": f"resolve 'fraud$(touch {marker})'", "GITHUB_TOKEN": "t",
-           "GITHUB_SERVER_URL": "https://github.com", "PATH": f"{BIN}:{__import__('os').environ['PATH']}"}
+    env = {
+        **__import__("os").environ,
+        "MREG_COMMAND": f"resolve 'fraud$(touch {marker})'",
+        "GITHUB_TOKEN": "t",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "PATH": f"{BIN}:{__import__('os').environ['PATH']}",
+    }
     r = subprocess.run(["bash", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "invalid model name" in r.stderr
     assert not marker.exists()
@@ -129,11 +154,19 @@ def test_the_action_never_runs_its_command_through_a_shell(tmp_path: Path, repo:
 
 
 def test_pre_commit_hook_manifest_is_valid() -> None:
-    r = subprocess.run([_tool("pre-commit"), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    r = subprocess.run(
+        [_tool("pre-commit"), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert (hook["id"], hook["language"], hook["entry"], hook["pass_filenames"], hook["always_run"]) == (
-        "mreg-check", "python", "mreg check", False, True,
+        "mreg-check",
+        "python",
+        "mreg check",
+        False,
+        True,
     )
 
 
@@ -142,8 +175,8 @@ def test_pre_commit_runs_the_hook_in_a_users_repo(tmp_path: Path) -> None:
     crafted manifest. (`pre-commit try-repo` would pip-install mreg's dependencies from the package
     index into the hook's venv; tests talk only to 127.0.0.1, so the hook runs as `language: system`
     against this venv's mreg, with every other key taken verbatim from .pre-commit-hooks.yaml.)"""
-    from mreg.gitrepo import GitRepo
-    from mreg.layout import REGISTRY_REF
+    from mreg.git.layout import REGISTRY_REF
+    from mreg.git.repo import GitRepo
     from testing.gitutil import make_repo, run_mreg
 
     repo = tmp_path / "user-repo"
@@ -155,19 +188,31 @@ def test_pre_commit_runs_the_hook_in_a_users_repo(tmp_path: Path) -> None:
     config = {"repos": [{"repo": "local", "hooks": [{**hook, "language": "system"}]}]}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     subprocess.run(["git", "add", ".pre-commit-config.yaml"], cwd=repo, check=True)
-    env = {"PATH": f"{BIN}:{Path(shutil.which('git') or '/usr/bin/git').parent}", "PRE_COMMIT_HOME": str(tmp_path / "pc"),
-           "HOME": str(Path.home()), "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        "PATH": f"{BIN}:{Path(shutil.which('git') or '/usr/bin/git').parent}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pc"),
+        "HOME": str(Path.home()),
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
 
     def run_hook() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([_tool("pre-commit"), "run", "mreg-check", "--all-files"], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [_tool("pre-commit"), "run", "mreg-check", "--all-files"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     ok = run_hook()
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "mreg check" in ok.stdout and "Passed" in ok.stdout
     g = GitRepo.discover(repo)  # a manifest that never went through mreg, as a hand-edited PR would add it
     tip = g.rev_parse(REGISTRY_REF)
-    tree = g.write_tree(g.rev_parse(f"{tip}^{{tree}}"), {"models/fraud/versions/2.yaml": b"schema: evil/v1\n"})
+    tree = g.write_tree(
+        g.rev_parse(f"{tip}^{{tree}}"), {"models/fraud/versions/2.yaml": b"schema: evil/v1\n"}
+    )
     assert g.update_ref(REGISTRY_REF, g.commit_tree(tree, [tip], "hand edit\n"), tip)
     bad = run_hook()
     assert bad.returncode == 1, bad.stdout + bad.stderr

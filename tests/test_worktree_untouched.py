@@ -15,15 +15,23 @@ from testing.gitutil import make_repo, refs, run_mreg
 
 def _git(repo: Path, *args: str) -> str:
     # --no-optional-locks: the test's own `git status` must not refresh the index it is watching.
-    return subprocess.run(["git", "--no-optional-locks", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "--no-optional-locks", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _files(repo: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    return {
+        str(p.relative_to(repo)): p.read_bytes()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def _state(repo: Path) -> dict[str, object]:
-    head_ref = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    head_ref = subprocess.run(
+        ["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout
     return {
         "status": _git(repo, "status", "--porcelain=v1", "--untracked-files=all"),
         "head": _git(repo, "rev-parse", "HEAD"),

@@ -24,7 +24,9 @@ def test_bytes_through_early_writeback_are_identical(tmp_path: Path, monkeypatch
     assert (digest, size) == ("sha256:" + hashlib.sha256(data).hexdigest(), len(data))
 
 
-def test_local_store_object_above_the_step_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_store_object_above_the_step_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(writeback, "STEP", 1 << 20)
     src = tmp_path / "weights.bin"
     src.write_bytes(os.urandom(5 << 20))

@@ -1,9 +1,9 @@
 """MLflow side of the bench (runs in bench/.peers-venv, never in mreg's venv).
 
-  mlflow_ops.py init     DB ARTROOT                   create the sqlite DB (pays migrations once)
-  mlflow_ops.py register DB ARTROOT FILE MODEL        log FILE as a run artifact (local store), then create_model_version
-  mlflow_ops.py fill     DB ARTROOT MODELS VERSIONS   registry of MODELS x VERSIONS with 3 aliases each
-  mlflow_ops.py resolve  DB MODEL ALIAS               print the version get_model_version_by_alias returns
+mlflow_ops.py init     DB ARTROOT                   create the sqlite DB (pays migrations once)
+mlflow_ops.py register DB ARTROOT FILE MODEL        log FILE as a run artifact (local store), then create_model_version
+mlflow_ops.py fill     DB ARTROOT MODELS VERSIONS   registry of MODELS x VERSIONS with 3 aliases each
+mlflow_ops.py resolve  DB MODEL ALIAS               print the version get_model_version_by_alias returns
 """
 
 import os
@@ -41,7 +41,9 @@ def main() -> None:
             c.get_registered_model(model)
         except Exception:
             c.create_registered_model(model)
-        mv = c.create_model_version(model, f"{run.info.artifact_uri}/{os.path.basename(path)}", run_id=run.info.run_id)
+        mv = c.create_model_version(
+            model, f"{run.info.artifact_uri}/{os.path.basename(path)}", run_id=run.info.run_id
+        )
         c.set_terminated(run.info.run_id)
         print(mv.version)
     elif op == "fill":

@@ -16,57 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from mreg.aliases import AliasEvent
-from mreg.gitrepo import GitRepo
-from mreg.layout import ALIASES_BRANCH, policy_path
+from mreg.git.layout import ALIASES_BRANCH, policy_path
+from mreg.git.repo import GitRepo
+from mreg.git.tags import AliasEvent
+from mreg.policy import Pin, parse_policy, pins_of
 
 MAX_POLICY_HISTORY = 200  # first-parent revisions of one policy file searched for its previous pin
 _FPR = re.compile(r"^[0-9A-Fa-f]{40}(?:[0-9A-Fa-f]{24})?\Z")
-
-
-@dataclass(frozen=True)
-class Pin:
-    """What the governed branch approves for one alias: a version (None: removed) and its digest
-    (None only for a pin written before digests were pinned: version only, `check` asks for one)."""
-
-    version: int | None
-    digest: str | None = None
-
-    def matches(self, e: AliasEvent) -> bool:
-        if self.version is None:
-            return e.version is None
-        return e.version == self.version and (self.digest is None or e.digest == self.digest)
-
-    def describe(self) -> str:
-        if self.version is None:
-            return "(removed)"
-        return f"v{self.version}" + (f" ({self.digest})" if self.digest else " (no digest pinned)")
-
-    def as_yaml(self) -> dict[str, Any] | None:
-        return None if self.version is None else {"version": self.version, "digest": self.digest}
-
-
-def pin_of(value: Any) -> Pin | None:
-    """A schema-valid `aliases.<alias>` value as a Pin; None when it is not a pin at all."""
-    if value is None:
-        return Pin(None)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Pin(value)  # the old scalar form: version only
-    if isinstance(value, dict) and isinstance(value.get("version"), int) and not isinstance(value.get("version"), bool):
-        digest = value.get("digest")
-        return Pin(value["version"], digest if isinstance(digest, str) else None)
-    return None
-
-
-def pins_of(policy: dict[str, Any] | None) -> dict[str, Pin]:
-    out = {}
-    for alias, value in ((policy or {}).get("aliases") or {}).items():
-        pin = pin_of(value)
-        if pin is not None:
-            out[str(alias)] = pin
-    return out
 
 
 @dataclass(frozen=True)
@@ -104,39 +60,59 @@ def assess(
     if current is None:
         return Standing("unset", None, pin)
     if signers and not signature_ok(git, current, signers):
-        return Standing("unbacked", current, pin, f"tag {current.tag} is not signed by a signer listed in mreg.yaml")
+        return Standing(
+            "unbacked", current, pin, f"tag {current.tag} is not signed by a signer listed in mreg.yaml"
+        )
     if pin is not None and pin.matches(current):
         return Standing("backed", current, pin)
     if governed is not None:
         previous, changed_in = previous_pin(git, governed, model, alias, pin)
         if previous is not None and changed_in is not None and previous.matches(current):
             applied = pin is not None and any(
-                e.seq < current.seq and e.alias == alias and pin.matches(e) and e.governed is not None
+                e.seq < current.seq
+                and e.alias == alias
+                and pin.matches(e)
+                and e.governed is not None
                 and (e.governed == changed_in or git.is_ancestor(changed_in, e.governed))
                 for e in events or []
             )
             if not applied:
                 return Standing("pending", current, pin, approved_in=changed_in)
             return Standing(
-                "unbacked", current, pin,
+                "unbacked",
+                current,
+                pin,
                 f"tag {current.tag} by {current.tagger or 'unknown'} goes back to {previous.describe()}, but "
                 f"{ALIASES_BRANCH} approves {pin.describe() if pin else '(nothing)'}, which was applied already",
             )
     what = "removes it" if current.version is None else f"sets v{current.version}"
     approves = pin.describe() if pin is not None else "nothing (no pin for it)"
     return Standing(
-        "unbacked", current, pin,
+        "unbacked",
+        current,
+        pin,
         f"tag {current.tag} by {current.tagger or 'unknown'} {what}, but {ALIASES_BRANCH} approves {approves}",
     )
 
 
-def previous_pin(git: GitRepo, governed: str, model: str, alias: str, now: Pin | None) -> tuple[Pin | None, str | None]:
+def previous_pin(
+    git: GitRepo, governed: str, model: str, alias: str, now: Pin | None
+) -> tuple[Pin | None, str | None]:
     """The pin before the current one on the governed branch's first-parent history, and the commit
     that changed it (a merge, for a reviewed pull request)."""
-    from mreg.policy import parse_policy
 
     path = policy_path(model)
-    out = git.run("log", "--first-parent", f"-{MAX_POLICY_HISTORY}", "--format=%H", "--end-of-options", governed, "--", path, check=False)
+    out = git.run(
+        "log",
+        "--first-parent",
+        f"-{MAX_POLICY_HISTORY}",
+        "--format=%H",
+        "--end-of-options",
+        governed,
+        "--",
+        path,
+        check=False,
+    )
     commits = out.stdout.decode().split()
     if not commits:
         return None, None
@@ -157,7 +133,6 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
     """For history views (`log`): whether a past tag applied a pin that the governed branch held.
     The tag's `governed` commit must be on the governed branch and pin exactly this value there;
     a tag written before records named their commit is matched against any past pin of its alias."""
-    from mreg.policy import parse_policy
 
     if signers and not signature_ok(git, e, signers):
         return False
@@ -167,7 +142,17 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
             return False
         candidates = [e.governed]
     else:
-        out = git.run("log", "--first-parent", f"-{MAX_POLICY_HISTORY}", "--format=%H", "--end-of-options", governed, "--", path, check=False)
+        out = git.run(
+            "log",
+            "--first-parent",
+            f"-{MAX_POLICY_HISTORY}",
+            "--format=%H",
+            "--end-of-options",
+            governed,
+            "--",
+            path,
+            check=False,
+        )
         candidates = out.stdout.decode().split()
     for blob in git.read_blobs([f"{c}:{path}" for c in candidates]):
         if blob is None:
@@ -200,7 +185,9 @@ def signature_ok(git: GitRepo, e: AliasEvent, signers: tuple[str, ...]) -> bool:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write("".join(line.strip() + "\n" for line in ssh))
-            proc = git.run("-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-tag", "--raw", "--", e.tag, check=False)
+            proc = git.run(
+                "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-tag", "--raw", "--", e.tag, check=False
+            )
         finally:
             os.unlink(allowed)
         status = proc.stderr.decode("utf-8", "replace")

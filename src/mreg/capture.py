@@ -7,9 +7,9 @@ import platform
 import re
 import sys
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from mreg.gitrepo import GitRepo
+from mreg.git.repo import GitRepo
+from mreg.secrets import strip_credentials
 
 _CANON = re.compile(r"[-_.]+")
 
@@ -50,15 +50,23 @@ def package_lock() -> str:
                 info = {}
             vcs = info.get("vcs_info")
             if vcs:
-                fields = [str(vcs.get("vcs", "git")), strip_credentials(str(info.get("url", ""))), str(vcs.get("commit_id", ""))]
-                if any(not f.isprintable() or " " in f for f in fields):  # a newline here would forge lock lines
+                fields = [
+                    str(vcs.get("vcs", "git")),
+                    strip_credentials(str(info.get("url", ""))),
+                    str(vcs.get("commit_id", "")),
+                ]
+                if any(
+                    not f.isprintable() or " " in f for f in fields
+                ):  # a newline here would forge lock lines
                     line = f"{cname}=={version}  # direct_url.json unreadable"
                 else:
                     line = f"{cname} @ {fields[0]}+{fields[1]}@{fields[2]}"
             elif info.get("dir_info", {}).get("editable"):
                 line = f"{cname}=={dist.version}  # editable"
         lines.setdefault(cname, line)
-    header = f"# python {platform.python_version()} {platform.python_implementation().lower()} {platform_tag()}"
+    header = (
+        f"# python {platform.python_version()} {platform.python_implementation().lower()} {platform_tag()}"
+    )
     return "\n".join([header, *sorted(lines.values())]) + "\n"
 
 
@@ -80,45 +88,6 @@ def _name_version(dist: Any) -> tuple[str | None, str | None]:
         if name is not None and version is not None:
             break
     return name, version
-
-
-# Query or fragment parameters that carry a credential: OAuth/GitLab/GitHub tokens, presigned S3 and
-# GCS URLs, Azure SAS signatures, API keys. Matched case-insensitively on the parameter's name.
-_SECRET_PARAMS = re.compile(
-    r"^(?:.*token|auth|authorization|pass|password|passwd|pwd|.*secret|.*key|.*keyid|jwt|session|sessionid|"
-    r"sig|signature|x_amz_(?:signature|credential|security_token)|x_goog_(?:signature|credential)|"
-    r"credential|credentials|code)\Z",
-    re.IGNORECASE,
-)
-_USERINFO = re.compile(r"(://)[^/?#]*@")
-
-
-def strip_credentials(url: str) -> str:
-    """Remove user:password@ and credential-carrying query/fragment parameters (`?access_token=`,
-    presigned `X-Amz-Signature=`, `#token=`) from URLs: a secret must never reach a manifest."""
-    if "://" not in url:
-        # scp-like git@host:path keeps its user (no secret); anything else is returned untouched
-        return url
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:  # unparseable (a raw '[' in a password, a bad port): drop what could hold a secret
-        head = _USERINFO.sub(r"\\1", url)
-        return re.split(r"[?#]", head, maxsplit=1)[0]
-    netloc = parts.netloc
-    if parts.username is not None or parts.password is not None:
-        netloc = (parts.hostname or "") + (f":{port}" if port else "")
-    query, fragment = _drop_secret_params(parts.query), _drop_secret_params(parts.fragment)
-    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
-        return url
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
-
-
-def _drop_secret_params(text: str) -> str:
-    if "=" not in text:
-        return text
-    kept = [p for p in re.split(r"[&;]", text) if not _SECRET_PARAMS.match(p.split("=", 1)[0].replace("-", "_").strip())]
-    return "&".join(kept)
 
 
 def source_info(git: GitRepo, remote: str) -> dict[str, object] | None:

@@ -52,5 +52,13 @@ class InternalError(MregError):
 
 EXIT_CODES: dict[type[MregError], int] = {
     cls: cls.exit_code
-    for cls in (CheckFailedError, UsageError, NotFoundError, ConflictError, IntegrityError, RemoteError, InternalError)
+    for cls in (
+        CheckFailedError,
+        UsageError,
+        NotFoundError,
+        ConflictError,
+        IntegrityError,
+        RemoteError,
+        InternalError,
+    )
 }

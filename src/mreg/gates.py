@@ -33,7 +33,13 @@ class Verdict:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "ok": self.ok, "actual": self.actual, "expected": self.expected, "note": self.note}
+        return {
+            "rule": self.rule,
+            "ok": self.ok,
+            "actual": self.actual,
+            "expected": self.expected,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,9 @@ def evaluate(
     return out
 
 
-def _not_worse(name: str, value: float | None, shown: str, rule: Mapping[str, Any], baselines: Mapping[str, Baseline]) -> Verdict:
+def _not_worse(
+    name: str, value: float | None, shown: str, rule: Mapping[str, Any], baselines: Mapping[str, Baseline]
+) -> Verdict:
     alias = str(rule["not_worse_than"])
     tol = float(rule.get("tolerance", 0) or 0)
     lower = rule.get("direction") == "lower"

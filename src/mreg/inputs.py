@@ -107,7 +107,10 @@ def mapping_input(data: Any, *, flag: str) -> dict[str, Any]:
 
 
 def metric_mapping(data: Any) -> dict[str, float | int]:
-    return {k: _number(v, where=f"metrics: {k!r}") for k, v in flatten_metrics(mapping_input(data, flag="metrics")).items()}
+    return {
+        k: _number(v, where=f"metrics: {k!r}")
+        for k, v in flatten_metrics(mapping_input(data, flag="metrics")).items()
+    }
 
 
 def build_params(files: Sequence[str], pairs: Sequence[str]) -> dict[str, Any]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from mreg.errors import IntegrityError, UsageError
@@ -25,8 +22,21 @@ SCHEMA_FILES = {
 }
 # Key order of a written manifest: the order of SPEC §4, so diffs of manifests read naturally.
 FIELD_ORDER = (
-    "schema", "model", "version", "digest", "created_at", "created_by", "message", "source",
-    "artifacts", "environment", "data", "params", "metrics", "parent", "labels",
+    "schema",
+    "model",
+    "version",
+    "digest",
+    "created_at",
+    "created_by",
+    "message",
+    "source",
+    "artifacts",
+    "environment",
+    "data",
+    "params",
+    "metrics",
+    "parent",
+    "labels",
 )
 
 
@@ -107,9 +117,13 @@ def check_yaml_shape(text: bytes | str, *, where: str) -> None:
             sizes[-1][0] += nodes
             sizes[-1][1] += size
         if sum(n for n, _ in sizes) > MAX_YAML_NODES:
-            raise UsageError(f"{where}: expands to more than {MAX_YAML_NODES:,} values (aliases nested too deeply)")
+            raise UsageError(
+                f"{where}: expands to more than {MAX_YAML_NODES:,} values (aliases nested too deeply)"
+            )
         if sum(b for _, b in sizes) > MAX_YAML_EXPANDED:
-            raise UsageError(f"{where}: expands to more than {MAX_YAML_EXPANDED // (1024 * 1024)} MiB of text (aliases repeat too much)")
+            raise UsageError(
+                f"{where}: expands to more than {MAX_YAML_EXPANDED // (1024 * 1024)} MiB of text (aliases repeat too much)"
+            )
 
 
 def _events(yaml: Any, text: bytes | str, where: str) -> Iterator[Any]:
@@ -200,7 +214,10 @@ def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
             if problem:
                 errors.append(f"{key}: {problem}")
     if errors:
-        raise IntegrityError(f"{where}: invalid manifest: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+        raise IntegrityError(
+            f"{where}: invalid manifest: {errors[0]}"
+            + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+        )
     return dict(document)
 
 
@@ -223,7 +240,11 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
     if value is None or isinstance(value, (str, bool)):
         return None
     if isinstance(value, int):
-        return None if -(2**63) <= value < 2**63 else "an integer beyond 64 bits is not a figure any reader can hold"
+        return (
+            None
+            if -(2**63) <= value < 2**63
+            else "an integer beyond 64 bits is not a figure any reader can hold"
+        )
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a finite number"
     if isinstance(value, list):
@@ -256,26 +277,16 @@ def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
 
 
 def known_valid(data: bytes, schema_id: str) -> bool:
-    """A marker counts only when it holds its own key: an empty or truncated file (a crash, a full
-    disk, a hand-made file) is not a pass."""
-    marker = _valid_marker(data, schema_id)
-    if marker is None:
-        return False
-    try:
-        with open(marker, "rb") as f:
-            return f.read(129) == (marker.parent.name + marker.name).encode()
-    except OSError:
-        return False
+    """These exact bytes passed validation against this exact schema (and mreg version) before."""
+    from mreg.cache import valid
+
+    return valid.known(_validation_key(data, schema_id))
 
 
 def remember_valid(data: bytes, schema_id: str) -> None:
-    marker = _valid_marker(data, schema_id)
-    if marker is not None:
-        with contextlib.suppress(OSError):
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
-            tmp.write_bytes((marker.parent.name + marker.name).encode())
-            os.replace(tmp, marker)
+    from mreg.cache import valid
+
+    valid.remember(_validation_key(data, schema_id))
 
 
 @cache
@@ -285,13 +296,8 @@ def _schema_fingerprint(schema_id: str) -> bytes:
     return hashlib.sha256(f"{__version__}\0{schema_text(schema_id)}".encode()).digest()
 
 
-def _valid_marker(data: bytes, schema_id: str) -> Path | None:
+def _validation_key(data: bytes, schema_id: str) -> str:
     """Validation is a pure function of (bytes, schema, mreg version), so a passing result is
-    remembered in the user cache: reading a known manifest or policy then needs no jsonschema import
-    (~40-50 ms, a third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
-    if os.environ.get("MREG_NO_VALIDATION_CACHE"):
-        return None
-    from mreg.store.cache import cache_root
-
-    key = hashlib.sha256(_schema_fingerprint(schema_id) + b"\0" + data).hexdigest()
-    return cache_root() / "validated" / key[:2] / key[2:]
+    remembered: reading a known manifest or policy then needs no jsonschema import (~40-50 ms, a
+    third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
+    return hashlib.sha256(_schema_fingerprint(schema_id) + b"\0" + data).hexdigest()

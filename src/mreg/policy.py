@@ -7,10 +7,11 @@ a policy someone crafted by hand is data that decides who may ship, so it is nev
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError
-from mreg.layout import ALIASES_BRANCH, policy_path
+from mreg.git.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
     json_problem,
@@ -23,10 +24,59 @@ from mreg.manifest import (
 from mreg.refs import MODEL_RE
 
 if TYPE_CHECKING:
-    from mreg.backing import Pin
-    from mreg.gitrepo import GitRepo
+    from mreg.git.repo import GitRepo
+    from mreg.git.tags import AliasEvent
 
 _POLICY_FILE = re.compile(r"^(.+)\.yaml\Z")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the governed branch approves for one alias: a version (None: removed) and its digest
+    (None only for a pin written before digests were pinned: version only, `check` asks for one)."""
+
+    version: int | None
+    digest: str | None = None
+
+    def matches(self, e: AliasEvent) -> bool:
+        if self.version is None:
+            return e.version is None
+        return e.version == self.version and (self.digest is None or e.digest == self.digest)
+
+    def describe(self) -> str:
+        if self.version is None:
+            return "(removed)"
+        return f"v{self.version}" + (f" ({self.digest})" if self.digest else " (no digest pinned)")
+
+    def as_yaml(self) -> dict[str, Any] | None:
+        return None if self.version is None else {"version": self.version, "digest": self.digest}
+
+
+def pin_of(value: Any) -> Pin | None:
+    """A schema-valid `aliases.<alias>` value as a Pin; None when it is not a pin at all."""
+    if value is None:
+        return Pin(None)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Pin(value)  # the old scalar form: version only
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("version"), int)
+        and not isinstance(value.get("version"), bool)
+    ):
+        digest = value.get("digest")
+        return Pin(value["version"], digest if isinstance(digest, str) else None)
+    return None
+
+
+def pins_of(policy: dict[str, Any] | None) -> dict[str, Pin]:
+    out = {}
+    for alias, value in ((policy or {}).get("aliases") or {}).items():
+        pin = pin_of(value)
+        if pin is not None:
+            out[str(alias)] = pin
+    return out
 
 
 def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
@@ -72,13 +122,14 @@ def read_policies(git: GitRepo, rev: str) -> dict[str, dict[str, Any]]:
     models = policy_models(git, rev)
     blobs = git.read_blobs([f"{rev}:{policy_path(m)}" for m in models])
     return {
-        m: parse_policy(b, where=f"{ALIASES_BRANCH}:{policy_path(m)}") for m, b in zip(models, blobs, strict=False) if b is not None
+        m: parse_policy(b, where=f"{ALIASES_BRANCH}:{policy_path(m)}")
+        for m, b in zip(models, blobs, strict=False)
+        if b is not None
     }
 
 
 def desired_aliases(policies: dict[str, dict[str, Any]]) -> dict[tuple[str, str], Pin]:
     """(model, alias) → the pin the governed branch holds (version None: remove the alias)."""
-    from mreg.backing import pins_of
 
     out: dict[tuple[str, str], Pin] = {}
     for model, doc in policies.items():

@@ -33,7 +33,9 @@ def check_alias(name: str) -> str:
             hint="use 1-32 lowercase letters, digits or '-', starting with a letter",
         )
     if RESERVED_ALIAS_RE.match(name):
-        raise UsageError(f"alias {name!r} is reserved", hint="'latest' and 'v<digits>' name versions, not aliases")
+        raise UsageError(
+            f"alias {name!r} is reserved", hint="'latest' and 'v<digits>' name versions, not aliases"
+        )
     return name
 
 
@@ -61,19 +63,29 @@ def parse_ref(text: str) -> Ref:
     """Parse MODEL, MODEL@v3, MODEL@3, MODEL@alias, MODEL@latest."""
     model, sep, selector = text.partition("@")
     if not model:
-        raise UsageError(f"invalid reference {text!r}: missing model name", hint="write MODEL@vN or MODEL@ALIAS")
+        raise UsageError(
+            f"invalid reference {text!r}: missing model name", hint="write MODEL@vN or MODEL@ALIAS"
+        )
     check_model(model)
     if not sep or selector == "latest":
         return Ref(model)
     if not selector:
-        raise UsageError(f"invalid reference {text!r}: nothing after '@'", hint="write MODEL@vN or MODEL@ALIAS")
+        raise UsageError(
+            f"invalid reference {text!r}: nothing after '@'", hint="write MODEL@vN or MODEL@ALIAS"
+        )
     if "@" in selector:
         raise UsageError(f"invalid reference {text!r}: more than one '@'")
     m = VERSION_RE.match(selector)
     if m:
         return Ref(model, version=int(m.group(1)))
-    if re.fullmatch(r"v?[0-9]+", selector, re.ASCII) or (selector[:1] == "v" and selector[1:].isdigit()) or selector.isdigit():
-        raise UsageError(f"invalid version {selector!r} in {text!r}", hint="versions are positive integers: v1, v2, …")
+    if (
+        re.fullmatch(r"v?[0-9]+", selector, re.ASCII)
+        or (selector[:1] == "v" and selector[1:].isdigit())
+        or selector.isdigit()
+    ):
+        raise UsageError(
+            f"invalid version {selector!r} in {text!r}", hint="versions are positive integers: v1, v2, …"
+        )
     if not ALIAS_RE.match(selector):
         raise UsageError(f"invalid alias {selector!r} in {text!r}")
     return Ref(model, alias=selector)
@@ -111,7 +123,9 @@ def parse_at(text: str, *, now: datetime | None = None) -> datetime:
             f"invalid --at value {text!r}",
             hint="use an ISO-8601 date or datetime (2026-11-01, 2026-11-01T12:00:00Z) or an age like 30d or 12h",
         ) from None
-    if re.fullmatch(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}", value):  # a bare date (either form) means the end of that day
+    if re.fullmatch(
+        r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}", value
+    ):  # a bare date (either form) means the end of that day
         parsed = parsed.replace(hour=23, minute=59, second=59)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)

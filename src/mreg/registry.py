@@ -12,11 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
-from mreg.branches import Branches
 from mreg.errors import IntegrityError, NotFoundError, RemoteError
-from mreg.gitrepo import GitRepo, not_initialised
-from mreg.layout import (
+from mreg.git import tags as alias_tags
+from mreg.git.branches import Branches
+from mreg.git.layout import (
     ALIASES_BRANCH,
     ALIASES_REF,
     CONFIG_PATH,
@@ -25,6 +24,7 @@ from mreg.layout import (
     manifest_path,
     versions_dir,
 )
+from mreg.git.repo import GitRepo, not_initialised
 from mreg.manifest import (
     REGISTRY_SCHEMA,
     known_valid,
@@ -85,7 +85,9 @@ def to_unix(at: datetime | None) -> int | None:
 class Registry:
     """A registry: one git repository (or a bare cache of a remote's registry refs) plus its store."""
 
-    def __init__(self, git: GitRepo, *, offline: bool = False, remote: str | None = None, label: str | None = None) -> None:
+    def __init__(
+        self, git: GitRepo, *, offline: bool = False, remote: str | None = None, label: str | None = None
+    ) -> None:
         self.git = git
         self.offline = offline
         self.label = label or str(git.work_tree or git.git_dir)
@@ -100,10 +102,12 @@ class Registry:
 
     # -- opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".", *, registry: str | None = None, offline: bool = False) -> Registry:
+    def open(
+        cls, path: str | os.PathLike[str] = ".", *, registry: str | None = None, offline: bool = False
+    ) -> Registry:
         """Open the registry of the repository at `path`, or of a remote `registry` URL without a clone."""
         if registry:
-            from mreg.remote_cache import open_registry_cache
+            from mreg.cache.registries import open_registry_cache
 
             git = open_registry_cache(registry, offline=offline)
             reg = cls(git, offline=offline, remote=DEFAULT_REMOTE, label=registry)
@@ -237,7 +241,12 @@ class Registry:
 
     # -- resolving references (SPEC §2) ------------------------------------------------------------
     def resolve(
-        self, ref: str | Ref, at: datetime | str | None = None, *, allow_unreviewed: bool = False, with_aliases: bool = True
+        self,
+        ref: str | Ref,
+        at: datetime | str | None = None,
+        *,
+        allow_unreviewed: bool = False,
+        with_aliases: bool = True,
     ) -> Version:
         """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text).
 
@@ -281,16 +290,24 @@ class Registry:
                 waiting = self._review_branches(r.model, r.alias)
                 raise NotFoundError(
                     f"model {r.model!r} has no alias {r.alias!r}{when}",
-                    hint=f"a move is waiting for review on branch {waiting[-1]}: once merged, 'mreg apply' sets it" if waiting else None,
+                    hint=f"a move is waiting for review on branch {waiting[-1]}: once merged, 'mreg apply' sets it"
+                    if waiting
+                    else None,
                 )
             if event.version is None:
-                raise NotFoundError(f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})")
+                raise NotFoundError(
+                    f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})"
+                )
             problem = self.tag_problem(event)
             if problem:
-                raise IntegrityError(f"{r.model}@{r.alias}: {problem}", hint="'mreg check' reports every such tag")
+                raise IntegrityError(
+                    f"{r.model}@{r.alias}: {problem}", hint="'mreg check' reports every such tag"
+                )
             manifest = self.load_manifest(r.model, event.version, event.commit)
             if manifest["digest"] != event.digest:
-                raise IntegrityError(f"tag {event.tag} names digest {event.digest}, the manifest has {manifest['digest']}")
+                raise IntegrityError(
+                    f"tag {event.tag} names digest {event.digest}, the manifest has {manifest['digest']}"
+                )
             return Version(r.model, event.version, manifest, event.commit)
         versions = self.versions(r.model, commit)
         if not versions:
@@ -304,12 +321,14 @@ class Registry:
         return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
 
     def _review_branches(self, model: str, alias: str) -> list[str]:
-        from mreg.layout import REVIEW_PREFIX
+        from mreg.git.layout import REVIEW_PREFIX
 
         remote = self.branches.remote
         if remote is None:
             return []
-        rows = self.git.for_each_ref(f"refs/remotes/{remote}/{REVIEW_PREFIX}{model}/{alias}/", ("%(refname)",))
+        rows = self.git.for_each_ref(
+            f"refs/remotes/{remote}/{REVIEW_PREFIX}{model}/{alias}/", ("%(refname)",)
+        )
         return [r[0].removeprefix(f"refs/remotes/{remote}/") for r in rows if r]
 
     def is_protected(self, alias: str) -> bool:
@@ -321,8 +340,14 @@ class Registry:
         return self.git.commit_before(ALIASES_REF, int(at.timestamp()))
 
     def standing(
-        self, model: str, alias: str, events: list[alias_tags.AliasEvent], *, at: datetime | None = None,
-        policy: dict[str, Any] | object | None = ..., governed: str | object | None = ...,
+        self,
+        model: str,
+        alias: str,
+        events: list[alias_tags.AliasEvent],
+        *,
+        at: datetime | None = None,
+        policy: dict[str, Any] | object | None = ...,
+        governed: str | object | None = ...,
     ) -> Standing:
         """Where the alias stands: its newest tag (at `at`) and, for a protected alias, whether the
         governed branch backs it (SPEC §3a.3). Callers that judge many aliases pass `policy`/`governed`."""
@@ -338,7 +363,9 @@ class Registry:
 
             policy = read_policy(self.git, gov, model) if gov else None
         assert policy is None or isinstance(policy, dict)
-        return assess(self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers, events=events)
+        return assess(
+            self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers, events=events
+        )
 
     def tag_problem(self, event: alias_tags.AliasEvent) -> str | None:
         """Why a tag must not be followed whatever its alias (SPEC §3a.3): its commit is not in the
@@ -359,7 +386,9 @@ class Registry:
     def _raise_unknown_model(self, model: str, commit: str, *, at: datetime | None = None) -> None:
         if not self.versions(model, commit):
             when = f" at {at.isoformat()}" if at else ""
-            raise NotFoundError(f"no model named {model!r} in the registry{when}", hint="'mreg list' shows the models")
+            raise NotFoundError(
+                f"no model named {model!r} in the registry{when}", hint="'mreg list' shows the models"
+            )
 
     def aliases_of(self, model: str, version: int, at: datetime | None = None) -> tuple[str, ...]:
         return tuple(sorted(a for a, v in self.alias_values(model, at).items() if v == version))
@@ -417,18 +446,43 @@ class Registry:
         elif isinstance(data, str):
             data = [data]
         return register(
-            self, check_model(model), [Path(p) for p in paths], params=params, params_files=params_files, metrics=metrics,
-            metrics_files=metrics_files, data=data, lockfile=os.fspath(lockfile) if lockfile is not None else None, image=image,
-            parent=parent, message=message, labels=dict(labels) if labels else None, progress=progress,
-            on_duplicate=on_duplicate, jobs=jobs, allow_secret_like=allow_secret_like,
+            self,
+            check_model(model),
+            [Path(p) for p in paths],
+            params=params,
+            params_files=params_files,
+            metrics=metrics,
+            metrics_files=metrics_files,
+            data=data,
+            lockfile=os.fspath(lockfile) if lockfile is not None else None,
+            image=image,
+            parent=parent,
+            message=message,
+            labels=dict(labels) if labels else None,
+            progress=progress,
+            on_duplicate=on_duplicate,
+            jobs=jobs,
+            allow_secret_like=allow_secret_like,
         )
 
-    def pull(self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | str | None = None, **options: Any) -> Path:
+    def pull(
+        self,
+        ref: str,
+        dest: str | os.PathLike[str] | None = None,
+        *,
+        at: datetime | str | None = None,
+        **options: Any,
+    ) -> Path:
         """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
         return self.pull_report(ref, dest, at=at, **options).dest
 
     def pull_report(
-        self, ref: str, dest: str | os.PathLike[str] | None = None, *, at: datetime | str | None = None, **options: Any
+        self,
+        ref: str,
+        dest: str | os.PathLike[str] | None = None,
+        *,
+        at: datetime | str | None = None,
+        **options: Any,
     ) -> PullResult:
         """`pull` with what a caller may want to show: files, cache hits, store reads."""
         from mreg.ops.pull import pull
@@ -455,7 +509,9 @@ class Registry:
         if size is None:
             raise NotFoundError(f"package lock {digest} is not in store {self.store.url}")
         if size > MAX_LOCK_BYTES:
-            raise NotFoundError(f"package lock {digest} is {size:,} bytes, more than a lock can be ({MAX_LOCK_BYTES:,}): not compared")
+            raise NotFoundError(
+                f"package lock {digest} is {size:,} bytes, more than a lock can be ({MAX_LOCK_BYTES:,}): not compared"
+            )
         return self.store.read_verified(digest).decode("utf-8", "replace")
 
     def verify(self, ref: str | None = None, **options: Any) -> Any:
@@ -469,17 +525,17 @@ class Registry:
         return gc(self, **options)
 
     def promote(self, ref: str, to: str, **options: Any) -> Any:
-        from mreg.ops.aliases import promote
+        from mreg.ops.promote import promote
 
         return promote(self, ref, to, **options)
 
     def rollback(self, target: str, **options: Any) -> Any:
-        from mreg.ops.aliases import rollback
+        from mreg.ops.promote import rollback
 
         return rollback(self, target, **options)
 
     def demote(self, target: str, **options: Any) -> Any:
-        from mreg.ops.aliases import demote
+        from mreg.ops.promote import demote
 
         return demote(self, target, **options)
 
@@ -493,7 +549,11 @@ class Registry:
         last commit that touched its path. Alias tags point here, never at a later tip."""
         tip = self.registry_commit()
         path = manifest_path(model, version)
-        out = self.git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path, check=False).stdout.decode().strip()
+        out = (
+            self.git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path, check=False)
+            .stdout.decode()
+            .strip()
+        )
         if not out:
             raise NotFoundError(f"model {model!r} has no version v{version}")
         return out
@@ -509,7 +569,11 @@ def _last_backed(events: list[alias_tags.AliasEvent], standing: Standing) -> str
         return ""
     for e in sorted(events, key=lambda e: e.seq, reverse=True):
         if e is not standing.event and pin.matches(e):
-            return f" (last backed: {e.tag}, v{e.version})" if e.version is not None else f" (last backed: {e.tag}, removed)"
+            return (
+                f" (last backed: {e.tag}, v{e.version})"
+                if e.version is not None
+                else f" (last backed: {e.tag}, removed)"
+            )
     return f" (approved: {pin.describe()})"
 
 
@@ -522,7 +586,6 @@ def _parse_capped(blob: bytes, *, where: str) -> dict[str, Any]:
 
 def sha256_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
 
 
 __all__ = ["ALIASES_BRANCH", "Config", "Registry", "Version"]

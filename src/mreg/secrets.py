@@ -1,7 +1,7 @@
 """Params whose names look like secrets are refused (issue 7): a manifest is pushed to every clone
 and kept forever, so a password typed as `--param db_password=…` could never be taken back.
 
-Pure: no git, no disk. A key is secret-like when, lower-cased with `-` and `.` read as `_`, it is one
+Also the one owner of taking credentials out of URLs (`strip_credentials`). Pure: no git, no disk. A key is secret-like when, lower-cased with `-` and `.` read as `_`, it is one
 of SECRET_NAMES or ends with `_` + one of them. So `api_key`, `DB-Password`, `github.token` and
 `client_secret` are refused while `max_tokens`, `tokenizer`, `num_tokens` and `secretary` pass.
 Nested mappings (and mappings inside lists) are searched too; a key is named by its dotted path.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from mreg.errors import UsageError
 
@@ -31,11 +32,35 @@ SECRET_NAMES = (
     "key",
 )
 # `*_key` names that are ordinary ML parameters, not credentials (JAX PRNG keys, dataset columns).
-NOT_SECRET = frozenset({
-    "key", "rng_key", "prng_key", "random_key", "seed_key", "sort_key", "primary_key", "group_key", "join_key",
-    "label_key", "target_key", "text_key", "image_key", "input_key", "output_key", "feature_key", "id_key",
-    "cache_key", "dict_key", "data_key", "metric_key", "monitor_key", "column_key", "audio_key", "video_key",
-})
+NOT_SECRET = frozenset(
+    {
+        "key",
+        "rng_key",
+        "prng_key",
+        "random_key",
+        "seed_key",
+        "sort_key",
+        "primary_key",
+        "group_key",
+        "join_key",
+        "label_key",
+        "target_key",
+        "text_key",
+        "image_key",
+        "input_key",
+        "output_key",
+        "feature_key",
+        "id_key",
+        "cache_key",
+        "dict_key",
+        "data_key",
+        "metric_key",
+        "monitor_key",
+        "column_key",
+        "audio_key",
+        "video_key",
+    }
+)
 _SEP = re.compile(r"[-._\s]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # A value that carries a credential: a URL with user:password@, or one of the query parameters
@@ -58,8 +83,6 @@ def is_secret_value(value: Any) -> bool:
         return False
     if _USERINFO.search(value):
         return True
-    from mreg.capture import strip_credentials
-
     return any(strip_credentials(word) != word for word in value.split() if "://" in word)
 
 
@@ -117,3 +140,46 @@ def check_params(params: Mapping[str, Any], allow: Sequence[str] = ()) -> None:
             f"param {path!r} holds a URL with credentials (user:password@ or a token in its query)",
             hint="record the URL without its credentials; the job reads them from its environment",
         )
+
+
+# Query or fragment parameters that carry a credential: OAuth/GitLab/GitHub tokens, presigned S3 and
+# GCS URLs, Azure SAS signatures, API keys. Matched case-insensitively on the parameter's name.
+_SECRET_PARAMS = re.compile(
+    r"^(?:.*token|auth|authorization|pass|password|passwd|pwd|.*secret|.*key|.*keyid|jwt|session|sessionid|"
+    r"sig|signature|x_amz_(?:signature|credential|security_token)|x_goog_(?:signature|credential)|"
+    r"credential|credentials|code)\Z",
+    re.IGNORECASE,
+)
+_URL_USERINFO = re.compile(r"(://)[^/?#]*@")
+
+
+def strip_credentials(url: str) -> str:
+    """Remove user:password@ and credential-carrying query/fragment parameters (`?access_token=`,
+    presigned `X-Amz-Signature=`, `#token=`) from URLs: a secret must never reach a manifest."""
+    if "://" not in url:
+        # scp-like git@host:path keeps its user (no secret); anything else is returned untouched
+        return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # unparseable (a raw '[' in a password, a bad port): drop what could hold a secret
+        head = _URL_USERINFO.sub(r"\\1", url)
+        return re.split(r"[?#]", head, maxsplit=1)[0]
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None:
+        netloc = (parts.hostname or "") + (f":{port}" if port else "")
+    query, fragment = _drop_secret_params(parts.query), _drop_secret_params(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _drop_secret_params(text: str) -> str:
+    if "=" not in text:
+        return text
+    kept = [
+        p
+        for p in re.split(r"[&;]", text)
+        if not _SECRET_PARAMS.match(p.split("=", 1)[0].replace("-", "_").strip())
+    ]
+    return "&".join(kept)

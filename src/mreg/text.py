@@ -29,7 +29,9 @@ def term(text: object) -> str:
     both are shown escaped there, so no value can become a workflow command."""
     s = str(text)
     if not (s.isascii() and s.isprintable()):
-        s = "".join(_escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s)
+        s = "".join(
+            _escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s
+        )
     if ("::" in s or "##[" in s) and os.environ.get("GITHUB_ACTIONS") == "true":
         s = s.replace("::", ":\\x3a").replace("##[", "#\\x23[")
     return s
@@ -41,7 +43,9 @@ def md(text: object) -> str:
     s = html.escape(term(text), quote=False)  # no tag, no comment: `<!--` cannot hide what follows
     s = _MD_SPECIAL.sub(r"\\\1", s)  # no emphasis, code span, link, image or table break
     s = s.replace("@", "&#64;").replace("#", "&#35;")  # no @-mention or team ping, no #123 cross-reference
-    return re.sub(r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), s)  # no autolink
+    return re.sub(
+        r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), s
+    )  # no autolink
 
 
 def md_code(text: object) -> str:

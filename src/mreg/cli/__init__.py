@@ -38,11 +38,13 @@ def _resolve_fast(opts: dict[str, str | bool]) -> int:
     from mreg.cli._report import report_unexpected
 
     try:
-        from mreg import ci
         from mreg.cli._session import open_registry, when
+        from mreg.integrations import github_actions as ci
 
         registry, at = opts.get("registry"), opts.get("at")
-        reg = open_registry(str(opts["repo"]), registry=str(registry) if registry else None, offline=bool(opts["offline"]))
+        reg = open_registry(
+            str(opts["repo"]), registry=str(registry) if registry else None, offline=bool(opts["offline"])
+        )
         v = reg.resolve(str(opts["ref"]), when(str(at)) if at is not None else None, with_aliases=False)
         print(v.ref)
         ci.write_outputs({"model": v.model, "version": v.version, "digest": v.digest})

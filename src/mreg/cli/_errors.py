@@ -15,16 +15,23 @@ try:  # typer ≥ 0.26 vendors click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
+
 def run(app: Callable[..., Any], argv: list[str]) -> int:
     as_json = "--json" in argv
     try:
         rv = app(args=argv, prog_name="mreg", standalone_mode=False)
         if rv == 130:  # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns it
-            print("mreg: interrupted; nothing was half-written (a write lands whole or not at all)", file=sys.stderr)
+            print(
+                "mreg: interrupted; nothing was half-written (a write lands whole or not at all)",
+                file=sys.stderr,
+            )
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         if exc.exit_code == 130:  # click turns Ctrl-C into Exit(130) before mreg sees it
-            print("mreg: interrupted; nothing was half-written (a write lands whole or not at all)", file=sys.stderr)
+            print(
+                "mreg: interrupted; nothing was half-written (a write lands whole or not at all)",
+                file=sys.stderr,
+            )
         return int(exc.exit_code)
     except typer.Abort:
         print("mreg: interrupted", file=sys.stderr)

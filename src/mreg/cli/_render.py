@@ -69,8 +69,12 @@ class Progress:
 def review_lines(r: dict[str, Any]) -> list[str]:
     """Where a proposal went (promotion or policy): the pull request, the compare URL, or what to do next."""
     if r.get("url"):
-        return [f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}"]
+        return [
+            f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}"
+        ]
     if r.get("compare_url"):
         return [f"open a pull request: {r['compare_url']}"]
-    return [f"next: open a merge request from branch {r.get('branch')} into mreg/aliases; once it is merged, "
-            "run 'mreg apply' (or let CI run it)"]
+    return [
+        f"next: open a merge request from branch {r.get('branch')} into mreg/aliases; once it is merged, "
+        "run 'mreg apply' (or let CI run it)"
+    ]

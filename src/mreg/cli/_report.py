@@ -23,7 +23,10 @@ def one_line(text: str) -> str:
 
 def report(exc: MregError, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}), file=sys.stdout)
+        print(
+            json.dumps({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}),
+            file=sys.stdout,
+        )
     print(f"mreg: error: {one_line(exc.message)}", file=sys.stderr)
     if exc.hint:
         print(f"  hint: {one_line(exc.hint)}", file=sys.stderr)
@@ -44,5 +47,8 @@ def report_unexpected(exc: BaseException, *, as_json: bool) -> int:
     if debug():
         raise exc
     print(f"mreg: internal error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-    print("  hint: this is a bug in mreg; rerun with MREG_DEBUG=1 for the traceback and report it", file=sys.stderr)
+    print(
+        "  hint: this is a bug in mreg; rerun with MREG_DEBUG=1 for the traceback and report it",
+        file=sys.stderr,
+    )
     return 70

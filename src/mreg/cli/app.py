@@ -2,57 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from mreg import __version__
+from mreg.cli import governance
+from mreg.cli._base import (
+    AllowUnreviewedOpt,
+    AtOpt,
+    JobsOpt,
+    JsonOpt,
+    OfflineOpt,
+    RegistryOpt,
+    RepoOpt,
+    make_app,
+)
 from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, review_lines, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli._session import warn as _warn
 from mreg.cli._session import when as _at
 
-if TYPE_CHECKING:
-
-    pass
-
-app = typer.Typer(
-    name="mreg",
-    help="A Git-native model registry: manifests on a git branch, bytes in content-addressed storage, aliases as append-only tags.",
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-RepoOpt = Annotated[str, typer.Option("--repo", metavar="PATH", help="Repository path (default: the enclosing repo).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="Do not fetch from or push to the remote.")]
-RegistryOpt = Annotated[Optional[str], typer.Option("--registry", metavar="URL", help="Read a remote registry by git URL, without a clone.")]  # noqa: UP045  # typer needs Optional on 3.10
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, max=64, help="Transfers in flight at once (team stores; default 8).")]  # noqa: UP045
-AllowUnreviewedOpt = Annotated[bool, typer.Option("--allow-unreviewed", help="Follow a protected alias's tag even when no reviewed pin backs it (named on stderr).")]
-AtOpt = Annotated[Optional[str], typer.Option("--at", metavar="WHEN", help="Answer as the registry stood then: ISO date/datetime, or 30d/12h ago.")]  # noqa: UP045
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        echo(f"mreg {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")] = False,
-) -> None:
-    """mreg: register, promote and pull models with git as the record."""
+app = make_app()
+app.add_typer(governance.app)  # check, gate, apply, policy: the review flow (SPEC §7, §9)
 
 
 @app.command()
 def init(
-    store: Annotated[Optional[str], typer.Option("--store", metavar="URL", help="Object store URL (s3://bucket/prefix, file:///path, …).")] = None,  # noqa: UP045
-    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Git remote to publish to (default origin).")] = None,  # noqa: UP045
-    github: Annotated[bool, typer.Option("--github", help="Also commit the apply workflow onto mreg/aliases.")] = False,
+    store: Annotated[
+        Optional[str],
+        typer.Option(
+            "--store", metavar="URL", help="Object store URL (s3://bucket/prefix, file:///path, …)."
+        ),
+    ] = None,
+    remote: Annotated[
+        Optional[str],
+        typer.Option("--remote", metavar="NAME", help="Git remote to publish to (default origin)."),
+    ] = None,
+    github: Annotated[
+        bool, typer.Option("--github", help="Also commit the apply workflow onto mreg/aliases.")
+    ] = False,
     repo: RepoOpt = ".",
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,24 +59,54 @@ def init(
 @app.command()
 def register(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")],
-    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files or directories (recursively) to store.")],
-    param: Annotated[Optional[list[str]], typer.Option("--param", metavar="K=V", help="K=V hyperparameter (repeatable).")] = None,  # noqa: UP045
-    params: Annotated[Optional[list[str]], typer.Option("--params", metavar="FILE", help="YAML/JSON file of hyperparameters.")] = None,  # noqa: UP045
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", metavar="K=V", help="K=V metric, a number (repeatable).")] = None,  # noqa: UP045
-    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", metavar="FILE", help="YAML/JSON file of metrics.")] = None,  # noqa: UP045
-    data: Annotated[Optional[list[str]], typer.Option("--data", metavar="NAME=URI", help="NAME=URI data reference (repeatable).")] = None,  # noqa: UP045
-    lockfile: Annotated[Optional[str], typer.Option("--lockfile", metavar="FILE", help="Environment lock file to store with the version.")] = None,  # noqa: UP045
-    image: Annotated[Optional[str], typer.Option("--image", metavar="IMAGE", help="Container image reference.")] = None,  # noqa: UP045
-    parent: Annotated[Optional[str], typer.Option("--parent", metavar="REF", help="Reference of the version this was fine-tuned from.")] = None,  # noqa: UP045
-    message: Annotated[Optional[str], typer.Option("-m", "--message", metavar="TEXT", help="What this version is.")] = None,  # noqa: UP045
-    allow_secret_like: Annotated[Optional[list[str]], typer.Option("--allow-secret-like", metavar="KEY", help="Record this secret-looking param anyway (repeatable).")] = None,  # noqa: UP045
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH...", help="Files or directories (recursively) to store.")
+    ],
+    param: Annotated[
+        Optional[list[str]], typer.Option("--param", metavar="K=V", help="K=V hyperparameter (repeatable).")
+    ] = None,
+    params: Annotated[
+        Optional[list[str]],
+        typer.Option("--params", metavar="FILE", help="YAML/JSON file of hyperparameters."),
+    ] = None,
+    metric: Annotated[
+        Optional[list[str]],
+        typer.Option("--metric", metavar="K=V", help="K=V metric, a number (repeatable)."),
+    ] = None,
+    metrics: Annotated[
+        Optional[list[str]], typer.Option("--metrics", metavar="FILE", help="YAML/JSON file of metrics.")
+    ] = None,
+    data: Annotated[
+        Optional[list[str]],
+        typer.Option("--data", metavar="NAME=URI", help="NAME=URI data reference (repeatable)."),
+    ] = None,
+    lockfile: Annotated[
+        Optional[str],
+        typer.Option("--lockfile", metavar="FILE", help="Environment lock file to store with the version."),
+    ] = None,
+    image: Annotated[
+        Optional[str], typer.Option("--image", metavar="IMAGE", help="Container image reference.")
+    ] = None,
+    parent: Annotated[
+        Optional[str],
+        typer.Option("--parent", metavar="REF", help="Reference of the version this was fine-tuned from."),
+    ] = None,
+    message: Annotated[
+        Optional[str], typer.Option("-m", "--message", metavar="TEXT", help="What this version is.")
+    ] = None,
+    allow_secret_like: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allow-secret-like", metavar="KEY", help="Record this secret-looking param anyway (repeatable)."
+        ),
+    ] = None,
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Store the files, write the manifest, print MODEL@vN."""
-    from mreg import ci
+    from mreg.integrations import github_actions as ci
 
     reg = _open(repo, offline=offline)
     progress = Progress(not as_json)
@@ -111,8 +129,15 @@ def register(
     )
     ci.write_outputs({"model": result.model, "version": result.version, "digest": result.digest})
     if as_json:
-        emit_json({"ref": result.ref, "uploaded_bytes": result.uploaded_bytes, "reused_bytes": result.reused_bytes,
-                   "duplicate_of": result.duplicate_of, "manifest": result.manifest})
+        emit_json(
+            {
+                "ref": result.ref,
+                "uploaded_bytes": result.uploaded_bytes,
+                "reused_bytes": result.reused_bytes,
+                "duplicate_of": result.duplicate_of,
+                "manifest": result.manifest,
+            }
+        )
     else:
         print(result.ref)
 
@@ -133,18 +158,34 @@ def list_(
     if not rows:
         echo("no models registered yet")
         return
+
     def aliases(r: dict[str, Any]) -> str:
-        shown = [f"{a}=v{v}" for a, v in r["aliases"].items()] + [f"{a}=UNREVIEWED" for a in r.get("unreviewed", {})]
+        shown = [f"{a}=v{v}" for a, v in r["aliases"].items()] + [
+            f"{a}=UNREVIEWED" for a in r.get("unreviewed", {})
+        ]
         return ", ".join(shown)
 
-    print(table(["MODEL", "LATEST", "VERSIONS", "ALIASES"], [[r["model"], f"v{r['latest']}", r["versions"], aliases(r)] for r in rows]))
+    print(
+        table(
+            ["MODEL", "LATEST", "VERSIONS", "ALIASES"],
+            [[r["model"], f"v{r['latest']}", r["versions"], aliases(r)] for r in rows],
+        )
+    )
     for r in rows:
         for a, tag in r.get("unreviewed", {}).items():
-            _warn(f"{r['model']}@{a}: tag {tag} is not backed by a reviewed pin on mreg/aliases; readers refuse it ('mreg check' explains)")
+            _warn(
+                f"{r['model']}@{a}: tag {tag} is not backed by a reviewed pin on mreg/aliases; readers refuse it ('mreg check' explains)"
+            )
 
 
 def _manifest_json(v: Any) -> dict[str, Any]:
-    return {"ref": v.ref, "model": v.model, "version": v.version, "aliases": list(v.aliases), "manifest": v.manifest}
+    return {
+        "ref": v.ref,
+        "model": v.model,
+        "version": v.version,
+        "aliases": list(v.aliases),
+        "manifest": v.manifest,
+    }
 
 
 @app.command()
@@ -171,9 +212,14 @@ def show(
     if m.get("message"):
         echo(f"  message     {m['message']}")
     if src.get("commit"):
-        echo(f"  source      {src.get('repository') or '(no remote)'} @ {src['commit'][:12]}{' (dirty)' if src.get('dirty') else ''}")
-    echo(f"  environment {env['python']} on {env['platform']}, packages {env['packages'][:19]}…"
-          + (f", lockfile {env['lockfile']['path']}" if "lockfile" in env else "") + (f", image {env['image']}" if "image" in env else ""))
+        echo(
+            f"  source      {src.get('repository') or '(no remote)'} @ {src['commit'][:12]}{' (dirty)' if src.get('dirty') else ''}"
+        )
+    echo(
+        f"  environment {env['python']} on {env['platform']}, packages {env['packages'][:19]}…"
+        + (f", lockfile {env['lockfile']['path']}" if "lockfile" in env else "")
+        + (f", image {env['image']}" if "image" in env else "")
+    )
     if m.get("parent"):
         echo(f"  parent      {m['parent']}")
     for title, mapping in (("params", m.get("params") or {}), ("metrics", m.get("metrics") or {})):
@@ -198,7 +244,7 @@ def resolve(
     as_json: JsonOpt = False,
 ) -> None:
     """Print MODEL@vN (with --json: the manifest and its aliases)."""
-    from mreg import ci
+    from mreg.integrations import github_actions as ci
 
     reg = _open(repo, registry=registry, offline=offline)
     if as_json:
@@ -213,23 +259,46 @@ def resolve(
 @app.command()
 def pull(
     ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
-    out: Annotated[Optional[str], typer.Option("-o", "--output", metavar="DIR", help="Destination directory (default MODEL-vN).")] = None,  # noqa: UP045
+    out: Annotated[
+        Optional[str],
+        typer.Option("-o", "--output", metavar="DIR", help="Destination directory (default MODEL-vN)."),
+    ] = None,
     jobs: JobsOpt = None,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
     allow_unreviewed: AllowUnreviewedOpt = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace DIR even when it holds files that are not an earlier pull of this model.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace DIR even when it holds files that are not an earlier pull of this model."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Download the artifacts, verified against their digests; DIR ends up holding exactly them."""
     reg = _open(repo, registry=registry, offline=offline)
-    result = reg.pull_report(ref, out, at=_at(at), progress=Progress(not as_json).bar, jobs=jobs, allow_unreviewed=allow_unreviewed,
-                             force=force)
+    result = reg.pull_report(
+        ref,
+        out,
+        at=_at(at),
+        progress=Progress(not as_json).bar,
+        jobs=jobs,
+        allow_unreviewed=allow_unreviewed,
+        force=force,
+    )
     if as_json:
-        emit_json({"ref": result.ref, "digest": result.digest, "dest": str(result.dest), "files": list(result.files),
-                   "from_cache": result.from_cache, "from_store": result.from_store})
+        emit_json(
+            {
+                "ref": result.ref,
+                "digest": result.digest,
+                "dest": str(result.dest),
+                "files": list(result.files),
+                "from_cache": result.from_cache,
+                "from_store": result.from_store,
+            }
+        )
     else:
         echo(f"{result.ref} -> {result.dest} ({len(result.files)} file(s) verified)")
 
@@ -251,19 +320,58 @@ def diff(
         return
     echo(f"{d['a']} -> {d['b']}" + ("  (same artifacts)" if d["same_artifacts"] else ""))
     if d["metrics"]:
-        print("\nmetrics\n" + table(["METRIC", d["a"], d["b"], "DELTA"],
-              [[r["key"], fmt_value(r["old"]), fmt_value(r["new"]), "" if r["delta"] is None else f"{r['delta']:+.6g}"] for r in d["metrics"]]))
+        print(
+            "\nmetrics\n"
+            + table(
+                ["METRIC", d["a"], d["b"], "DELTA"],
+                [
+                    [
+                        r["key"],
+                        fmt_value(r["old"]),
+                        fmt_value(r["new"]),
+                        "" if r["delta"] is None else f"{r['delta']:+.6g}",
+                    ]
+                    for r in d["metrics"]
+                ],
+            )
+        )
     if d["params"]:
-        print("\nparams\n" + table(["PARAM", d["a"], d["b"]], [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["params"]]))
+        print(
+            "\nparams\n"
+            + table(
+                ["PARAM", d["a"], d["b"]],
+                [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["params"]],
+            )
+        )
     if d["data"]:
-        print("\ndata\n" + table(["NAME", d["a"], d["b"]],
-              [[r["key"], (r["old"] or {}).get("uri", "-"), (r["new"] or {}).get("uri", "-")] for r in d["data"]]))
+        print(
+            "\ndata\n"
+            + table(
+                ["NAME", d["a"], d["b"]],
+                [
+                    [r["key"], (r["old"] or {}).get("uri", "-"), (r["new"] or {}).get("uri", "-")]
+                    for r in d["data"]
+                ],
+            )
+        )
     if d["environment"]:
-        print("\nenvironment\n" + table(["FIELD", d["a"], d["b"]], [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["environment"]]))
+        print(
+            "\nenvironment\n"
+            + table(
+                ["FIELD", d["a"], d["b"]],
+                [[r["key"], fmt_value(r["old"]), fmt_value(r["new"])] for r in d["environment"]],
+            )
+        )
     if d.get("packages_unavailable"):
         _warn(f"package lists not compared: {d['packages_unavailable']}")
     if d["packages"]:
-        print("\npackages\n" + table(["PACKAGE", "CHANGE", d["a"], d["b"]], [[r["package"], r["change"], r["old"] or "-", r["new"] or "-"] for r in d["packages"]]))
+        print(
+            "\npackages\n"
+            + table(
+                ["PACKAGE", "CHANGE", d["a"], d["b"]],
+                [[r["package"], r["change"], r["old"] or "-", r["new"] or "-"] for r in d["packages"]],
+            )
+        )
     if d["artifacts"]:
         print("\nartifacts\n" + table(["PATH", "CHANGE"], [[r["path"], r["change"]] for r in d["artifacts"]]))
     if not any(d[k] for k in ("metrics", "params", "data", "environment", "packages", "artifacts")):
@@ -272,8 +380,15 @@ def diff(
 
 @app.command()
 def verify(
-    ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="One version (default: every version).")] = None,  # noqa: UP045
-    repair: Annotated[bool, typer.Option("--repair", help="Delete corrupt objects, so registering their files again stores them anew.")] = False,
+    ref: Annotated[
+        Optional[str], typer.Argument(metavar="REF", help="One version (default: every version).")
+    ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Delete corrupt objects, so registering their files again stores them anew."
+        ),
+    ] = False,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -289,8 +404,14 @@ def verify(
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
     if as_json:
-        payload: dict[str, Any] = {"ok": result.ok, "checked": result.checked, "bytes": result.bytes, "missing": result.missing,
-                                   "corrupt": result.corrupt, "invalid_manifests": result.invalid}
+        payload: dict[str, Any] = {
+            "ok": result.ok,
+            "checked": result.checked,
+            "bytes": result.bytes,
+            "missing": result.missing,
+            "corrupt": result.corrupt,
+            "invalid_manifests": result.invalid,
+        }
         if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
             from mreg.cli._report import report
 
@@ -312,8 +433,15 @@ def verify(
 
 @app.command()
 def gc(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")] = False,
-    grace: Annotated[str, typer.Option("--grace", metavar="AGE", help="Keep unreferenced objects younger than this (e.g. 24h, 7d, 0s).")] = "24h",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")
+    ] = False,
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace", metavar="AGE", help="Keep unreferenced objects younger than this (e.g. 24h, 7d, 0s)."
+        ),
+    ] = "24h",
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -330,28 +458,62 @@ def gc(
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest (its objects, if any, count as unreferenced): {problem}")
     if as_json:
-        emit_json({"dry_run": dry_run, "deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept, "young": result.young,
-                   "young_bytes": result.young_bytes, "stale_uploads": len(result.stale_uploads), "invalid_manifests": result.invalid})
+        emit_json(
+            {
+                "dry_run": dry_run,
+                "deleted": result.deleted,
+                "freed_bytes": result.freed_bytes,
+                "kept": result.kept,
+                "young": result.young,
+                "young_bytes": result.young_bytes,
+                "stale_uploads": len(result.stale_uploads),
+                "invalid_manifests": result.invalid,
+            }
+        )
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
         echo(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
-    echo(f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
-          f" ({fmt_size(result.young_bytes)})")
+    echo(
+        f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
+        f" ({fmt_size(result.young_bytes)})"
+    )
     if result.stale_uploads:
-        echo(f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}")
+        echo(
+            f"{'would abort' if dry_run else 'aborted'} {len(result.stale_uploads)} unfinished upload(s) older than {grace}"
+        )
 
 
-store_app = typer.Typer(help="The object store: copy every version's bytes to another store.", rich_markup_mode=None,
-                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+store_app = typer.Typer(
+    help="The object store: copy every version's bytes to another store.",
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 app.add_typer(store_app, name="store")
 
 
 @store_app.command("copy")
 def store_copy(
-    to: Annotated[str, typer.Option("--to", metavar="URL", help="The store to copy into (s3://bucket/prefix, an absolute directory, …).")],
-    source: Annotated[Optional[str], typer.Option("--from", metavar="URL", help="Copy from this store (default: the one the registry uses; e.g. .git/mreg/objects for the per-clone store).")] = None,  # noqa: UP045
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be copied; copy nothing.")] = False,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="The store to copy into (s3://bucket/prefix, an absolute directory, …).",
+        ),
+    ],
+    source: Annotated[
+        Optional[str],
+        typer.Option(
+            "--from",
+            metavar="URL",
+            help="Copy from this store (default: the one the registry uses; e.g. .git/mreg/objects for the per-clone store).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be copied; copy nothing.")
+    ] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -363,7 +525,9 @@ def store_copy(
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
     if as_json:
-        emit_json({"dry_run": dry_run, "copied": result.copied, "present": result.present, "bytes": result.bytes})
+        emit_json(
+            {"dry_run": dry_run, "copied": result.copied, "present": result.present, "bytes": result.bytes}
+        )
         return
     verb = "would copy" if dry_run else "copied"
     echo(f"{verb} {len(result.copied)} object(s) ({fmt_size(result.bytes)}); {result.present} already there")
@@ -373,8 +537,17 @@ def store_copy(
 
 def _render_move(move: Any, as_json: bool) -> None:
     if as_json:
-        emit_json({"model": move.model, "alias": move.alias, "event": move.event, "version": move.version,
-                   "previous": move.previous, "tag": move.tag, "review": move.review})
+        emit_json(
+            {
+                "model": move.model,
+                "alias": move.alias,
+                "event": move.event,
+                "version": move.version,
+                "previous": move.previous,
+                "tag": move.tag,
+                "review": move.review,
+            }
+        )
         return
     if move.review is not None:
         r = move.review
@@ -390,9 +563,13 @@ def _render_move(move: Any, as_json: bool) -> None:
         echo(f"{move.model}@{move.alias} -> v{move.version}{prev} [{move.tag}]")
 
 
-ReasonOpt = Annotated[Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: recorded in the tag.")]  # noqa: UP045
+ReasonOpt = Annotated[
+    Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: recorded in the tag.")
+]
 SignOpt = Annotated[bool, typer.Option("--sign", help="Sign the tag with your git signing key.")]
-NoReviewOpt = Annotated[bool, typer.Option("--no-review", help="Move a protected alias directly (recorded as unreviewed).")]
+NoReviewOpt = Annotated[
+    bool, typer.Option("--no-review", help="Move a protected alias directly (recorded as unreviewed).")
+]
 
 
 @app.command()
@@ -408,13 +585,17 @@ def promote(
 ) -> None:
     """Point an alias at a version (by pull request when the alias is protected)."""
     # --at resolves REF as the registry stood then (`fraud@production --at 2026-11-01`: what was live).
-    _render_move(_open(repo).promote(ref, to, reason=reason, sign=sign, no_review=no_review, at=_at(at)), as_json)
+    _render_move(
+        _open(repo).promote(ref, to, reason=reason, sign=sign, no_review=no_review, at=_at(at)), as_json
+    )
 
 
 @app.command()
 def rollback(
     target: Annotated[str, typer.Argument(metavar="MODEL@ALIAS", help="The model and the alias to move.")],
-    to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="The version to go back to (vN).")] = None,  # noqa: UP045
+    to: Annotated[
+        Optional[str], typer.Option("--to", metavar="VERSION", help="The version to go back to (vN).")
+    ] = None,
     at: AtOpt = None,
     reason: ReasonOpt = None,
     sign: SignOpt = False,
@@ -423,7 +604,10 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Put back the version the alias held before (or the one named, or the one live --at WHEN)."""
-    _render_move(_open(repo).rollback(target, to=to, at=_at(at), reason=reason, sign=sign, no_review=no_review), as_json)
+    _render_move(
+        _open(repo).rollback(target, to=to, at=_at(at), reason=reason, sign=sign, no_review=no_review),
+        as_json,
+    )
 
 
 @app.command()
@@ -442,7 +626,9 @@ def demote(
 @app.command()
 def log(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name.")],
-    alias: Annotated[Optional[str], typer.Option("--alias", metavar="ALIAS", help="Only this alias's events.")] = None,  # noqa: UP045
+    alias: Annotated[
+        Optional[str], typer.Option("--alias", metavar="ALIAS", help="Only this alias's events.")
+    ] = None,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -469,7 +655,9 @@ def log(
         elif e["event"] == "demote":
             what = f"demote {e['alias']}"
         else:
-            what = f"{e['event']} {e['alias']} -> v{e['version']}" + (f" (was v{e['previous']})" if e.get("previous") else "")
+            what = f"{e['event']} {e['alias']} -> v{e['version']}" + (
+                f" (was v{e['previous']})" if e.get("previous") else ""
+            )
         sig = {"good": "signed", "bad": "BAD SIGNATURE"}.get(e.get("signature") or "", "")
         why, request = e.get("reason") or "", e.get("request") or ""
         if e.get("reviewed") is False:  # a forged or unreviewed tag: its claims are the tagger's word only
@@ -477,7 +665,3 @@ def log(
             why, request = (f"(claimed) {why}" if why else ""), (f"(claimed) {request}" if request else "")
         rows.append([e["at"], what, e["by"], why, request, sig])
     print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST", "SIGNATURE"], rows))
-
-
-# Commands of the review flow (SPEC §7, §9: check, gate, apply) live in their own module.
-from mreg.cli import governance as _governance  # noqa: E402,F401  # registers its commands on `app`

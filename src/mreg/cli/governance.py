@@ -2,7 +2,7 @@
 
 Each prints its whole report before failing, so a CI log always shows every problem, then raises
 CheckFailedError (exit 1) when something failed. Under GitHub Actions they also annotate and
-summarise (mreg.ci).
+summarise (mreg.integrations.github_actions).
 """
 
 from __future__ import annotations
@@ -11,34 +11,54 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from mreg.cli._base import AtOpt, JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, command_group
 from mreg.cli._render import echo, emit_json, review_lines, table
 from mreg.cli._session import open_registry as _open
-from mreg.cli.app import AtOpt, JsonOpt, OfflineOpt, RegistryOpt, RepoOpt, app
+
+app = command_group()
 
 
 @app.command()
 def check(
-    base: Annotated[Optional[str], typer.Option("--base", metavar="REV", help="Registry-branch commit to compare with: no manifest may change after it.")] = None,  # noqa: UP045
-    objects: Annotated[bool, typer.Option("--objects", help="Also check that every referenced object is in the store.")] = False,
+    base: Annotated[
+        Optional[str],
+        typer.Option(
+            "--base",
+            metavar="REV",
+            help="Registry-branch commit to compare with: no manifest may change after it.",
+        ),
+    ] = None,
+    objects: Annotated[
+        bool, typer.Option("--objects", help="Also check that every referenced object is in the store.")
+    ] = False,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate both branches: schemas, immutability, governed aliases against tags."""
-    from mreg import ci
     from mreg.errors import CheckFailedError
+    from mreg.integrations import github_actions as ci
     from mreg.ops.check import check as run_check
     from mreg.text import md, md_code
 
     result = run_check(_open(repo, registry=registry, offline=offline), base=base, objects=objects)
-    summary = f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)" + (
-        f", {result.objects} object(s)" if result.objects is not None else ""
+    summary = (
+        f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)"
+        + (f", {result.objects} object(s)" if result.objects is not None else "")
     )
     if as_json:
-        emit_json({"ok": result.ok, "manifests": result.manifests, "policies": result.policies, "tags": result.tags,
-                   "objects": result.objects, "problems": [p.as_dict() for p in result.problems],
-                   "warnings": [w.as_dict() for w in result.warnings]})
+        emit_json(
+            {
+                "ok": result.ok,
+                "manifests": result.manifests,
+                "policies": result.policies,
+                "tags": result.tags,
+                "objects": result.objects,
+                "problems": [p.as_dict() for p in result.problems],
+                "warnings": [w.as_dict() for w in result.warnings],
+            }
+        )
     else:
         for p in result.problems:
             echo(p)
@@ -47,8 +67,17 @@ def check(
         echo(f"{summary}: " + ("ok" if result.ok else f"{len(result.problems)} problem(s)"))
     if ci.under_actions():
         for p in result.problems:
-            print(ci.annotate_error(f"{p.branch}: {p.message}" if p.path else p.message, file=p.path, line=p.line))
-        lines = [f"### mreg check: {'ok' if result.ok else f'{len(result.problems)} problem(s)'}", "", summary, ""]
+            print(
+                ci.annotate_error(
+                    f"{p.branch}: {p.message}" if p.path else p.message, file=p.path, line=p.line
+                )
+            )
+        lines = [
+            f"### mreg check: {'ok' if result.ok else f'{len(result.problems)} problem(s)'}",
+            "",
+            summary,
+            "",
+        ]
         for p in result.problems:
             where = f"{p.branch}:{p.path or ''}" + (f":{p.line}" if p.line else "")
             lines.append(f"- {md_code(where)} {md(p.message)}")
@@ -68,19 +97,52 @@ def _render_gate(reports: list[Any]) -> None:
             print()
         echo(f"{r.title}: {'passed' if r.ok else 'FAILED'}")
         if not r.verdicts:
-            echo("  (no gate rules for this alias)" if r.version is not None or not r.rules else "  (removing an alias: nothing to measure)")
+            echo(
+                "  (no gate rules for this alias)"
+                if r.version is not None or not r.rules
+                else "  (removing an alias: nothing to measure)"
+            )
             continue
-        print(table(["RULE", "RESULT", "CANDIDATE", "REQUIRED", "NOTE"],
-                    [[v.rule, "pass" if v.ok else "FAIL", fmt_value(v.actual), v.expected, v.note] for v in r.verdicts]))
+        print(
+            table(
+                ["RULE", "RESULT", "CANDIDATE", "REQUIRED", "NOTE"],
+                [
+                    [v.rule, "pass" if v.ok else "FAIL", fmt_value(v.actual), v.expected, v.note]
+                    for v in r.verdicts
+                ],
+            )
+        )
 
 
 @app.command()
 def gate(
-    ref: Annotated[Optional[str], typer.Argument(metavar="REF", help="The candidate version (MODEL@vN, MODEL@ALIAS, MODEL).")] = None,  # noqa: UP045
-    to: Annotated[Optional[str], typer.Option("--to", metavar="ALIAS", help="The alias whose gate to evaluate.")] = None,  # noqa: UP045
-    changed: Annotated[bool, typer.Option("--changed", help="Gate every alias change between --base and --head of mreg/aliases.")] = False,
-    base: Annotated[str, typer.Option("--base", metavar="REV", help="With --changed: the governed branch before the change (a PR's base).")] = "refs/heads/mreg/aliases",
-    head: Annotated[str, typer.Option("--head", metavar="REV", help="With --changed: the governed branch after the change (a PR's head or merge ref).")] = "HEAD",
+    ref: Annotated[
+        Optional[str],
+        typer.Argument(metavar="REF", help="The candidate version (MODEL@vN, MODEL@ALIAS, MODEL)."),
+    ] = None,
+    to: Annotated[
+        Optional[str], typer.Option("--to", metavar="ALIAS", help="The alias whose gate to evaluate.")
+    ] = None,
+    changed: Annotated[
+        bool,
+        typer.Option("--changed", help="Gate every alias change between --base and --head of mreg/aliases."),
+    ] = False,
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            metavar="REV",
+            help="With --changed: the governed branch before the change (a PR's base).",
+        ),
+    ] = "refs/heads/mreg/aliases",
+    head: Annotated[
+        str,
+        typer.Option(
+            "--head",
+            metavar="REV",
+            help="With --changed: the governed branch after the change (a PR's head or merge ref).",
+        ),
+    ] = "HEAD",
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
@@ -88,8 +150,8 @@ def gate(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
-    from mreg import ci
     from mreg.errors import CheckFailedError, UsageError
+    from mreg.integrations import github_actions as ci
     from mreg.ops.gate import gate_changed, gate_ref, report_markdown
 
     reg = _open(repo, registry=registry, offline=offline)
@@ -112,7 +174,11 @@ def gate(
         for r in failed:
             for v in r.verdicts:
                 if not v.ok:
-                    print(ci.annotate_error(f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()))
+                    print(
+                        ci.annotate_error(
+                            f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()
+                        )
+                    )
         ci.write_summary(report_markdown(reports))
     if failed:
         names = ", ".join(r.label or f"{r.model}@{r.alias}" for r in failed)
@@ -121,8 +187,16 @@ def gate(
 
 @app.command("apply")
 def apply_(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be tagged; create nothing.")] = False,
-    sign: Annotated[bool, typer.Option("--sign", help="Sign the tags (git's signing key; gpg.format=ssh for an SSH key), for mreg.yaml: signers.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be tagged; create nothing.")
+    ] = False,
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign",
+            help="Sign the tags (git's signing key; gpg.format=ssh for an SSH key), for mreg.yaml: signers.",
+        ),
+    ] = False,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -130,12 +204,18 @@ def apply_(
     """Create the alias tags that merged changes on mreg/aliases ask for (idempotent)."""
     import json
 
-    from mreg import ci
+    from mreg.integrations import github_actions as ci
     from mreg.ops.apply import apply
 
     pending, applied = apply(_open(repo, offline=offline), dry_run=dry_run, sign=sign)
     if as_json:
-        emit_json({"dry_run": dry_run, "pending": [p.as_dict() for p in pending], "applied": [a.as_dict() for a in applied]})
+        emit_json(
+            {
+                "dry_run": dry_run,
+                "pending": [p.as_dict() for p in pending],
+                "applied": [a.as_dict() for a in applied],
+            }
+        )
     elif dry_run:
         for p in pending:
             echo(f"would apply {p.describe()}")
@@ -148,23 +228,53 @@ def apply_(
         if not applied:
             echo("nothing to apply: the tags say what mreg/aliases asks for")
     if not dry_run:
-        ci.write_outputs({
-            "applied": json.dumps([a.as_dict() for a in applied]),
-            "count": len(applied),
-            "tags": " ".join(a.tag for a in applied),
-        })
+        ci.write_outputs(
+            {
+                "applied": json.dumps([a.as_dict() for a in applied]),
+                "count": len(applied),
+                "tags": " ".join(a.tag for a in applied),
+            }
+        )
 
 
 @app.command()
 def policy(
     model: Annotated[str, typer.Argument(metavar="MODEL", help="The model whose policy changes.")],
-    owner: Annotated[Optional[list[str]], typer.Option("--owner", metavar="USER", help="Add an owner (git-host user or org/team; repeatable).")] = None,  # noqa: UP045
-    remove_owner: Annotated[Optional[list[str]], typer.Option("--remove-owner", metavar="USER", help="Remove an owner (repeatable).")] = None,  # noqa: UP045
-    gate: Annotated[Optional[list[str]], typer.Option("--gate", metavar="ALIAS=RULE", help="Add a gate rule, e.g. 'production={metric: auc, min: 0.9}' or 'production {metric: auc, min: 0.9}' (repeatable).")] = None,  # noqa: UP045
-    clear_gate: Annotated[Optional[list[str]], typer.Option("--clear-gate", metavar="ALIAS", help="Remove every gate rule of an alias (repeatable).")] = None,  # noqa: UP045
-    protect: Annotated[Optional[list[str]], typer.Option("--protect", metavar="ALIAS", help="Protect an alias: moves need a reviewed PR (repeatable).")] = None,  # noqa: UP045
-    unprotect: Annotated[Optional[list[str]], typer.Option("--unprotect", metavar="ALIAS", help="Stop protecting an alias (repeatable).")] = None,  # noqa: UP045
-    reason: Annotated[Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: in the PR and the commit.")] = None,  # noqa: UP045
+    owner: Annotated[
+        Optional[list[str]],
+        typer.Option("--owner", metavar="USER", help="Add an owner (git-host user or org/team; repeatable)."),
+    ] = None,
+    remove_owner: Annotated[
+        Optional[list[str]],
+        typer.Option("--remove-owner", metavar="USER", help="Remove an owner (repeatable)."),
+    ] = None,
+    gate: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--gate",
+            metavar="ALIAS=RULE",
+            help="Add a gate rule, e.g. 'production={metric: auc, min: 0.9}' or 'production {metric: auc, min: 0.9}' (repeatable).",
+        ),
+    ] = None,
+    clear_gate: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--clear-gate", metavar="ALIAS", help="Remove every gate rule of an alias (repeatable)."
+        ),
+    ] = None,
+    protect: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--protect", metavar="ALIAS", help="Protect an alias: moves need a reviewed PR (repeatable)."
+        ),
+    ] = None,
+    unprotect: Annotated[
+        Optional[list[str]],
+        typer.Option("--unprotect", metavar="ALIAS", help="Stop protecting an alias (repeatable)."),
+    ] = None,
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", metavar="TEXT", help="Why: in the PR and the commit.")
+    ] = None,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -179,11 +289,20 @@ def policy(
     for item in gate or []:  # ALIAS=RULE or "ALIAS RULE" (SPEC §8 writes --gate ALIAS RULE)
         m = re.match(r"^\s*([^\s=]+)\s*(?:=|\s)\s*(\S.*)\Z", item, re.S)
         if not m:
-            raise UsageError(f"--gate {item!r}: expected ALIAS=RULE, e.g. 'production={{metric: auc, min: 0.9}}'")
+            raise UsageError(
+                f"--gate {item!r}: expected ALIAS=RULE, e.g. 'production={{metric: auc, min: 0.9}}'"
+            )
         rules.append((m.group(1), m.group(2)))
     change = propose_policy(
-        _open(repo, offline=offline), model, add_owners=owner or [], remove_owners=remove_owner or [], gates=rules,
-        clear_gates=clear_gate or [], protect=protect or [], unprotect=unprotect or [], reason=reason,
+        _open(repo, offline=offline),
+        model,
+        add_owners=owner or [],
+        remove_owners=remove_owner or [],
+        gates=rules,
+        clear_gates=clear_gate or [],
+        protect=protect or [],
+        unprotect=unprotect or [],
+        reason=reason,
     )
     if as_json:
         emit_json(change.as_dict())
@@ -191,7 +310,9 @@ def policy(
     for line in change.changes:
         echo(f"  {line}")
     if change.commit is not None:
-        echo(f"committed to mreg/aliases ({change.commit[:12]}): this registry has no remote, so nobody else reviews it")
+        echo(
+            f"committed to mreg/aliases ({change.commit[:12]}): this registry has no remote, so nobody else reviews it"
+        )
         return
     r = change.review or {}
     echo(f"review requested: policy of {model} on branch {r.get('branch')}")

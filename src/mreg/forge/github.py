@@ -28,7 +28,9 @@ TIMEOUT_SECONDS = 30.0
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 # https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git)
 _URL_FORMS = (
-    re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
+    re.compile(
+        r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"
+    ),
     re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
 )
 
@@ -143,15 +145,23 @@ class GitHubForge:
                 raise
         existing = self.find_open_pull(head, base)  # somebody opened it between our look-up and our POST
         if existing is None:
-            raise RemoteError(f"GitHub says a pull request from {head} already exists, but none is open into {base}")
+            raise RemoteError(
+                f"GitHub says a pull request from {head} already exists, but none is open into {base}"
+            )
         return self.update_pull(existing.number, title=title, body=body)
 
     def update_pull(self, number: int, *, title: str | None = None, body: str | None = None) -> PullRequest:
         payload = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
-        return _pull(self._call("PATCH", f"{self._repo}/pulls/{int(number)}", body=payload, missing=f"pull request #{number}"))
+        return _pull(
+            self._call(
+                "PATCH", f"{self._repo}/pulls/{int(number)}", body=payload, missing=f"pull request #{number}"
+            )
+        )
 
     def get_pull(self, number: int) -> PullRequest:
-        return _pull(self._call("GET", f"{self._repo}/pulls/{int(number)}", missing=f"pull request #{number}"))
+        return _pull(
+            self._call("GET", f"{self._repo}/pulls/{int(number)}", missing=f"pull request #{number}")
+        )
 
     def pulls_for_commit(self, sha: str) -> list[PullRequest]:
         if not re.fullmatch(r"[0-9a-f]{40,64}", sha):
@@ -232,7 +242,11 @@ class GitHubForge:
             errors = detail.get("errors") if isinstance(detail, dict) else None
             errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
             first = next((_describe(e) for e in errors if e.get("message") or e.get("code")), "")
-            text = f"GitHub refused {where} (422 {message or 'Validation Failed'}" + (f": {first}" if first else "") + ")"
+            text = (
+                f"GitHub refused {where} (422 {message or 'Validation Failed'}"
+                + (f": {first}" if first else "")
+                + ")"
+            )
             return Unprocessable(text, errors)
         return RemoteError(f"GitHub answered {exc.code} {message or exc.reason} to {where}")
 
@@ -271,7 +285,9 @@ def _pull(data: Any) -> PullRequest:
         raise RemoteError("GitHub answered with a pull request mreg cannot read") from None
 
 
-def forge_for(remote_url: str | None, env: Mapping[str, str] | None = None) -> tuple[GitHubTarget | None, GitHubForge | None]:
+def forge_for(
+    remote_url: str | None, env: Mapping[str, str] | None = None
+) -> tuple[GitHubTarget | None, GitHubForge | None]:
     """The target (for URLs) and a client when a token is available; (None, None) off GitHub."""
     target = target_from_env(remote_url, env)
     if target is None or not target.token:

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
 from mreg.errors import IntegrityError, NotFoundError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
+from mreg.git import tags as alias_tags
+from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
 from mreg.manifest import load_yaml
 from mreg.ops.review import review_branch
 
@@ -38,8 +38,14 @@ class Pending:
     digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "alias": self.alias, "event": self.event, "version": self.version,
-                "digest": self.digest, "current": self.current}
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "event": self.event,
+            "version": self.version,
+            "digest": self.digest,
+            "current": self.current,
+        }
 
     def describe(self) -> str:
         to = f"v{self.version}" if self.version is not None else "(removed)"
@@ -59,8 +65,13 @@ class Applied:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "alias": self.alias, "event": self.event, "version": self.version,
-            "previous": self.previous, "tag": self.tag, "request": self.request,
+            "model": self.model,
+            "alias": self.alias,
+            "event": self.event,
+            "version": self.version,
+            "previous": self.previous,
+            "tag": self.tag,
+            "request": self.request,
         }
 
 
@@ -92,9 +103,9 @@ def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]
 
 def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[list[Pending], list[Applied]]:
     """Returns (what was pending, what this run tagged); a concurrent run may have tagged the rest."""
-    from mreg.backing import Pin
     from mreg.forge.github import forge_for
-    from mreg.ops.aliases import write_tag
+    from mreg.ops.promote import write_tag
+    from mreg.policy import Pin
 
     reg.require_initialised()
     governed = reg.git.rev_parse(ALIASES_REF)
@@ -107,8 +118,12 @@ def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[
         if p.version is None:
             continue
         if p.version not in reg.versions(p.model, tip):
-            raise NotFoundError(f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered")
-        registered = reg.load_manifest(p.model, p.version, reg.registration_commit(p.model, p.version))["digest"]
+            raise NotFoundError(
+                f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered"
+            )
+        registered = reg.load_manifest(p.model, p.version, reg.registration_commit(p.model, p.version))[
+            "digest"
+        ]
         if p.digest is not None and registered != p.digest:
             raise IntegrityError(
                 f"{ALIASES_BRANCH} approves {p.model}@v{p.version} for {p.alias} with digest {p.digest}, but the "
@@ -125,8 +140,18 @@ def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[
     applied = []
     for p in pending:
         request, reason = origins[(p.model, p.alias)]
-        move = write_tag(reg, p.model, p.alias, p.event, p.version, reason=reason, request=request, sign=sign,
-                         pin=Pin(p.version, p.digest), governed=governed)
+        move = write_tag(
+            reg,
+            p.model,
+            p.alias,
+            p.event,
+            p.version,
+            reason=reason,
+            request=request,
+            sign=sign,
+            pin=Pin(p.version, p.digest),
+            governed=governed,
+        )
         if move is not None and move.tag is not None:
             applied.append(Applied(p.model, p.alias, p.event, p.version, move.previous, move.tag, request))
     return pending, applied
@@ -145,7 +170,9 @@ def change_commit(reg: Registry, governed: str, p: Pending) -> tuple[str | None,
 
 
 def _first_parent(reg: Registry, rev: str, path: str) -> list[tuple[str, list[str]]]:
-    out = reg.git.run("log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False).stdout.decode()
+    out = reg.git.run(
+        "log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False
+    ).stdout.decode()
     rows = []
     for line in out.splitlines():
         parts = line.split()
@@ -155,7 +182,7 @@ def _first_parent(reg: Registry, rev: str, path: str) -> list[tuple[str, list[st
 
 
 def _asked(reg: Registry, rev: str, p: Pending) -> object:
-    from mreg.backing import pin_of
+    from mreg.policy import pin_of
 
     blob = reg.git.read_blob(f"{rev}:{policy_path(p.model)}")
     if blob is None:

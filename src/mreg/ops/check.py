@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, UsageError
-from mreg.layout import (
+from mreg.git.layout import (
     ALIASES_BRANCH,
     ALIASES_REF,
     CODEOWNERS_PATH,
@@ -80,7 +80,7 @@ class CheckResult:
 
 
 def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> CheckResult:
-    from mreg.history import HistoryError
+    from mreg.git.history import HistoryError
 
     result = CheckResult()
     theirs = None
@@ -113,7 +113,7 @@ def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> C
 # -- the registry branch ---------------------------------------------------------------------------
 def _check_history(reg: Registry, tip: str, result: CheckResult) -> None:
     """Every commit of the registry branch only adds records (SPEC §3a.1), checked one by one."""
-    from mreg.history import scan_commits
+    from mreg.git.history import scan_commits
 
     for v in scan_commits(reg.git, tip):
         result.add(REGISTRY_BRANCH, v.path, f"{v.describe()}: a registered version never changes")
@@ -126,7 +126,9 @@ def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, 
     for path in paths:
         m = _MANIFEST_PATH.match(path)
         if not m or not MODEL_RE.match(m.group(1)) or ".." in m.group(1) or not _VERSION.match(m.group(2)):
-            result.add(REGISTRY_BRANCH, path, "unexpected file: manifests live at models/<model>/versions/<n>.yaml")
+            result.add(
+                REGISTRY_BRANCH, path, "unexpected file: manifests live at models/<model>/versions/<n>.yaml"
+            )
             continue
         manifests.append((path, m.group(1), int(m.group(2))))
     blobs = reg.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
@@ -143,7 +145,9 @@ def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, 
     return valid
 
 
-def _manifest_problems(blob: bytes, path: str, model: str, version: int, result: CheckResult) -> dict[str, Any] | None:
+def _manifest_problems(
+    blob: bytes, path: str, model: str, version: int, result: CheckResult
+) -> dict[str, Any] | None:
     doc, text = _load(blob, REGISTRY_BRANCH, path, result)
     if doc is None:
         return None
@@ -184,14 +188,18 @@ def _manifest_problems(blob: bytes, path: str, model: str, version: int, result:
             add(f"{key}: {problem}", [key])
             precise += 1
     if isinstance(artifacts, list):
-        clash = _file_and_directory([a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)])
+        clash = _file_and_directory(
+            [a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)]
+        )
         if clash:
             add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
             precise += 1
     if errors or precise:
         return None
     if doc["model"] != model or doc["version"] != version:
-        add(f"the manifest says {doc['model']}@v{doc['version']}, its path says {model}@v{version}", ["model"])
+        add(
+            f"the manifest says {doc['model']}@v{doc['version']}, its path says {model}@v{version}", ["model"]
+        )
         return None
     if artifact_set_digest(doc["artifacts"]) != doc["digest"]:
         add("digest does not match the artifact list", ["digest"])
@@ -219,20 +227,29 @@ def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) ->
     if base_sha is None:
         raise UsageError(f"--base {base!r}: no such commit in this repository", hint="fetch it first")
     if not reg.git.is_ancestor(base_sha, tip):
-        result.add(REGISTRY_BRANCH, None, f"history was rewritten: {base} ({base_sha[:12]}) is no longer an ancestor of the tip")
+        result.add(
+            REGISTRY_BRANCH,
+            None,
+            f"history was rewritten: {base} ({base_sha[:12]}) is no longer an ancestor of the tip",
+        )
         return
-    out = reg.git.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models").stdout
+    out = reg.git.run(
+        "diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models"
+    ).stdout
     fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
     for status, path in zip(fields[0::2], fields[1::2], strict=False):
         if _MANIFEST_PATH.match(path) and status != "A":
             verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
-            result.add(REGISTRY_BRANCH, path, f"manifest {verb} since {base}: manifests are immutable once committed")
+            result.add(
+                REGISTRY_BRANCH, path, f"manifest {verb} since {base}: manifests are immutable once committed"
+            )
 
 
 # -- the governed branch ---------------------------------------------------------------------------
-def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
-    from mreg.backing import pins_of
-    from mreg.policy import policy_models, render_codeowners
+def _check_governed(
+    reg: Registry, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: CheckResult
+) -> None:
+    from mreg.policy import pins_of, policy_models, render_codeowners
 
     blob = reg.git.read_blob(f"{governed}:{CONFIG_PATH}")
     if blob is None:
@@ -241,8 +258,17 @@ def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dic
         _document(blob, CONFIG_PATH, REGISTRY_SCHEMA, result)
     for entry in reg.git.ls_tree(governed, "models"):
         name = entry.name.removesuffix(".yaml")
-        if entry.kind != "blob" or not entry.name.endswith(".yaml") or not MODEL_RE.match(name) or ".." in name:
-            result.add(ALIASES_BRANCH, f"models/{entry.name}", "unexpected file: policies live at models/<model>.yaml")
+        if (
+            entry.kind != "blob"
+            or not entry.name.endswith(".yaml")
+            or not MODEL_RE.match(name)
+            or ".." in name
+        ):
+            result.add(
+                ALIASES_BRANCH,
+                f"models/{entry.name}",
+                "unexpected file: policies live at models/<model>.yaml",
+            )
     policies: dict[str, dict[str, Any]] = {}
     for model in policy_models(reg.git, governed):
         result.policies += 1
@@ -261,19 +287,39 @@ def _check_governed(reg: Registry, governed: str, tip: str, valid: dict[str, dic
                 continue
             manifest = valid.get(manifest_path(model, pin.version))
             if manifest is None:
-                what = "is not registered" if reg.git.read_blob(f"{tip}:{manifest_path(model, pin.version)}") is None else "has an invalid manifest"
+                what = (
+                    "is not registered"
+                    if reg.git.read_blob(f"{tip}:{manifest_path(model, pin.version)}") is None
+                    else "has an invalid manifest"
+                )
                 result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{pin.version} {what}", line)
             elif pin.digest is None:
-                result.warn(ALIASES_BRANCH, path, f"aliases.{alias}: pins v{pin.version} by number only; pin its digest too "
-                            f"(version: {pin.version}, digest: {manifest['digest']}) so reviewers approve exact bytes", line)
+                result.warn(
+                    ALIASES_BRANCH,
+                    path,
+                    f"aliases.{alias}: pins v{pin.version} by number only; pin its digest too "
+                    f"(version: {pin.version}, digest: {manifest['digest']}) so reviewers approve exact bytes",
+                    line,
+                )
             elif pin.digest != manifest["digest"]:
-                result.add(ALIASES_BRANCH, path, f"aliases.{alias}: pins {model}@v{pin.version} at digest {pin.digest}, "
-                           f"but the registered manifest has {manifest['digest']}", line)
+                result.add(
+                    ALIASES_BRANCH,
+                    path,
+                    f"aliases.{alias}: pins {model}@v{pin.version} at digest {pin.digest}, "
+                    f"but the registered manifest has {manifest['digest']}",
+                    line,
+                )
     owners_blob = reg.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
     wanted = render_codeowners(policies)
     if owners_blob is not None and owners_blob != wanted:  # absent: the next promotion request writes it
-        result.add(ALIASES_BRANCH, CODEOWNERS_PATH, "out of date with the owners in models/*.yaml (a promotion request regenerates it)")
-    if not any(p.branch == ALIASES_BRANCH and p.path and p.path.startswith("models/") for p in result.problems):
+        result.add(
+            ALIASES_BRANCH,
+            CODEOWNERS_PATH,
+            "out of date with the owners in models/*.yaml (a promotion request regenerates it)",
+        )
+    if not any(
+        p.branch == ALIASES_BRANCH and p.path and p.path.startswith("models/") for p in result.problems
+    ):
         _check_drift(reg, governed, result)
 
 
@@ -282,14 +328,18 @@ def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
 
     for p in pending_changes(reg, governed):
         text = (reg.git.read_blob(f"{governed}:{policy_path(p.model)}") or b"").decode("utf-8", "replace")
-        result.add(ALIASES_BRANCH, policy_path(p.model), f"{p.describe()}: merged but not applied (run 'mreg apply')",
-                   _line_of(text, ["aliases", p.alias]))
+        result.add(
+            ALIASES_BRANCH,
+            policy_path(p.model),
+            f"{p.describe()}: merged but not applied (run 'mreg apply')",
+            _line_of(text, ["aliases", p.alias]),
+        )
 
 
 def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
     """Every alias tag points into the verified registry history at the registered manifest with the
     digest it names; every protected alias's newest tag is backed by the governed branch (SPEC §3a.3)."""
-    from mreg import aliases as alias_tags
+    from mreg.git import tags as alias_tags
     from mreg.ops.inspect import _all_events
     from mreg.policy import read_policies
 
@@ -305,13 +355,27 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
     for e, blob, a, b in zip(with_version, blobs, there, here, strict=False):
         where = f"tag {e.tag} (by {e.tagger})"
         if e.commit not in history:
-            result.add("tags", None, f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}")
+            result.add(
+                "tags",
+                None,
+                f"{where} points at {e.commit[:12]}, which is not in the history of {REGISTRY_BRANCH}",
+            )
         elif blob is None:
             result.add("tags", None, f"{where} names {e.model}@v{e.version}, which its commit does not hold")
         elif a != b:
-            result.add("tags", None, f"{where} points at a manifest of {e.model}@v{e.version} that is not the registered one")
-        elif not e.digest or not re.search(rf"^digest: ['\"]?{re.escape(e.digest)}['\"]?$", blob.decode("utf-8", "replace"), re.M):
-            result.add("tags", None, f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another")
+            result.add(
+                "tags",
+                None,
+                f"{where} points at a manifest of {e.model}@v{e.version} that is not the registered one",
+            )
+        elif not e.digest or not re.search(
+            rf"^digest: ['\"]?{re.escape(e.digest)}['\"]?$", blob.decode("utf-8", "replace"), re.M
+        ):
+            result.add(
+                "tags",
+                None,
+                f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another",
+            )
     governed = reg.git.rev_parse(ALIASES_REF)
     try:
         policies = read_policies(reg.git, governed) if governed else {}
@@ -322,7 +386,11 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
         model_events = [e for e in events if e.model == model]
         st = reg.standing(model, alias, model_events, policy=policies.get(model), governed=governed)
         if st.state == "unbacked":
-            result.add("tags", None, f"{model}@{alias}: {st.problem}: readers refuse it (UNREVIEWED); run 'mreg apply' to restore the approved value")
+            result.add(
+                "tags",
+                None,
+                f"{model}@{alias}: {st.problem}: readers refuse it (UNREVIEWED); run 'mreg apply' to restore the approved value",
+            )
 
 
 def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
@@ -360,7 +428,9 @@ def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any
         result.add(branch, path, "not UTF-8 text")
         return None, ""
     try:
-        check_yaml_shape(text, where=path)  # the bounds every reader has: no libyaml stack overflow, no alias bomb
+        check_yaml_shape(
+            text, where=path
+        )  # the bounds every reader has: no libyaml stack overflow, no alias bomb
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), text
     except UsageError as exc:
         result.add(branch, path, exc.message.removeprefix(f"{path}: "))
@@ -383,7 +453,12 @@ def _document(blob: bytes, path: str, schema: str, result: CheckResult) -> tuple
             result.add(ALIASES_BRANCH, path, f"expected a mapping, found {type(doc).__name__}")
         return None, text
     if doc.get("schema") != schema:
-        result.add(ALIASES_BRANCH, path, f"unknown schema {doc.get('schema')!r} (expected {schema!r})", _line_of(text, ["schema"]))
+        result.add(
+            ALIASES_BRANCH,
+            path,
+            f"unknown schema {doc.get('schema')!r} (expected {schema!r})",
+            _line_of(text, ["schema"]),
+        )
         return None, text
     errors = _schema_errors(doc, schema)
     for loc, message in errors[:MAX_ERRORS_PER_FILE]:

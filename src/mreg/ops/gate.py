@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import gates
 from mreg.errors import IntegrityError, MregError, NotFoundError, UsageError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF
+from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
 
@@ -63,7 +63,9 @@ def governed_rev(reg: Registry) -> str:
     return tip
 
 
-def evaluate_candidate(reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]], at: datetime | None = None) -> GateReport:
+def evaluate_candidate(
+    reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]], at: datetime | None = None
+) -> GateReport:
     """Figures of the candidate against the rules; baselines are what the tags say now.
 
     A version the alias held before is a rollback (SPEC §7): every rule applies but `not_worse_than`,
@@ -119,7 +121,9 @@ def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:
             reports.append(GateReport(model, alias, None, reg.alias_values(model).get(alias), [], len(rules)))
             continue
         if version not in reg.versions(model, tip):
-            raise NotFoundError(f"{ALIASES_BRANCH} asks for {model}@{alias} = v{version}, which is not registered")
+            raise NotFoundError(
+                f"{ALIASES_BRANCH} asks for {model}@{alias} = v{version}, which is not registered"
+            )
         candidate = reg.resolve(parse_ref(f"{model}@v{version}"))
         if pin.digest is not None and pin.digest != candidate.digest:
             raise IntegrityError(
@@ -137,7 +141,7 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
     """A pull request that loosens protection in mreg.yaml (an alias no longer protected, unreviewed
     or direct moves allowed, a signer dropped) is shown as such; together with an alias change it
     fails, so a promotion cannot ride in on the change that removes its own review."""
-    from mreg.layout import CONFIG_PATH
+    from mreg.git.layout import CONFIG_PATH
     from mreg.manifest import load_yaml
 
     def read(rev: str) -> dict[str, Any]:
@@ -151,7 +155,9 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
     old, new = read(before), read(after)
     loosened = []
     default = ["production"]
-    dropped = set(old.get("protected_aliases", default) or []) - set(new.get("protected_aliases", default) or [])
+    dropped = set(old.get("protected_aliases", default) or []) - set(
+        new.get("protected_aliases", default) or []
+    )
     if dropped:
         loosened.append(f"no longer protects {', '.join(sorted(map(str, dropped)))}")
     for key in ("allow_unreviewed", "direct_rollback"):
@@ -162,7 +168,11 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
         loosened.append(f"drops {len(signers_gone)} signer(s)")
     if not loosened:
         return None
-    note = "split it: an alias change cannot ride in on the change that loosens its review" if moves else "reviewers: this loosens protection"
+    note = (
+        "split it: an alias change cannot ride in on the change that loosens its review"
+        if moves
+        else "reviewers: this loosens protection"
+    )
     verdict = gates.Verdict(f"{CONFIG_PATH} protection", not moves, "; ".join(loosened), "unchanged", note)
     return GateReport("", "", None, None, [verdict], 1, label=f"{CONFIG_PATH}: loosens protection")
 
@@ -170,7 +180,10 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
 def _commit(reg: Registry, rev: str, flag: str) -> str:
     sha = reg.git.rev_parse(f"{rev}^{{commit}}")
     if sha is None:
-        raise UsageError(f"{flag} {rev!r}: no such commit in this repository", hint="fetch it first, e.g. git fetch origin mreg/aliases")
+        raise UsageError(
+            f"{flag} {rev!r}: no such commit in this repository",
+            hint="fetch it first, e.g. git fetch origin mreg/aliases",
+        )
     return sha
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mreg.branches import Change
 from mreg.errors import UsageError
-from mreg.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH
+from mreg.git.branches import Change
+from mreg.git.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH
 from mreg.manifest import REGISTRY_SCHEMA, dump_yaml, schema_errors
 from mreg.store import checked_store_url
 
@@ -44,7 +44,9 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
     if remote is not None:
         reg._remote_override = remote
         if reg.git.remote_url(remote) is None:
-            raise UsageError(f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL")
+            raise UsageError(
+                f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL"
+            )
     if store is not None:
         store = checked_store_url(store, flag="--store")
     created: list[str] = []
@@ -82,7 +84,7 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
                 raise UsageError(f"{CONFIG_PATH}: {errors[0]}")
             files[CONFIG_PATH] = dump_yaml(config).encode()
         if github and (base is None or reg.git.read_blob(f"{base}:{APPLY_WORKFLOW_PATH}") is None):
-            from mreg.workflows import apply_workflow
+            from mreg.integrations.workflow import apply_workflow
 
             files[APPLY_WORKFLOW_PATH] = apply_workflow().encode()
         return Change(files, "init mreg aliases" if base is None else "configure mreg")
@@ -91,7 +93,9 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
     change = build_aliases(tip)
     if change.files:
         branches.commit(ALIASES_BRANCH, build_aliases, allow_create=True)
-        created.append(ALIASES_BRANCH if tip is None else f"updated {ALIASES_BRANCH} ({', '.join(sorted(change.files))})")
+        created.append(
+            ALIASES_BRANCH if tip is None else f"updated {ALIASES_BRANCH} ({', '.join(sorted(change.files))})"
+        )
     else:
         branches.ensure_pushed(ALIASES_BRANCH)
     return created

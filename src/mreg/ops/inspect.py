@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
-from mreg.layout import versions_dir
+from mreg.git import tags as alias_tags
+from mreg.git.layout import versions_dir
 from mreg.refs import MODEL_RE
 
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
@@ -32,7 +32,11 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
     for e in _all_events(reg):
         events_by_model.setdefault(e.model, []).append(e)
     governed = reg.governed_commit(at)
-    policies = _policies(reg, governed) if any(reg.is_protected(e.alias) for es in events_by_model.values() for e in es) else {}
+    policies = (
+        _policies(reg, governed)
+        if any(reg.is_protected(e.alias) for es in events_by_model.values() for e in es)
+        else {}
+    )
     rows = []
     for model in sorted(versions):
         numbers = sorted(versions[model])
@@ -47,7 +51,12 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
                 unreviewed[alias] = st.event.tag  # never shown as a value: readers refuse it
             else:
                 aliases[alias] = st.event.version
-        row: dict[str, Any] = {"model": model, "latest": numbers[-1], "versions": len(numbers), "aliases": aliases}
+        row: dict[str, Any] = {
+            "model": model,
+            "latest": numbers[-1],
+            "versions": len(numbers),
+            "aliases": aliases,
+        }
         if unreviewed:
             row["unreviewed"] = unreviewed
         rows.append(row)
@@ -71,7 +80,12 @@ def _all_events(reg: Registry) -> list[alias_tags.AliasEvent]:
 
 
 def _delta(a: Any, b: Any) -> Any:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return b - a
     return None
 
@@ -87,7 +101,9 @@ def _mapping_diff(a: dict[str, Any], b: dict[str, Any], *, deltas: bool = False)
     return out
 
 
-def diff_versions(a: Version, b: Version, lock_a: str | None = None, lock_b: str | None = None) -> dict[str, Any]:
+def diff_versions(
+    a: Version, b: Version, lock_a: str | None = None, lock_b: str | None = None
+) -> dict[str, Any]:
     ma, mb = a.manifest, b.manifest
     arts_a = {x["path"]: x for x in ma["artifacts"]}
     arts_b = {x["path"]: x for x in mb["artifacts"]}
@@ -104,7 +120,8 @@ def diff_versions(a: Version, b: Version, lock_a: str | None = None, lock_b: str
     data_b = {d["name"]: d for d in mb.get("data") or []}
     env_a, env_b = ma["environment"], mb["environment"]
     env = _mapping_diff(
-        {k: v for k, v in env_a.items() if k != "packages"}, {k: v for k, v in env_b.items() if k != "packages"}
+        {k: v for k, v in env_a.items() if k != "packages"},
+        {k: v for k, v in env_b.items() if k != "packages"},
     )
     return {
         "a": a.ref,
@@ -167,10 +184,23 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
             m = manifests.get(number) or {}
             entries.append(
                 {
-                    "event": "register", "model": model, "alias": None, "seq": None, "version": number,
-                    "digest": m.get("digest"), "previous": None, "reason": m.get("message"), "request": None,
-                    "by": who, "at": _iso(stamp), "tag": None, "governed": None, "commit": sha,
-                    "signature": None, "reviewed": None, "_order": (float(stamp), 0, number),
+                    "event": "register",
+                    "model": model,
+                    "alias": None,
+                    "seq": None,
+                    "version": number,
+                    "digest": m.get("digest"),
+                    "previous": None,
+                    "reason": m.get("message"),
+                    "request": None,
+                    "by": who,
+                    "at": _iso(stamp),
+                    "tag": None,
+                    "governed": None,
+                    "commit": sha,
+                    "signature": None,
+                    "reviewed": None,
+                    "_order": (float(stamp), 0, number),
                 }
             )
     events = alias_tags.read_events(reg.git, model, alias)
@@ -181,7 +211,10 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
     governed = reg.governed_commit()
     policy = _policies(reg, governed).get(model)
     all_events = events if alias is not None else alias_tags.read_events(reg.git, model)
-    current = {a: reg.standing(model, a, all_events, policy=policy, governed=governed) for a in {e.alias for e in events}}
+    current = {
+        a: reg.standing(model, a, all_events, policy=policy, governed=governed)
+        for a in {e.alias for e in events}
+    }
     for e in events:
         d = e.as_dict()
         d["commit"] = e.commit
@@ -192,7 +225,9 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
             if st.event is not None and st.event.tag == e.tag:
                 reviewed = st.state != "unbacked"
             else:
-                reviewed = governed is not None and approved_ever(reg.git, governed, e, signers=reg.config.signers)
+                reviewed = governed is not None and approved_ever(
+                    reg.git, governed, e, signers=reg.config.signers
+                )
         if reviewed and e.version is not None and reg.tag_problem(e) is not None:
             reviewed = False
         d["reviewed"] = reviewed
@@ -208,7 +243,7 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
 def _manifests_quietly(reg: Registry, model: str, versions: list[int], tip: str) -> dict[int, dict[str, Any]]:
     """Manifests for `log`'s messages and digests, in one batch; one that does not parse shows without them."""
     from mreg.errors import MregError
-    from mreg.layout import manifest_path
+    from mreg.git.layout import manifest_path
     from mreg.registry import _parse_capped
 
     out: dict[int, dict[str, Any]] = {}
@@ -238,11 +273,20 @@ def _keep_each_alias_in_seq_order(entries: list[dict[str, Any]]) -> None:
 
 def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:
     """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
-    from mreg.history import IDENT_FORMAT, tidy_ident
+    from mreg.git.history import IDENT_FORMAT, tidy_ident
 
     proc = reg.git.run(
-        "log", "-z", "--diff-filter=A", "--name-only", "--no-renames", f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
-        "--end-of-options", tip, "--", versions_dir(model), check=False,
+        "log",
+        "-z",
+        "--diff-filter=A",
+        "--name-only",
+        "--no-renames",
+        f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
+        "--end-of-options",
+        tip,
+        "--",
+        versions_dir(model),
+        check=False,
     )
     out = []
     number_re = re.compile(r"^" + re.escape(versions_dir(model)) + r"/([1-9][0-9]{0,8})\.yaml\Z")
@@ -253,7 +297,9 @@ def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, 
         i += 1
         if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
             parts = tok[1:].decode("ascii", "replace").split()
-            who = tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""  # git pads to 120
+            who = (
+                tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
+            )  # git pads to 120
             i += 1
             ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
             sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)

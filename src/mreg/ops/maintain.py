@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
-from mreg.layout import REGISTRY_BRANCH
+from mreg.git.layout import REGISTRY_BRANCH
 from mreg.ports import Progress
 
 if TYPE_CHECKING:
@@ -49,8 +49,11 @@ def referenced_objects(
         versions = [reg.resolve(ref, at, with_aliases=False)]
     elif at is not None:  # the versions registered by then
         commit = reg.registry_commit(at)
-        versions = [Version(m, n, doc, commit) for m in reg.models(commit)
-                    for n, doc in reg.load_manifests(m, reg.versions(m, commit), commit).items()]
+        versions = [
+            Version(m, n, doc, commit)
+            for m in reg.models(commit)
+            for n, doc in reg.load_manifests(m, reg.versions(m, commit), commit).items()
+        ]
     else:
         versions = []
         for where, blob in _every_manifest(reg):
@@ -77,12 +80,25 @@ def referenced_objects(
 
 def _every_manifest(reg: Registry) -> list[tuple[str, bytes]]:
     """(where, bytes) of each distinct manifest blob in the registry's history and at alias tags."""
-    from mreg import aliases as alias_tags
-    from mreg.history import is_record_path
-    from mreg.layout import manifest_path
+    from mreg.git import tags as alias_tags
+    from mreg.git.history import is_record_path
+    from mreg.git.layout import manifest_path
 
     tip = reg.registry_commit()
-    raw = reg.git.run("log", "-z", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=", "--end-of-options", tip, "--", "models", check=False).stdout
+    raw = reg.git.run(
+        "log",
+        "-z",
+        "--raw",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "--format=",
+        "--end-of-options",
+        tip,
+        "--",
+        "models",
+        check=False,
+    ).stdout
     blobs: dict[str, str] = {}
     tokens = raw.split(b"\0")
     i = 0
@@ -115,7 +131,12 @@ def _parse(blob: bytes, where: str) -> dict[str, Any]:
 
 
 def verify(
-    reg: Registry, ref: str | None = None, *, progress: Progress | None = None, jobs: int | None = None, repair: bool = False,
+    reg: Registry,
+    ref: str | None = None,
+    *,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    repair: bool = False,
     at: datetime | None = None,
 ) -> VerifyResult:
     """Re-hash every referenced object from the store itself (never the pull cache). With `repair`,
@@ -240,9 +261,8 @@ def _refuse_if_pins_are_missing(reg: Registry) -> None:
     """gc deletes what no manifest names, so it must see every manifest production needs: a pin on
     the governed branch whose version the registry branch does not hold (with that digest) means
     the history this clone sees is not the one the reviewers approved from. Nothing is deleted."""
-    from mreg.backing import pins_of
-    from mreg.layout import ALIASES_REF
-    from mreg.policy import read_policies
+    from mreg.git.layout import ALIASES_REF
+    from mreg.policy import pins_of, read_policies
 
     governed = reg.git.rev_parse(ALIASES_REF)
     if governed is None:
@@ -303,7 +323,9 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str
     source = open_store(source_url, default_dir=reg.default_store_dir, env=False) if source_url else reg.store
     from mreg.store import checked_store_url
 
-    target = open_store(checked_store_url(to, flag="--to", must_exist=False), default_dir=reg.default_store_dir, env=False)
+    target = open_store(
+        checked_store_url(to, flag="--to", must_exist=False), default_dir=reg.default_store_dir, env=False
+    )
     if target.url == source.url:
         raise UsageError(f"--to {to}: that is the store this registry uses already")
     result = CopyResult(dry_run=dry_run)
@@ -319,7 +341,9 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str
             with os.fdopen(fd, "wb") as out, source.open(digest) as src:
                 got, size = copy_hashing(src, [out])
             if got != digest:
-                raise IntegrityError(f"object {digest} in store {source.url} is corrupt: its bytes hash to {got}")
+                raise IntegrityError(
+                    f"object {digest} in store {source.url} is corrupt: its bytes hash to {got}"
+                )
             stored, _, _ = target.put_file(Path(tmp))
             if stored != digest:
                 raise IntegrityError(f"object {digest} changed while it was copied")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, UsageError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, policy_path
+from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, policy_path
 from mreg.refs import check_alias, check_model
 
 if TYPE_CHECKING:
@@ -32,7 +32,13 @@ class PolicyChange:
     commit: str | None  # the governed commit, when it was committed directly (no remote)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "changes": list(self.changes), "files": list(self.files), "review": self.review, "commit": self.commit}
+        return {
+            "model": self.model,
+            "changes": list(self.changes),
+            "files": list(self.files),
+            "review": self.review,
+            "commit": self.commit,
+        }
 
 
 def parse_rule(text: str) -> dict[str, Any]:
@@ -44,8 +50,10 @@ def parse_rule(text: str) -> dict[str, Any]:
         raise UsageError(f"--gate rule {text!r}: expected a mapping like '{{metric: auc, min: 0.9}}'")
     errors = schema_errors({"schema": MODEL_SCHEMA, "gates": {"production": [rule]}}, MODEL_SCHEMA)
     if errors:
-        raise UsageError(f"--gate rule {text!r}: not a rule ({errors[0].split(': ', 1)[-1]})",
-                         hint="rules: {metric: M, min: X} | {metric: M, max: X} | {metric: M, not_worse_than: ALIAS, tolerance: T} | {require: [FIELD]}")
+        raise UsageError(
+            f"--gate rule {text!r}: not a rule ({errors[0].split(': ', 1)[-1]})",
+            hint="rules: {metric: M, min: X} | {metric: M, max: X} | {metric: M, not_worse_than: ALIAS, tolerance: T} | {require: [FIELD]}",
+        )
     return dict(rule)
 
 
@@ -62,7 +70,7 @@ def propose_policy(
     reason: str | None = None,
 ) -> PolicyChange:
     from mreg import policy_text
-    from mreg.branches import Change
+    from mreg.git.branches import Change
     from mreg.manifest import MODEL_SCHEMA
     from mreg.policy import parse_policy, read_policies, render_codeowners
 
@@ -74,7 +82,10 @@ def propose_policy(
     for alias in (*clear_gates, *protect, *unprotect):
         check_alias(alias)
     if not (add_owners or remove_owners or rules or clear_gates or protect or unprotect):
-        raise UsageError("nothing to change", hint="give --owner, --remove-owner, --gate, --clear-gate, --protect or --unprotect")
+        raise UsageError(
+            "nothing to change",
+            hint="give --owner, --remove-owner, --gate, --clear-gate, --protect or --unprotect",
+        )
     reg.require_initialised()
     if reg.branches.online:
         reg.branches.fetch(force=True)
@@ -87,8 +98,15 @@ def propose_policy(
     start, stacked = base, False
     if reg.branches.online and reg.branches.remote is not None:
         holder = f"refs/mreg/proposal/{model}"
-        fetched = reg.git.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", reg.branches.remote,
-                              f"+refs/heads/mreg/policy/{model}:{holder}", check=False)
+        fetched = reg.git.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            reg.branches.remote,
+            f"+refs/heads/mreg/policy/{model}:{holder}",
+            check=False,
+        )
         open_tip = reg.git.rev_parse(holder) if fetched.returncode == 0 else None
         if open_tip and open_tip != base and reg.git.is_ancestor(base, open_tip):
             start, stacked = open_tip, True
@@ -167,8 +185,14 @@ def propose_policy(
     tree = reg.git.write_tree(reg.git.rev_parse(f"{start}^{{tree}}"), files)
     commit = reg.git.commit_tree(tree, [start], message + "\n")
     first = reg.git.read_blob(f"{base}:{path}")  # the PR shows everything it changes, stacked or not
-    body = _body(model, said, reason, path, first.decode("utf-8", "replace") if first is not None else None,
-                 new_policy.decode("utf-8", "replace"))
+    body = _body(
+        model,
+        said,
+        reason,
+        path,
+        first.decode("utf-8", "replace") if first is not None else None,
+        new_policy.decode("utf-8", "replace"),
+    )
     review = propose(reg, f"mreg/policy/{model}", commit, title, body)
     return PolicyChange(model, tuple(said), tuple(sorted(files)), review, None)
 
@@ -182,7 +206,9 @@ def _body(model: str, said: list[str], reason: str | None, path: str, old: str |
 
     from mreg.text import md
 
-    diff = "".join(difflib.unified_diff((old or "").splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"))
+    diff = "".join(
+        difflib.unified_diff((old or "").splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
+    )
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", diff)), default=0) + 1)
     lines = [f"## policy `{model}`", "", *[f"- {md(s)}" for s in said]]
     if reason:

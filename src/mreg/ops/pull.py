@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from mreg.cache.objects import ObjectCache
 from mreg.errors import IntegrityError, UsageError
 from mreg.ports import ObjectStore, Progress
-from mreg.store.cache import ObjectCache
 from mreg.store.hashing import copy_hashing
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ def safe_target(dest: Path, rel: str) -> Path:
         raise IntegrityError(f"artifact path {rel!r} would leave the destination")
     target = dest.joinpath(*parts)
     root = dest.resolve()
-    if not target.parent.resolve().is_relative_to(root):  # not a string prefix: /x/out-evil starts with /x/out
+    if not target.parent.resolve().is_relative_to(
+        root
+    ):  # not a string prefix: /x/out-evil starts with /x/out
         raise IntegrityError(f"artifact path {rel!r} would leave the destination (through a symlink)")
     return target
 
@@ -99,17 +101,23 @@ def pull(
             with store.open(digest) as src:
                 _write_verified(src, target, digest, bar, where=f"store {store.url}", mode=mode)
         else:
-            _fetch_into_cache_and_dest(store, cache, target, digest, bar, where=f"store {store.url}", mode=mode)
+            _fetch_into_cache_and_dest(
+                store, cache, target, digest, bar, where=f"store {store.url}", mode=mode
+            )
         return False
 
     arts = version.manifest["artifacts"]
     from mreg.store import run_parallel
 
     try:
-        from_cache = run_parallel(store, one, arts)  # several files (and their parts) in flight on team stores
+        from_cache = run_parallel(
+            store, one, arts
+        )  # several files (and their parts) in flight on team stores
         for target, size in size_of.items():  # the bytes hashed right; the manifest's sizes must say so too
             if target.stat().st_size != size:
-                raise IntegrityError(f"artifact {target.relative_to(stage)} is {target.stat().st_size} bytes, its manifest says {size}")
+                raise IntegrityError(
+                    f"artifact {target.relative_to(stage)} is {target.stat().st_size} bytes, its manifest says {size}"
+                )
         for d in sorted((p for p in stage.rglob("*") if p.is_dir()), reverse=True):
             d.chmod(0o777 & ~umask)
         stage.chmod(0o777 & ~umask)
@@ -169,13 +177,20 @@ def _refuse_a_dangerous_destination(dest: Path) -> None:
         return
     here, target = Path.cwd().resolve(), dest.resolve()
     if target == here or target in here.parents or target == Path(target.anchor):
-        raise UsageError(f"-o {dest}: is the current directory or one of its parents; a pull replaces DIR as a whole",
-                         hint="pull into a directory of its own, e.g. -o model/")
+        raise UsageError(
+            f"-o {dest}: is the current directory or one of its parents; a pull replaces DIR as a whole",
+            hint="pull into a directory of its own, e.g. -o model/",
+        )
     if (target / ".git").exists() or any(d.name == ".git" or _bare(d) for d in (target, *target.parents)):
-        raise UsageError(f"-o {dest}: is a git repository, or inside one's own files (.git, its store); a pull replaces DIR as a whole",
-                         hint="pull into a directory of its own")
+        raise UsageError(
+            f"-o {dest}: is a git repository, or inside one's own files (.git, its store); a pull replaces DIR as a whole",
+            hint="pull into a directory of its own",
+        )
     if target == Path.home().resolve():
-        raise UsageError(f"-o {dest}: is your home directory; a pull replaces DIR as a whole", hint="pull into a directory of its own")
+        raise UsageError(
+            f"-o {dest}: is your home directory; a pull replaces DIR as a whole",
+            hint="pull into a directory of its own",
+        )
 
 
 def _bare(d: Path) -> bool:
@@ -223,7 +238,15 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(rc == 0)
 
 
-def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | None, *, where: str = "the cache", mode: int = 0o644) -> None:
+def _write_verified(
+    src: BinaryIO,
+    target: Path,
+    digest: str,
+    bar: Progress | None,
+    *,
+    where: str = "the cache",
+    mode: int = 0o644,
+) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -238,7 +261,14 @@ def _write_verified(src: BinaryIO, target: Path, digest: str, bar: Progress | No
 
 
 def _fetch_into_cache_and_dest(
-    store: ObjectStore, cache: ObjectCache, target: Path, digest: str, bar: Progress | None, *, where: str, mode: int = 0o644
+    store: ObjectStore,
+    cache: ObjectCache,
+    target: Path,
+    digest: str,
+    bar: Progress | None,
+    *,
+    where: str,
+    mode: int = 0o644,
 ) -> None:
     """One pass over the network bytes: hashed, written to the cache and the destination at once;
     both become visible only after the hash matched (stores with `download` move parts in parallel)."""

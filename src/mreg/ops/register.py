@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg import capture
-from mreg.branches import Change, Retry
-from mreg.digest_index import NO_DIGEST, DigestIndex
+from mreg.cache.digests import NO_DIGEST, DigestIndex
+from mreg.cache.stat import StatCache
 from mreg.errors import UsageError
+from mreg.git.branches import Change, Retry
+from mreg.git.layout import REGISTRY_BRANCH, manifest_path
 from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
-from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import (
     MANIFEST_SCHEMA,
     MAX_MANIFEST_BYTES,
@@ -31,7 +32,6 @@ from mreg.manifest import (
 )
 from mreg.ports import Progress
 from mreg.refs import parse_ref
-from mreg.statcache import StatCache
 
 if TYPE_CHECKING:
     from mreg.registry import Registry, Version
@@ -119,10 +119,15 @@ def _walk(top: Path) -> list[Path]:
             if entry.is_symlink():
                 target = path.resolve()
                 if not target.exists():
-                    raise UsageError(f"{path}: a dangling symlink (to {os.readlink(path)})", hint="remove it or point it at a file inside the model directory")
+                    raise UsageError(
+                        f"{path}: a dangling symlink (to {os.readlink(path)})",
+                        hint="remove it or point it at a file inside the model directory",
+                    )
                 if not target.is_relative_to(root):
-                    raise UsageError(f"{path}: a symlink to {target}, outside {top}",
-                                     hint="copy the file into the model directory, or pass it to register as a PATH of its own")
+                    raise UsageError(
+                        f"{path}: a symlink to {target}, outside {top}",
+                        hint="copy the file into the model directory, or pass it to register as a PATH of its own",
+                    )
             if path.is_dir():
                 visit(path)
             elif path.is_file():
@@ -161,7 +166,9 @@ def register(
     from mreg.secrets import check_params
 
     check_params(param_values, allow_secret_like)  # a credential must never reach a pushed manifest
-    metric_values = build_metrics(_files(metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics))
+    metric_values = build_metrics(
+        _files(metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics)
+    )
     if isinstance(metrics, Mapping):
         metric_values.update(metric_mapping(metrics))
     data_refs = parse_data_refs(data)
@@ -198,7 +205,9 @@ def register(
             digest, size = cached
             wrote = False
         else:
-            digest, size, wrote = store.put_file(f, progress=progress(rel, f.stat().st_size) if progress else None)
+            digest, size, wrote = store.put_file(
+                f, progress=progress(rel, f.stat().st_size) if progress else None
+            )
             stat_cache.remember(f, before, digest, size)
         art: dict[str, Any] = {"path": rel, "size": size, "digest": digest}
         if f.stat().st_mode & 0o111:
@@ -280,12 +289,16 @@ _TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register t
 _BYTES_PER_ARTIFACT = 100
 
 
-def _refuse_an_oversized_manifest(files: list[tuple[str, Path]], params: Any, metrics: Any, message: str | None) -> None:
+def _refuse_an_oversized_manifest(
+    files: list[tuple[str, Path]], params: Any, metrics: Any, message: str | None
+) -> None:
     """Before any byte is stored: a manifest over the readers' cap is refused (exit 2) up front."""
     import json
 
     estimate = sum(len(rel.encode()) + _BYTES_PER_ARTIFACT for rel, _ in files)
-    estimate += len(json.dumps(params, ensure_ascii=False)) + len(json.dumps(metrics)) + len((message or "").encode())
+    estimate += (
+        len(json.dumps(params, ensure_ascii=False)) + len(json.dumps(metrics)) + len((message or "").encode())
+    )
     if estimate > MAX_MANIFEST_BYTES:
         raise UsageError(
             f"{len(files):,} files make a manifest of about {estimate // (1024 * 1024)} MiB; readers refuse more than "
@@ -329,7 +342,7 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
             raise UsageError(f"--data {name}={uri}: no such file or directory")
         ref["uri"] = p.resolve().as_uri() if "://" not in uri else uri
         return ref
-    from mreg.capture import strip_credentials
+    from mreg.secrets import strip_credentials
 
     if strip_credentials(uri) != uri:
         raise UsageError(f"--data {name}: the URI contains credentials; remove them")
@@ -342,8 +355,10 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
         from mreg.store.fsspec_store import scrub
 
         why = (str(exc).splitlines() or [""])[0][:200]
-        warn(f"--data {name}: recorded the URI only; its etag, version and size could not be read "
-             f"({type(exc).__name__}{': ' + scrub(why) if why else ''}), so a change to the data will not show")
+        warn(
+            f"--data {name}: recorded the URI only; its etag, version and size could not be read "
+            f"({type(exc).__name__}{': ' + scrub(why) if why else ''}), so a change to the data will not show"
+        )
         return ref
     for key in ("ETag", "etag", "md5Hash"):
         if info.get(key):

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
-from mreg.backing import Pin, pins_of
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
-from mreg.ops.aliases import AliasMove
-from mreg.policy import read_policies, render_codeowners
+from mreg.git import tags as alias_tags
+from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
+from mreg.ops.promote import AliasMove
+from mreg.policy import Pin, pins_of, read_policies, render_codeowners
 from mreg.refs import Ref
 from mreg.text import md, md_code
 
 if TYPE_CHECKING:
     from mreg.ops.gate import GateReport
     from mreg.registry import Registry, Version
+
 
 def review_branch(model: str, alias: str, version: int | None) -> str:
     return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
@@ -35,7 +35,9 @@ def subject(event: str, model: str, alias: str, version: int | None) -> str:
     return f"promote {model} v{version} to {alias}"
 
 
-def request_review(reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str | None) -> AliasMove:
+def request_review(
+    reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str | None
+) -> AliasMove:
     """Push the proposal branch and open (or update) its pull request; never a tag."""
     from mreg.ops.gate import evaluate_candidate
 
@@ -46,7 +48,9 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
     reg.branches.fetch(force=True)
     base = reg.git.rev_parse(ALIASES_REF)
     if base is None:
-        raise NotFoundError(f"this registry has no {ALIASES_BRANCH} branch to review against", hint="run 'mreg init'")
+        raise NotFoundError(
+            f"this registry has no {ALIASES_BRANCH} branch to review against", hint="run 'mreg init'"
+        )
     cur = alias_tags.current(reg.alias_events(model, alias), alias)
     current = cur.version if cur else None
     if event == "demote" and current is None:
@@ -65,7 +69,10 @@ def request_review(reg: Registry, model: str, alias: str, event: str, version: i
             hint="run 'mreg apply' (CI normally does after each merge)",
         )
     old_text = reg.git.read_blob(f"{base}:{policy_path(model)}")
-    files = {policy_path(model): pin_in_text(old_text, alias, pin), CODEOWNERS_PATH: render_codeowners(policies)}
+    files = {
+        policy_path(model): pin_in_text(old_text, alias, pin),
+        CODEOWNERS_PATH: render_codeowners(policies),
+    }
     title = subject(event, model, alias, version)
     message = title + (f"\n\nReason: {reason}" if reason else "") + "\n"
     tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
@@ -89,7 +96,9 @@ def pin_in_text(old: bytes | None, alias: str, pin: Pin) -> bytes:
         value = pin.as_yaml()
         aliases[alias] = policy_text.flow(value) if value is not None else None
 
-    return policy_text.edit(old.decode("utf-8", "replace") if old is not None else None, change, new={"schema": MODEL_SCHEMA})
+    return policy_text.edit(
+        old.decode("utf-8", "replace") if old is not None else None, change, new={"schema": MODEL_SCHEMA}
+    )
 
 
 def propose(reg: Registry, branch: str, commit: str, title: str, body: str) -> dict[str, Any]:
@@ -105,10 +114,14 @@ def propose(reg: Registry, branch: str, commit: str, title: str, body: str) -> d
     existing = None
     if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
-    had_branch = bool(reg.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip())
+    had_branch = bool(
+        reg.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip()
+    )
     pushed = reg.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
     if not pushed.ok:
-        raise RemoteError(f"cannot push the review branch {branch} to {remote}: {pushed.detail.strip()[:200]}")
+        raise RemoteError(
+            f"cannot push the review branch {branch} to {remote}: {pushed.detail.strip()[:200]}"
+        )
     pr = None
     if forge is not None:
         try:
@@ -157,7 +170,10 @@ def review_body(
         lines += ["", f"### Gate for `{alias}`: {status}", "", gates.markdown_table(report.verdicts).rstrip()]
     if version is not None:
         lines += ["", *_comparison(reg, model, version, current)]
-    lines += ["", f"<!-- mreg:review model={model} alias={alias} version={version if version is not None else 'none'} -->"]
+    lines += [
+        "",
+        f"<!-- mreg:review model={model} alias={alias} version={version if version is not None else 'none'} -->",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -189,9 +205,15 @@ def _comparison(reg: Registry, model: str, version: int, current: int | None) ->
             out.append("")
     if d.get("packages"):
         out += ["**packages changed**", "", f"| package | change | {old} | {new} |", "|---|---|---|---|"]
-        out += [f"| {md(r['package'])} | {r['change']} | {md(r['old'] or '-')} | {md(r['new'] or '-')} |" for r in d["packages"]]
+        out += [
+            f"| {md(r['package'])} | {r['change']} | {md(r['old'] or '-')} | {md(r['new'] or '-')} |"
+            for r in d["packages"]
+        ]
         out.append("")
-    out += [f"**artifacts** ({'same bytes as ' + old if d['same_artifacts'] else 'digest ' + m['digest']})", ""]
+    out += [
+        f"**artifacts** ({'same bytes as ' + old if d['same_artifacts'] else 'digest ' + m['digest']})",
+        "",
+    ]
     out += _artifacts(cand)
     return out
 
@@ -200,13 +222,25 @@ def _facts(v: Version) -> list[str]:
     m = v.manifest
     out = []
     if m.get("metrics"):
-        out += ["| metric | value |", "|---|---|"] + [f"| {md(k)} | {_v(x)} |" for k, x in m["metrics"].items()] + [""]
+        out += (
+            ["| metric | value |", "|---|---|"]
+            + [f"| {md(k)} | {_v(x)} |" for k, x in m["metrics"].items()]
+            + [""]
+        )
     if m.get("params"):
-        out += ["| param | value |", "|---|---|"] + [f"| {md(k)} | {_v(x)} |" for k, x in m["params"].items()] + [""]
+        out += (
+            ["| param | value |", "|---|---|"]
+            + [f"| {md(k)} | {_v(x)} |" for k, x in m["params"].items()]
+            + [""]
+        )
     for d in m.get("data") or []:
-        out.append(f"- data {md_code(d['name'])} = {md_code(d['uri'])} {md(d.get('digest') or d.get('etag') or '')}".rstrip())
+        out.append(
+            f"- data {md_code(d['name'])} = {md_code(d['uri'])} {md(d.get('digest') or d.get('etag') or '')}".rstrip()
+        )
     env = m["environment"]
-    out.append(f"- environment: python {md(env['python'])} on {md(env['platform'])}, packages `{env['packages']}`")
+    out.append(
+        f"- environment: python {md(env['python'])} on {md(env['platform'])}, packages `{env['packages']}`"
+    )
     out += ["", f"**artifacts** (digest `{m['digest']}`)", "", *_artifacts(v)]
     return out
 

@@ -26,13 +26,15 @@ def open_store(url: str | None, *, default_dir: Path, env: bool = True) -> Objec
         return store
     if "://" not in url:
         return LocalStore(Path(url).expanduser())
-    from mreg.capture import strip_credentials
+    from mreg.secrets import strip_credentials
 
     if strip_credentials(url) != url:  # never echo the URL: it holds a secret
         from mreg.errors import UsageError
 
-        raise UsageError("the store URL must not contain credentials",
-                         hint="use the store's own credential chain (AWS_* variables, profiles)")
+        raise UsageError(
+            "the store URL must not contain credentials",
+            hint="use the store's own credential chain (AWS_* variables, profiles)",
+        )
     if url.split("://", 1)[0] in ("s3", "s3a"):
         from mreg.store.s3_store import S3Store
 
@@ -74,31 +76,46 @@ def checked_store_url(store: str, *, flag: str, must_exist: bool = True) -> str:
     import re
     from pathlib import Path
 
-    from mreg.capture import strip_credentials
+    from mreg.secrets import strip_credentials
 
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)", store) and not re.match(r"^[A-Za-z]:[\\/]", store):
         raise UsageError(f"{flag} {store!r}: not a URL (a scheme needs '://', e.g. s3://bucket/prefix)")
     if "://" in store:
         scheme = store.split("://", 1)[0]
         if scheme != scheme.lower():
-            raise UsageError(f"{flag} {store!r}: schemes are lowercase", hint=f"did you mean {scheme.lower()}://…?")
+            raise UsageError(
+                f"{flag} {store!r}: schemes are lowercase", hint=f"did you mean {scheme.lower()}://…?"
+            )
         from fsspec.registry import known_implementations
         from fsspec.registry import registry as loaded
 
         known = set(known_implementations) | set(loaded) | {"s3", "s3a", "file"}
         if scheme not in known:
-            raise UsageError(f"{flag} {store!r}: unknown store scheme {scheme!r}", hint="e.g. s3://bucket/prefix, gs://…, file:///abs/path")
+            raise UsageError(
+                f"{flag} {store!r}: unknown store scheme {scheme!r}",
+                hint="e.g. s3://bucket/prefix, gs://…, file:///abs/path",
+            )
         if strip_credentials(store) != store:
-            raise UsageError(f"{flag} must not contain credentials", hint="use the store's own credential chain (AWS_* variables, profiles)")
+            raise UsageError(
+                f"{flag} must not contain credentials",
+                hint="use the store's own credential chain (AWS_* variables, profiles)",
+            )
         if store.startswith("file://") and not store.startswith("file:///"):
             raise UsageError(f"{flag} {store!r}: a file URL needs an absolute path (file:///srv/models)")
     else:
         path = Path(store).expanduser()
         if not path.is_absolute():
-            raise UsageError(f"{flag} {store!r}: a directory store must be an absolute path",
-                             hint=f"every clone and job resolves it alike only when it is absolute, e.g. {Path(store).absolute()}")
+            raise UsageError(
+                f"{flag} {store!r}: a directory store must be an absolute path",
+                hint=f"every clone and job resolves it alike only when it is absolute, e.g. {Path(store).absolute()}",
+            )
         if must_exist and not path.is_dir():
-            raise UsageError(f"{flag} {store!r}: no such directory", hint=f"create it first (mkdir -p {path}) if that is the one you mean")
-    probe = open_store(store, default_dir=Path("/nonexistent"), env=False)  # exit 2/6 here, before mreg.yaml records it
+            raise UsageError(
+                f"{flag} {store!r}: no such directory",
+                hint=f"create it first (mkdir -p {path}) if that is the one you mean",
+            )
+    probe = open_store(
+        store, default_dir=Path("/nonexistent"), env=False
+    )  # exit 2/6 here, before mreg.yaml records it
     probe.exists("sha256:" + "0" * 64)
     return store

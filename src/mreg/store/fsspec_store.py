@@ -54,7 +54,9 @@ def scrub(text: str) -> str:
 def _unreachable(url: str, exc: BaseException) -> RemoteError:
     # Never echo credentials: name the store by its URL, the failure by its type and first line.
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return RemoteError(scrub(f"store {url} is unreachable or refused access: {type(exc).__name__}: {first}")[:300])
+    return RemoteError(
+        scrub(f"store {url} is unreachable or refused access: {type(exc).__name__}: {first}")[:300]
+    )
 
 
 def _translate(url: str, exc: BaseException) -> Exception:
@@ -87,11 +89,13 @@ class FsspecStore:
             import fsspec
         except ImportError:  # pragma: no cover - fsspec is a dependency
             raise UsageError("fsspec is not installed") from None
-        from mreg.capture import strip_credentials
+        from mreg.secrets import strip_credentials
 
         if strip_credentials(url) != url:
-            raise UsageError("the store URL must not contain credentials",
-                             hint="use the store's own credential chain (AWS_* variables, profiles)")
+            raise UsageError(
+                "the store URL must not contain credentials",
+                hint="use the store's own credential chain (AWS_* variables, profiles)",
+            )
         self.url = url.rstrip("/")
         scheme = self.url.split("://", 1)[0]
         options: dict[str, Any] = {}
@@ -191,7 +195,9 @@ class FsspecStore:
         with f:
             yield f
 
-    def download(self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None) -> tuple[str, int]:
+    def download(
+        self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None
+    ) -> tuple[str, int]:
         """Copy the object into every sink, hashing in order while the bytes stream; returns what they hash to.
 
         The caller compares that with `digest` before anything becomes visible (ops/pull.py).
@@ -207,7 +213,9 @@ class FsspecStore:
     def read_verified(self, digest: str) -> bytes:
         data: bytes = self._call(self.fs.cat_file, self._key(digest))
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise IntegrityError(f"object {digest} in store {self.url} is corrupt (its bytes hash differently)")
+            raise IntegrityError(
+                f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
+            )
         return data
 
     def list_objects(self) -> Iterator[StoredObject]:
@@ -242,8 +250,11 @@ class FsspecStore:
             return []
         except Exception as exc:
             raise _translate(self.url, exc) from None
-        return [{"key": key, "size": int(info.get("size") or 0)} for key, info in listing.items()
-                if _mtime(info) < older_than]
+        return [
+            {"key": key, "size": int(info.get("size") or 0)}
+            for key, info in listing.items()
+            if _mtime(info) < older_than
+        ]
 
     def remove_stale(self, items: list[dict[str, Any]]) -> None:
         for item in items:

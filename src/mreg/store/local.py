@@ -89,7 +89,8 @@ class LocalStore:
         except FileNotFoundError:
             raise NotFoundError(
                 f"object {digest} is missing from store {self.url}",
-                hint="the default store is private to each clone; share one with 'mreg init --store URL'" if self.is_default
+                hint="the default store is private to each clone; share one with 'mreg init --store URL'"
+                if self.is_default
                 else "it was never stored here, or was deleted; 'mreg verify' lists what is missing",
             ) from None
         with f:
@@ -101,7 +102,9 @@ class LocalStore:
         with self.open(digest) as f:
             data = f.read()
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise IntegrityError(f"object {digest} in store {self.url} is corrupt (its bytes hash differently)")
+            raise IntegrityError(
+                f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
+            )
         return data
 
     def list_objects(self) -> Iterator[StoredObject]:

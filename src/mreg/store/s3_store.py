@@ -39,7 +39,9 @@ class _DaemonPool:
     a stuck request (concurrent.futures' workers are joined at exit)."""
 
     def __init__(self, workers: int) -> None:
-        self._q: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
         for i in range(workers):
             threading.Thread(target=self._work, name=f"mreg-s3-{i}", daemon=True).start()
 
@@ -138,14 +140,23 @@ class S3Transfer:
                     progress(size)
                 return
             # CRC32 per part, declared up front and listed at completion, as boto3's transfer manager does
-            upload_id = c.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+            upload_id = c.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32")[
+                "UploadId"
+            ]
             try:
+
                 def one(i: int) -> dict[str, Any]:
                     if self.cancelled.is_set():
                         raise KeyboardInterrupt
                     body = os.pread(fd, part, i * part)
-                    r = c.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=i + 1,
-                                      Body=io.BytesIO(body), ChecksumAlgorithm="CRC32")
+                    r = c.upload_part(
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=i + 1,
+                        Body=io.BytesIO(body),
+                        ChecksumAlgorithm="CRC32",
+                    )
                     if progress is not None:
                         progress(len(body))
                     done = {"PartNumber": i + 1, "ETag": r["ETag"]}
@@ -155,8 +166,9 @@ class S3Transfer:
 
                 futs = [self._submit(one, i) for i in range(-(-size // part))]
                 parts = [_wait(f, self.cancelled) for f in futs]
-                c.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                            MultipartUpload={"Parts": parts})
+                c.complete_multipart_upload(
+                    Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
             except BaseException:
                 # Failure or interrupt: drop queued parts, then abort so no orphaned parts stay stored.
                 for f in futs:
@@ -347,8 +359,10 @@ class S3Store:
 
         self.url = url.rstrip("/")
         if importlib.util.find_spec("botocore") is None:
-            raise UsageError(f"store URL {self.url!r} needs the S3 driver, which is not installed",
-                             hint="pip install 'mreg[s3]'")
+            raise UsageError(
+                f"store URL {self.url!r} needs the S3 driver, which is not installed",
+                hint="pip install 'mreg[s3]'",
+            )
         rest = url.split("://", 1)[1] if "://" in url else ""
         self.bucket, _, prefix = rest.partition("/")
         self.prefix = prefix.strip("/")
@@ -438,7 +452,9 @@ class S3Store:
         finally:
             body.close()
 
-    def download(self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None) -> tuple[str, int]:
+    def download(
+        self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None
+    ) -> tuple[str, int]:
         got: tuple[str, int] = self._call(self.transfer.get, self.bucket, self._k(digest), sinks, progress)
         return got
 
@@ -448,7 +464,9 @@ class S3Store:
         sink = io.BytesIO()
         got, _ = self.download(digest, [sink])
         if got != digest:
-            raise IntegrityError(f"object {digest} in store {self.url} is corrupt (its bytes hash differently)")
+            raise IntegrityError(
+                f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
+            )
         return sink.getvalue()
 
     def _pages(self, prefix: str) -> Iterator[dict[str, Any]]:
@@ -477,13 +495,15 @@ class S3Store:
     def delete_many(self, digests: list[str]) -> None:
         c = self._client()
         for i in range(0, len(digests), 1000):
-            batch = [{"Key": self._k(d)} for d in digests[i:i + 1000]]
+            batch = [{"Key": self._k(d)} for d in digests[i : i + 1000]]
             r = self._call(c.delete_objects, Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             if r.get("Errors"):
                 from mreg.errors import RemoteError
 
                 err = r["Errors"][0]
-                raise RemoteError(f"store {self.url} refused to delete {len(r['Errors'])} object(s): {err.get('Code')}")
+                raise RemoteError(
+                    f"store {self.url} refused to delete {len(r['Errors'])} object(s): {err.get('Code')}"
+                )
 
     def stale_uploads(self, older_than: float) -> list[dict[str, Any]]:
         """Unfinished multipart uploads under the prefix started before `older_than` and with no part
@@ -507,4 +527,6 @@ class S3Store:
         c = self._client()
         for item in items:
             with contextlib.suppress(NotFoundError):
-                self._call(c.abort_multipart_upload, Bucket=self.bucket, Key=item["key"], UploadId=item["upload_id"])
+                self._call(
+                    c.abort_multipart_upload, Bucket=self.bucket, Key=item["key"], UploadId=item["upload_id"]
+                )

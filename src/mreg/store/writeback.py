@@ -48,5 +48,7 @@ class EarlyWriteback:
         fn = _sync_file_range()
         if fn is not None:
             self._out.flush()  # the range must have reached the kernel
-            fn(self._out.fileno(), self._requested, self._written - self._requested, _SYNC_FILE_RANGE_WRITE)  # errors: harmless
+            fn(
+                self._out.fileno(), self._requested, self._written - self._requested, _SYNC_FILE_RANGE_WRITE
+            )  # errors: harmless
         self._requested = self._written

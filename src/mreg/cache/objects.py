@@ -1,4 +1,4 @@
-"""The pull cache (`$XDG_CACHE_HOME/mreg`, SPEC §5): verified objects only, so a hit needs no store read."""
+"""The object cache (`$XDG_CACHE_HOME/mreg`, SPEC §5): verified objects only, so a hit needs no store read."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from mreg.cache import cache_root
 from mreg.store.keys import object_key
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mreg"
 
 
 class ObjectCache:

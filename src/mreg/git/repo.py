@@ -102,7 +102,9 @@ class GitRepo:
         lines = proc.stdout.splitlines()
         # In a bare repository git answers the first two and then refuses --show-toplevel (exit 128).
         if proc.returncode != 0 and lines[1:2] != ["true"]:
-            raise UsageError(f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH")
+            raise UsageError(
+                f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH"
+            )
         git_dir = Path(lines[0])
         bare = len(lines) > 1 and lines[1] == "true"
         work_tree = Path(lines[2]) if not bare and len(lines) > 2 else None
@@ -145,8 +147,14 @@ class GitRepo:
             raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
         if check and proc.returncode != 0:
             first = _first_line(proc.stderr)
-            if re.search(r"bad object|corrupt|missing blob|missing tree|unable to read|loose object .* is corrupt", first):
-                raise IntegrityError(f"this repository is damaged: git {args[0]} says {first}", hint="run 'git fsck'; fetch or re-clone")
+            if re.search(
+                r"bad object|corrupt|missing blob|missing tree|unable to read|loose object .* is corrupt",
+                first,
+            ):
+                raise IntegrityError(
+                    f"this repository is damaged: git {args[0]} says {first}",
+                    hint="run 'git fsck'; fetch or re-clone",
+                )
             raise InternalError(f"git {args[0]} failed: {first}")
         return proc
 
@@ -171,8 +179,12 @@ class GitRepo:
             return []
         try:
             proc = subprocess.Popen(
-                ["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=self._env, cwd=self.work_tree or self.git_dir,
+                ["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self._env,
+                cwd=self.work_tree or self.git_dir,
             )
         except FileNotFoundError:
             raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
@@ -224,7 +236,11 @@ class GitRepo:
         info: list[tuple[str, str, int] | None] = []
         for line in out.decode("utf-8", "replace").splitlines():
             parts = line.split()
-            info.append((parts[0], parts[1], int(parts[2])) if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() else None)
+            info.append(
+                (parts[0], parts[1], int(parts[2]))
+                if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit()
+                else None
+            )
         return info
 
     def read_objects(self, oids: Sequence[str], *, limit: int = MAX_READ_BYTES) -> list[bytes | None]:
@@ -254,12 +270,16 @@ class GitRepo:
 
     def ls_files(self, rev: str, path: str) -> list[str]:
         """All file paths under `path` in a commit, recursively."""
-        proc = self.run("ls-tree", "-r", "-z", "--name-only", "--end-of-options", rev, "--", path, check=False)
+        proc = self.run(
+            "ls-tree", "-r", "-z", "--name-only", "--end-of-options", rev, "--", path, check=False
+        )
         if proc.returncode != 0:
             return []
         return [p.decode() for p in proc.stdout.split(b"\0") if p]
 
-    def for_each_ref(self, pattern: str, fields: Sequence[str], *, sort: str | None = None) -> list[list[str]]:
+    def for_each_ref(
+        self, pattern: str, fields: Sequence[str], *, sort: str | None = None
+    ) -> list[list[str]]:
         """One row per ref; fields separated by NUL, rows by a sentinel (bodies span lines)."""
         fmt = "%00".join(fields) + "%00%1e"
         args = ["for-each-ref", f"--format={fmt}"]
@@ -277,7 +297,9 @@ class GitRepo:
         proc = self.run("rev-list", "-1", f"--before={when_unix}", "--end-of-options", rev, check=False)
         return proc.stdout.decode().strip() or None
 
-    def log(self, rev: str, path: str | None = None, fmt: str = "%H%x00%ct%x00%an <%ae>%x00%s") -> list[list[str]]:
+    def log(
+        self, rev: str, path: str | None = None, fmt: str = "%H%x00%ct%x00%an <%ae>%x00%s"
+    ) -> list[list[str]]:
         args = ["log", f"--format={fmt}", "--end-of-options", rev]
         if path:
             args += ["--", path]
@@ -319,7 +341,7 @@ class GitRepo:
         path = None
         for field in proc.stdout.decode("utf-8", "replace").split("\0"):
             if field.startswith("worktree "):
-                path = Path(field[len("worktree "):])
+                path = Path(field[len("worktree ") :])
             elif field == f"branch refs/heads/{branch}" and path is not None:
                 return path
         return None
@@ -359,7 +381,9 @@ class GitRepo:
         payload = b"".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0".encode() for e in entries.values())
         return self.out("mktree", "-z", input=payload)
 
-    def commit_tree(self, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None) -> str:
+    def commit_tree(
+        self, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None
+    ) -> str:
         args = ["commit-tree", tree]
         for p in parents:
             args += ["-p", p]
@@ -378,7 +402,9 @@ class GitRepo:
 
     def create_tag(self, name: str, target: str, message: str, *, sign: bool = False) -> bool:
         """A new annotated tag; False when a tag of that name exists already (git creates it create-only)."""
-        proc = self.run("tag", "-s" if sign else "-a", "-F", "-", "--", name, target, input=message.encode(), check=False)
+        proc = self.run(
+            "tag", "-s" if sign else "-a", "-F", "-", "--", name, target, input=message.encode(), check=False
+        )
         if proc.returncode == 0:
             return True
         err = proc.stderr.decode("utf-8", "replace")
@@ -386,7 +412,10 @@ class GitRepo:
         if "already exists" in err or _CAS_FAILED.search(err):
             return False
         if sign:
-            raise UsageError(f"could not sign tag {name}: {_first_line(proc.stderr)}", hint="check git's user.signingkey and gpg.format")
+            raise UsageError(
+                f"could not sign tag {name}: {_first_line(proc.stderr)}",
+                hint="check git's user.signingkey and gpg.format",
+            )
         raise InternalError(f"git tag {name} failed: {_first_line(proc.stderr)}")
 
     def tag_object(self, name: str, target: str, message: str, *, sign: bool = False) -> str:
@@ -417,7 +446,9 @@ class GitRepo:
             if "couldn't find remote ref" in err:
                 # An uninitialised remote: fetch what exists one by one.
                 for spec in refspecs:
-                    self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, spec, check=False)
+                    self.run(
+                        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, spec, check=False
+                    )
                 return
             if _UNREACHABLE.search(err):
                 break
@@ -445,7 +476,11 @@ class GitRepo:
         rejected = tuple(line for line in out.splitlines() if line.startswith("!"))
         if proc.returncode == 0:
             return PushResult(True, (), out)
-        if rejected or "atomic push failed" in err or ("failed to push some refs" in err and not _UNREACHABLE.search(err)):
+        if (
+            rejected
+            or "atomic push failed" in err
+            or ("failed to push some refs" in err and not _UNREACHABLE.search(err))
+        ):
             return PushResult(False, rejected, out + err)
         raise RemoteError(f"cannot push to remote {remote!r}: {_first_line(proc.stderr)}")
 

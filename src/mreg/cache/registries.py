@@ -6,10 +6,10 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from mreg.capture import strip_credentials
+from mreg.cache import cache_root
 from mreg.errors import NotFoundError, UsageError
-from mreg.gitrepo import GitRepo
-from mreg.store.cache import cache_root
+from mreg.git.repo import GitRepo
+from mreg.secrets import strip_credentials
 
 
 def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
@@ -19,7 +19,9 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
     path = cache_root() / "registries" / f"{key}.git"
     if not (path / "HEAD").is_file():
         if offline:
-            raise NotFoundError(f"no cached copy of registry {strip_credentials(url)}", hint="run once without --offline")
+            raise NotFoundError(
+                f"no cached copy of registry {strip_credentials(url)}", hint="run once without --offline"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True, capture_output=True)
@@ -38,4 +40,8 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
 
 
 def cache_dir_for(url: str) -> Path:
-    return cache_root() / "registries" / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")
+    return (
+        cache_root()
+        / "registries"
+        / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")
+    )

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 
 from mreg.errors import IntegrityError
-from mreg.gitrepo import GitRepo
-from mreg.layout import REGISTRY_BRANCH
+from mreg.git.layout import REGISTRY_BRANCH
+from mreg.git.repo import GitRepo
 
 _RECORD = re.compile(rb"^models/[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?/versions/[1-9][0-9]{0,8}\.yaml\Z")
 ROOT_FILES = (b"README.md",)  # what `mreg init` writes in the branch's first commit
@@ -63,7 +63,16 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
     a single `git log --raw` pass, no merges, additions of records only."""
     rng = [f"^{since}", tip] if since else [tip]
     proc = git.run(
-        "log", "-z", "--reverse", "--raw", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %P", "--end-of-options", *rng,
+        "log",
+        "-z",
+        "--reverse",
+        "--raw",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "--format=%x01%H %P",
+        "--end-of-options",
+        *rng,
         check=False,
     )
     if proc.returncode != 0:
@@ -89,9 +98,17 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
             if status != "A":
                 found.append(Violation(commit.decode(), shown, _VERB.get(status, "changes")))
             elif new_mode != b"100644":
-                found.append(Violation(commit.decode(), shown, f"adds a non-file entry (mode {new_mode.decode('ascii', 'replace')})"))
+                found.append(
+                    Violation(
+                        commit.decode(),
+                        shown,
+                        f"adds a non-file entry (mode {new_mode.decode('ascii', 'replace')})",
+                    )
+                )
             elif not _allowed(path, root=root):
-                found.append(Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml"))
+                found.append(
+                    Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml")
+                )
             elif since is None:  # the whole history from its root: a path added twice is a second entry
                 if path in seen:
                     found.append(Violation(commit.decode(), shown, "adds a second entry for the registered"))
@@ -105,23 +122,39 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
             root = not parents
             parent = parents[0] if len(parents) == 1 and _HEX40.match(parents[0]) else b""
             if len(parents) > 1:
-                found.append(Violation(commit.decode(), None, "is a merge (the registry branch is a straight line of registrations)"))
+                found.append(
+                    Violation(
+                        commit.decode(),
+                        None,
+                        "is a merge (the registry branch is a straight line of registrations)",
+                    )
+                )
     # A tree may list one name twice (git's own writers never do; `mktree` does as told): the second
     # entry shows as an addition of a path the parent already has, and whichever entry a reader takes
     # decides what the version is. Such an "addition" is a change of a registered record.
     specs = [f"{p.decode()}:{path.decode('utf-8', 'surrogateescape')}" for _, p, path in added]
     for (c, _, path), oid in zip(added, git.object_ids(specs) if specs else [], strict=True):
         if oid is not None and len(found) < MAX_REPORTED:
-            found.append(Violation(c.decode(), path.decode("utf-8", "replace"), "adds a second entry for the registered"))
+            found.append(
+                Violation(
+                    c.decode(), path.decode("utf-8", "replace"), "adds a second entry for the registered"
+                )
+            )
     return _with_authors(git, found)
 
 
 def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
     """The fresh-clone check: every path at `tip` is a record, and no merge anywhere in its history."""
     found: list[Violation] = []
-    merge = git.run("rev-list", "--min-parents=2", "--max-count=1", "--end-of-options", tip, check=False).stdout.decode().strip()
+    merge = (
+        git.run("rev-list", "--min-parents=2", "--max-count=1", "--end-of-options", tip, check=False)
+        .stdout.decode()
+        .strip()
+    )
     if merge:
-        found.append(Violation(merge, None, "is a merge (the registry branch is a straight line of registrations)"))
+        found.append(
+            Violation(merge, None, "is a merge (the registry branch is a straight line of registrations)")
+        )
     proc = git.run("ls-tree", "-r", "-z", "--full-tree", "--end-of-options", tip, check=False)
     seen: set[bytes] = set()
     files = 0
@@ -135,15 +168,32 @@ def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
             found.append(Violation(tip, path.decode("utf-8", "replace"), "holds two entries for"))
         seen.add(path)
         if mode != b"100644" or not _allowed(path, root=True):
-            culprit = git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path.decode("utf-8", "replace"), check=False)
+            culprit = git.run(
+                "log",
+                "-1",
+                "--format=%H",
+                "--end-of-options",
+                tip,
+                "--",
+                path.decode("utf-8", "replace"),
+                check=False,
+            )
             who = culprit.stdout.decode().strip() or tip
-            found.append(Violation(who, path.decode("utf-8", "replace"), "adds a file outside models/<model>/versions/<n>.yaml"))
+            found.append(
+                Violation(
+                    who,
+                    path.decode("utf-8", "replace"),
+                    "adds a file outside models/<model>/versions/<n>.yaml",
+                )
+            )
     if found:
         return _with_authors(git, found)
     # Every mreg commit adds at least one file and none removes or changes one, so an honest history
     # has no more commits than the tip has files. More commits means some commit did something else
     # (an edit later reverted, a delete then a re-add): only then is the per-commit pass paid.
-    commits = int(git.run("rev-list", "--count", "--end-of-options", tip, check=False).stdout.decode().strip() or 0)
+    commits = int(
+        git.run("rev-list", "--count", "--end-of-options", tip, check=False).stdout.decode().strip() or 0
+    )
     if commits > files:
         return scan_commits(git, tip)
     return found
@@ -165,7 +215,9 @@ def _with_authors(git: GitRepo, found: list[Violation]) -> list[Violation]:
     shas = sorted({v.commit for v in found if _HEX40.match(v.commit.encode())})
     authors: dict[str, str] = {}
     if shas:
-        out = git.run("log", "--no-walk=unsorted", "-z", f"--format=%H {IDENT_FORMAT}", *shas, check=False).stdout
+        out = git.run(
+            "log", "--no-walk=unsorted", "-z", f"--format=%H {IDENT_FORMAT}", *shas, check=False
+        ).stdout
         for rec in out.split(b"\0"):
             sha, _, who = rec.strip(b"\n").partition(b" ")
             authors[sha.decode("ascii", "replace")] = tidy_ident(who.decode("utf-8", "replace"))
@@ -178,7 +230,9 @@ def verify_advance(git: GitRepo, verified: str | None, theirs: str, *, remote: s
     if verified is not None and verified != theirs and not git.is_ancestor(verified, theirs):
         if git.is_ancestor(theirs, verified):
             return  # the remote is behind what this clone verified (a fetch raced our own push): nothing new
-        who = git.run("log", "-1", f"--format={IDENT_FORMAT}", "--end-of-options", theirs, check=False).stdout.decode("utf-8", "replace")
+        who = git.run(
+            "log", "-1", f"--format={IDENT_FORMAT}", "--end-of-options", theirs, check=False
+        ).stdout.decode("utf-8", "replace")
         who = tidy_ident(who)
         exc = HistoryError(
             f"{where} was rewritten: its tip {theirs[:12]} (by {who}) does not descend from {verified[:12]}, "

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from mreg import aliases as alias_tags
-from mreg.branches import backoff
 from mreg.errors import ConflictError, IntegrityError, NotFoundError, UsageError
-from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
+from mreg.git import tags as alias_tags
+from mreg.git.branches import backoff
+from mreg.git.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
 from mreg.refs import Ref, check_alias, parse_ref, parse_version
 
 if TYPE_CHECKING:
-    from mreg.backing import Pin
+    from mreg.policy import Pin
     from mreg.registry import Registry
 
 MAX_TAG_ATTEMPTS = 40
@@ -75,26 +75,39 @@ def _move(
                 f"'allow_unreviewed: true' in {ALIASES_BRANCH}:mreg.yaml",
                 hint=f"run without --no-review to open a pull request on {ALIASES_BRANCH}",
             )
-        reason = f"{reason} (unreviewed: {unreviewed_because})" if reason else f"unreviewed ({unreviewed_because})"
+        reason = (
+            f"{reason} (unreviewed: {unreviewed_because})" if reason else f"unreviewed ({unreviewed_because})"
+        )
         governed = pin_directly(reg, model, alias, event, version, reason=reason)
-    move = write_tag(reg, model, alias, event, version, reason=reason, request=request, sign=sign, governed=governed)
+    move = write_tag(
+        reg, model, alias, event, version, reason=reason, request=request, sign=sign, governed=governed
+    )
     assert move is not None
     return move
 
 
-def pin_directly(reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str) -> str:
+def pin_directly(
+    reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str
+) -> str:
     """An unreviewed protected move still goes through the governed branch (SPEC §7): one commit
     pins the new value, so the tag that follows is backed and the branch says who did it and why."""
-    from mreg.backing import Pin
-    from mreg.branches import Change
-    from mreg.layout import ALIASES_BRANCH, policy_path
+    from mreg.git.branches import Change
+    from mreg.git.layout import ALIASES_BRANCH, policy_path
     from mreg.ops.review import pin_in_text, subject
+    from mreg.policy import Pin
 
-    pin = Pin(None) if version is None else Pin(version, reg.load_manifest(model, version, reg.registry_commit())["digest"])
+    pin = (
+        Pin(None)
+        if version is None
+        else Pin(version, reg.load_manifest(model, version, reg.registry_commit())["digest"])
+    )
 
     def build(base: str | None) -> Change:
         old = reg.git.read_blob(f"{base}:{policy_path(model)}") if base else None
-        return Change({policy_path(model): pin_in_text(old, alias, pin)}, f"{subject(event, model, alias, version)}\n\nReason: {reason}")
+        return Change(
+            {policy_path(model): pin_in_text(old, alias, pin)},
+            f"{subject(event, model, alias, version)}\n\nReason: {reason}",
+        )
 
     commit, _ = reg.branches.commit(ALIASES_BRANCH, build)
     return commit
@@ -170,10 +183,23 @@ def _record_time(reg: Registry) -> str:
 
     _, stamp = reg.git.identity()
     micro = int((time.time() % 1) * 1_000_000)
-    return datetime.fromtimestamp(stamp, timezone.utc).replace(microsecond=micro).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (
+        datetime.fromtimestamp(stamp, timezone.utc)
+        .replace(microsecond=micro)
+        .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
 
 
-def promote(reg: Registry, ref: str, to: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False, at: datetime | None = None) -> AliasMove:
+def promote(
+    reg: Registry,
+    ref: str,
+    to: str,
+    *,
+    reason: str | None = None,
+    sign: bool = False,
+    no_review: bool = False,
+    at: datetime | None = None,
+) -> AliasMove:
     alias = check_alias(to)
     v = reg.resolve(parse_ref(ref), at)
     return _move(reg, v.model, alias, "promote", v.version, reason=reason, sign=sign, no_review=no_review)
@@ -203,7 +229,9 @@ def rollback(
         try:
             number = parse_version(to)
         except UsageError:
-            raise UsageError(f"--to {to!r}: not a version", hint="write vN or N, N ≥ 1 (an alias goes in MODEL@ALIAS)") from None
+            raise UsageError(
+                f"--to {to!r}: not a version", hint="write vN or N, N ≥ 1 (an alias goes in MODEL@ALIAS)"
+            ) from None
         version = reg.resolve(Ref(model, version=number)).version
     elif at is not None:
         then = alias_tags.current(events, alias, at=int(at.timestamp()))
@@ -215,8 +243,17 @@ def rollback(
     if version == cur.version:
         raise UsageError(f"{model}@{alias} is already v{version}")
     direct = reg.config.direct_rollback and not no_review
-    return _move(reg, model, alias, "rollback", version, reason=reason, sign=sign, no_review=no_review or direct,
-                 unreviewed_because="direct_rollback: true" if direct else "--no-review")
+    return _move(
+        reg,
+        model,
+        alias,
+        "rollback",
+        version,
+        reason=reason,
+        sign=sign,
+        no_review=no_review or direct,
+        unreviewed_because="direct_rollback: true" if direct else "--no-review",
+    )
 
 
 def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.AliasEvent) -> int:
@@ -238,7 +275,9 @@ def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.Alias
     raise NotFoundError(f"{cur.model}@{cur.alias} has no earlier version to roll back to")
 
 
-def demote(reg: Registry, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False) -> AliasMove:
+def demote(
+    reg: Registry, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False
+) -> AliasMove:
     model, alias = parse_alias_target(target)
     reg.require_initialised()
     reg._raise_unknown_model(model, reg.registry_commit())

@@ -12,11 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from mreg.gitrepo import GitRepo
-from mreg.layout import TAG_NAMESPACE, tag_prefix
+from mreg.git.layout import TAG_NAMESPACE, tag_prefix
+from mreg.git.repo import GitRepo
 from mreg.refs import ALIAS_RE, MODEL_RE
 
-RECORD_KEYS = ("event", "model", "alias", "version", "digest", "previous", "reason", "request", "governed", "at")
+RECORD_KEYS = (
+    "event",
+    "model",
+    "alias",
+    "version",
+    "digest",
+    "previous",
+    "reason",
+    "request",
+    "governed",
+    "at",
+)
 SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
@@ -126,7 +137,7 @@ def _raw_tags(git: GitRepo, pattern: str) -> tuple[list[_RawTag], list[tuple[str
     shaped = []
     for refname in names:
         name = refname.removeprefix("refs/tags/")
-        parts = refname[len(TAG_NAMESPACE):].split("/")
+        parts = refname[len(TAG_NAMESPACE) :].split("/")
         if len(parts) != 3:
             odd.append((name, "is not named mreg/<model>/<alias>/<seq>"))
         elif not SEQ_RE.match(parts[2]):
@@ -144,7 +155,9 @@ def _raw_tags(git: GitRepo, pattern: str) -> tuple[list[_RawTag], list[tuple[str
         elif info[1] != "tag":
             odd.append((name, "is a lightweight tag (alias tags are annotated): ignored"))
         elif info[2] > MAX_TAG_BYTES:
-            odd.append((name, f"is {info[2]:,} bytes, more than a tag record may be ({MAX_TAG_BYTES:,}): ignored"))
+            odd.append(
+                (name, f"is {info[2]:,} bytes, more than a tag record may be ({MAX_TAG_BYTES:,}): ignored")
+            )
         else:
             small.append((refname, info))
     out = []
@@ -178,10 +191,20 @@ def _parse_tag(refname: str, info: tuple[str, str, int], raw: bytes | None) -> _
     signature = ""
     m = _SIGNATURE.search(message)
     if m:
-        message, signature = message[: m.start()], message[m.start():]
+        message, signature = message[: m.start()], message[m.start() :]
     _, _, body = message.partition("\n\n")  # the subject line, then the record
-    return _RawTag(refname, fields.get("tag", ""), info[1], info[2], fields.get("object", ""), fields.get("type", ""),
-                   tagger.strip(), stamp, body, signature)
+    return _RawTag(
+        refname,
+        fields.get("tag", ""),
+        info[1],
+        info[2],
+        fields.get("object", ""),
+        fields.get("type", ""),
+        tagger.strip(),
+        stamp,
+        body,
+        signature,
+    )
 
 
 _SIGNATURE = re.compile(r"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M)
@@ -195,7 +218,7 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
     tags, _ = _raw_tags(git, pattern)
     events = []
     for t in tags:
-        parts = t.refname[len(TAG_NAMESPACE):].split("/")
+        parts = t.refname[len(TAG_NAMESPACE) :].split("/")
         if model is not None and parts[0] != model:
             continue
         rec = parse_record(t.body)
@@ -224,7 +247,9 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
                 commit=t.target,
                 tag=t.refname.removeprefix("refs/tags/"),
                 signed=bool(t.signature.strip()),
-                signature_kind="ssh" if t.signature.startswith("-----BEGIN SSH") else ("pgp" if t.signature else ""),
+                signature_kind="ssh"
+                if t.signature.startswith("-----BEGIN SSH")
+                else ("pgp" if t.signature else ""),
                 governed=governed if isinstance(governed, str) and _HEX40.match(governed) else None,
                 recorded_at=_parse_at(rec.get("at")),
             )
@@ -238,10 +263,12 @@ def odd_tags(git: GitRepo) -> list[tuple[str, str]]:
     non-canonical seqs, oversized or malformed tags, records that do not describe their own tag."""
     tags, odd = _raw_tags(git, TAG_NAMESPACE)
     for t in tags:
-        parts = t.refname[len(TAG_NAMESPACE):].split("/")
+        parts = t.refname[len(TAG_NAMESPACE) :].split("/")
         rec = parse_record(t.body)
         if rec.get("model") != parts[0] or rec.get("alias") != parts[1]:
-            odd.append((t.refname.removeprefix("refs/tags/"), "holds a record for another model or alias: ignored"))
+            odd.append(
+                (t.refname.removeprefix("refs/tags/"), "holds a record for another model or alias: ignored")
+            )
     return sorted(odd)
 
 

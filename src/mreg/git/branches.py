@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mreg.errors import ConflictError, RemoteError
-from mreg.gitrepo import GitRepo, PushResult
-from mreg.history import verify_advance
-from mreg.layout import (
+from mreg.git.history import verify_advance
+from mreg.git.layout import (
     ALIASES_BRANCH,
     OFFLINE_REF,
     REGISTRY_BRANCH,
@@ -26,6 +25,7 @@ from mreg.layout import (
     registry_refspecs,
     tracking_ref,
 )
+from mreg.git.repo import GitRepo, PushResult
 
 # Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
 MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
@@ -53,7 +53,10 @@ class Branches:
         self.remote = remote if remote and git.remote_url(remote) else None
         self.offline = offline
         self._fetched = False
-        self._locked: tuple[str, int] = ("", 0)  # the ref the remote last refused to lock, and how many times in a row
+        self._locked: tuple[str, int] = (
+            "",
+            0,
+        )  # the ref the remote last refused to lock, and how many times in a row
         self.notify: Callable[[str], None] = lambda message: None
 
     @property
@@ -95,7 +98,11 @@ class Branches:
 
     def _fast_forward(self, branch: str) -> None:
         assert self.remote is not None
-        theirs = self.verified() if branch == REGISTRY_BRANCH else self.git.rev_parse(tracking_ref(self.remote, branch))
+        theirs = (
+            self.verified()
+            if branch == REGISTRY_BRANCH
+            else self.git.rev_parse(tracking_ref(self.remote, branch))
+        )
         if theirs is None:
             return
         for _ in range(MAX_ATTEMPTS):
@@ -122,7 +129,9 @@ class Branches:
                     f"branch); update it there with: git -C {where} merge --ff-only {self.remote}/{branch}"
                 )
                 return
-            if self.git.update_ref(f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"):
+            if self.git.update_ref(
+                f"refs/heads/{branch}", theirs, ours, f"mreg: fast-forward from {self.remote}"
+            ):
                 return
 
     def publish_offline(self) -> None:
@@ -147,7 +156,7 @@ class Branches:
     def _republish(self, ours: str, theirs: str) -> bool:
         """Replay each local-only registration onto the remote's tip under the next free version
         number, publish, and say what each became."""
-        from mreg.layout import manifest_path
+        from mreg.git.layout import manifest_path
         from mreg.manifest import dump_manifest, load_yaml
 
         assert self.remote is not None
@@ -157,7 +166,9 @@ class Branches:
             parent = self.git.rev_parse(f"{commit}^")
             if parent is None:
                 continue  # a local `init` of its own: the remote's registry replaces it
-            changed = self.git.run("diff-tree", "-r", "-z", "--no-commit-id", "--diff-filter=A", "--name-only", parent, commit)
+            changed = self.git.run(
+                "diff-tree", "-r", "-z", "--no-commit-id", "--diff-filter=A", "--name-only", parent, commit
+            )
             for path in (p.decode() for p in changed.stdout.split(b"\0") if p):
                 parts = path.split("/")
                 if len(parts) != 4 or parts[0] != "models" or parts[2] != "versions":
@@ -176,14 +187,18 @@ class Branches:
                 number = max(taken, default=0) + 1
                 renamed.append(f"{model}@v{doc['version']} -> {model}@v{number}")
                 doc["version"] = number
-                tree = self.git.write_tree(self.git.rev_parse(f"{tip}^{{tree}}"), {manifest_path(model, number): dump_manifest(doc)})
+                tree = self.git.write_tree(
+                    self.git.rev_parse(f"{tip}^{{tree}}"), {manifest_path(model, number): dump_manifest(doc)}
+                )
                 tip = self.git.commit_tree(tree, [tip], f"register {model} v{number}\n")
             pushed = self.git.push(self.remote, [f"{tip}:refs/heads/{REGISTRY_BRANCH}"])
             if pushed.ok:
                 self.git.run("update-ref", tracking_ref(self.remote, REGISTRY_BRANCH), tip, check=False)
                 self.advance_verified(tip)
                 self.git.run("update-ref", "-d", OFFLINE_REF, check=False)
-                if self.git.update_ref(f"refs/heads/{REGISTRY_BRANCH}", tip, ours, "mreg: republished offline registrations"):
+                if self.git.update_ref(
+                    f"refs/heads/{REGISTRY_BRANCH}", tip, ours, "mreg: republished offline registrations"
+                ):
                     for line in renamed:
                         self.notify(f"published an offline registration: {line}")
                     return True
@@ -210,7 +225,7 @@ class Branches:
                 self.publish_offline()
             base = self.tip(branch)
             if base is None and not allow_create:
-                from mreg.gitrepo import not_initialised
+                from mreg.git.repo import not_initialised
 
                 raise not_initialised(str(self.git.work_tree or self.git.git_dir))
             try:
@@ -234,7 +249,9 @@ class Branches:
                 return commit, change
             if self.git.update_ref(ref, commit, base, f"mreg: {change.message}"):
                 if branch == REGISTRY_BRANCH:  # tracked, so a later write republishes exactly these
-                    self.git.run("update-ref", "-m", "mreg: offline registration", OFFLINE_REF, commit, check=False)
+                    self.git.run(
+                        "update-ref", "-m", "mreg: offline registration", OFFLINE_REF, commit, check=False
+                    )
                 return commit, change
             last_reason = "another writer moved the branch"
             backoff(attempt)
@@ -243,7 +260,9 @@ class Branches:
     def _settle(self, ref: str, commit: str) -> None:
         """After a successful push, move the local ref forward unless a newer commit is already there."""
         assert self.remote is not None
-        self.git.run("update-ref", tracking_ref(self.remote, ref.removeprefix("refs/heads/")), commit, check=False)
+        self.git.run(
+            "update-ref", tracking_ref(self.remote, ref.removeprefix("refs/heads/")), commit, check=False
+        )
         if ref == REGISTRY_REF:
             self.advance_verified(commit)
         for _ in range(MAX_ATTEMPTS):
@@ -306,5 +325,3 @@ class Branches:
 
 def backoff(attempt: int) -> None:
     time.sleep(min(0.5, 0.005 * (2 ** min(attempt, 7))) * random.random())
-
-
