@@ -12,14 +12,6 @@ from mreg import IntegrityError, MregError, NotFoundError, Registry, UsageError
 from testing.gitutil import make_repo, refs
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    make_repo(path)
-    Registry.open(path).init()
-    return path
-
-
 def test_open_from_a_subdirectory_finds_the_enclosing_repo(repo: Path, model_dir: Path) -> None:
     sub = repo / "src" / "deep"
     sub.mkdir(parents=True)

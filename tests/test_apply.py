@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,7 @@ from mreg.forge.github import GitHubForge, GitHubTarget, parse_remote_url, targe
 from testing.clock import Clock
 from testing.fake_github import FakeGitHub, push_files, show
 from testing.gitutil import MREG, make_bare, make_repo, refs
-from testing.team import Team, make_team
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
+from testing.team import Team
 
 
 def _forge(gh: FakeGitHub, token: str = "t0ken") -> GitHubForge:

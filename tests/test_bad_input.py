@@ -9,27 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from testing.env import isolate
 from testing.gitutil import Result, make_repo, refs, run_mreg, snapshot_store
-
-_STRIP_PREFIXES = ("AWS_", "GITHUB_", "GH_", "MREG_", "GIT_", "XDG_")
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def frozen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One registry holding fraud@v1 for every test here: none of them may change it."""
     root = tmp_path_factory.mktemp("bad-input")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
-    )
     with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith(_STRIP_PREFIXES) or key == "CI":
-                mp.delenv(key, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        isolate(mp, root / "home")
         repo = root / "repo"
         make_repo(repo)
         from mreg import Registry
@@ -89,9 +78,9 @@ def refused_unchanged(
 
 
 @pytest.mark.parametrize("name", ["Fraud", "a..b", "-fraud", "a" * 65, "a.lock", "", "fraud/../x"])
-def test_register_invalid_model_name_exits_2_naming_it(shared: Path, files: Path, name: str) -> None:
+def test_register_invalid_model_name_exits_2_naming_it(frozen: Path, files: Path, name: str) -> None:
     refused_unchanged(
-        shared, 2, ("invalid model name", repr(name)), "register", "--", name, str(files / "w.bin")
+        frozen, 2, ("invalid model name", repr(name)), "register", "--", name, str(files / "w.bin")
     )
 
 
@@ -105,70 +94,70 @@ def test_register_invalid_model_name_exits_2_naming_it(shared: Path, files: Path
         ("@v1", "missing model name"),
     ],
 )
-def test_resolve_invalid_reference_exits_2_naming_the_bad_part(shared: Path, ref: str, part: str) -> None:
-    refused_unchanged(shared, 2, (part,), "resolve", "--", ref)
+def test_resolve_invalid_reference_exits_2_naming_the_bad_part(frozen: Path, ref: str, part: str) -> None:
+    refused_unchanged(frozen, 2, (part,), "resolve", "--", ref)
 
 
 @pytest.mark.parametrize("alias", ["latest", "v3"])
-def test_promote_to_reserved_alias_exits_2(shared: Path, alias: str) -> None:
-    refused_unchanged(shared, 2, ("reserved", repr(alias)), "promote", "fraud@v1", "--to", alias)
+def test_promote_to_reserved_alias_exits_2(frozen: Path, alias: str) -> None:
+    refused_unchanged(frozen, 2, ("reserved", repr(alias)), "promote", "fraud@v1", "--to", alias)
 
 
-def test_promote_to_invalid_alias_exits_2(shared: Path) -> None:
-    refused_unchanged(shared, 2, ("invalid alias", "'Prod'"), "promote", "fraud@v1", "--to", "Prod")
+def test_promote_to_invalid_alias_exits_2(frozen: Path) -> None:
+    refused_unchanged(frozen, 2, ("invalid alias", "'Prod'"), "promote", "fraud@v1", "--to", "Prod")
 
 
-def test_resolve_unknown_version_exits_3_naming_latest(shared: Path) -> None:
-    refused_unchanged(shared, 3, ("v9", "latest is v1"), "resolve", "fraud@v9")
+def test_resolve_unknown_version_exits_3_naming_latest(frozen: Path) -> None:
+    refused_unchanged(frozen, 3, ("v9", "latest is v1"), "resolve", "fraud@v9")
 
 
 @pytest.mark.parametrize(
     "command", [("resolve", "nosuch"), ("show", "nosuch@v1"), ("pull", "nosuch"), ("log", "nosuch")]
 )
-def test_unknown_model_exits_3(shared: Path, command: tuple[str, ...]) -> None:
-    refused_unchanged(shared, 3, ("'nosuch'",), *command)
+def test_unknown_model_exits_3(frozen: Path, command: tuple[str, ...]) -> None:
+    refused_unchanged(frozen, 3, ("'nosuch'",), *command)
 
 
-def test_resolve_unknown_alias_exits_3(shared: Path) -> None:
-    refused_unchanged(shared, 3, ("'production'",), "resolve", "fraud@production")
+def test_resolve_unknown_alias_exits_3(frozen: Path) -> None:
+    refused_unchanged(frozen, 3, ("'production'",), "resolve", "fraud@production")
 
 
-def test_register_unknown_parent_exits_3_and_stores_nothing(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 3, ("v7",), "register", "fraud", str(files / "w.bin"), "--parent", "fraud@v7")
+def test_register_unknown_parent_exits_3_and_stores_nothing(frozen: Path, files: Path) -> None:
+    refused_unchanged(frozen, 3, ("v7",), "register", "fraud", str(files / "w.bin"), "--parent", "fraud@v7")
 
 
 # -- paths ---------------------------------------------------------------------------------------------
 
 
-def test_register_missing_path_exits_2_naming_it(shared: Path, files: Path) -> None:
+def test_register_missing_path_exits_2_naming_it(frozen: Path, files: Path) -> None:
     missing = files / "nope.bin"
-    refused_unchanged(shared, 2, (str(missing),), "register", "fraud", str(files / "w.bin"), str(missing))
+    refused_unchanged(frozen, 2, (str(missing),), "register", "fraud", str(files / "w.bin"), str(missing))
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
-def test_register_unreadable_path_exits_2_naming_it(shared: Path, files: Path) -> None:
+def test_register_unreadable_path_exits_2_naming_it(frozen: Path, files: Path) -> None:
     locked = files / "locked.bin"
     locked.write_bytes(b"secret")
     locked.chmod(0)
-    refused_unchanged(shared, 2, ("locked.bin", "permission denied"), "register", "fraud", str(locked))
+    refused_unchanged(frozen, 2, ("locked.bin", "permission denied"), "register", "fraud", str(locked))
 
 
-def test_register_empty_directory_exits_2(shared: Path, files: Path) -> None:
-    refused_unchanged(shared, 2, ("empty", "no files"), "register", "fraud", str(files / "empty"))
+def test_register_empty_directory_exits_2(frozen: Path, files: Path) -> None:
+    refused_unchanged(frozen, 2, ("empty", "no files"), "register", "fraud", str(files / "empty"))
 
 
-def test_register_same_artifact_path_twice_exits_2(shared: Path, files: Path, tmp_path: Path) -> None:
+def test_register_same_artifact_path_twice_exits_2(frozen: Path, files: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "w.bin").write_bytes(b"other")
     refused_unchanged(
-        shared, 2, ("'w.bin'", "twice"), "register", "fraud", str(files / "w.bin"), str(other / "w.bin")
+        frozen, 2, ("'w.bin'", "twice"), "register", "fraud", str(files / "w.bin"), str(other / "w.bin")
     )
 
 
-def test_register_missing_lockfile_exits_2(shared: Path, files: Path) -> None:
+def test_register_missing_lockfile_exits_2(frozen: Path, files: Path) -> None:
     refused_unchanged(
-        shared,
+        frozen,
         2,
         ("--lockfile", "nope.lock"),
         "register",
@@ -179,9 +168,9 @@ def test_register_missing_lockfile_exits_2(shared: Path, files: Path) -> None:
     )
 
 
-def test_register_missing_local_data_exits_2_and_stores_nothing(shared: Path, files: Path) -> None:
+def test_register_missing_local_data_exits_2_and_stores_nothing(frozen: Path, files: Path) -> None:
     refused_unchanged(
-        shared,
+        frozen,
         2,
         ("--data", "train"),
         "register",
@@ -192,9 +181,9 @@ def test_register_missing_local_data_exits_2_and_stores_nothing(shared: Path, fi
     )
 
 
-def test_register_data_uri_with_credentials_exits_2_and_stores_nothing(shared: Path, files: Path) -> None:
+def test_register_data_uri_with_credentials_exits_2_and_stores_nothing(frozen: Path, files: Path) -> None:
     r = refused_unchanged(
-        shared,
+        frozen,
         2,
         ("--data", "credentials"),
         "register",
@@ -206,15 +195,15 @@ def test_register_data_uri_with_credentials_exits_2_and_stores_nothing(shared: P
     assert "s3cret" not in r.err
 
 
-def test_register_image_with_whitespace_exits_2(shared: Path, files: Path) -> None:
+def test_register_image_with_whitespace_exits_2(frozen: Path, files: Path) -> None:
     refused_unchanged(
-        shared, 2, ("--image",), "register", "fraud", str(files / "w.bin"), "--image", "not an image"
+        frozen, 2, ("--image",), "register", "fraud", str(files / "w.bin"), "--image", "not an image"
     )
 
 
-def test_pull_output_that_is_a_file_exits_2(shared: Path, files: Path) -> None:
+def test_pull_output_that_is_a_file_exits_2(frozen: Path, files: Path) -> None:
     refused_unchanged(
-        shared, 2, ("-o", "w.bin", "not a directory"), "pull", "fraud@v1", "-o", str(files / "w.bin")
+        frozen, 2, ("-o", "w.bin", "not a directory"), "pull", "fraud@v1", "-o", str(files / "w.bin")
     )
 
 
@@ -256,10 +245,10 @@ def api_refused(repo: Path, code: int, words: tuple[str, ...], *paths: Path, **o
     ],
 )
 def test_register_malformed_params_or_metrics_file_is_bad_input_naming_it(
-    shared: Path, files: Path, flag: str, name: str, words: tuple[str, ...]
+    frozen: Path, files: Path, flag: str, name: str, words: tuple[str, ...]
 ) -> None:
     key = "params_files" if flag == "--params" else "metrics_files"
-    api_refused(shared, 2, (flag, *words), files / "w.bin", **{key: [str(files / name)]})
+    api_refused(frozen, 2, (flag, *words), files / "w.bin", **{key: [str(files / name)]})
 
 
 @pytest.mark.parametrize(
@@ -276,9 +265,9 @@ def test_register_malformed_params_or_metrics_file_is_bad_input_naming_it(
     ],
 )
 def test_register_bad_flag_value_is_bad_input_naming_it(
-    shared: Path, files: Path, option: str, value: str, words: tuple[str, ...]
+    frozen: Path, files: Path, option: str, value: str, words: tuple[str, ...]
 ) -> None:
-    api_refused(shared, 2, words, files / "w.bin", **{option: [value]})
+    api_refused(frozen, 2, words, files / "w.bin", **{option: [value]})
 
 
 @pytest.mark.parametrize(
@@ -294,24 +283,24 @@ def test_register_bad_flag_value_is_bad_input_naming_it(
     ],
 )
 def test_register_cli_bad_params_or_metrics_exit_2_with_one_line(
-    shared: Path, files: Path, args: tuple[str, ...], words: tuple[str, ...]
+    frozen: Path, files: Path, args: tuple[str, ...], words: tuple[str, ...]
 ) -> None:
     flag, value = args
     if flag in ("--params", "--metrics"):
         value = str(files / value)
-    refused_unchanged(shared, 2, words, "register", "fraud", str(files / "w.bin"), flag, value)
+    refused_unchanged(frozen, 2, words, "register", "fraud", str(files / "w.bin"), flag, value)
 
 
 # -- time travel -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("when", ["yesterday", "2026-13-45", "5 days"])
-def test_resolve_unparsable_at_exits_2_naming_it(shared: Path, when: str) -> None:
-    refused_unchanged(shared, 2, ("--at", repr(when)), "resolve", "fraud", "--at", when)
+def test_resolve_unparsable_at_exits_2_naming_it(frozen: Path, when: str) -> None:
+    refused_unchanged(frozen, 2, ("--at", repr(when)), "resolve", "fraud", "--at", when)
 
 
-def test_resolve_at_before_registry_existed_exits_3(shared: Path) -> None:
-    refused_unchanged(shared, 3, ("did not exist",), "resolve", "fraud", "--at", "2001-01-01")
+def test_resolve_at_before_registry_existed_exits_3(frozen: Path) -> None:
+    refused_unchanged(frozen, 3, ("did not exist",), "resolve", "fraud", "--at", "2001-01-01")
 
 
 # -- repositories ------------------------------------------------------------------------------------------
@@ -379,12 +368,12 @@ def test_register_bad_input_in_uninitialised_repo_reports_bad_input_first(tmp_pa
         (["promote", "fraud@v1"], "--to"),
     ],
 )
-def test_usage_errors_are_one_line_and_a_hint(shared: Path, args: list[str], named: str) -> None:
+def test_usage_errors_are_one_line_and_a_hint(frozen: Path, args: list[str], named: str) -> None:
     """SPEC §8: one or two plain lines, exit 2 — not click's four-line usage block."""
-    before = refs(shared)
-    r = run_mreg(*args, cwd=shared)
+    before = refs(frozen)
+    r = run_mreg(*args, cwd=frozen)
     lines = r.err.splitlines()
     assert r.code == 2 and len(lines) == 2, r.err
     assert lines[0].startswith("mreg: error: ") and named in lines[0]
     assert lines[1].startswith("  hint: run 'mreg") and lines[1].endswith("--help' for usage")
-    assert refs(shared) == before
+    assert refs(frozen) == before

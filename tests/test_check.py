@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,7 @@ import yaml
 
 from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import refs
-from testing.team import Team, make_team
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
+from testing.team import Team
 
 
 @pytest.fixture

@@ -11,15 +11,7 @@ import pytest
 import yaml
 
 from mreg import Registry
-from testing.gitutil import make_repo, refs, run_mreg
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    make_repo(path)
-    Registry.open(path).init()
-    return path
+from testing.gitutil import refs, run_mreg
 
 
 @pytest.fixture

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from testing.env import isolate
 from testing.gitutil import make_repo, refs, run_mreg
 
-_STRIP_PREFIXES = ("AWS_", "GITHUB_", "GH_", "MREG_", "GIT_", "XDG_")
 DAY = 86400
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def dated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """fraud v1 (Jan 1), staging -> v1 (Jan 2), fraud v2 (Jan 3), churn v1 (Jan 5)."""
     root = tmp_path_factory.mktemp("read")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
-    )
     with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith(_STRIP_PREFIXES) or key == "CI":
-                mp.delenv(key, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        isolate(mp, root / "home")
 
         def at(stamp: int) -> None:
             mp.setenv("GIT_COMMITTER_DATE", f"{stamp} +0000")
@@ -81,8 +70,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 # -- list ----------------------------------------------------------------------------------------------
 
 
-def test_list_shows_models_latest_version_and_aliases(shared: Path) -> None:
-    r = run_mreg("list", cwd=shared)
+def test_list_shows_models_latest_version_and_aliases(dated: Path) -> None:
+    r = run_mreg("list", cwd=dated)
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].split() == ["MODEL", "LATEST", "VERSIONS", "ALIASES"]
@@ -91,16 +80,16 @@ def test_list_shows_models_latest_version_and_aliases(shared: Path) -> None:
     assert rows["churn"] == ["v1", "1"]
 
 
-def test_list_json_is_machine_readable(shared: Path) -> None:
-    r = run_mreg("list", "--json", cwd=shared)
+def test_list_json_is_machine_readable(dated: Path) -> None:
+    r = run_mreg("list", "--json", cwd=dated)
     assert r.code == 0, r.err
     rows = {row["model"]: row for row in json.loads(r.out)}
     assert rows["fraud"] == {"model": "fraud", "latest": 2, "versions": 2, "aliases": {"staging": 1}}
     assert rows["churn"]["aliases"] == {}
 
 
-def test_list_at_date_shows_registry_as_it_stood(shared: Path) -> None:
-    r = run_mreg("list", "--json", "--at", "2026-01-02", cwd=shared)
+def test_list_at_date_shows_registry_as_it_stood(dated: Path) -> None:
+    r = run_mreg("list", "--json", "--at", "2026-01-02", cwd=dated)
     assert r.code == 0, r.err
     assert json.loads(r.out) == [{"model": "fraud", "latest": 1, "versions": 1, "aliases": {"staging": 1}}]
 
@@ -118,8 +107,8 @@ def test_list_empty_registry_says_so(tmp_path: Path) -> None:
 # -- show / resolve ------------------------------------------------------------------------------------
 
 
-def test_show_prints_manifest_summary_and_aliases(shared: Path) -> None:
-    r = run_mreg("show", "fraud@v1", cwd=shared)
+def test_show_prints_manifest_summary_and_aliases(dated: Path) -> None:
+    r = run_mreg("show", "fraud@v1", cwd=dated)
     assert r.code == 0, r.err
     assert r.out.splitlines()[0] == "fraud@v1  (staging)"
     for text in (
@@ -135,8 +124,8 @@ def test_show_prints_manifest_summary_and_aliases(shared: Path) -> None:
         assert text in r.out, text
 
 
-def test_show_json_has_manifest_and_aliases(shared: Path) -> None:
-    r = run_mreg("show", "fraud@staging", "--json", cwd=shared)
+def test_show_json_has_manifest_and_aliases(dated: Path) -> None:
+    r = run_mreg("show", "fraud@staging", "--json", cwd=dated)
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert (data["ref"], data["aliases"]) == ("fraud@v1", ["staging"])
@@ -155,33 +144,33 @@ def test_show_json_has_manifest_and_aliases(shared: Path) -> None:
         ("churn", "churn@v1"),
     ],
 )
-def test_resolve_reference_names_the_version(shared: Path, ref: str, expected: str) -> None:
+def test_resolve_reference_names_the_version(dated: Path, ref: str, expected: str) -> None:
     from mreg import Registry
 
-    assert Registry.open(shared).resolve(ref).ref == expected
+    assert Registry.open(dated).resolve(ref).ref == expected
 
 
 @pytest.mark.parametrize(("ref", "expected"), [("fraud", "fraud@v2"), ("fraud@staging", "fraud@v1")])
-def test_resolve_cli_prints_model_at_version(shared: Path, ref: str, expected: str) -> None:
-    r = run_mreg("resolve", ref, "--offline", cwd=shared)
+def test_resolve_cli_prints_model_at_version(dated: Path, ref: str, expected: str) -> None:
+    r = run_mreg("resolve", ref, "--offline", cwd=dated)
     assert (r.code, r.out, r.err) == (0, expected + "\n", "")
 
 
-def test_resolve_json_prints_manifest_and_aliases(shared: Path) -> None:
-    r = run_mreg("resolve", "fraud", "--json", cwd=shared)
+def test_resolve_json_prints_manifest_and_aliases(dated: Path) -> None:
+    r = run_mreg("resolve", "fraud", "--json", cwd=dated)
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert data["ref"] == "fraud@v2" and data["version"] == 2 and data["aliases"] == []
     assert data["manifest"]["environment"]["image"] == "img:2"
 
 
-def test_resolve_from_another_directory_with_repo_option(shared: Path, tmp_path: Path) -> None:
-    r = run_mreg("resolve", "fraud", "--repo", str(shared), cwd=tmp_path)
+def test_resolve_from_another_directory_with_repo_option(dated: Path, tmp_path: Path) -> None:
+    r = run_mreg("resolve", "fraud", "--repo", str(dated), cwd=tmp_path)
     assert (r.code, r.out) == (0, "fraud@v2\n"), r.err
 
 
-def test_read_commands_change_nothing(shared: Path) -> None:
-    before = refs(shared)
+def test_read_commands_change_nothing(dated: Path) -> None:
+    before = refs(dated)
     for args in (
         ("list",),
         ("show", "fraud"),
@@ -189,8 +178,8 @@ def test_read_commands_change_nothing(shared: Path) -> None:
         ("log", "fraud"),
         ("diff", "fraud@v1", "fraud@v2"),
     ):
-        assert run_mreg(*args, cwd=shared).code == 0
-    assert refs(shared) == before
+        assert run_mreg(*args, cwd=dated).code == 0
+    assert refs(dated) == before
 
 
 # -- time travel ---------------------------------------------------------------------------------------
@@ -210,44 +199,44 @@ def test_read_commands_change_nothing(shared: Path) -> None:
         ("fraud@v1", "2026-01-10", "fraud@v1"),
     ],
 )
-def test_resolve_at_answers_as_registry_stood_then(shared: Path, ref: str, when: str, expected: str) -> None:
+def test_resolve_at_answers_as_registry_stood_then(dated: Path, ref: str, when: str, expected: str) -> None:
     from mreg import Registry
     from mreg.refs import parse_at
 
-    assert Registry.open(shared).resolve(ref, at=parse_at(when)).ref == expected
+    assert Registry.open(dated).resolve(ref, at=parse_at(when)).ref == expected
 
 
 @pytest.mark.parametrize(
     ("when", "expected"), [("2026-01-02", "fraud@v1"), ("2026-01-03T00:00:30Z", "fraud@v2")]
 )
-def test_resolve_cli_at_answers_as_registry_stood_then(shared: Path, when: str, expected: str) -> None:
-    r = run_mreg("resolve", "fraud", "--at", when, cwd=shared)
+def test_resolve_cli_at_answers_as_registry_stood_then(dated: Path, when: str, expected: str) -> None:
+    r = run_mreg("resolve", "fraud", "--at", when, cwd=dated)
     assert (r.code, r.out) == (0, expected + "\n"), r.err
 
 
-def test_resolve_at_relative_age_reaches_back(shared: Path) -> None:
+def test_resolve_at_relative_age_reaches_back(dated: Path) -> None:
     # The fixture's registrations are all in the past; 1d ago sees every one of them.
-    r = run_mreg("resolve", "fraud", "--at", "1d", cwd=shared)
+    r = run_mreg("resolve", "fraud", "--at", "1d", cwd=dated)
     assert (r.code, r.out) == (0, "fraud@v2\n"), r.err
 
 
-def test_resolve_at_before_version_existed_is_not_found(shared: Path) -> None:
-    r = run_mreg("resolve", "fraud@v2", "--at", "2026-01-02", cwd=shared)
+def test_resolve_at_before_version_existed_is_not_found(dated: Path) -> None:
+    r = run_mreg("resolve", "fraud@v2", "--at", "2026-01-02", cwd=dated)
     assert r.code == 3 and "v2" in r.err and "latest is v1" in r.err
 
 
-def test_resolve_at_before_model_existed_is_not_found(shared: Path) -> None:
-    r = run_mreg("resolve", "churn", "--at", "2026-01-03", cwd=shared)
+def test_resolve_at_before_model_existed_is_not_found(dated: Path) -> None:
+    r = run_mreg("resolve", "churn", "--at", "2026-01-03", cwd=dated)
     assert r.code == 3 and "'churn'" in r.err
 
 
-def test_resolve_alias_at_before_it_was_set_is_not_found(shared: Path) -> None:
-    r = run_mreg("resolve", "fraud@staging", "--at", "2026-01-01", cwd=shared)
+def test_resolve_alias_at_before_it_was_set_is_not_found(dated: Path) -> None:
+    r = run_mreg("resolve", "fraud@staging", "--at", "2026-01-01", cwd=dated)
     assert r.code == 3 and "'staging'" in r.err
 
 
-def test_show_at_date_reports_aliases_of_then(shared: Path) -> None:
-    r = run_mreg("show", "fraud", "--at", "2026-01-01", "--json", cwd=shared)
+def test_show_at_date_reports_aliases_of_then(dated: Path) -> None:
+    r = run_mreg("show", "fraud", "--at", "2026-01-01", "--json", cwd=dated)
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert (data["ref"], data["aliases"]) == ("fraud@v1", [])
@@ -256,8 +245,8 @@ def test_show_at_date_reports_aliases_of_then(shared: Path) -> None:
 # -- diff ----------------------------------------------------------------------------------------------
 
 
-def test_diff_json_reports_params_metrics_deltas_artifacts_and_environment(shared: Path) -> None:
-    r = run_mreg("diff", "fraud@v1", "fraud@v2", "--json", cwd=shared)
+def test_diff_json_reports_params_metrics_deltas_artifacts_and_environment(dated: Path) -> None:
+    r = run_mreg("diff", "fraud@v1", "fraud@v2", "--json", cwd=dated)
     assert r.code == 0, r.err
     d = json.loads(r.out)
     assert (d["a"], d["b"], d["same_artifacts"]) == ("fraud@v1", "fraud@v2", False)
@@ -273,8 +262,8 @@ def test_diff_json_reports_params_metrics_deltas_artifacts_and_environment(share
     assert d["packages"] == []  # same interpreter, same lock
 
 
-def test_diff_human_output_has_tables(shared: Path) -> None:
-    r = run_mreg("diff", "fraud@v1", "fraud", cwd=shared)
+def test_diff_human_output_has_tables(dated: Path) -> None:
+    r = run_mreg("diff", "fraud@v1", "fraud", cwd=dated)
     assert r.code == 0, r.err
     assert r.out.splitlines()[0] == "fraud@v1 -> fraud@v2"
     for text in (
@@ -292,14 +281,14 @@ def test_diff_human_output_has_tables(shared: Path) -> None:
         assert text in r.out, text
 
 
-def test_diff_same_version_reports_no_differences(shared: Path) -> None:
-    r = run_mreg("diff", "fraud@v1", "fraud@staging", cwd=shared)
+def test_diff_same_version_reports_no_differences(dated: Path) -> None:
+    r = run_mreg("diff", "fraud@v1", "fraud@staging", cwd=dated)
     assert r.code == 0, r.err
     assert "(same artifacts)" in r.out and "no differences" in r.out
 
 
-def test_diff_unknown_version_is_not_found(shared: Path) -> None:
-    r = run_mreg("diff", "fraud@v1", "fraud@v7", cwd=shared)
+def test_diff_unknown_version_is_not_found(dated: Path) -> None:
+    r = run_mreg("diff", "fraud@v1", "fraud@v7", cwd=dated)
     assert r.code == 3 and "v7" in r.err
 
 
@@ -375,8 +364,8 @@ def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Pat
 # -- log -----------------------------------------------------------------------------------------------
 
 
-def test_log_lists_registrations_and_alias_events_in_time_order(shared: Path) -> None:
-    r = run_mreg("log", "fraud", "--json", cwd=shared)
+def test_log_lists_registrations_and_alias_events_in_time_order(dated: Path) -> None:
+    r = run_mreg("log", "fraud", "--json", cwd=dated)
     assert r.code == 0, r.err
     entries = json.loads(r.out)
     assert [(e["event"], e["alias"], e["version"], e["at"]) for e in entries] == [
@@ -388,15 +377,15 @@ def test_log_lists_registrations_and_alias_events_in_time_order(shared: Path) ->
     assert entries[1]["reason"] == "try it"
 
 
-def test_log_human_output_has_one_row_per_event(shared: Path) -> None:
-    r = run_mreg("log", "fraud", cwd=shared)
+def test_log_human_output_has_one_row_per_event(dated: Path) -> None:
+    r = run_mreg("log", "fraud", cwd=dated)
     assert r.code == 0, r.err
     body = r.out.splitlines()[2:]
     assert len(body) == 3
     assert "register v1" in body[0] and "promote staging -> v1" in body[1] and "register v2" in body[2]
 
 
-def test_log_alias_filter_shows_only_that_alias(shared: Path) -> None:
-    r = run_mreg("log", "fraud", "--alias", "staging", "--json", cwd=shared)
+def test_log_alias_filter_shows_only_that_alias(dated: Path) -> None:
+    r = run_mreg("log", "fraud", "--alias", "staging", "--json", cwd=dated)
     assert r.code == 0, r.err
     assert [(e["event"], e["alias"]) for e in json.loads(r.out)] == [("promote", "staging")]

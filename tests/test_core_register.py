@@ -39,15 +39,6 @@ def _object(repo: Path, digest: str) -> Path:
     return _store(repo) / "sha256" / hexd[:2] / hexd[2:]
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """An initialised registry, set up in-process (the CLI's init has its own tests below)."""
-    path = tmp_path / "repo"
-    make_repo(path)
-    Registry.open(path).init()
-    return path
-
-
 # -- init --------------------------------------------------------------------------------------------
 
 

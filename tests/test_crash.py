@@ -166,14 +166,6 @@ def _report(name: str, outcomes: Counter[str], extra: str = "") -> None:
 
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture
-def local_repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    make_repo(path).close()  # GitPython keeps cat-file processes open until closed
-    assert run_mreg("init", cwd=path).code == 0
-    return path
-
-
-@pytest.fixture
 def remote_repo(tmp_path: Path) -> tuple[Path, Path]:
     bare = tmp_path / "remote.git"
     make_bare(bare).close()
@@ -192,7 +184,7 @@ def test_register_killed_at_random_points(
 ) -> None:
     rng = random.Random(f"{SEED}-register-{where}")
     if where == "local":
-        repo, bare = request.getfixturevalue("local_repo"), None
+        repo, bare = request.getfixturevalue("repo"), None
     else:
         repo, bare = request.getfixturevalue("remote_repo")
     full = timed_run(["register", "m", str(artifact(tmp_path, 0))], repo)
@@ -236,7 +228,7 @@ def test_promote_killed_at_random_points(
 ) -> None:
     rng = random.Random(f"{SEED}-promote-{where}")
     if where == "local":
-        repo, bare = request.getfixturevalue("local_repo"), None
+        repo, bare = request.getfixturevalue("repo"), None
     else:
         repo, bare = request.getfixturevalue("remote_repo")
     reg = Registry.open(repo)
@@ -300,8 +292,7 @@ def _ask_for(repo: Path, model: str, alias: str, version: int) -> None:
     assert g.update_ref(ALIASES_REF, commit, base)
 
 
-def test_apply_killed_at_random_points(local_repo: Path, tmp_path: Path) -> None:
-    repo = local_repo
+def test_apply_killed_at_random_points(repo: Path, tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}-apply")
     reg = Registry.open(repo)
     for i in range(3):
@@ -374,8 +365,7 @@ def test_remote_vanishing_mid_command(command: str, remote_repo: tuple[Path, Pat
 
 
 # -- two writers in one clone, no remote ------------------------------------------------------------
-def test_six_concurrent_registers_in_one_clone_get_1_to_6(local_repo: Path, tmp_path: Path) -> None:
-    repo = local_repo
+def test_six_concurrent_registers_in_one_clone_get_1_to_6(repo: Path, tmp_path: Path) -> None:
     files = [artifact(tmp_path, i) for i in range(6)]
     procs = [
         subprocess.Popen(

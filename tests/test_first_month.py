@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,7 @@ import yaml
 from mreg import Registry
 from testing.fake_github import push_files, show
 from testing.gitutil import clone, refs, run_mreg
-from testing.team import Team, make_team
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
+from testing.team import Team
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -92,17 +86,15 @@ def test_log_orders_by_seq_within_an_alias_and_shows_messages(repo: Path, model_
     assert "second cut" in run_mreg("log", "fraud", cwd=repo).out
 
 
-def test_review_without_github_says_what_to_do_next(tmp_path: Path) -> None:
-    for team in make_team(tmp_path):
-        team.register({"auc": 0.9, "latency_ms": 1})
-        env = {"GITHUB_REPOSITORY": "", "GITHUB_API_URL": "", "GH_TOKEN": "", "GITHUB_TOKEN": ""}
-        r = run_mreg("promote", "fraud@v1", "--to", "production", cwd=team.repo, env=env)
-        assert r.code == 0
-        assert (
-            "next: open a merge request from branch mreg/promote/fraud/production/v1 into mreg/aliases"
-            in r.out
-        )
-        assert "mreg apply" in r.out
+def test_review_without_github_says_what_to_do_next(team: Team) -> None:
+    team.register({"auc": 0.9, "latency_ms": 1})
+    env = {"GITHUB_REPOSITORY": "", "GITHUB_API_URL": "", "GH_TOKEN": "", "GITHUB_TOKEN": ""}
+    r = run_mreg("promote", "fraud@v1", "--to", "production", cwd=team.repo, env=env)
+    assert r.code == 0
+    assert (
+        "next: open a merge request from branch mreg/promote/fraud/production/v1 into mreg/aliases" in r.out
+    )
+    assert "mreg apply" in r.out
 
 
 # -- stores and inputs -------------------------------------------------------------------------------

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from mreg.gates import Baseline, evaluate, markdown_table
 from testing.fake_github import branch_sha, push_files, show
-from testing.team import Team, make_team
+from testing.team import Team
 
 MANIFEST = {
     "metrics": {"auc": 0.91, "latency_ms": 40},
@@ -54,20 +51,6 @@ def test_require_dotted_fields() -> None:
     assert _ok([{"require": ["environment.lockfile", "params"]}]) == [False, False]
     table = markdown_table(evaluate([{"require": ["environment.lockfile"]}], MANIFEST, {}))
     assert "| require environment.lockfile | ❌ FAIL | missing | present |" in table
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
-
-
-@pytest.fixture
-def live(team: Team) -> Team:
-    team.register({"auc": 0.90, "latency_ms": 20})
-    team.register({"auc": 0.93, "latency_ms": 22})
-    team.register({"auc": 0.80, "latency_ms": 90})
-    team.approve("fraud@v1")  # pull request #1, merged and applied
-    return team
 
 
 def test_gate_prints_a_table_and_passes(live: Team) -> None:

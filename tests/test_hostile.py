@@ -16,7 +16,7 @@ import yaml
 from mreg.manifest import artifact_set_digest, dump_manifest
 from testing.fake_github import push_files, show
 from testing.gitutil import refs, run_mreg
-from testing.team import make_team
+from testing.team import Team
 
 ESC = "\x1b"
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -205,39 +205,38 @@ def test_under_actions_no_hostile_line_becomes_a_workflow_command(
     assert "![img](" not in text and "](https://evil" not in text and "https://evil" not in text
 
 
-def test_a_pull_request_body_escapes_what_came_from_users(tmp_path: Path) -> None:
-    for team in make_team(tmp_path):
-        d = tmp_path / "m"
-        d.mkdir()
-        (d / "w.bin").write_bytes(b"1")
-        r = run_mreg(
-            "register",
-            "fraud",
-            str(d),
-            "--metric",
-            "auc=0.9",
-            "--metric",
-            "latency_ms=1",
-            "--data",
-            "train=s3://b/t",
-            "--param",
-            "note=[click](https://evil.example) @acme/everyone ![x](https://evil.example/p.png)",
-            cwd=team.repo,
-        )
-        assert r.code == 0, r.err
-        r = team.mreg(
-            "promote",
-            "fraud@v1",
-            "--to",
-            "production",
-            "--reason",
-            "fine <!-- the gate table is below, hidden",
-        )
-        assert r.code == 0, r.err
-        body = team.gh.pulls[1]["body"]
-        assert "<!-- the gate" not in body and "&lt;\\!-- the gate" in body
-        assert "[click](https" not in body and "![x]" not in body and "@acme/everyone" not in body
-        assert "### Gate for `production`" in body
+def test_a_pull_request_body_escapes_what_came_from_users(team: Team, tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "w.bin").write_bytes(b"1")
+    r = run_mreg(
+        "register",
+        "fraud",
+        str(d),
+        "--metric",
+        "auc=0.9",
+        "--metric",
+        "latency_ms=1",
+        "--data",
+        "train=s3://b/t",
+        "--param",
+        "note=[click](https://evil.example) @acme/everyone ![x](https://evil.example/p.png)",
+        cwd=team.repo,
+    )
+    assert r.code == 0, r.err
+    r = team.mreg(
+        "promote",
+        "fraud@v1",
+        "--to",
+        "production",
+        "--reason",
+        "fine <!-- the gate table is below, hidden",
+    )
+    assert r.code == 0, r.err
+    body = team.gh.pulls[1]["body"]
+    assert "<!-- the gate" not in body and "&lt;\\!-- the gate" in body
+    assert "[click](https" not in body and "![x]" not in body and "@acme/everyone" not in body
+    assert "### Gate for `production`" in body
 
 
 # -- secrets ------------------------------------------------------------------------------------------
@@ -406,41 +405,40 @@ def test_a_huge_tag_message_is_ignored_not_read(repo: Path, model_dir: Path) -> 
 
 
 # -- gate --------------------------------------------------------------------------------------------
-def test_gate_changed_fails_a_promotion_that_also_loosens_protection(tmp_path: Path) -> None:
-    for team in make_team(tmp_path):
-        team.register({"auc": 0.9, "latency_ms": 10})
-        base = _git(team.bare, "rev-parse", "mreg/aliases")
-        policy = yaml.safe_load(show(team.bare, "mreg/aliases:models/fraud.yaml"))
-        digest = json.loads(team.mreg("resolve", "fraud@v1", "--json").out)["manifest"]["digest"]
-        policy["aliases"] = {"production": {"version": 1, "digest": digest}}
-        config = (
-            show(team.bare, "mreg/aliases:mreg.yaml")
-            .replace("- production", "[]")
-            .replace("protected_aliases:\n", "protected_aliases: ")
-        )
-        head = push_files(
-            team.bare,
-            "mreg/aliases",
-            {"models/fraud.yaml": yaml.safe_dump(policy), "mreg.yaml": config},
-            "sneaky",
-        )
-        assert team.mreg("check").code in (0, 1)  # fetch the branch
-        r = team.mreg("gate", "--changed", "--base", base, "--head", head)
-        assert (
-            r.code == 1
-            and "mreg.yaml: loosens protection: FAILED" in r.out
-            and "no longer protects production" in r.out
-        )
-        # alone, the same change is shown to reviewers but does not block
-        head2 = push_files(
-            team.bare,
-            "mreg/aliases",
-            {"models/fraud.yaml": show(team.bare, f"{base}:models/fraud.yaml")},
-            "only config",
-        )
-        team.mreg("check")
-        r = team.mreg("gate", "--changed", "--base", head, "--head", head2)
-        assert r.code == 0
+def test_gate_changed_fails_a_promotion_that_also_loosens_protection(team: Team) -> None:
+    team.register({"auc": 0.9, "latency_ms": 10})
+    base = _git(team.bare, "rev-parse", "mreg/aliases")
+    policy = yaml.safe_load(show(team.bare, "mreg/aliases:models/fraud.yaml"))
+    digest = json.loads(team.mreg("resolve", "fraud@v1", "--json").out)["manifest"]["digest"]
+    policy["aliases"] = {"production": {"version": 1, "digest": digest}}
+    config = (
+        show(team.bare, "mreg/aliases:mreg.yaml")
+        .replace("- production", "[]")
+        .replace("protected_aliases:\n", "protected_aliases: ")
+    )
+    head = push_files(
+        team.bare,
+        "mreg/aliases",
+        {"models/fraud.yaml": yaml.safe_dump(policy), "mreg.yaml": config},
+        "sneaky",
+    )
+    assert team.mreg("check").code in (0, 1)  # fetch the branch
+    r = team.mreg("gate", "--changed", "--base", base, "--head", head)
+    assert (
+        r.code == 1
+        and "mreg.yaml: loosens protection: FAILED" in r.out
+        and "no longer protects production" in r.out
+    )
+    # alone, the same change is shown to reviewers but does not block
+    head2 = push_files(
+        team.bare,
+        "mreg/aliases",
+        {"models/fraud.yaml": show(team.bare, f"{base}:models/fraud.yaml")},
+        "only config",
+    )
+    team.mreg("check")
+    r = team.mreg("gate", "--changed", "--base", head, "--head", head2)
+    assert r.code == 0
 
 
 def test_an_oversized_manifest_is_refused_without_being_read(repo: Path, model_dir: Path) -> None:

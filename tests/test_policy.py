@@ -13,7 +13,7 @@ import yaml
 
 from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import run_mreg
-from testing.team import POLICY, Team, make_team
+from testing.team import POLICY, Team, TeamTemplates
 
 COMMENTED = (
     "# Fraud scorer: owned by the risk team. Ask #risk-ml before loosening a gate.\n"
@@ -24,11 +24,14 @@ COMMENTED = (
 )
 
 
+def _commented(team: Team, mp: pytest.MonkeyPatch) -> None:
+    team.register({"auc": 0.9, "latency_ms": 20})
+
+
 @pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    for t in make_team(tmp_path, policy=COMMENTED):
-        t.register({"auc": 0.9, "latency_ms": 20})
-        yield t
+def commented_team(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
+    """A team whose policy file carries comments, with fraud v1 registered."""
+    yield from team_templates.get("commented", _commented, policy=COMMENTED).copy_to(tmp_path)
 
 
 def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
@@ -38,9 +41,9 @@ def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
     return [d[2:] for d in diff if d.startswith("- ")], [d[2:] for d in diff if d.startswith("+ ")]
 
 
-def test_a_promotion_request_changes_only_the_pin(team: Team) -> None:
-    assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
-    after = show(team.bare, "mreg/promote/fraud/production/v1:models/fraud.yaml")
+def test_a_promotion_request_changes_only_the_pin(commented_team: Team) -> None:
+    assert commented_team.mreg("promote", "fraud@v1", "--to", "production").code == 0
+    after = show(commented_team.bare, "mreg/promote/fraud/production/v1:models/fraud.yaml")
     removed, added = _changed_lines(COMMENTED, after)
     assert removed == []
     assert (
@@ -50,9 +53,9 @@ def test_a_promotion_request_changes_only_the_pin(team: Team) -> None:
     )
 
 
-def test_policy_opens_a_pull_request_that_keeps_every_comment(team: Team) -> None:
-    before = branch_sha(team.bare, "mreg/aliases")
-    r = team.mreg(
+def test_policy_opens_a_pull_request_that_keeps_every_comment(commented_team: Team) -> None:
+    before = branch_sha(commented_team.bare, "mreg/aliases")
+    r = commented_team.mreg(
         "policy",
         "fraud",
         "--owner",
@@ -64,29 +67,29 @@ def test_policy_opens_a_pull_request_that_keeps_every_comment(team: Team) -> Non
     )
     assert r.code == 0, r.err
     assert "pull request: https://github.example/acme/models/pull/1" in r.out
-    assert branch_sha(team.bare, "mreg/aliases") == before  # proposed, not committed
-    after = show(team.bare, "mreg/policy/fraud:models/fraud.yaml")
+    assert branch_sha(commented_team.bare, "mreg/aliases") == before  # proposed, not committed
+    after = show(commented_team.bare, "mreg/policy/fraud:models/fraud.yaml")
     removed, added = _changed_lines(COMMENTED, after)
     assert removed == ["owners: [alice, acme/ml-leads]"] and "owners: [alice, acme/ml-leads, bob]" in added
     assert "    - {metric: f1, min: 0.7}" in added and len(added) == 2
     assert "# the p99 budget of the card API" in after and after.startswith("# Fraud scorer")
     assert "/models/fraud.yaml @alice @acme/ml-leads @bob" in show(
-        team.bare, "mreg/policy/fraud:.github/CODEOWNERS"
+        commented_team.bare, "mreg/policy/fraud:.github/CODEOWNERS"
     )
-    body = team.gh.pulls[1]["body"]
+    body = commented_team.gh.pulls[1]["body"]
     assert "```diff" in body and "+    - {metric: f1, min: 0.7}" in body and "f1 matters now" in body
-    team.gh.merge(1)
-    assert team.mreg("check").code == 0
-    r = team.mreg("gate", "fraud@v1", "--to", "production")
+    commented_team.gh.merge(1)
+    assert commented_team.mreg("check").code == 0
+    r = commented_team.mreg("gate", "fraud@v1", "--to", "production")
     assert r.code == 1 and "f1" in r.out  # the new rule is in force
 
 
-def test_policy_can_protect_an_alias_in_mreg_yaml(team: Team) -> None:
-    config = show(team.bare, "mreg/aliases:mreg.yaml")
-    push_files(team.bare, "mreg/aliases", {"mreg.yaml": "# team settings\n" + config}, "comment")
-    r = team.mreg("policy", "fraud", "--protect", "staging")
+def test_policy_can_protect_an_alias_in_mreg_yaml(commented_team: Team) -> None:
+    config = show(commented_team.bare, "mreg/aliases:mreg.yaml")
+    push_files(commented_team.bare, "mreg/aliases", {"mreg.yaml": "# team settings\n" + config}, "comment")
+    r = commented_team.mreg("policy", "fraud", "--protect", "staging")
     assert r.code == 0, r.err
-    after = show(team.bare, "mreg/policy/fraud:mreg.yaml")
+    after = show(commented_team.bare, "mreg/policy/fraud:mreg.yaml")
     assert after.startswith("# team settings") and yaml.safe_load(after)["protected_aliases"] == [
         "production",
         "staging",
@@ -103,11 +106,11 @@ def test_policy_can_protect_an_alias_in_mreg_yaml(team: Team) -> None:
         (["--gate", "Production={metric: auc, min: 0.9}"], "invalid alias"),
     ],
 )
-def test_bad_policy_changes_are_refused(team: Team, args: list[str], needle: str) -> None:
-    before = branch_sha(team.bare, "mreg/aliases")
-    r = team.mreg("policy", "fraud", *args)
+def test_bad_policy_changes_are_refused(commented_team: Team, args: list[str], needle: str) -> None:
+    before = branch_sha(commented_team.bare, "mreg/aliases")
+    r = commented_team.mreg("policy", "fraud", *args)
     assert r.code == 2 and needle in r.err
-    assert branch_sha(team.bare, "mreg/aliases") == before and not team.gh.pulls
+    assert branch_sha(commented_team.bare, "mreg/aliases") == before and not commented_team.gh.pulls
 
 
 def test_without_a_remote_policy_commits_to_the_local_governed_branch(repo: Path, model_dir: Path) -> None:
@@ -124,10 +127,10 @@ def test_without_a_remote_policy_commits_to_the_local_governed_branch(repo: Path
     assert run_mreg("check", cwd=repo).code == 0
 
 
-def test_a_second_policy_change_adds_to_the_open_proposal(team: Team) -> None:
-    assert team.mreg("policy", "fraud", "--gate", "production={metric: auc, min: 0.9}").code == 0
-    r = team.mreg("policy", "fraud", "--owner", "carol")
+def test_a_second_policy_change_adds_to_the_open_proposal(commented_team: Team) -> None:
+    assert commented_team.mreg("policy", "fraud", "--gate", "production={metric: auc, min: 0.9}").code == 0
+    r = commented_team.mreg("policy", "fraud", "--owner", "carol")
     assert r.code == 0 and "added to the open proposal" in r.out
-    doc = yaml.safe_load(show(team.bare, "mreg/policy/fraud:models/fraud.yaml"))
+    doc = yaml.safe_load(show(commented_team.bare, "mreg/policy/fraud:models/fraud.yaml"))
     assert "carol" in doc["owners"] and {"metric": "auc", "min": 0.9} in doc["gates"]["production"]
-    assert list(team.gh.pulls) == [1]  # one pull request, updated
+    assert list(commented_team.gh.pulls) == [1]  # one pull request, updated

@@ -6,10 +6,8 @@ real git into a real bare remote. Tests here are "against the documented API", n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from testing.fake_github import branch_sha, show
@@ -17,22 +15,6 @@ from testing.gitutil import refs
 from testing.team import Team, make_team
 
 BRANCH = "mreg/promote/fraud/production/v2"
-
-
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
-
-
-@pytest.fixture
-def live(team: Team) -> Team:
-    """fraud v1 in production (an unreviewed bootstrap tag), v2 better, v3 worse."""
-    assert team.register({"auc": 0.90, "latency_ms": 20}) == "fraud@v1"
-    assert team.register({"auc": 0.93, "latency_ms": 22}) == "fraud@v2"
-    assert team.register({"auc": 0.80, "latency_ms": 90}) == "fraud@v3"
-    team.approve("fraud@v1")  # as if an earlier pull request had been merged and applied
-    team.gh.requests.clear()
-    return team
 
 
 def _tags(team: Team) -> dict[str, str]:

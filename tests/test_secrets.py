@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from mreg.errors import UsageError
 from mreg.secrets import check_params, is_secret_like, secret_like_keys
 from testing.gitutil import Result, refs, run_mreg, snapshot_store
-from testing.team import Team, make_team
+from testing.team import Team
 
 URL_TOKEN = "ghp_urlSECRET0123456789abcdef"
 ENV_TOKEN = "ghp_envSECRET0123456789abcdef"
@@ -167,11 +166,6 @@ def test_token_like_but_harmless_names_register(repo: Path, model_dir: Path) -> 
 
 
 # -- no credential in anything mreg writes or prints -------------------------------------------------
-@pytest.fixture
-def team(tmp_path: Path) -> Iterator[Team]:
-    yield from make_team(tmp_path)
-
-
 def _grep_tree(root: Path, *, skip: set[Path] = frozenset()) -> list[str]:  # type: ignore[assignment]
     hits = []
     for p in root.rglob("*"):

@@ -19,7 +19,7 @@ import yaml
 from testing.attacker import Attacker, forged_record, swap_weights
 from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import clone, refs, run_mreg
-from testing.team import Team, make_team
+from testing.team import Team, TeamTemplates
 
 V1 = {"auc": 0.90, "latency_ms": 20}
 V2 = {"auc": 0.93, "latency_ms": 22}
@@ -51,17 +51,21 @@ class World:
         return r.out.strip()
 
 
+def _world(team: Team, mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("MREG_STORE", str(team.tmp / "shared-store"))
+    assert team.register(V1) == "fraud@v1"
+    assert team.register(V2) == "fraud@v2"
+    assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
+    team.gh.merge(max(team.gh.pulls))
+    r = team.mreg("apply")
+    assert r.code == 0, r.err
+
+
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(team_templates: TeamTemplates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """fraud v1 in production through a reviewed PR, v2 registered; one shared store for everybody."""
     monkeypatch.setenv("MREG_STORE", str(tmp_path / "shared-store"))
-    for team in make_team(tmp_path):
-        assert team.register(V1) == "fraud@v1"
-        assert team.register(V2) == "fraud@v2"
-        assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
-        team.gh.merge(max(team.gh.pulls))
-        r = team.mreg("apply")
-        assert r.code == 0, r.err
+    for team in team_templates.get("trust-world", _world).copy_to(tmp_path):
         yield World(team, Attacker(team.bare, tmp_path / "mallory"), tmp_path)
 
 

@@ -1,0 +1,88 @@
+"""The fixtures test modules share, each defined once here. The root conftest registers this module
+as a plugin (`pytest_plugins`), so every test can request them and no test module imports them.
+
+- `isolated_env` (autouse): every test runs with its own HOME and cache, a pinned git identity and no
+  inherited credentials (testing.env).
+- `clock`: git's author and committer dates pinned; the test advances them instead of sleeping.
+- `repo`: a git repository with one commit and an initialised registry; `model_dir`: two small files.
+- `team`: a review-flow team (testing.team): a bare "GitHub" remote with the fraud policy, a clone
+  with `mreg init`, a fake GitHub API; `live`: the same with fraud v1 (auc 0.90) in production,
+  v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per session
+  (`team_templates`), each with a fake GitHub of its own.
+- `s3_server`, `s3`: in testing.s3, registered beside this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testing.clock import Clock
+from testing.env import isolate
+from testing.gitutil import close_repos, make_repo
+from testing.team import Team, TeamTemplates
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    isolate(monkeypatch, home)
+    yield home
+    close_repos()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    # Clock sets the variables itself; naming them here first makes the test's end restore them
+    monkeypatch.delenv("GIT_AUTHOR_DATE", raising=False)
+    monkeypatch.delenv("GIT_COMMITTER_DATE", raising=False)
+    return Clock()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repo with one commit and an initialised mreg registry (initialised in-process: the same
+    branches `mreg init` makes, without a second interpreter; the CLI's init has tests of its own)."""
+    from mreg import Registry
+
+    path = tmp_path / "repo"
+    make_repo(path)
+    assert Registry.open(path).init() == ["mreg/registry", "mreg/aliases"]
+    return path
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "weights.bin").write_bytes(b"\x00\x01" * 5000)
+    (d / "config.json").write_text('{"layers": 3}\n')
+    return d
+
+
+@pytest.fixture(scope="session")
+def team_templates(tmp_path_factory: pytest.TempPathFactory) -> TeamTemplates:
+    return TeamTemplates(tmp_path_factory.mktemp("team-templates"))
+
+
+@pytest.fixture
+def team(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
+    """A team in this test's tmp_path: `origin.git` (bare, with the fraud policy on mreg/aliases),
+    `repo` (a clone, `mreg init` run), `seed`, and `team.gh`, a fake GitHub serving origin.git."""
+    yield from team_templates.get("team").copy_to(tmp_path)
+
+
+def _live(team: Team, mp: pytest.MonkeyPatch) -> None:
+    assert team.register({"auc": 0.90, "latency_ms": 20}) == "fraud@v1"
+    assert team.register({"auc": 0.93, "latency_ms": 22}) == "fraud@v2"
+    assert team.register({"auc": 0.80, "latency_ms": 90}) == "fraud@v3"
+    team.approve("fraud@v1")  # as if an earlier pull request had been merged and applied
+
+
+@pytest.fixture
+def live(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
+    """`team` with fraud v1 in production (an unreviewed bootstrap tag), v2 better, v3 worse; the
+    fake GitHub has recorded no request and holds no pull request."""
+    yield from team_templates.get("live", _live).copy_to(tmp_path)
