@@ -14,7 +14,7 @@ from testing.gitutil import clone, make_bare, make_repo, refs, run_mreg
 
 
 @pytest.fixture
-def clones(tmp_path: Path) -> dict[str, Path]:
+def two_clones(tmp_path: Path) -> dict[str, Path]:
     """A bare remote with an initialised registry and a shared store, plus two clones."""
     bare = tmp_path / "remote.git"
     make_bare(bare)
@@ -38,33 +38,33 @@ def _file(tmp: Path, name: str, content: str) -> str:
     return str(p)
 
 
-def test_init_pushes_both_branches_and_a_clone_sees_the_registry(clones: dict[str, Path]) -> None:
-    remote = refs(clones["bare"])
+def test_init_pushes_both_branches_and_a_clone_sees_the_registry(two_clones: dict[str, Path]) -> None:
+    remote = refs(two_clones["bare"])
     assert "refs/heads/mreg/registry" in remote and "refs/heads/mreg/aliases" in remote
-    r = run_mreg("init", cwd=clones["bob"])
+    r = run_mreg("init", cwd=two_clones["bob"])
     assert r.code == 0 and "nothing changed" in r.out
-    assert refs(clones["bare"]) == remote
+    assert refs(two_clones["bare"]) == remote
 
 
 def test_stale_clone_registers_the_next_version_not_a_duplicate(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
     assert (
-        run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=clones["alice"]).out.strip()
+        run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=two_clones["alice"]).out.strip()
         == "fraud@v1"
     )
     # bob has not fetched since alice registered: he still gets v2
     assert (
-        run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=clones["bob"]).out.strip()
+        run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=two_clones["bob"]).out.strip()
         == "fraud@v2"
     )
     assert (
-        run_mreg("register", "fraud", _file(tmp_path, "c.bin", "c"), cwd=clones["alice"]).out.strip()
+        run_mreg("register", "fraud", _file(tmp_path, "c.bin", "c"), cwd=two_clones["alice"]).out.strip()
         == "fraud@v3"
     )
     ls = subprocess.run(
         ["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"],
-        cwd=clones["bare"],
+        cwd=two_clones["bare"],
         capture_output=True,
         text=True,
         check=True,
@@ -73,9 +73,9 @@ def test_stale_clone_registers_the_next_version_not_a_duplicate(
 
 
 def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
-    a, b = clones["alice"], clones["bob"]
+    a, b = two_clones["alice"], two_clones["bob"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
     run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
     assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
@@ -87,8 +87,8 @@ def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(
     assert run_mreg("resolve", "fraud@staging", "--offline", cwd=b).out.strip() == "fraud@v2"
 
 
-def test_promote_from_a_stale_clone_takes_the_next_seq(clones: dict[str, Path], tmp_path: Path) -> None:
-    a, b = clones["alice"], clones["bob"]
+def test_promote_from_a_stale_clone_takes_the_next_seq(two_clones: dict[str, Path], tmp_path: Path) -> None:
+    a, b = two_clones["alice"], two_clones["bob"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
     run_mreg("register", "fraud", _file(tmp_path, "b.bin", "b"), cwd=a)
     assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob fetched once
@@ -98,15 +98,15 @@ def test_promote_from_a_stale_clone_takes_the_next_seq(clones: dict[str, Path], 
     )  # bob's tags are stale: he must not reuse seq 1
     assert r.code == 0, r.err
     assert "staging/2" in r.out
-    tags = sorted(k for k in refs(clones["bare"], "refs/tags/mreg/"))
+    tags = sorted(k for k in refs(two_clones["bare"], "refs/tags/mreg/"))
     assert tags == ["refs/tags/mreg/fraud/staging/1", "refs/tags/mreg/fraud/staging/2"]
     assert run_mreg("resolve", "fraud@staging", cwd=a).out.strip() == "fraud@v2"
 
 
 def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
-    a = clones["alice"]
+    a = two_clones["alice"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
     subprocess.run(["git", "remote", "set-url", "origin", str(tmp_path / "gone.git")], cwd=a, check=True)
     before = refs(a)
@@ -118,14 +118,14 @@ def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(
     assert run_mreg("resolve", "fraud", "--offline", cwd=a).out.strip() == "fraud@v1"
 
 
-def test_registry_url_reads_without_a_clone(clones: dict[str, Path], tmp_path: Path) -> None:
-    a = clones["alice"]
+def test_registry_url_reads_without_a_clone(two_clones: dict[str, Path], tmp_path: Path) -> None:
+    a = two_clones["alice"]
     weights = _file(tmp_path, "w.bin", "production weights")
     run_mreg("register", "fraud", weights, cwd=a)
     assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=a).code == 0
     elsewhere = tmp_path / "deploy"
     elsewhere.mkdir()
-    url = str(clones["bare"])
+    url = str(two_clones["bare"])
     assert run_mreg("resolve", "fraud@staging", "--registry", url, cwd=elsewhere).out.strip() == "fraud@v1"
     listing = json.loads(run_mreg("list", "--registry", url, "--json", cwd=elsewhere).out)
     assert listing[0]["aliases"] == {"staging": 1}
@@ -163,11 +163,11 @@ print("\n".join(out))
 
 @pytest.mark.slow
 def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
-    clones = [clones["alice"], clones["bob"]]
+    clones = [two_clones["alice"], two_clones["bob"]]
     for name in ("carol", "dave"):
-        clone(clones["bare"], tmp_path / name)
+        clone(two_clones["bare"], tmp_path / name)
         clones.append(tmp_path / name)
     worker = tmp_path / "worker.py"
     worker.write_text(_WORKER)
@@ -192,26 +192,31 @@ def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(
     ]
     ls = subprocess.run(
         ["git", "ls-tree", "--name-only", "mreg/registry:models/fraud/versions"],
-        cwd=clones["bare"],
+        cwd=two_clones["bare"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
     assert sorted(ls, key=lambda n: int(n.split(".")[0])) == [f"{i}.yaml" for i in range(1, total + 1)]
-    tags = refs(clones["bare"], "refs/tags/mreg/fraud/staging/")
+    tags = refs(two_clones["bare"], "refs/tags/mreg/fraud/staging/")
     assert sorted(int(t.rsplit("/", 1)[1]) for t in tags) == list(range(1, total + 1))
     # every registration commit is on the one linear history: nothing overwritten
     count = subprocess.run(
-        ["git", "rev-list", "--count", "mreg/registry"], cwd=clones["bare"], capture_output=True, text=True
+        ["git", "rev-list", "--count", "mreg/registry"],
+        cwd=two_clones["bare"],
+        capture_output=True,
+        text=True,
     ).stdout
     assert int(count) == total + 1
-    r = run_mreg("log", "fraud", "--json", cwd=clones["alice"])
+    r = run_mreg("log", "fraud", "--json", cwd=two_clones["alice"])
     assert len([e for e in json.loads(r.out) if e["event"] == "promote"]) == total
 
 
-def test_rejected_push_is_rebuilt_and_retried_until_it_lands(clones: dict[str, Path], tmp_path: Path) -> None:
+def test_rejected_push_is_rebuilt_and_retried_until_it_lands(
+    two_clones: dict[str, Path], tmp_path: Path
+) -> None:
     """The remote refuses the first two pushes (as it would when someone else got there first)."""
-    hook = clones["bare"] / "hooks" / "pre-receive"
+    hook = two_clones["bare"] / "hooks" / "pre-receive"
     counter = tmp_path / "refusals"
     hook.write_text(
         "#!/bin/sh\n"
@@ -219,37 +224,37 @@ def test_rejected_push_is_rebuilt_and_retried_until_it_lands(clones: dict[str, P
         f"if [ \"$n\" -lt 2 ]; then echo $((n+1)) > {counter}; echo 'busy, try again' >&2; exit 1; fi\n"
     )
     hook.chmod(0o755)
-    r = run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=clones["alice"])
+    r = run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=two_clones["alice"])
     assert r.code == 0, r.err
     assert r.out.strip() == "fraud@v1"
     assert counter.read_text().strip() == "2"
-    assert "refs/heads/mreg/registry" in refs(clones["bare"])
-    assert run_mreg("resolve", "fraud", cwd=clones["bob"]).out.strip() == "fraud@v1"
+    assert "refs/heads/mreg/registry" in refs(two_clones["bare"])
+    assert run_mreg("resolve", "fraud", cwd=two_clones["bob"]).out.strip() == "fraud@v1"
 
 
 def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
-    hook = clones["bare"] / "hooks" / "pre-receive"
+    hook = two_clones["bare"] / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
-    before = refs(clones["alice"], "refs/heads/mreg/")
+    before = refs(two_clones["alice"], "refs/heads/mreg/")
     r = run_mreg(
         "register",
         "fraud",
         _file(tmp_path, "a.bin", "a"),
-        cwd=clones["alice"],
+        cwd=two_clones["alice"],
         env={"MREG_MAX_ATTEMPTS": "3"},
     )
     assert r.code == 4, (r.code, r.err)
     assert "mreg/registry" in r.err and "Traceback" not in r.err
-    assert refs(clones["alice"], "refs/heads/mreg/") == before
+    assert refs(two_clones["alice"], "refs/heads/mreg/") == before
 
 
 def test_offline_registrations_are_republished_under_the_next_free_numbers(
-    clones: dict[str, Path], tmp_path: Path
+    two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
-    a, b = clones["alice"], clones["bob"]
+    a, b = two_clones["alice"], two_clones["bob"]
     assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a).out.strip() == "fraud@v1"
     assert run_mreg("resolve", "fraud", cwd=b).code == 0  # bob has the registry
     # on a plane: bob registers twice without the remote; meanwhile alice registers v2
@@ -270,36 +275,39 @@ def test_offline_registrations_are_republished_under_the_next_free_numbers(
     shown = json.loads(run_mreg("show", "fraud@v4", "--json", cwd=a).out)
     assert shown["manifest"]["artifacts"][0]["path"] == "b2.bin" and shown["manifest"]["version"] == 4
     count = subprocess.run(
-        ["git", "rev-list", "--count", "mreg/registry"], cwd=clones["bare"], capture_output=True, text=True
+        ["git", "rev-list", "--count", "mreg/registry"],
+        cwd=two_clones["bare"],
+        capture_output=True,
+        text=True,
     ).stdout
     assert int(count) == 6  # init + five registrations, none lost, none twice
 
 
-def test_the_bare_remote_itself_can_be_read_with_repo(clones: dict[str, Path], tmp_path: Path) -> None:
+def test_the_bare_remote_itself_can_be_read_with_repo(two_clones: dict[str, Path], tmp_path: Path) -> None:
     """A server-side hook or a CI job with only the bare repository reads it like a clone."""
-    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "weights"), cwd=clones["alice"])
-    run_mreg("promote", "fraud@v1", "--to", "staging", cwd=clones["alice"])
-    before = refs(clones["bare"])
-    r = run_mreg("resolve", "fraud@staging", "--repo", str(clones["bare"]), "--offline", cwd=tmp_path)
+    run_mreg("register", "fraud", _file(tmp_path, "a.bin", "weights"), cwd=two_clones["alice"])
+    run_mreg("promote", "fraud@v1", "--to", "staging", cwd=two_clones["alice"])
+    before = refs(two_clones["bare"])
+    r = run_mreg("resolve", "fraud@staging", "--repo", str(two_clones["bare"]), "--offline", cwd=tmp_path)
     assert (r.code, r.out.strip()) == (0, "fraud@v1"), r.err
     dest = tmp_path / "deploy"
     r = run_mreg(
-        "pull", "fraud@staging", "--repo", str(clones["bare"]), "--offline", "-o", str(dest), cwd=tmp_path
+        "pull", "fraud@staging", "--repo", str(two_clones["bare"]), "--offline", "-o", str(dest), cwd=tmp_path
     )
     assert r.code == 0, r.err
     assert (dest / "a.bin").read_text() == "weights"
-    assert refs(clones["bare"]) == before
+    assert refs(two_clones["bare"]) == before
 
 
 @pytest.mark.parametrize("command", ["register", "promote"])
 def test_a_lock_left_on_the_remote_is_exit_6_naming_it_and_changes_nothing(
-    clones: dict[str, Path],
+    two_clones: dict[str, Path],
     tmp_path: Path,
     command: str,
 ) -> None:
     """A git process that crashed on the remote left `<ref>.lock`: every push to that ref is refused.
     mreg must not spin through its retries and call it a conflict: it names the lock (exit 6)."""
-    a, bare = clones["alice"], clones["bare"]
+    a, bare = two_clones["alice"], two_clones["bare"]
     assert run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a).code == 0
     if command == "register":
         lock = bare / "refs" / "heads" / "mreg" / "registry.lock"
