@@ -10,10 +10,13 @@ as a plugin (`pytest_plugins`), so every test can request them and no test modul
   v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per session
   (`team_templates`), each with a fake GitHub of its own.
 - `s3_server`, `s3`: in testing.s3, registered beside this module.
+
+It also prints, at the end of a run with property tests, how many inputs they tried (testing.strategies).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,3 +89,10 @@ def live(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
     """`team` with fraud v1 in production (an unreviewed bootstrap tag), v2 better, v3 worse; the
     fake GitHub has recorded no request and holds no pull request."""
     yield from team_templates.get("live", _live).copy_to(tmp_path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    strategies = sys.modules.get("testing.strategies")
+    if strategies is not None and strategies.TRIED:
+        tried = strategies.TRIED
+        terminalreporter.write_line(f"[properties] inputs tried: {dict(tried)}; total {sum(tried.values())}")

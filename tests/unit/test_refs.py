@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mreg.errors import UsageError
-from mreg.refs import Ref, check_alias, check_model, parse_at, parse_ref, parse_version
+from mreg.refs import MODEL_RE, Ref, check_alias, check_model, parse_at, parse_ref, parse_version
+from testing.strategies import AT_TEXT, FAST, TEXT, TRIED, expect_usage
 
 
 @pytest.mark.parametrize(
@@ -144,3 +148,62 @@ def test_parse_at_unparsable_value_is_refused_naming_it(text: str) -> None:
         parse_at(text, now=NOW)
     assert "--at" in exc.value.message
     assert repr(text) in exc.value.message
+
+
+# -- properties (hypothesis) -------------------------------------------------------------------
+@FAST
+@given(TEXT)
+def test_model_names(text: str) -> None:
+    TRIED["model"] += 1
+    try:
+        assert check_model(text) == text
+    except Exception as exc:
+        expect_usage(exc)
+        return
+    assert MODEL_RE.match(text) and ".." not in text and "/" not in text and text == text.strip()
+
+
+@FAST
+@given(TEXT)
+def test_aliases(text: str) -> None:
+    TRIED["alias"] += 1
+    try:
+        assert check_alias(text) == text
+    except Exception as exc:
+        expect_usage(exc)
+        return
+    assert re.fullmatch(r"[a-z][a-z0-9-]*", text) and text != "latest" and not re.fullmatch(r"v[0-9]+", text)
+
+
+@FAST
+@given(st.one_of(TEXT, st.builds(lambda m, s: f"{m}@{s}", TEXT, TEXT)))
+def test_references(text: str) -> None:
+    TRIED["reference"] += 1
+    try:
+        ref = parse_ref(text)
+    except Exception as exc:
+        expect_usage(exc)
+        return
+    check_model(ref.model)  # whatever parses names a valid model and exactly one selector at most
+    assert not (ref.version is not None and ref.alias is not None)
+    if ref.version is not None:
+        assert ref.version >= 1
+    if ref.alias is not None:
+        check_alias(ref.alias) if ref.alias != "latest" else None
+    try:
+        parse_version(text.partition("@")[2])
+    except Exception as exc:
+        expect_usage(exc)
+
+
+@FAST
+@given(AT_TEXT)
+def test_at_values(text: str) -> None:
+    TRIED["--at"] += 1
+    try:
+        when = parse_at(text)
+    except Exception as exc:
+        expect_usage(exc)
+        return
+    assert when.tzinfo is not None
+    when.timestamp()  # usable as a git --before value

@@ -8,9 +8,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given
 
-from mreg.errors import IntegrityError, UsageError
+from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, dump_manifest, load_yaml, parse_manifest
+from testing.strategies import FAST, JSONISH, TRIED
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -150,3 +152,36 @@ def test_dump_manifest_writes_fields_in_spec_order() -> None:
     text = dump_manifest(dict(reversed(list(_manifest().items())))).decode()
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
     assert keys[:4] == ["schema", "model", "version", "digest"]
+
+
+# -- properties (hypothesis) -------------------------------------------------------------------
+@FAST
+@given(JSONISH, JSONISH)
+def test_manifest_values_are_plain_json_or_the_manifest_is_invalid(params: Any, metrics: Any) -> None:
+    from mreg.manifest import MANIFEST_SCHEMA, artifact_set_digest, validate_manifest
+
+    TRIED["manifest values"] += 1
+    arts = [{"path": "w.bin", "size": 1, "digest": "sha256:" + "a" * 64}]
+    doc = {
+        "schema": MANIFEST_SCHEMA,
+        "model": "fraud",
+        "version": 1,
+        "digest": artifact_set_digest(arts),
+        "created_at": "2026-01-01T00:00:00Z",
+        "created_by": "a <a@b>",
+        "message": None,
+        "source": None,
+        "artifacts": arts,
+        "environment": {"python": "3.12", "platform": "linux", "packages": "sha256:" + "b" * 64},
+        "data": [],
+        "params": params,
+        "metrics": metrics,
+        "parent": None,
+        "labels": {},
+    }
+    try:
+        valid = validate_manifest(doc, where="t")
+    except MregError as exc:
+        assert exc.exit_code == 5
+        return
+    json.dumps(valid, allow_nan=False)  # whatever validates can go out as --json
