@@ -11,7 +11,9 @@ as a plugin (`pytest_plugins`), so every test can request them and no test modul
   (`team_templates`), each with a fake GitHub of its own.
 - `s3_server`, `s3`: in testing.s3, registered beside this module.
 
-It also prints, at the end of a run with property tests, how many inputs they tried (testing.strategies).
+Hooks: a test that uses the S3 server or a fake GitHub through these fixtures must carry the marker
+`s3` or `github` (pyproject.toml), or the run stops at collection; and at the end of a run with
+property tests, how many inputs they tried is printed (testing.strategies).
 """
 
 from __future__ import annotations
@@ -96,3 +98,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if strategies is not None and strategies.TRIED:
         tried = strategies.TRIED
         terminalreporter.write_line(f"[properties] inputs tried: {dict(tried)}; total {sum(tried.values())}")
+
+
+# a marker each test that uses one of these fixtures (directly or through another) must carry
+MARKED_BY = {"s3": ("s3", "s3_server"), "github": ("team_templates",)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid}: @pytest.mark.{marker}"
+        for item in items
+        for marker, fixtures in MARKED_BY.items()
+        if set(fixtures) & set(getattr(item, "fixturenames", ())) and item.get_closest_marker(marker) is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests without the marker their fixtures need:\n" + "\n".join(unmarked))

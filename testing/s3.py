@@ -188,8 +188,13 @@ def s3_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
-    """A fresh bucket on the shared loopback server, with the AWS env pointing at it."""
+def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Bucket]:
+    """A fresh bucket on the shared loopback server, with the AWS env pointing at it. The test must be
+    marked `s3` (so that `-m s3` and `-m "not s3"` select it): testing.fixtures checks the tests that
+    name this fixture when they are collected, and this check catches a `request.getfixturevalue("s3")`."""
+    assert request.node.get_closest_marker("s3") is not None, (
+        f"{request.node.nodeid}: mark it @pytest.mark.s3"
+    )
     bucket = new_bucket(s3_server, monkeypatch)
     yield bucket
     s3_server.recorder.fault = s3_server.recorder.after = None

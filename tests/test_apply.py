@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from testing.clock import Clock
 from testing.fake_github import push_files, show
 from testing.gitutil import MREG, refs
 from testing.team import Team
+
+pytestmark = pytest.mark.github
 
 
 def test_apply_with_nothing_merged_does_nothing(team: Team) -> None:

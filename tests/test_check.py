@@ -13,6 +13,8 @@ from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import refs
 from testing.team import Team
 
+pytestmark = pytest.mark.github
+
 
 @pytest.fixture
 def one(team: Team) -> Team:

@@ -21,6 +21,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 # -- aliases and review ------------------------------------------------------------------------------
+@pytest.mark.github
 def test_a_checked_out_governed_branch_is_never_moved(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 10})
     config = show(team.bare, "mreg/aliases:mreg.yaml")
@@ -54,6 +55,7 @@ def test_rollback_walks_back_and_never_flips_forward(repo: Path, model_dir: Path
     assert r.code == 3 and "no earlier version" in r.err  # not back to v2 or v3
 
 
+@pytest.mark.github
 def test_a_reviewed_rollback_is_not_gated_against_the_version_it_replaces(team: Team) -> None:
     team.register({"auc": 0.90, "latency_ms": 20})
     team.register({"auc": 0.95, "latency_ms": 20})
@@ -86,6 +88,7 @@ def test_log_orders_by_seq_within_an_alias_and_shows_messages(repo: Path, model_
     assert "second cut" in run_mreg("log", "fraud", cwd=repo).out
 
 
+@pytest.mark.github
 def test_review_without_github_says_what_to_do_next(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
     env = {"GITHUB_REPOSITORY": "", "GITHUB_API_URL": "", "GH_TOKEN": "", "GITHUB_TOKEN": ""}
@@ -114,6 +117,7 @@ def test_init_checks_the_store_before_recording_it(repo: Path, store: str, code:
     assert refs(repo) == before
 
 
+@pytest.mark.github
 def test_register_with_a_remote_and_no_shared_store_warns(team: Team, tmp_path: Path) -> None:
     d = tmp_path / "w"
     d.mkdir()
@@ -183,6 +187,7 @@ def test_usage_errors_honour_json(repo: Path) -> None:
     assert r.code == 2 and json.loads(r.out)["error"]["code"] == "bad_input"
 
 
+@pytest.mark.github
 def test_demoting_a_protected_alias_never_prints_vnone(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
     team.approve("fraud@v1")
@@ -190,6 +195,7 @@ def test_demoting_a_protected_alias_never_prints_vnone(team: Team) -> None:
     assert r.code == 0 and "vNone" not in r.out and "(removed)" in r.out
 
 
+@pytest.mark.github
 def test_a_fresh_clone_of_the_team_registry_works(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
     other = tmp_path / "other"
@@ -225,6 +231,7 @@ def test_verify_and_gate_take_at(repo: Path, model_dir: Path) -> None:
     assert r.code == 0 and "no gate rules" in r.out  # v1, judged by the rules of that day: none yet
 
 
+@pytest.mark.github
 def test_resolve_mentions_a_move_waiting_for_review(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
     assert team.mreg("promote", "fraud@v1", "--to", "production", token=None).code == 0
@@ -248,6 +255,7 @@ def test_store_copy_moves_every_version_to_a_shared_store(
     assert run_mreg("pull", "fraud", "-o", str(tmp_path / "out"), cwd=repo).code == 0
 
 
+@pytest.mark.s3
 def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path) -> None:
     """A server that accepts connections and never answers: exit 6 in seconds, not minutes."""
     import socket
@@ -292,6 +300,7 @@ def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.github
 def test_writes_through_a_registry_cache_need_a_shared_store(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
     d = tmp_path / "x"

@@ -7,8 +7,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from testing.fake_github import branch_sha, push_files, show
 from testing.team import Team
+
+pytestmark = pytest.mark.github
 
 
 def test_gate_prints_a_table_and_passes(live: Team) -> None:

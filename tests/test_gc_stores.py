@@ -38,7 +38,7 @@ def _gc(repo: Path, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(r.out)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("kind", ["local", "file", "s3"])
+@pytest.mark.parametrize("kind", ["local", "file", pytest.param("s3", marks=pytest.mark.s3)])
 def test_gc_keeps_referenced_and_young_objects(
     kind: str, tmp_path: Path, model_dir: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -70,6 +70,7 @@ def test_gc_keeps_referenced_and_young_objects(
     assert r.code == 0 and "deleted 0 object(s), 0 B; kept 4 referenced" in r.out
 
 
+@pytest.mark.s3
 @pytest.mark.slow
 def test_gc_during_a_live_register_takes_nothing(
     tmp_path: Path, s3: Bucket, monkeypatch: pytest.MonkeyPatch
@@ -116,6 +117,7 @@ def test_gc_during_a_live_register_takes_nothing(
     assert _gc(repo, "--grace", "0s")["deleted"] == []  # now everything is referenced
 
 
+@pytest.mark.s3
 def test_gc_aborts_stale_multipart_uploads_under_the_prefix(tmp_path: Path, s3: Bucket) -> None:
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))
     mine = s3.client.create_multipart_upload(Bucket=s3.name, Key="team/models/sha256/ab/" + "c" * 62)

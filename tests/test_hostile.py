@@ -205,6 +205,7 @@ def test_under_actions_no_hostile_line_becomes_a_workflow_command(
     assert "![img](" not in text and "](https://evil" not in text and "https://evil" not in text
 
 
+@pytest.mark.github
 def test_a_pull_request_body_escapes_what_came_from_users(team: Team, tmp_path: Path) -> None:
     d = tmp_path / "m"
     d.mkdir()
@@ -405,6 +406,7 @@ def test_a_huge_tag_message_is_ignored_not_read(repo: Path, model_dir: Path) -> 
 
 
 # -- gate --------------------------------------------------------------------------------------------
+@pytest.mark.github
 def test_gate_changed_fails_a_promotion_that_also_loosens_protection(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 10})
     base = _git(team.bare, "rev-parse", "mreg/aliases")

@@ -15,6 +15,8 @@ from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import run_mreg
 from testing.team import POLICY, Team, TeamTemplates
 
+pytestmark = pytest.mark.github
+
 COMMENTED = (
     "# Fraud scorer: owned by the risk team. Ask #risk-ml before loosening a gate.\n"
     + POLICY.replace(

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from testing.fake_github import branch_sha, show
 from testing.gitutil import refs
 from testing.team import Team, make_team
+
+pytestmark = pytest.mark.github
 
 BRANCH = "mreg/promote/fraud/production/v2"
 

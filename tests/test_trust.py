@@ -21,6 +21,8 @@ from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import clone, refs, run_mreg
 from testing.team import Team, TeamTemplates
 
+pytestmark = pytest.mark.github
+
 V1 = {"auc": 0.90, "latency_ms": 20}
 V2 = {"auc": 0.93, "latency_ms": 22}
 

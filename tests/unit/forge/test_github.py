@@ -12,6 +12,8 @@ from mreg.forge.github import GitHubForge, GitHubTarget, parse_remote_url, targe
 from testing.fake_github import FakeGitHub, push_files
 from testing.gitutil import make_bare, make_repo
 
+pytestmark = pytest.mark.github
+
 
 def _forge(gh: FakeGitHub, token: str = "t0ken") -> GitHubForge:
     return GitHubForge(GitHubTarget(gh.owner, gh.repo, gh.url, gh.html_base, token))

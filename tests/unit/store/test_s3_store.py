@@ -10,6 +10,8 @@ import pytest
 from mreg.errors import RemoteError
 from mreg.store import open_store
 
+pytestmark = pytest.mark.s3
+
 
 def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -17,7 +17,7 @@ from mreg.store import open_store
 from mreg.store.keys import object_key
 from testing.s3 import Bucket
 
-KINDS = ["local", "file", "memory", "s3"]
+KINDS = ["local", "file", "memory", pytest.param("s3", marks=pytest.mark.s3)]
 
 
 def _digest(data: bytes) -> str:
