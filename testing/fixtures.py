@@ -7,8 +7,8 @@ as a plugin (`pytest_plugins`), so every test can request them and no test modul
 - `repo`: a git repository with one commit and an initialised registry; `model_dir`: two small files.
 - `team`: a review-flow team (testing.team): a bare "GitHub" remote with the fraud policy, a clone
   with `mreg init`, a fake GitHub API; `live`: the same with fraud v1 (auc 0.90) in production,
-  v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per session
-  (`team_templates`), each with a fake GitHub of its own.
+  v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per
+  session (`team_templates`, on `templates`: testing.templates), each with a fake GitHub of its own.
 - `s3_server`, `s3`: in testing.s3, registered beside this module.
 
 Hooks: a test that uses the S3 server or a fake GitHub through these fixtures must carry the marker
@@ -26,8 +26,9 @@ import pytest
 
 from testing.clock import Clock
 from testing.env import isolate
-from testing.gitutil import close_repos, make_repo
+from testing.gitutil import close_repos, make_registry
 from testing.team import Team, TeamTemplates
+from testing.templates import Templates
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +41,10 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    # Clock sets the variables itself; naming them here first makes the test's end restore them
-    monkeypatch.delenv("GIT_AUTHOR_DATE", raising=False)
-    monkeypatch.delenv("GIT_COMMITTER_DATE", raising=False)
+    # Clock sets os.environ itself; setting the variables through monkeypatch first makes the end of
+    # the test remove them again
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "")
     return Clock()
 
 
@@ -50,12 +52,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def repo(tmp_path: Path) -> Path:
     """A git repo with one commit and an initialised mreg registry (initialised in-process: the same
     branches `mreg init` makes, without a second interpreter; the CLI's init has tests of its own)."""
-    from mreg import Registry
-
-    path = tmp_path / "repo"
-    make_repo(path)
-    assert Registry.open(path).init() == ["mreg/registry", "mreg/aliases"]
-    return path
+    return make_registry(tmp_path / "repo")
 
 
 @pytest.fixture
@@ -68,8 +65,15 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def team_templates(tmp_path_factory: pytest.TempPathFactory) -> TeamTemplates:
-    return TeamTemplates(tmp_path_factory.mktemp("team-templates"))
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Directories built once per session and copied per test (testing.templates)."""
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
+@pytest.fixture(scope="session")
+def team_templates(templates: Templates) -> TeamTemplates:
+    """Teams built once per session (testing.team); a test using them is marked `github`."""
+    return TeamTemplates(templates)
 
 
 @pytest.fixture

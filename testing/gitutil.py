@@ -40,6 +40,15 @@ def make_repo(path: Path, *, files: dict[str, str] | None = None) -> git.Repo:
     return _track(repo)
 
 
+def make_registry(path: Path) -> Path:
+    """make_repo, then the branches `mreg init` makes, made in-process (no second interpreter)."""
+    from mreg import Registry
+
+    make_repo(path)
+    assert Registry.open(path).init() == ["mreg/registry", "mreg/aliases"]
+    return path
+
+
 def make_bare(path: Path) -> git.Repo:
     return _track(git.Repo.init(path, bare=True, initial_branch="main"))
 

@@ -1,27 +1,25 @@
 """A team's registry for review-flow tests: a bare "GitHub" remote, a clone, versions, a policy, a fake API.
 
 Building one takes seconds (a bare remote, a seed repo, a clone, `mreg init`, a policy push, and often
-registrations), so `TeamTemplates` builds each kind once per session and copies it per test; the
-fixtures `team` and `live` (testing.fixtures) are such copies. Git stays real: the copies are plain
-repositories, and each copy gets its own fake GitHub server.
+registrations), so `TeamTemplates` builds each kind once per session and copies it per test
+(testing.templates); the fixtures `team` and `live` (testing.fixtures) are such copies. Git stays
+real: the copies are plain repositories, and each copy gets its own fake GitHub server.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testing.env import isolate
 from testing.fake_github import FakeGitHub, push_files
 from testing.gitutil import Result, clone, make_bare, make_repo, run_mreg
+from testing.templates import Template, Templates
 
 POLICY = """\
 schema: mreg/model/v1
@@ -107,77 +105,41 @@ def make_team(tmp: Path, *, policy: str | None = POLICY) -> Iterator[Team]:
         gh.stop()
 
 
-# -- templates: a team built once per session, copied per test ---------------------------------------
+# -- templates: a team built once per session (testing.templates), copied per test --------------------
 Build = Callable[[Team, pytest.MonkeyPatch], None]
 
 
 @dataclass
-class Template:
-    """A finished team's directory and what lives outside it: the fake GitHub's pull requests and the
-    mreg cache its commands filled."""
-
-    root: Path
-    cache: Path
-    pulls: dict[int, dict[str, Any]]
-    named: list[str] = field(default_factory=list)  # files that name `root`: git configs, reflogs
+class TeamTemplate:
+    template: Template
 
     def copy_to(self, tmp: Path) -> Iterator[Team]:
-        """The team as if built in `tmp`: a copy of every file (symlinks kept), each git config and
-        reflog rewritten from the template's path to the copy's, the cache copied into this test's
-        XDG_CACHE_HOME, and a fake GitHub of its own holding the template's pull requests.
-
-        Commits made while building (manifests' `source.repository`, from `git remote get-url`) keep
-        naming the template's remote: git objects cannot be rewritten without changing every id."""
-        clash = sorted(n for n in os.listdir(self.root) if (tmp / n).exists())
-        assert not clash, f"{tmp} already holds {clash}: a team takes its test's tmp_path"
-        shutil.copytree(self.root, tmp, symlinks=True, dirs_exist_ok=True)
-        old, new = f"{self.root}{os.sep}", f"{tmp}{os.sep}"
-        for rel in self.named:
-            p = tmp / rel
-            p.write_text(p.read_text().replace(old, new))
-        if self.cache.is_dir():
-            shutil.copytree(self.cache, Path(os.environ["XDG_CACHE_HOME"]), symlinks=True, dirs_exist_ok=True)
-        gh = FakeGitHub(tmp / "origin.git", pulls=copy.deepcopy(self.pulls)).start()
+        """The team as if built in `tmp`, with a fake GitHub of its own serving the copy's remote and
+        holding the pull requests the template's had; it has recorded no request yet."""
+        self.template.copy_to(tmp)
+        gh = FakeGitHub(tmp / "origin.git", pulls=copy.deepcopy(self.template.built)).start()
         try:
             yield Team(tmp / "origin.git", tmp / "repo", gh, tmp)
         finally:
             gh.stop()
 
 
-def _files_naming(root: Path) -> list[str]:
-    """The files under `root` whose text names `root`; anything else naming it (a binary file, a
-    symlink pointing into it) would tie copies to the template, so it is refused."""
-    needle = f"{root}{os.sep}".encode()
-    named = []
-    for p in sorted(root.rglob("*")):
-        if p.is_symlink():
-            assert not os.readlink(p).startswith(str(root)), f"{p} points into the template"
-        elif p.is_file() and needle in p.read_bytes():
-            p.read_bytes().decode()  # a text file: it can be rewritten without shifting any offset
-            named.append(str(p.relative_to(root)))
-    return named
-
-
 class TeamTemplates:
-    """Teams built once per session (lazily, by name) under `base`, each in an isolated environment of
-    its own: a template is built outside any test, so it must not see a test's (or the user's) HOME,
-    credentials or clock."""
+    """Teams built once per session by name (testing.templates): make_team(policy), then
+    `build(team, monkeypatch)`; the session fixture `team_templates` (testing.fixtures) holds one."""
 
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self._built: dict[str, Template] = {}
+    def __init__(self, templates: Templates) -> None:
+        self.templates = templates
 
-    def get(self, name: str, build: Build | None = None, *, policy: str | None = POLICY) -> Template:
-        """The template `name`: make_team(policy), then `build(team, monkeypatch)` if given. One name,
-        one recipe: callers that share a name must pass the same build and policy."""
-        if name not in self._built:
-            root = self.base / name
-            home = self.base / f"{name}.home"
-            with pytest.MonkeyPatch.context() as mp:
-                isolate(mp, home)
-                for team in make_team(root, policy=policy):
-                    if build is not None:
-                        build(team, mp)
-                    pulls = copy.deepcopy(team.gh.pulls)
-            self._built[name] = Template(root, home / ".cache", pulls, _files_naming(root))
-        return self._built[name]
+    def get(self, name: str, build: Build | None = None, *, policy: str | None = POLICY) -> TeamTemplate:
+        def make(root: Path, mp: pytest.MonkeyPatch) -> dict[int, dict[str, Any]]:
+            teams = make_team(root, policy=policy)
+            team = next(teams)
+            try:
+                if build is not None:
+                    build(team, mp)
+                return copy.deepcopy(team.gh.pulls)
+            finally:
+                teams.close()  # stops the template's fake GitHub
+
+        return TeamTemplate(self.templates.get(f"team-{name}", make))

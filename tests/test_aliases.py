@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from testing.clock import Clock
-from testing.gitutil import refs, run_mreg
+from testing.gitutil import make_registry, refs, run_mreg
+from testing.templates import Templates
 
 
 def _register(repo: Path, tmp_path: Path, name: str, content: bytes, *extra: str) -> str:
@@ -28,15 +29,24 @@ def _tag_message(repo: Path, tag: str) -> str:
     ).stdout
 
 
-@pytest.fixture
-def three_versions(repo: Path, tmp_path: Path, clock: Clock) -> Path:
+def _three_versions(root: Path, mp: pytest.MonkeyPatch) -> None:
+    repo = make_registry(root / "repo")
+    clock = Clock()
     for i in range(1, 4):
         clock.advance(3600)
         assert (
-            _register(repo, tmp_path, "w.bin", f"weights {i}".encode(), "--metric", f"auc=0.{90 + i}")
+            _register(repo, root, "w.bin", f"weights {i}".encode(), "--metric", f"auc=0.{90 + i}")
             == f"fraud@v{i}"
         )
-    return repo
+
+
+@pytest.fixture
+def three_versions(templates: Templates, tmp_path: Path, clock: Clock) -> Path:
+    """`repo` with fraud v1..v3 registered an hour apart on the pinned clock, which stands at v3's
+    time (a copy of a template built once per session: testing.templates)."""
+    templates.get("aliases-three-versions", _three_versions).copy_to(tmp_path)
+    clock.advance(3 * 3600)
+    return tmp_path / "repo"
 
 
 def test_promote_creates_numbered_annotated_tag_with_yaml_record(three_versions: Path) -> None:

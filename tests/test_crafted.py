@@ -18,15 +18,12 @@ from mreg.git.layout import REGISTRY_REF
 from mreg.git.repo import GitRepo
 from mreg.manifest import artifact_set_digest
 from mreg.registry import Registry
-from testing.gitutil import make_repo, run_mreg
+from testing.gitutil import run_mreg
 
 
 @pytest.fixture
-def base(tmp_path: Path) -> tuple[Path, dict]:  # type: ignore[type-arg]
+def base(repo: Path, tmp_path: Path) -> tuple[Path, dict]:  # type: ignore[type-arg]
     """A registry with fraud@v1 (two files, one in a subdirectory); returns the repo and v1's manifest."""
-    repo = tmp_path / "repo"
-    make_repo(repo).close()
-    assert run_mreg("init", cwd=repo).code == 0
     model = tmp_path / "model"
     (model / "sub").mkdir(parents=True)
     (model / "w.bin").write_bytes(b"weights")

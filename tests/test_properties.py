@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mreg.cli._report import one_line
 from mreg.errors import NotFoundError, UsageError
 from mreg.registry import Registry
-from testing.gitutil import make_repo, refs, run_mreg, snapshot_store
+from testing.gitutil import refs, run_mreg, snapshot_store
 from testing.strategies import (
     AT_TEXT,
     CLI,
@@ -43,13 +43,11 @@ def _state(repo: Path) -> tuple[dict[str, str], dict[str, int]]:
 
 
 @pytest.fixture
-def registry_repo(tmp_path: Path) -> Path:
-    path = tmp_path / "repo"
-    make_repo(path).close()  # GitPython keeps cat-file processes open until closed
-    assert run_mreg("init", cwd=path).code == 0
-    (path / "w.bin").write_bytes(b"weights")
-    Registry.open(path).register("fraud", [path / "w.bin"])
-    return path
+def registry_repo(repo: Path) -> Path:
+    """`repo` with fraud v1 (w.bin, in the work tree)."""
+    (repo / "w.bin").write_bytes(b"weights")
+    Registry.open(repo).register("fraud", [repo / "w.bin"])
+    return repo
 
 
 def _no_urls(items: list[str]) -> bool:
