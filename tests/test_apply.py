@@ -44,6 +44,7 @@ def test_apply_api_error_creates_no_tag(team: Team) -> None:
     assert refs(team.bare, "refs/tags/") == before
 
 
+@pytest.mark.slow
 def test_two_overlapping_applies_create_one_tag(team: Team) -> None:
     team.register({"auc": 0.9})
     assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
@@ -67,6 +68,7 @@ def test_two_overlapping_applies_create_one_tag(team: Team) -> None:
     assert team.mreg("resolve", "fraud@production").out.strip() == "fraud@v1"
 
 
+@pytest.mark.slow
 def test_apply_dry_run_and_json(team: Team) -> None:
     team.register({"auc": 0.9})
     assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0
@@ -85,6 +87,7 @@ def test_apply_dry_run_and_json(team: Team) -> None:
     assert data["applied"][0]["request"] == "https://github.example/acme/models/pull/1"
 
 
+@pytest.mark.slow
 def test_an_emergency_move_goes_through_the_governed_branch_so_apply_keeps_it(
     team: Team, clock: Clock
 ) -> None:

@@ -80,6 +80,7 @@ def test_crafted_manifests_are_rejected_with_precise_messages(one: Team, tmp_pat
     assert "8 problem(s)" in summary.read_text()
 
 
+@pytest.mark.slow
 def test_a_manifest_edited_or_removed_since_base_fails(team: Team) -> None:
     team.register({"auc": 0.9})
     team.register({"auc": 0.91})

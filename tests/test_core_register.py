@@ -393,6 +393,7 @@ def test_register_cli_offline_with_credentialed_remote_keeps_token_out(repo: Pat
     assert _manifest(repo, "fraud", 1)["source"]["repository"] == "https://example.com/x.git"
 
 
+@pytest.mark.slow
 def test_register_unreachable_remote_exits_6_and_changes_nothing(repo: Path, model_dir: Path) -> None:
     _git(repo, "remote", "add", "origin", "https://user:tok3n@example.com/x.git")
     before = refs(repo), snapshot_store(_store(repo))

@@ -35,6 +35,8 @@ from mreg.manifest import load_yaml
 from mreg.registry import Registry
 from testing.gitutil import MREG, make_bare, make_repo, refs, run_mreg
 
+pytestmark = pytest.mark.slow  # every test here runs a command many times, killing it at random points
+
 SEED = int(os.environ.get("MREG_CRASH_SEED", "20260107"))
 FIGURES: Counter[str] = Counter()
 

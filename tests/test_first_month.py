@@ -21,6 +21,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 # -- aliases and review ------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.github
 def test_a_checked_out_governed_branch_is_never_moved(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 10})
@@ -40,6 +41,7 @@ def test_a_checked_out_governed_branch_is_never_moved(team: Team, tmp_path: Path
     assert r.code == 4 and "checked out" in r.err
 
 
+@pytest.mark.slow
 def test_rollback_walks_back_and_never_flips_forward(repo: Path, model_dir: Path) -> None:
     for _ in range(3):
         (model_dir / "weights.bin").write_bytes((model_dir / "weights.bin").read_bytes() + b"x")
@@ -55,6 +57,7 @@ def test_rollback_walks_back_and_never_flips_forward(repo: Path, model_dir: Path
     assert r.code == 3 and "no earlier version" in r.err  # not back to v2 or v3
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_a_reviewed_rollback_is_not_gated_against_the_version_it_replaces(team: Team) -> None:
     team.register({"auc": 0.90, "latency_ms": 20})
@@ -255,6 +258,7 @@ def test_store_copy_moves_every_version_to_a_shared_store(
     assert run_mreg("pull", "fraud", "-o", str(tmp_path / "out"), cwd=repo).code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path) -> None:
     """A server that accepts connections and never answers: exit 6 in seconds, not minutes."""

@@ -38,7 +38,9 @@ def _gc(repo: Path, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(r.out)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("kind", ["local", "file", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.mark.parametrize(
+    "kind", ["local", "file", pytest.param("s3", marks=[pytest.mark.s3, pytest.mark.slow])]
+)
 def test_gc_keeps_referenced_and_young_objects(
     kind: str, tmp_path: Path, model_dir: Path, request: pytest.FixtureRequest
 ) -> None:

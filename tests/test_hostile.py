@@ -59,6 +59,7 @@ def _record(alias: str, version: object, digest: object, **extra: object) -> str
 
 
 # -- crashes that blocked everyone ------------------------------------------------------------------
+@pytest.mark.slow
 def test_unicode_digits_and_odd_records_crash_nothing(repo: Path, model_dir: Path) -> None:
     _registered(repo, model_dir)
     digest = _manifest(repo)["digest"]
@@ -121,6 +122,7 @@ def test_a_store_that_cannot_be_reached_is_exit_6(repo: Path, model_dir: Path) -
 
 
 # -- output injection -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_terminal_output_shows_control_characters_escaped(repo: Path, tmp_path: Path) -> None:
     d = tmp_path / "evil"
     (d / "x\nfake  row").mkdir(parents=True)
@@ -282,6 +284,7 @@ def test_innocent_names_still_pass(repo: Path, model_dir: Path) -> None:
     assert r.code == 0, r.err
 
 
+@pytest.mark.slow
 def test_query_string_secrets_never_reach_a_manifest_or_config(
     repo: Path, model_dir: Path, tmp_path: Path
 ) -> None:
@@ -346,6 +349,7 @@ def test_an_alias_bomb_of_big_strings_is_refused_before_it_is_built(repo: Path, 
     assert "aliases repeat too much" in run_mreg("show", "fraud@v2", cwd=repo).err
 
 
+@pytest.mark.slow
 def test_register_refuses_a_manifest_every_reader_would_refuse(repo: Path, tmp_path: Path) -> None:
     d = tmp_path / "many"
     d.mkdir()
@@ -406,6 +410,7 @@ def test_a_huge_tag_message_is_ignored_not_read(repo: Path, model_dir: Path) -> 
 
 
 # -- gate --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.github
 def test_gate_changed_fails_a_promotion_that_also_loosens_protection(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 10})
@@ -602,6 +607,7 @@ def test_credentials_in_odd_urls_are_refused(repo: Path, model_dir: Path, uri: s
     assert r.code == 2 and "SECRET" not in r.err
 
 
+@pytest.mark.slow
 def test_credentials_in_an_unparseable_remote_url_stay_out(
     repo: Path, model_dir: Path, tmp_path: Path
 ) -> None:

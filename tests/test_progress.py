@@ -46,6 +46,7 @@ def big_file(tmp_path: Path) -> Path:
     return f
 
 
+@pytest.mark.slow
 def test_register_and_pull_show_a_bar_on_a_terminal(repo: Path, big_file: Path, tmp_path: Path) -> None:
     code, out, err = _run_with_stderr_on_a_terminal(["register", "fraud", str(big_file)], repo)
     assert (code, out) == (0, "fraud@v1\n"), err
@@ -55,6 +56,7 @@ def test_register_and_pull_show_a_bar_on_a_terminal(repo: Path, big_file: Path, 
     assert "100%" in err and (tmp_path / "out" / "weights.bin").stat().st_size == BIG
 
 
+@pytest.mark.slow
 def test_no_bar_under_json_or_when_stderr_is_not_a_terminal(
     repo: Path, big_file: Path, tmp_path: Path
 ) -> None:

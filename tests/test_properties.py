@@ -56,6 +56,7 @@ def _no_urls(items: list[str]) -> bool:
     )  # never the network from a test
 
 
+@pytest.mark.slow
 @REGISTRY
 @given(
     model=st.one_of(TEXT, st.sampled_from(["fraud", "churn"])),
@@ -123,6 +124,7 @@ COMMANDS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @CLI
 @given(COMMANDS)
 def test_cli_sample(registry_repo: Path, argv: list[str]) -> None:
@@ -193,6 +195,7 @@ def test_hand_picked_bad_input(registry_repo: Path, argv: list[str], code: int, 
 # -- what is read from git: tags and commits made by hand (issue 11) -----------------------------------
 
 
+@pytest.mark.slow
 @CLI
 @given(HOSTILE_TEXT, HOSTILE_TEXT, RECORD_VALUES, HOSTILE_TEXT)
 def test_hand_made_tags_and_commits_crash_no_reader(

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = """\
 import json, pathlib, sys
@@ -36,6 +38,7 @@ def _tutorial() -> list[str]:
     return [c for c in commands if not c.startswith(("pip install", "mreg --install-completion", "cd "))]
 
 
+@pytest.mark.slow
 def test_the_tutorial_runs_literally(tmp_path: Path) -> None:
     repo = tmp_path / "my-training-repo"
     repo.mkdir()

@@ -72,6 +72,7 @@ def test_stale_clone_registers_the_next_version_not_a_duplicate(
     assert ls == ["1.yaml", "2.yaml", "3.yaml"]
 
 
+@pytest.mark.slow
 def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -118,6 +119,7 @@ def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(
     assert run_mreg("resolve", "fraud", "--offline", cwd=a).out.strip() == "fraud@v1"
 
 
+@pytest.mark.slow
 def test_registry_url_reads_without_a_clone(two_clones: dict[str, Path], tmp_path: Path) -> None:
     a = two_clones["alice"]
     weights = _file(tmp_path, "w.bin", "production weights")
@@ -212,6 +214,7 @@ def test_eight_concurrent_writers_from_four_clones_lose_and_duplicate_nothing(
     assert len([e for e in json.loads(r.out) if e["event"] == "promote"]) == total
 
 
+@pytest.mark.slow
 def test_rejected_push_is_rebuilt_and_retried_until_it_lands(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -232,6 +235,7 @@ def test_rejected_push_is_rebuilt_and_retried_until_it_lands(
     assert run_mreg("resolve", "fraud", cwd=two_clones["bob"]).out.strip() == "fraud@v1"
 
 
+@pytest.mark.slow
 def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -251,6 +255,7 @@ def test_remote_that_always_refuses_gives_exit_4_and_nothing_local_moves(
     assert refs(two_clones["alice"], "refs/heads/mreg/") == before
 
 
+@pytest.mark.slow
 def test_offline_registrations_are_republished_under_the_next_free_numbers(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -299,6 +304,7 @@ def test_the_bare_remote_itself_can_be_read_with_repo(two_clones: dict[str, Path
     assert refs(two_clones["bare"]) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["register", "promote"])
 def test_a_lock_left_on_the_remote_is_exit_6_naming_it_and_changes_nothing(
     two_clones: dict[str, Path],

@@ -144,6 +144,7 @@ def test_merged_but_not_applied_refuses_a_duplicate_request(live: Team) -> None:
     assert "merged but not applied" in r.err and "mreg apply" in r.err
 
 
+@pytest.mark.slow
 def test_rollback_and_demote_go_through_review_too(live: Team) -> None:
     assert live.mreg("promote", "fraud@v2", "--to", "production").code == 0
     live.gh.merge(1)
@@ -177,6 +178,7 @@ def test_apply_without_a_token_records_the_merge_commit(live: Team) -> None:
     assert f'request: "{merge}"' in show(live.bare, "mreg/fraud/production/2")
 
 
+@pytest.mark.slow
 def test_a_new_policy_file_is_created_when_the_model_has_none(tmp_path: Path) -> None:
     gen = make_team(tmp_path, policy=None)
     team = next(gen)

@@ -56,6 +56,7 @@ def _object_puts(s3: Bucket) -> list[Any]:
     return [r for r in s3.requests() if r.is_object_write]
 
 
+@pytest.mark.slow
 def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path) -> None:
     r = run_mreg("register", "fraud", str(big_model), "--jobs", "4", cwd=team_repo)
     assert r.code == 0, r.err
@@ -92,6 +93,7 @@ def test_second_register_of_same_bytes_sends_no_put(
     assert s3.uploads() == []
 
 
+@pytest.mark.slow
 def test_second_pull_is_served_from_the_cache(
     team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
 ) -> None:
@@ -128,6 +130,7 @@ def test_tampered_object_is_exit_5_and_bad_bytes_are_discarded(
     assert r.code == 5 and "CORRUPT" in r.out
 
 
+@pytest.mark.slow
 def test_failed_upload_aborts_multipart_and_commits_nothing(
     team_repo: Path, s3: Bucket, big_model: Path
 ) -> None:

@@ -106,6 +106,7 @@ def _git_objects_text(git_dir: Path) -> str:
     return out.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_no_credential_reaches_a_manifest_tag_cache_store_or_message(
     team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

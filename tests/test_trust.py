@@ -76,6 +76,7 @@ def _pulled(path: Path) -> bytes:
 
 
 # -- 1. an edited manifest never ships, even through a reviewed PR ---------------------------------
+@pytest.mark.slow
 def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(world: World) -> None:
     team, mallory = world.team, world.mallory
     assert team.mreg("promote", "fraud@v2", "--to", "production", "--reason", "better auc").code == 0
@@ -545,6 +546,7 @@ def test_far_future_dates_and_odd_tags_do_not_crash_or_count(world: World) -> No
     assert "mreg/fraud/canary/1 does not point at a commit" in r.out
 
 
+@pytest.mark.slow
 def test_a_signed_tag_replayed_under_another_name_is_ignored(world: World) -> None:
     team, mallory = world.team, world.mallory
     _require_ssh_signatures(world)

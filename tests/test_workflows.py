@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mreg.integrations.workflow import apply_workflow
@@ -170,6 +171,7 @@ def test_pre_commit_hook_manifest_is_valid() -> None:
     )
 
 
+@pytest.mark.slow
 def test_pre_commit_runs_the_hook_in_a_users_repo(tmp_path: Path) -> None:
     """pre-commit runs the shipped hook definition for real: passes on a sound registry, fails on a
     crafted manifest. (`pre-commit try-repo` would pip-install mreg's dependencies from the package
