@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,19 @@ import yaml
 
 from testing.fake_github import branch_sha, push_files, show
 from testing.gitutil import refs
-from testing.team import Team
+from testing.team import Team, TeamTemplates
 
 pytestmark = pytest.mark.github
 
 
-@pytest.fixture
-def one(team: Team) -> Team:
+def _one(team: Team, mp: pytest.MonkeyPatch) -> None:
     team.register({"auc": 0.9, "latency_ms": 10})
-    return team
+
+
+@pytest.fixture
+def one(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
+    """`team` with fraud v1 registered (a copy of a template built once per session)."""
+    yield from team_templates.get("one", _one).copy_to(tmp_path)
 
 
 def _v1(team: Team) -> dict:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from testing.gitutil import run_mreg
+from testing.gitutil import make_registry, run_mreg
+from testing.templates import Templates
 
 
-@pytest.fixture
-def two_versions(repo: Path, tmp_path: Path) -> Path:
-    m = tmp_path / "m"
+def _two_versions(root: Path, mp: pytest.MonkeyPatch) -> None:
+    repo = make_registry(root / "repo")
+    m = root / "m"
     (m / "sub").mkdir(parents=True)
     (m / "a.txt").write_text("a1\n")
     (m / "sub" / "b.txt").write_text("b1\n")
@@ -26,7 +27,14 @@ def two_versions(repo: Path, tmp_path: Path) -> Path:
     (m / "sub").rmdir()
     (m / "a.txt").write_text("a2\n")
     assert run_mreg("register", "fraud", str(m), cwd=repo).code == 0
-    return repo
+
+
+@pytest.fixture
+def two_versions(templates: Templates, tmp_path: Path) -> Path:
+    """`repo` with fraud v1 (a.txt, sub/b.txt, an executable run.sh) and v2 (a.txt changed, sub/
+    gone), registered from tmp_path/m (a copy of a template built once per session)."""
+    templates.get("deploy-two-versions", _two_versions).copy_to(tmp_path)
+    return tmp_path / "repo"
 
 
 def _tree(d: Path) -> dict[str, tuple[str, int]]:
