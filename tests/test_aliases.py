@@ -85,6 +85,7 @@ def test_each_move_is_a_new_tag_and_no_tag_ever_moves(three_versions: Path) -> N
     assert run_mreg("resolve", "fraud@staging", cwd=repo).out.strip() == "fraud@v3"
 
 
+@pytest.mark.slow
 def test_rollback_goes_to_previous_version(three_versions: Path) -> None:
     repo = three_versions
     for v in ("v1", "v2", "v3"):
@@ -95,6 +96,7 @@ def test_rollback_goes_to_previous_version(three_versions: Path) -> None:
     assert "rollback" in _tag_message(repo, "mreg/fraud/staging/4")
 
 
+@pytest.mark.slow
 def test_rollback_to_named_version_and_to_what_was_live_at_a_time(three_versions: Path, clock: Clock) -> None:
     repo = three_versions
     clock.advance(86400)
@@ -134,6 +136,7 @@ def test_demote_removes_alias_and_resolve_says_so(three_versions: Path) -> None:
     assert run_mreg("demote", "fraud@staging", cwd=repo).code == 3  # nothing left to demote
 
 
+@pytest.mark.slow
 def test_time_travel_resolves_alias_as_it_stood_then(three_versions: Path, clock: Clock) -> None:
     repo = three_versions
     clock.advance(86400)
@@ -151,6 +154,7 @@ def test_time_travel_resolves_alias_as_it_stood_then(three_versions: Path, clock
     assert r.code == 3 and "no alias 'staging'" in r.err
 
 
+@pytest.mark.slow
 def test_two_moves_in_the_same_second_stay_ordered_by_seq(three_versions: Path) -> None:
     repo = three_versions  # the clock is pinned: every tag below has the same timestamp
     for v in ("v1", "v2", "v3", "v1"):
@@ -174,6 +178,7 @@ def test_protected_alias_without_remote_needs_no_review_flag(three_versions: Pat
     assert 'reason: "hotfix (unreviewed: --no-review)"' in _tag_message(repo, "mreg/fraud/production/2")
 
 
+@pytest.mark.slow
 def test_rollback_to_something_that_is_not_a_version_is_bad_input(three_versions: Path) -> None:
     repo = three_versions
     assert run_mreg("promote", "fraud@v1", "--to", "staging", cwd=repo).code == 0
@@ -200,6 +205,7 @@ def test_promote_unknown_version_is_exit_3(three_versions: Path) -> None:
     assert r.code == 3 and "v9" in r.err
 
 
+@pytest.mark.slow
 def test_log_merges_registrations_and_alias_events(three_versions: Path, clock: Clock) -> None:
     repo = three_versions
     clock.advance(60)

@@ -15,6 +15,7 @@ from testing.team import Team
 pytestmark = pytest.mark.github
 
 
+@pytest.mark.slow
 def test_apply_with_nothing_merged_does_nothing(team: Team) -> None:
     team.register({"auc": 0.9})
     before = refs(team.bare)
@@ -23,6 +24,7 @@ def test_apply_with_nothing_merged_does_nothing(team: Team) -> None:
     assert refs(team.bare) == before
 
 
+@pytest.mark.slow
 def test_apply_refuses_an_unregistered_version_and_creates_nothing(team: Team) -> None:
     team.register({"auc": 0.9})
     policy = show(team.bare, "mreg/aliases:models/fraud.yaml") + "aliases:\n  production: 7\n  staging: 1\n"
@@ -34,6 +36,7 @@ def test_apply_refuses_an_unregistered_version_and_creates_nothing(team: Team) -
     assert refs(team.bare) == before  # staging=v1 was valid, but nothing is half-done
 
 
+@pytest.mark.slow
 def test_apply_api_error_creates_no_tag(team: Team) -> None:
     team.register({"auc": 0.9})
     assert team.mreg("promote", "fraud@v1", "--to", "production").code == 0

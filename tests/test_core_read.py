@@ -169,6 +169,7 @@ def test_resolve_from_another_directory_with_repo_option(dated: Path, tmp_path: 
     assert (r.code, r.out) == (0, "fraud@v2\n"), r.err
 
 
+@pytest.mark.slow
 def test_read_commands_change_nothing(dated: Path) -> None:
     before = refs(dated)
     for args in (

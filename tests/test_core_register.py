@@ -126,6 +126,7 @@ def test_register_identical_artifacts_warns_naming_earlier_version(repo: Path, m
     assert "Traceback" not in r.err
 
 
+@pytest.mark.slow
 def test_duplicate_warning_stays_right_with_the_digest_index_and_a_damaged_one(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -404,6 +405,7 @@ def test_register_unreachable_remote_exits_6_and_changes_nothing(repo: Path, mod
     assert (refs(repo), snapshot_store(_store(repo))) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["register", "promote"])
 def test_a_lock_left_by_a_crashed_git_is_named_not_retried_forever(
     repo: Path, tmp_path: Path, command: str

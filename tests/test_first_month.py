@@ -75,6 +75,7 @@ def test_a_reviewed_rollback_is_not_gated_against_the_version_it_replaces(team: 
     assert ">= 0.85" in r.out
 
 
+@pytest.mark.slow
 def test_log_orders_by_seq_within_an_alias_and_shows_messages(repo: Path, model_dir: Path) -> None:
     assert run_mreg("register", "fraud", str(model_dir), "-m", "first cut", cwd=repo).code == 0
     (model_dir / "weights.bin").write_bytes(b"2")
@@ -91,6 +92,7 @@ def test_log_orders_by_seq_within_an_alias_and_shows_messages(repo: Path, model_
     assert "second cut" in run_mreg("log", "fraud", cwd=repo).out
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_review_without_github_says_what_to_do_next(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
@@ -153,6 +155,7 @@ def test_symlinks_inside_are_followed_and_the_rest_refused(repo: Path, tmp_path:
     assert r.code == 2 and "loop" in r.err
 
 
+@pytest.mark.slow
 def test_verify_repair_lets_a_corrupt_object_be_stored_again(repo: Path, model_dir: Path) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
     store = repo / ".git" / "mreg" / "objects"
@@ -190,6 +193,7 @@ def test_usage_errors_honour_json(repo: Path) -> None:
     assert r.code == 2 and json.loads(r.out)["error"]["code"] == "bad_input"
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_demoting_a_protected_alias_never_prints_vnone(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
@@ -198,6 +202,7 @@ def test_demoting_a_protected_alias_never_prints_vnone(team: Team) -> None:
     assert r.code == 0 and "vNone" not in r.out and "(removed)" in r.out
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_a_fresh_clone_of_the_team_registry_works(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
@@ -220,6 +225,7 @@ def test_resolve_from_python_carries_the_aliases(repo: Path, model_dir: Path) ->
     assert Registry.open(repo).resolve("fraud").aliases == ("staging",)
 
 
+@pytest.mark.slow
 def test_verify_and_gate_take_at(repo: Path, model_dir: Path) -> None:
     env = {"GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z"}
     assert run_mreg("register", "fraud", str(model_dir), "--metric", "auc=0.8", cwd=repo, env=env).code == 0
@@ -234,6 +240,7 @@ def test_verify_and_gate_take_at(repo: Path, model_dir: Path) -> None:
     assert r.code == 0 and "no gate rules" in r.out  # v1, judged by the rules of that day: none yet
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_resolve_mentions_a_move_waiting_for_review(team: Team) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
@@ -242,6 +249,7 @@ def test_resolve_mentions_a_move_waiting_for_review(team: Team) -> None:
     assert r.code == 3 and "waiting for review on branch mreg/promote/fraud/production/v1" in r.err
 
 
+@pytest.mark.slow
 def test_store_copy_moves_every_version_to_a_shared_store(
     repo: Path, model_dir: Path, tmp_path: Path
 ) -> None:
@@ -304,6 +312,7 @@ def test_a_hung_s3_endpoint_fails_within_the_timeout(repo: Path, model_dir: Path
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_writes_through_a_registry_cache_need_a_shared_store(team: Team, tmp_path: Path) -> None:
     team.register({"auc": 0.9, "latency_ms": 1})
@@ -348,6 +357,7 @@ def test_init_refuses_store_typos(repo: Path, store: str, needle: str) -> None:
     assert r.code == 2 and needle in r.err
 
 
+@pytest.mark.slow
 def test_init_refuses_a_store_that_lacks_the_registered_versions(
     repo: Path, model_dir: Path, tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ def test_alias_without_rules_passes(live: Team) -> None:
     assert r.code == 0 and "no gate rules" in r.out
 
 
+@pytest.mark.slow
 def test_gate_changed_judges_a_pull_request_by_its_base_rules(live: Team) -> None:
     base = branch_sha(live.bare, "mreg/aliases")
     assert live.mreg("promote", "fraud@v3", "--to", "production").code == 0

@@ -38,6 +38,7 @@ def _gc(repo: Path, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(r.out)  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind", ["local", "file", pytest.param("s3", marks=[pytest.mark.s3, pytest.mark.slow])]
 )
@@ -119,6 +120,7 @@ def test_gc_during_a_live_register_takes_nothing(
     assert _gc(repo, "--grace", "0s")["deleted"] == []  # now everything is referenced
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_gc_aborts_stale_multipart_uploads_under_the_prefix(tmp_path: Path, s3: Bucket) -> None:
     repo, _ = _repo_and_store("s3", tmp_path, _FakeRequest(s3))

@@ -207,6 +207,7 @@ def test_under_actions_no_hostile_line_becomes_a_workflow_command(
     assert "![img](" not in text and "](https://evil" not in text and "https://evil" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.github
 def test_a_pull_request_body_escapes_what_came_from_users(team: Team, tmp_path: Path) -> None:
     d = tmp_path / "m"
@@ -338,6 +339,7 @@ def test_a_huge_object_named_as_a_package_lock_is_not_read(repo: Path, model_dir
     assert "more than a lock can be" in json.loads(r.out)["packages_unavailable"]
 
 
+@pytest.mark.slow
 def test_an_alias_bomb_of_big_strings_is_refused_before_it_is_built(repo: Path, model_dir: Path) -> None:
     _registered(repo, model_dir)
     text = yaml.safe_dump(_manifest(repo), sort_keys=False).replace("version: 1", "version: 2")
@@ -363,6 +365,7 @@ def test_register_refuses_a_manifest_every_reader_would_refuse(repo: Path, tmp_p
     assert refs(repo) == before and not any(p.is_file() for p in store.rglob("*")) if store.exists() else True
 
 
+@pytest.mark.slow
 def test_nan_and_yaml_only_values_in_a_manifest_are_invalid(repo: Path, model_dir: Path) -> None:
     _registered(repo, model_dir)
     text = yaml.safe_dump(_manifest(repo), sort_keys=False).replace("version: 1", "version: 2")
@@ -448,6 +451,7 @@ def test_gate_changed_fails_a_promotion_that_also_loosens_protection(team: Team)
     assert r.code == 0
 
 
+@pytest.mark.slow
 def test_an_oversized_manifest_is_refused_without_being_read(repo: Path, model_dir: Path) -> None:
     _registered(repo, model_dir)
     text = yaml.safe_dump({**_manifest(repo), "version": 2}) + "# " + "x" * (20 * 1024 * 1024) + "\n"
@@ -476,6 +480,7 @@ def test_pull_never_replaces_a_bare_repository(repo: Path, model_dir: Path, tmp_
     assert (bare / "HEAD").is_file()
 
 
+@pytest.mark.slow
 def test_no_value_becomes_a_workflow_command_under_actions(repo: Path, tmp_path: Path) -> None:
     m = tmp_path / "m"
     m.mkdir()
@@ -556,6 +561,7 @@ def test_odd_values_are_one_line_errors_not_crashes(
     assert r.code == code and "internal error" not in r.err, r.err
 
 
+@pytest.mark.slow
 def test_huge_numbers_in_a_manifest_or_policy_are_invalid_not_crashes(repo: Path, model_dir: Path) -> None:
     _registered(repo, model_dir)
     m = _manifest(repo)
@@ -644,6 +650,7 @@ def test_a_huge_author_name_is_cut_before_log_reads_it(repo: Path, model_dir: Pa
     assert r.code == 0 and max(len(e["by"]) for e in json.loads(r.out)) < 300
 
 
+@pytest.mark.slow
 def test_a_pipe_as_metrics_file_and_fd_transports_never_hang(
     repo: Path, model_dir: Path, tmp_path: Path
 ) -> None:

@@ -46,6 +46,7 @@ def test_init_pushes_both_branches_and_a_clone_sees_the_registry(two_clones: dic
     assert refs(two_clones["bare"]) == remote
 
 
+@pytest.mark.slow
 def test_stale_clone_registers_the_next_version_not_a_duplicate(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -88,6 +89,7 @@ def test_reads_fetch_first_so_a_deploy_never_sees_a_stale_alias(
     assert run_mreg("resolve", "fraud@staging", "--offline", cwd=b).out.strip() == "fraud@v2"
 
 
+@pytest.mark.slow
 def test_promote_from_a_stale_clone_takes_the_next_seq(two_clones: dict[str, Path], tmp_path: Path) -> None:
     a, b = two_clones["alice"], two_clones["bob"]
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "a"), cwd=a)
@@ -104,6 +106,7 @@ def test_promote_from_a_stale_clone_takes_the_next_seq(two_clones: dict[str, Pat
     assert run_mreg("resolve", "fraud@staging", cwd=a).out.strip() == "fraud@v2"
 
 
+@pytest.mark.slow
 def test_unreachable_remote_is_exit_6_naming_it_and_suggesting_offline(
     two_clones: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -288,6 +291,7 @@ def test_offline_registrations_are_republished_under_the_next_free_numbers(
     assert int(count) == 6  # init + five registrations, none lost, none twice
 
 
+@pytest.mark.slow
 def test_the_bare_remote_itself_can_be_read_with_repo(two_clones: dict[str, Path], tmp_path: Path) -> None:
     """A server-side hook or a CI job with only the bare repository reads it like a clone."""
     run_mreg("register", "fraud", _file(tmp_path, "a.bin", "weights"), cwd=two_clones["alice"])

@@ -60,6 +60,7 @@ def test_protected_promotion_opens_a_pull_request_and_creates_no_tag(live: Team)
     assert "t0ken" not in r.out + r.err
 
 
+@pytest.mark.slow
 def test_merge_then_apply_creates_the_tag_with_the_pull_request(live: Team, tmp_path: Path) -> None:
     assert live.mreg("promote", "fraud@v2", "--to", "production").code == 0
     merge = live.gh.merge(1)
@@ -84,6 +85,7 @@ def test_merge_then_apply_creates_the_tag_with_the_pull_request(live: Team, tmp_
     assert set(_tags(live)) == {"refs/tags/mreg/fraud/production/1", "refs/tags/mreg/fraud/production/2"}
 
 
+@pytest.mark.slow
 def test_a_second_request_updates_the_open_pull_request(live: Team) -> None:
     assert live.mreg("promote", "fraud@v2", "--to", "production").code == 0
     live.gh.pulls[1]["body"] = "edited by hand"

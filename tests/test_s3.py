@@ -78,6 +78,7 @@ def test_register_and_pull_round_trip(team_repo: Path, s3: Bucket, big_model: Pa
     assert r.code == 0, r.err
 
 
+@pytest.mark.slow
 def test_second_register_of_same_bytes_sends_no_put(
     team_repo: Path, s3: Bucket, big_model: Path, tmp_path: Path
 ) -> None:
@@ -152,6 +153,7 @@ def test_failed_upload_aborts_multipart_and_commits_nothing(
     assert r.code == 0 and r.out.strip() == "fraud@v1", r.err
 
 
+@pytest.mark.slow
 def test_interrupt_mid_upload_aborts_multipart(team_repo: Path, s3: Bucket, big_model: Path) -> None:
     held, release = threading.Event(), threading.Event()
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("git", "yaml", "fsspec", "s3fs", "jsonschema", "botocore", "boto3", "pydantic", "rich")
 
 _WRAPPER = """
@@ -73,6 +75,7 @@ def test_help_via_importtime_lists_no_heavy_library() -> None:
     assert _heavy(imported) == []
 
 
+@pytest.mark.slow
 def test_plain_resolve_skips_typer_and_answers_like_the_full_cli(repo: object, model_dir: object) -> None:
     """The fast path for `resolve` gives the same answers and errors as the typer CLI."""
     from pathlib import Path

@@ -129,6 +129,7 @@ def test_an_edited_manifest_does_not_ship_through_the_reviewed_pull_request(worl
 
 
 # -- 2. gc and verify cover history ----------------------------------------------------------------
+@pytest.mark.slow
 def test_gc_keeps_the_bytes_of_a_removed_manifest_and_verify_covers_them(world: World) -> None:
     mallory = world.mallory
     evil = mallory.commit_registry({"models/fraud/versions/1.yaml": None}, "tidy up")
@@ -152,6 +153,7 @@ def test_gc_keeps_the_bytes_of_a_removed_manifest_and_verify_covers_them(world: 
 
 
 # -- 3. forged and unreviewed tags are never followed ----------------------------------------------
+@pytest.mark.slow
 def test_a_forged_production_tag_on_a_model_without_a_policy_is_refused(world: World) -> None:
     mallory = world.mallory
     assert world.mallory_registers("churn") == "churn@v1"
@@ -181,6 +183,7 @@ def test_a_forged_production_tag_on_a_model_without_a_policy_is_refused(world: W
     assert "production=UNREVIEWED" in r.out
 
 
+@pytest.mark.slow
 def test_a_forged_tag_on_a_governed_model_is_refused_then_apply_restores_the_pin(world: World) -> None:
     mallory = world.mallory
     mallory.fetch()
@@ -221,6 +224,7 @@ def test_no_review_is_refused_in_a_registry_with_a_remote(world: World) -> None:
     assert (refs(world.team.bare, "refs/tags/"), branch_sha(world.team.bare, "mreg/aliases")) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alias", ["staging", "production"])
 def test_a_tag_on_a_commit_off_the_registry_history_is_refused(world: World, alias: str) -> None:
     mallory = world.mallory
@@ -245,6 +249,7 @@ def test_a_tag_on_a_commit_off_the_registry_history_is_refused(world: World, ali
 
 
 # -- 4. a force-push is never blessed by a read ----------------------------------------------------
+@pytest.mark.slow
 def test_a_force_pushed_registry_is_refused_and_never_republished(world: World) -> None:
     team, mallory = world.team, world.mallory
     assert world.mallory_registers() == "fraud@v3"
@@ -270,6 +275,7 @@ def test_a_force_pushed_registry_is_refused_and_never_republished(world: World) 
 
 
 # -- 5. canonical, annotated tags only -------------------------------------------------------------
+@pytest.mark.slow
 def test_non_canonical_and_lightweight_tags_are_ignored_and_flagged(world: World) -> None:
     mallory = world.mallory
     assert world.mreg("promote", "fraud@v1", "--to", "staging").code == 0
@@ -297,6 +303,7 @@ def test_non_canonical_and_lightweight_tags_are_ignored_and_flagged(world: World
 
 
 # -- the deliberate ways around review stay backed and visible ------------------------------------
+@pytest.mark.slow
 def test_no_review_without_a_remote_pins_locally_and_is_backed(repo: Path, model_dir: Path) -> None:
     assert run_mreg("register", "fraud", str(model_dir), cwd=repo).code == 0
     r = run_mreg(
@@ -317,6 +324,7 @@ def test_no_review_without_a_remote_pins_locally_and_is_backed(repo: Path, model
     assert "UNREVIEWED" not in r.out and "first model (unreviewed: --no-review)" in r.out
 
 
+@pytest.mark.slow
 def test_allow_unreviewed_lets_an_owner_move_production_and_records_it(world: World) -> None:
     team = world.team
     config = show(team.bare, "mreg/aliases:mreg.yaml")
@@ -360,6 +368,7 @@ def _require_ssh_signatures(world: World) -> None:
         subprocess.run(["git", "config", k, v], cwd=team.repo, check=True)
 
 
+@pytest.mark.slow
 def test_with_signers_only_a_tag_signed_by_a_listed_key_is_backed(world: World) -> None:
     team, mallory = world.team, world.mallory
     _require_ssh_signatures(world)
@@ -438,6 +447,7 @@ def test_gc_and_verify_report_an_invalid_manifest_and_go_on(world: World) -> Non
 
 
 # -- found by an attack session against the first version of these guarantees ----------------------
+@pytest.mark.slow
 def test_a_forged_tag_repeating_the_previous_pin_after_it_was_replaced_is_refused(world: World) -> None:
     team, mallory = world.team, world.mallory
     team.approve("fraud@v2")  # production: v1 (seq 1), then v2 (seq 2), both applied
@@ -456,6 +466,7 @@ def test_a_forged_tag_repeating_the_previous_pin_after_it_was_replaced_is_refuse
     assert "UNREVIEWED" in world.mreg("log", "fraud", "--alias", "production").out
 
 
+@pytest.mark.slow
 def test_a_tree_listing_a_registered_manifest_twice_is_refused(world: World) -> None:
     mallory = world.mallory
     assert world.mallory_registers() == "fraud@v3"
@@ -523,6 +534,7 @@ def test_gc_refuses_when_the_registry_no_longer_holds_what_is_pinned(world: Worl
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == before
 
 
+@pytest.mark.slow
 def test_far_future_dates_and_odd_tags_do_not_crash_or_count(world: World) -> None:
     mallory = world.mallory
     mallory.fetch()

@@ -46,6 +46,7 @@ def scratch(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 @FILES
 @given(FILE_CONTENT, st.sampled_from([".yaml", ".json", ".yml", ""]))
 def test_params_and_metrics_files(scratch: Path, content: str | bytes, suffix: str) -> None:

@@ -155,6 +155,7 @@ def test_dump_manifest_writes_fields_in_spec_order() -> None:
 
 
 # -- properties (hypothesis) -------------------------------------------------------------------
+@pytest.mark.slow
 @FAST
 @given(JSONISH, JSONISH)
 def test_manifest_values_are_plain_json_or_the_manifest_is_invalid(params: Any, metrics: Any) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from testing.strategies import FAST, HOSTILE_TEXT, RECORD_VALUES, TRIED
 
 
+@pytest.mark.slow
 @FAST
 @given(
     st.lists(
