@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 from mreg.cache import cache_root
@@ -23,10 +22,7 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
                 f"no cached copy of registry {strip_credentials(url)}", hint="run once without --offline"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True, capture_output=True)
-        except FileNotFoundError:
-            raise UsageError("the 'git' executable was not found on PATH") from None
+        GitRepo.init_bare(path)
     git = GitRepo(path, None)
     recorded = strip_credentials(url)  # a token in the URL never reaches the cache's config file
     current = git.remote_url("origin")

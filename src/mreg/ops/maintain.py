@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
 from mreg.git.layout import REGISTRY_BRANCH
-from mreg.ports import Progress
+from mreg.ports import ObjectStore, Progress, StaleUpload
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -143,7 +143,7 @@ def verify(
     a corrupt object is deleted, so that registering its file again stores it anew (a register that
     finds an object present never re-uploads it); `repaired` lists them."""
     store = reg.store
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs
     result = VerifyResult()
     items = sorted(referenced_objects(reg, ref=ref, invalid=result.invalid, at=at).items())
@@ -173,24 +173,8 @@ def verify(
     return result
 
 
-def _rehash(store: Any, digest: str, progress: Progress | None) -> tuple[str, int]:
-    download = getattr(store, "download", None)
-    if download is not None:  # team stores: ranged parallel reads, hashed in order
-        got: tuple[str, int] = download(digest, [], progress)
-        return got
-    import hashlib
-
-    from mreg.store.keys import CHUNK
-
-    h = hashlib.sha256()
-    size = 0
-    with store.open(digest) as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-            if progress:
-                progress(len(chunk))
-    return "sha256:" + h.hexdigest(), size
+def _rehash(store: ObjectStore, digest: str, progress: Progress | None) -> tuple[str, int]:
+    return store.download(digest, [], progress)  # team stores: ranged parallel reads, hashed in order
 
 
 @dataclass
@@ -199,7 +183,7 @@ class GcResult:
     deleted: list[dict[str, Any]] = field(default_factory=list)
     young: int = 0
     young_bytes: int = 0
-    stale_uploads: list[dict[str, Any]] = field(default_factory=list)
+    stale_uploads: list[StaleUpload] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -242,18 +226,11 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
         result.kept += len(candidates) - len(still)
         candidates = still
     result.deleted = [{"digest": o.digest, "size": o.size} for o in candidates]
-    stale_fn = getattr(store, "stale_uploads", None)
-    if stale_fn is not None:
-        result.stale_uploads = stale_fn(now - grace_seconds)
+    result.stale_uploads = store.stale_uploads(now - grace_seconds)
     if not dry_run:
-        delete_many = getattr(store, "delete_many", None)
-        if delete_many is not None:
-            delete_many([o.digest for o in candidates])
-        else:
-            for o in candidates:
-                store.delete(o.digest)
+        store.delete_many([o.digest for o in candidates])
         if result.stale_uploads:
-            store.remove_stale(result.stale_uploads)  # type: ignore[attr-defined]
+            store.remove_stale(result.stale_uploads)
     return result
 
 

@@ -189,14 +189,14 @@ def register(
     data_entries = [_data_ref(name, uri, reg.notify) for name, uri in data_refs]
 
     store = reg.store
-    if reg.is_cache and getattr(store, "is_default", False):
+    if reg.is_cache and store.is_default:
         raise UsageError(
             "this registry has no shared store: a version registered through a --registry cache would keep its bytes "
             "in that cache alone",
             hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
         )
     stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
 
     def one(item: tuple[str, Path, Any, tuple[str, int] | None]) -> tuple[dict[str, Any], bool]:
@@ -272,7 +272,7 @@ def register(
         return Change({path: text}, f"register {model} v{number}", doc)
 
     _, change = reg.branches.commit(REGISTRY_BRANCH, build)
-    if getattr(store, "is_default", False) and reg.git.remote_url(reg.remote_name) is not None:
+    if store.is_default and reg.git.remote_url(reg.remote_name) is not None:
         reg.notify(  # the manifest went to every clone; the bytes did not
             f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
             "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
@@ -352,7 +352,7 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
         fs, path = fsspec.core.url_to_fs(uri)
         info = fs.info(path)
     except Exception as exc:  # unknown scheme, no driver, no access: the reference is still worth recording
-        from mreg.store.fsspec_store import scrub
+        from mreg.store.common import scrub
 
         why = (str(exc).splitlines() or [""])[0][:200]
         warn(
