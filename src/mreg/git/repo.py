@@ -81,7 +81,7 @@ LOCAL_FAILURES: tuple[GitFailure, ...] = (
         "check that you may write to {where} and that its disk has space",
     ),
     _failure(
-        r"Unable to create '[^']+\.lock': File exists",
+        r"Unable to create '[^']+\.lock': File exists|could not lock config file .*: File exists",
         ConflictError,
         "another git process is using it",
         "wait for it to finish and run the command again; if no git command is running there, remove the .lock file",
@@ -681,16 +681,19 @@ def _parse_tree(raw: bytes) -> list[TreeEntry]:
 
 _LOCKED = re.compile(r"cannot lock ref '([^']+)'")  # a remote refusing a ref it cannot lock
 _LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+_CONFIG_LOCK = re.compile(r"could not lock config file (.+): File exists")  # git names the file, not its lock
 STALE_LOCK_SECONDS = 10.0  # git holds a ref lock for milliseconds; one this old was left by a crash
 
 
 def _refuse_a_stale_lock(stderr: str) -> None:
     """A lock another process holds right now is a race to retry; one left by a crashed git would
     make every retry fail the same way, so it is named instead (exit 4) for a person to remove."""
-    m = _LOCK_FILE.search(stderr)
-    if m is None:
+    if m := _LOCK_FILE.search(stderr):
+        lock = Path(m.group(1))
+    elif m := _CONFIG_LOCK.search(stderr):
+        lock = Path(m.group(1) + ".lock")
+    else:
         return
-    lock = Path(m.group(1))
     try:
         age = time.time() - lock.stat().st_mtime
     except OSError:
