@@ -276,3 +276,13 @@ def test_local_failure_table(stderr: str, error: type[Exception], what: str) -> 
     assert found is not None
     assert issubclass(found[0].error, error) and what in found[0].what
     assert found[0].error.exit_code != 70
+
+
+def test_a_full_disk_under_the_stat_cache_costs_the_cache_not_the_registration(
+    repo: Path, weights: Path, tmp_path: Path
+) -> None:
+    (repo / ".git" / "mreg").mkdir(exist_ok=True)
+    time.sleep(2.1)  # a file changed in the last 2 s is racily new: the stat cache would not keep it
+    cmd = on_full_disk(repo / ".git" / "mreg", [*MREG, "register", "fraud", str(weights)])
+    r = _run(cmd, cwd=repo, env={"MREG_STORE": str(tmp_path / "store")})
+    assert r.code == 0 and r.out.strip() == "fraud@v1", r.err
