@@ -286,3 +286,19 @@ def test_a_full_disk_under_the_stat_cache_costs_the_cache_not_the_registration(
     cmd = on_full_disk(repo / ".git" / "mreg", [*MREG, "register", "fraud", str(weights)])
     r = _run(cmd, cwd=repo, env={"MREG_STORE": str(tmp_path / "store")})
     assert r.code == 0 and r.out.strip() == "fraud@v1", r.err
+
+
+def test_read_only_store_is_exit_6_naming_the_store(repo: Path, weights: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    before = refs(repo)
+    read_only(store)
+    try:
+        r = _run(
+            unprivileged([*MREG, "register", "fraud", str(weights)]), cwd=repo, env={"MREG_STORE": str(store)}
+        )
+    finally:
+        writable(store)
+    _one_error(r, 6, f"store {store} failed: Permission denied")
+    assert "check who owns" in r.err
+    assert refs(repo) == before

@@ -590,7 +590,8 @@ class GitRepo:
             return True
         err = proc.stderr.decode("utf-8", "replace")
         _refuse_a_stale_lock(err)
-        _refuse_the_environment(err, "tag", self.git_dir)
+        if not (sign and re.search(r"failed to sign|unable to sign", err)):  # gpg's own words are no repo's
+            _refuse_the_environment(err, "tag", self.git_dir)
         if "already exists" in err or _CAS_FAILED.search(err):
             return False
         if sign:
