@@ -11,11 +11,10 @@ instead of blaming the store.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import BinaryIO, cast
 
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
@@ -95,16 +94,29 @@ def translate(table: ErrorTable, url: str, exc: Exception) -> MregError | None:
     return None
 
 
-@contextlib.contextmanager
-def driver_errors(table: ErrorTable, url: str) -> Iterator[None]:
-    """Around calls into a driver: what the table names becomes its MregError, the rest propagates."""
-    try:
-        yield
-    except Exception as exc:
-        error = translate(table, url, exc)
-        if error is None:
-            raise
-        raise error from None
+class DriverErrors:
+    """Around calls into a driver: what the table names becomes its MregError, the rest propagates.
+    (A class rather than a generator: it wraps every store call, so it should cost next to nothing.)"""
+
+    __slots__ = ("table", "url")
+
+    def __init__(self, table: ErrorTable, url: str) -> None:
+        self.table = table
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, Exception):  # no error, or KeyboardInterrupt and friends
+            return
+        error = translate(self.table, self.url, exc)
+        if error is not None:  # else not the driver's: it propagates unchanged
+            raise error from None
+
+
+def driver_errors(table: ErrorTable, url: str) -> DriverErrors:
+    return DriverErrors(table, url)
 
 
 class MappedReader:
