@@ -11,6 +11,7 @@ import errno
 import hashlib
 import inspect
 import io
+import socket
 import subprocess
 import sys
 import uuid
@@ -81,6 +82,10 @@ def test_fsspec_table_covers_fsspec_and_the_loaded_drivers() -> None:
     for exc in _BUGS:
         assert translate(table, "memory://x", exc) is None
     assert isinstance(translate(FSSPEC_ERRORS, "gs://b", OSError("HTTP 503")), RemoteError)
+    dns = translate(table, "ftp://nowhere.invalid/x", socket.gaierror(-2, "Name or service not known"))
+    assert dns is not None and "is unreachable" in dns.message  # a network's errno, not a disk's
+    full = translate(table, "file:///srv/x", OSError(errno.ENOSPC, "No space left on device"))
+    assert full is not None and "No space left on device" in full.message and full.hint
 
 
 def test_fsspec_table_names_a_driver_only_once_it_is_loaded() -> None:

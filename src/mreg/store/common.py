@@ -154,6 +154,26 @@ _OS_HINTS = {
 }
 
 
+# errnos of a file system (rather than of a network): a store on a disk, or on a mounted share
+FILE_SYSTEM_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EIO,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.ENOTEMPTY,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+    }
+)
+
+
 def os_error(url: str, exc: Exception) -> MregError:
     """An OSError of the file system under a store: full, read-only, not permitted, an I/O error (exit 6)."""
     assert isinstance(exc, OSError)

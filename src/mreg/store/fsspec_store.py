@@ -20,6 +20,7 @@ from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
     DEFAULT_JOBS,
+    FILE_SYSTEM_ERRNOS,
     ErrorTable,
     MappedReader,
     Translator,
@@ -40,10 +41,10 @@ _ATOMIC_PUT = {"gs", "gcs", "az", "abfs", "abfss", "memory"}
 
 
 def _os_error(url: str, exc: Exception) -> MregError:
-    """An OSError with an errno comes from a file system (file://, a mounted share): full, read-only, …;
-    one without is how fsspec drivers report a remote failure (HTTP errors, dropped connections)."""
+    """An OSError of a file system (file://, a mounted share): full, read-only, not permitted, …; any other
+    is how fsspec drivers report a remote failure (HTTP errors, DNS, dropped connections)."""
     assert isinstance(exc, OSError)
-    return os_error(url, exc) if exc.errno else unreachable(url, exc)
+    return os_error(url, exc) if exc.errno in FILE_SYSTEM_ERRNOS else unreachable(url, exc)
 
 
 # fsspec's contract: drivers raise the OSError family (missing: FileNotFoundError, refused:
