@@ -8,9 +8,72 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, UsageError
+
+if TYPE_CHECKING:  # annotations only (postponed): typing.NotRequired is Python 3.11+
+    from typing_extensions import NotRequired
+
+
+class Artifact(TypedDict):
+    """One stored file of a version: its path under the version, size and sha256 digest."""
+
+    path: str
+    size: int
+    digest: str
+    executable: NotRequired[bool]  # the file had an executable bit at register
+
+
+class Lockfile(TypedDict):
+    path: str
+    digest: str
+
+
+class Environment(TypedDict):
+    python: str
+    platform: str
+    packages: str  # digest of the captured package lock, stored as an object
+    lockfile: NotRequired[Lockfile]
+    image: NotRequired[str]
+
+
+class DataRef(TypedDict):
+    name: str
+    uri: str
+    digest: NotRequired[str]
+    etag: NotRequired[str]
+    version: NotRequired[str]
+    size: NotRequired[int]
+
+
+class Source(TypedDict, total=False):
+    repository: str | None
+    commit: str | None
+    dirty: bool
+
+
+class Manifest(TypedDict):
+    """A version manifest (SPEC §4) as `schemas/manifest.schema.json` validates it: every manifest mreg
+    reads has passed that schema, so these keys and types hold. Immutable once written."""
+
+    schema: str
+    model: str
+    version: int
+    digest: str  # sha256 of the canonical artifact list: the version's identity
+    created_at: str
+    created_by: str
+    artifacts: list[Artifact]
+    environment: Environment
+    message: NotRequired[str | None]
+    source: NotRequired[Source | None]
+    data: NotRequired[list[DataRef]]
+    params: NotRequired[dict[str, Any]]
+    metrics: NotRequired[dict[str, float | int]]
+    parent: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+
 
 MANIFEST_SCHEMA = "mreg/manifest/v1"
 REGISTRY_SCHEMA = "mreg/registry/v1"
@@ -43,7 +106,7 @@ FIELD_ORDER = (
 def artifact_set_digest(artifacts: Iterable[Mapping[str, Any]]) -> str:
     """Identity of a version: sha256 over `digest size path` lines sorted by path."""
     lines = sorted(f"{a['path']}\0{a['size']}\0{a['digest']}" for a in artifacts)
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return of_bytes("\n".join(lines).encode())
 
 
 def yaml_module() -> Any:
@@ -197,7 +260,7 @@ def schema_errors(document: Any, schema_id: str) -> list[str]:
     return errors
 
 
-def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
+def validate_manifest(document: Any, *, where: str) -> Manifest:
     """Schema plus the invariants a schema cannot say: digest, unique paths, name agreement."""
     errors = schema_errors(document, MANIFEST_SCHEMA)
     if not errors:
@@ -218,7 +281,7 @@ def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
             f"{where}: invalid manifest: {errors[0]}"
             + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
         )
-    return dict(document)
+    return cast(Manifest, dict(document))
 
 
 def _file_and_directory(paths: list[str]) -> str | None:
@@ -264,13 +327,15 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
     return f"a {type(value).__name__} value is not plain data"
 
 
-def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
+def parse_manifest(data: bytes, *, where: str) -> Manifest:
     try:
         doc = load_yaml(data, where=where)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
     if isinstance(doc, dict) and known_valid(data, MANIFEST_SCHEMA):
-        return dict(doc)  # these exact bytes passed validate_manifest against this exact schema before
+        return cast(
+            Manifest, dict(doc)
+        )  # these exact bytes passed validate_manifest against this exact schema before
     doc = validate_manifest(doc, where=where)
     remember_valid(data, MANIFEST_SCHEMA)
     return doc

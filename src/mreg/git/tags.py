@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from mreg.digest import DIGEST_RE
 from mreg.git.layout import TAG_NAMESPACE, tag_prefix
 from mreg.git.repo import GitRepo
 from mreg.refs import ALIAS_RE, MODEL_RE
@@ -30,7 +31,7 @@ RECORD_KEYS = (
 )
 SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_DIGEST = DIGEST_RE
 
 
 @dataclass(frozen=True)

@@ -10,35 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, UsageError
 from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, policy_path
 from mreg.refs import check_alias, check_model
+from mreg.results import PolicyChange
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
+    from mreg.context import Context
 
 _OWNER = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._/-]*\Z")
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    model: str
-    changes: tuple[str, ...]
-    files: tuple[str, ...]
-    review: dict[str, Any] | None  # the pull request, when the registry has a remote
-    commit: str | None  # the governed commit, when it was committed directly (no remote)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "changes": list(self.changes),
-            "files": list(self.files),
-            "review": self.review,
-            "commit": self.commit,
-        }
 
 
 def parse_rule(text: str) -> dict[str, Any]:
@@ -58,7 +40,7 @@ def parse_rule(text: str) -> dict[str, Any]:
 
 
 def propose_policy(
-    reg: Registry,
+    ctx: Context,
     model: str,
     *,
     add_owners: Sequence[str] = (),
@@ -86,29 +68,29 @@ def propose_policy(
             "nothing to change",
             hint="give --owner, --remove-owner, --gate, --clear-gate, --protect or --unprotect",
         )
-    reg.require_initialised()
-    if reg.branches.online:
-        reg.branches.fetch(force=True)
-    base = reg.git.rev_parse(ALIASES_REF)
+    ctx.require_initialised()
+    if ctx.branches.online:
+        ctx.branches.fetch(force=True)
+    base = ctx.git.rev_parse(ALIASES_REF)
     if base is None:
         raise UsageError(f"this registry has no {ALIASES_BRANCH} branch", hint="run 'mreg init'")
     said: list[str] = []
     # A proposal for this model that is still open (built on today's governed tip) is added to, not
     # replaced: a second `mreg policy` must not silently drop the first one's changes.
     start, stacked = base, False
-    if reg.branches.online and reg.branches.remote is not None:
+    if ctx.branches.online and ctx.branches.remote is not None:
         holder = f"refs/mreg/proposal/{model}"
-        fetched = reg.git.run(
+        fetched = ctx.git.run(
             "fetch",
             "--quiet",
             "--no-tags",
             "--no-write-fetch-head",
-            reg.branches.remote,
+            ctx.branches.remote,
             f"+refs/heads/mreg/policy/{model}:{holder}",
             check=False,
         )
-        open_tip = reg.git.rev_parse(holder) if fetched.returncode == 0 else None
-        if open_tip and open_tip != base and reg.git.is_ancestor(base, open_tip):
+        open_tip = ctx.git.rev_parse(holder) if fetched.returncode == 0 else None
+        if open_tip and open_tip != base and ctx.git.is_ancestor(base, open_tip):
             start, stacked = open_tip, True
 
     def change_policy(doc: Any) -> None:
@@ -137,7 +119,7 @@ def propose_policy(
                 said.append(f"gates.{alias} + {_rule_text(rule)}")
 
     path = policy_path(model)
-    old = reg.git.read_blob(f"{start}:{path}")
+    old = ctx.git.read_blob(f"{start}:{path}")
     old_text = old.decode("utf-8", "replace") if old is not None else None
     files: dict[str, bytes | None] = {}
     new_policy = policy_text.edit(old_text, change_policy, new={"schema": MODEL_SCHEMA})
@@ -148,7 +130,7 @@ def propose_policy(
     if (old is None or new_policy != old) and said:
         files[path] = new_policy
     if protect or unprotect:
-        config_old = reg.git.read_blob(f"{start}:{CONFIG_PATH}")
+        config_old = ctx.git.read_blob(f"{start}:{CONFIG_PATH}")
 
         def change_config(doc: Any) -> None:
             current = list(doc.get("protected_aliases", ["production"]) or [])
@@ -168,23 +150,23 @@ def propose_policy(
             files[CONFIG_PATH] = new_config
     if not files:
         raise UsageError(f"{ALIASES_BRANCH} already says that: nothing to change")
-    policies = read_policies(reg.git, start)
+    policies = read_policies(ctx.git, start)
     policies[model] = parsed
     owners_blob = render_codeowners(policies)
-    if reg.git.read_blob(f"{start}:{CODEOWNERS_PATH}") != owners_blob:
+    if ctx.git.read_blob(f"{start}:{CODEOWNERS_PATH}") != owners_blob:
         files[CODEOWNERS_PATH] = owners_blob
     if stacked:
         said.append("(added to the open proposal)")
     title = f"policy {model}: " + "; ".join(said)
     message = title + (f"\n\nReason: {reason}" if reason else "")
-    if not reg.branches.online:  # nobody to review: the local governed branch takes it, like --no-review
-        commit, _ = reg.branches.commit(ALIASES_BRANCH, lambda _base: Change(files, message))
+    if not ctx.branches.online:  # nobody to review: the local governed branch takes it, like --no-review
+        commit, _ = ctx.branches.commit(ALIASES_BRANCH, lambda _base: Change(files, message))
         return PolicyChange(model, tuple(said), tuple(sorted(files)), None, commit)
     from mreg.ops.review import propose
 
-    tree = reg.git.write_tree(reg.git.rev_parse(f"{start}^{{tree}}"), files)
-    commit = reg.git.commit_tree(tree, [start], message + "\n")
-    first = reg.git.read_blob(f"{base}:{path}")  # the PR shows everything it changes, stacked or not
+    tree = ctx.git.write_tree(ctx.git.rev_parse(f"{start}^{{tree}}"), files)
+    commit = ctx.git.commit_tree(tree, [start], message + "\n")
+    first = ctx.git.read_blob(f"{base}:{path}")  # the PR shows everything it changes, stacked or not
     body = _body(
         model,
         said,
@@ -193,7 +175,7 @@ def propose_policy(
         first.decode("utf-8", "replace") if first is not None else None,
         new_policy.decode("utf-8", "replace"),
     )
-    review = propose(reg, f"mreg/policy/{model}", commit, title, body)
+    review = propose(ctx, f"mreg/policy/{model}", commit, title, body)
     return PolicyChange(model, tuple(said), tuple(sorted(files)), review, None)
 
 

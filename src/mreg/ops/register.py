@@ -10,14 +10,14 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mreg import capture
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
+from mreg.digest import DIGEST_PATTERN, of_bytes
 from mreg.errors import UsageError
 from mreg.git.branches import Change, Retry
 from mreg.git.layout import REGISTRY_BRANCH, manifest_path
@@ -25,6 +25,7 @@ from mreg.inputs import build_metrics, build_params, mapping_input, metric_mappi
 from mreg.manifest import (
     MANIFEST_SCHEMA,
     MAX_MANIFEST_BYTES,
+    Manifest,
     artifact_set_digest,
     dump_manifest,
     size_problem,
@@ -32,26 +33,12 @@ from mreg.manifest import (
 )
 from mreg.ports import Progress
 from mreg.refs import parse_ref
+from mreg.results import RegisterResult
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry, Version
+    from mreg.context import Context
 
-_DIGEST_LINE = re.compile(rb"^digest: (sha256:[0-9a-f]{64})$", re.M)
-
-
-@dataclass(frozen=True)
-class RegisterResult:
-    model: str
-    version: int
-    digest: str
-    manifest: dict[str, Any]
-    uploaded_bytes: int
-    reused_bytes: int
-    duplicate_of: int | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}"
+_DIGEST_LINE = re.compile(rb"^digest: (" + DIGEST_PATTERN.encode() + rb")$", re.M)
 
 
 def _pairs(value: Sequence[str] | str) -> list[str]:
@@ -139,7 +126,7 @@ def _walk(top: Path) -> list[Path]:
 
 
 def register(
-    reg: Registry,
+    ctx: Context,
     model: str,
     paths: list[Path],
     *,
@@ -179,23 +166,23 @@ def register(
         raise UsageError(f"--lockfile {lockfile}: no such file")
     if image is not None and (not image.strip() or any(c.isspace() for c in image)):
         raise UsageError(f"--image {image!r}: not an image reference")
-    reg.require_initialised()
+    ctx.require_initialised()
     parent_ref = None
     if parent:
-        pv = reg.resolve(parse_ref(parent))
+        pv = ctx.resolve(parse_ref(parent))
         parent_ref = pv.ref
-    ident, stamp = reg.git.identity()
+    ident, stamp = ctx.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
-    data_entries = [_data_ref(name, uri, reg.notify) for name, uri in data_refs]
+    data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in data_refs]
 
-    store = reg.store
-    if reg.is_cache and getattr(store, "is_default", False):
+    store = ctx.store
+    if ctx.is_cache and getattr(store, "is_default", False):
         raise UsageError(
             "this registry has no shared store: a version registered through a --registry cache would keep its bytes "
             "in that cache alone",
             hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
         )
-    stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
+    stat_cache = StatCache(ctx.git.common_dir / "mreg" / "statcache")
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
 
@@ -224,7 +211,7 @@ def register(
     stat_cache.save()
 
     lock_text = capture.package_lock().encode()
-    from mreg.registry import sha256_bytes
+    from mreg.digest import of_bytes as sha256_bytes
 
     environment: dict[str, Any] = {
         "python": capture.python_version(),
@@ -246,7 +233,7 @@ def register(
         "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "created_by": ident,
         "message": message,
-        "source": capture.source_info(reg.git, reg.remote_name),
+        "source": capture.source_info(ctx.git, ctx.remote_name),
         "artifacts": artifacts,
         "environment": environment,
         "data": data_entries,
@@ -258,12 +245,12 @@ def register(
     duplicate: list[int | None] = [None]
 
     def build(base: str | None) -> Change:
-        blobs = reg.version_blobs(model, base) if base else {}
+        blobs = ctx.version_blobs(model, base) if base else {}
         number = max(blobs, default=0) + 1
         path = manifest_path(model, number)
-        if base is not None and reg.git.object_ids([f"{base}:{path}"])[0] is not None:
+        if base is not None and ctx.git.object_ids([f"{base}:{path}"])[0] is not None:
             raise Retry(f"{path} appeared meanwhile")
-        duplicate[0] = _find_same_digest(reg, model, blobs, manifest["digest"])
+        duplicate[0] = _find_same_digest(ctx, model, blobs, manifest["digest"])
         doc = validate_manifest({**manifest, "version": number}, where=f"{REGISTRY_BRANCH}:{path}")
         text = dump_manifest(doc)
         too_big = size_problem(text)
@@ -271,9 +258,9 @@ def register(
             raise UsageError(f"the manifest of {model}@v{number} would be {too_big}", hint=_TOO_BIG_HINT)
         return Change({path: text}, f"register {model} v{number}", doc)
 
-    _, change = reg.branches.commit(REGISTRY_BRANCH, build)
-    if getattr(store, "is_default", False) and reg.git.remote_url(reg.remote_name) is not None:
-        reg.notify(  # the manifest went to every clone; the bytes did not
+    _, change = ctx.branches.commit(REGISTRY_BRANCH, build)
+    if getattr(store, "is_default", False) and ctx.git.remote_url(ctx.remote_name) is not None:
+        ctx.notify(  # the manifest went to every clone; the bytes did not
             f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
             "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
         )
@@ -281,7 +268,10 @@ def register(
     assert isinstance(doc, dict)
     if duplicate[0] is not None and on_duplicate is not None:
         on_duplicate(f"{model}@v{doc['version']} has the same artifacts as {model}@v{duplicate[0]}")
-    return RegisterResult(model, doc["version"], doc["digest"], doc, uploaded, reused, duplicate[0])
+    written = cast(Manifest, doc)  # built and validated above (validate_manifest)
+    return RegisterResult(
+        model, written["version"], written["digest"], written, uploaded, reused, duplicate[0]
+    )
 
 
 _TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register that; params and metrics belong in files of their own"
@@ -307,17 +297,17 @@ def _refuse_an_oversized_manifest(
         )
 
 
-def _find_same_digest(reg: Registry, model: str, oids: dict[int, str], digest: str) -> int | None:
+def _find_same_digest(ctx: Context, model: str, oids: dict[int, str], digest: str) -> int | None:
     """The version whose manifest (version -> blob id) carries `digest`: digests from the clone's
     index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
     if not oids:
         return None
-    index = DigestIndex(reg.git.common_dir / "mreg" / "digests", model)
+    index = DigestIndex(ctx.git.common_dir / "mreg" / "digests", model)
     known = index.load()
     unseen = sorted({oid for oid in oids.values() if oid not in known})
     if unseen:
         found = {}
-        for oid, blob in zip(unseen, reg.git.read_blobs(unseen), strict=True):
+        for oid, blob in zip(unseen, ctx.git.read_blobs(unseen), strict=True):
             m = _DIGEST_LINE.search(blob) if blob is not None else None
             found[oid] = m.group(1).decode() if m else NO_DIGEST
         index.add(found)
@@ -374,7 +364,6 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
 
 
 def _hash_dir(root: Path) -> tuple[str, int]:
-    import hashlib
 
     from mreg.store.hashing import hash_file
 
@@ -384,10 +373,4 @@ def _hash_dir(root: Path) -> tuple[str, int]:
         digest, size = hash_file(f)
         total += size
         lines.append(f"{f.relative_to(root).as_posix()}\0{size}\0{digest}")
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest(), total
-
-
-def version_of(result: RegisterResult) -> Version:
-    from mreg.registry import Version
-
-    return Version(result.model, result.version, result.manifest, "")
+    return of_bytes("\n".join(lines).encode()), total
