@@ -6,7 +6,6 @@ over a Context; ops receive a Context and never a Registry."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mreg.cache.valid import known_valid, parse_manifest, remember_valid
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import Branches
@@ -23,6 +23,7 @@ from mreg.git.layout import (
     CONFIG_PATH,
     REGISTRY_BRANCH,
     REGISTRY_REF,
+    VERSION_FILE,
     manifest_path,
     versions_dir,
 )
@@ -30,10 +31,7 @@ from mreg.git.repo import GitRepo, not_initialised
 from mreg.manifest import (
     REGISTRY_SCHEMA,
     Manifest,
-    known_valid,
     load_yaml,
-    parse_manifest,
-    remember_valid,
     schema_errors,
     size_problem,
 )
@@ -47,7 +45,6 @@ if TYPE_CHECKING:
 DEFAULT_REMOTE = "origin"
 MAX_LOCK_BYTES = 4 * 1024 * 1024  # a lock of 10,000 packages is ~400 KiB
 DEFAULT_PROTECTED = ("production",)
-_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
 
 @dataclass(frozen=True)
@@ -190,7 +187,7 @@ class Context:
         """Each version of the model at `commit` and the blob id of its manifest (one ls-tree)."""
         out = {}
         for entry in self.git.ls_tree(commit, versions_dir(model)):
-            m = _VERSION_FILE.match(entry.name)
+            m = VERSION_FILE.match(entry.name)
             if m and entry.kind == "blob":
                 out[int(m.group(1))] = entry.oid
         return out
@@ -403,11 +400,7 @@ class Context:
         last commit that touched its path. Alias tags point here, never at a later tip."""
         tip = self.registry_commit()
         path = manifest_path(model, version)
-        out = (
-            self.git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path, check=False)
-            .stdout.decode()
-            .strip()
-        )
+        out = self.git.last_commit_touching(tip, path)
         if not out:
             raise NotFoundError(f"model {model!r} has no version v{version}")
         return out

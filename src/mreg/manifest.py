@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
@@ -260,13 +260,39 @@ def schema_errors(document: Any, schema_id: str) -> list[str]:
     return errors
 
 
+def artifact_path_problem(path: str) -> str | None:
+    """Why `path` cannot be an artifact path, or None: the one rule (register records only such paths,
+    validation and `check` refuse others, pull never writes outside its destination because of it).
+    Relative, `/`-separated, normalised (no empty, `.` or `..` part), no drive letter, backslash or
+    NUL, at most 4096 characters (other odd characters are allowed, and escaped wherever shown)."""
+    if not path:
+        return "is empty"
+    if len(path) > 4096:
+        return "is longer than 4096 characters"
+    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
+        return "is absolute"
+    parts = re.split(r"[\\/]", path)
+    if ".." in parts:
+        return "escapes its directory with '..'"
+    if "\\" in path:
+        return "contains a backslash"
+    if "\x00" in path:
+        return "contains a NUL byte"
+    if "" in parts or "." in parts:
+        return "is not a normalised relative path"
+    return None
+
+
 def validate_manifest(document: Any, *, where: str) -> Manifest:
     """Schema plus the invariants a schema cannot say: digest, unique paths, name agreement."""
     errors = schema_errors(document, MANIFEST_SCHEMA)
     if not errors:
         paths = [a["path"] for a in document["artifacts"]]
         clash = _file_and_directory(paths)
-        if len(set(paths)) != len(paths):
+        bad = next(((p, why) for p in paths if (why := artifact_path_problem(p))), None)
+        if bad:
+            errors.append(f"artifacts: path {bad[0]!r} {bad[1]}")
+        elif len(set(paths)) != len(paths):
             errors.append("artifacts: duplicate path")
         elif clash:
             errors.append(f"artifacts: {clash!r} is both a file and a directory")
@@ -328,41 +354,9 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
 
 
 def parse_manifest(data: bytes, *, where: str) -> Manifest:
+    """Parse and validate a manifest's bytes (no memo: `mreg.cache.valid.parse_manifest` remembers passes)."""
     try:
         doc = load_yaml(data, where=where)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
-    if isinstance(doc, dict) and known_valid(data, MANIFEST_SCHEMA):
-        return cast(
-            Manifest, dict(doc)
-        )  # these exact bytes passed validate_manifest against this exact schema before
-    doc = validate_manifest(doc, where=where)
-    remember_valid(data, MANIFEST_SCHEMA)
-    return doc
-
-
-def known_valid(data: bytes, schema_id: str) -> bool:
-    """These exact bytes passed validation against this exact schema (and mreg version) before."""
-    from mreg.cache import valid
-
-    return valid.known(_validation_key(data, schema_id))
-
-
-def remember_valid(data: bytes, schema_id: str) -> None:
-    from mreg.cache import valid
-
-    valid.remember(_validation_key(data, schema_id))
-
-
-@cache
-def _schema_fingerprint(schema_id: str) -> bytes:
-    from mreg import __version__
-
-    return hashlib.sha256(f"{__version__}\0{schema_text(schema_id)}".encode()).digest()
-
-
-def _validation_key(data: bytes, schema_id: str) -> str:
-    """Validation is a pure function of (bytes, schema, mreg version), so a passing result is
-    remembered: reading a known manifest or policy then needs no jsonschema import (~40-50 ms, a
-    third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
-    return hashlib.sha256(_schema_fingerprint(schema_id) + b"\0" + data).hexdigest()
+    return validate_manifest(doc, where=where)

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mreg.gates import Verdict, passed
+from mreg.errors import IntegrityError
+from mreg.gates import Verdict, markdown_table, passed
 from mreg.manifest import Manifest
 
 ALIASES_BRANCH = "mreg/aliases"  # the governed branch (mreg.git.layout owns the name; this is for messages)
@@ -233,6 +234,18 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.missing and not self.corrupt
 
+    def error(self) -> IntegrityError | None:
+        """The exit-5 error a failed verification is (None when it passed): the count and the first object."""
+        if self.ok:
+            return None
+        first = (self.corrupt or self.missing)[0]
+        kind = "corrupt" if self.corrupt else "missing"
+        total = len(self.corrupt) + len(self.missing)
+        return IntegrityError(
+            f"{total} object(s) missing or corrupt in the store; first: {first['digest']} ({kind}) used by "
+            f"{first['used_by'][0]} on mreg/registry"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -364,6 +377,11 @@ class GateReport:
             "rules": self.rules,
             "verdicts": [v.as_dict() for v in self.verdicts],
         }
+
+    def markdown(self) -> str:
+        """A section for a CI step summary or a pull request: the title, the status, a table of verdicts."""
+        status = "passed" if self.ok else "FAILED"
+        return f"### mreg gate: {self.title}: {status}\n\n{markdown_table(list(self.verdicts))}"
 
 
 @dataclass(frozen=True)

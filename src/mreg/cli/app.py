@@ -400,26 +400,17 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-hash the stored objects the manifests reference."""
-    from mreg.ops.maintain import corrupt_error
-
     result = _open(repo, registry=registry, offline=offline).verify(ref, repair=repair, at=_at(at))
     for digest in result.repaired:
         _warn(f"deleted corrupt object {digest}: register the files that use it again to store them anew")
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
+    err = result.error()
     if as_json:
-        payload: dict[str, Any] = {
-            "ok": result.ok,
-            "checked": result.checked,
-            "bytes": result.bytes,
-            "missing": result.missing,
-            "corrupt": result.corrupt,
-            "invalid_manifests": result.invalid,
-        }
-        if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
+        payload = result.to_json()
+        if err is not None:  # one JSON document on stdout, the error in it; the message still goes to stderr
             from mreg.cli._report import report
 
-            err = corrupt_error(result)
             payload["error"] = {"code": err.code, "message": err.message, "hint": err.hint}
             emit_json(payload)
             report(err, as_json=False)
@@ -431,8 +422,8 @@ def verify(
         for item in result.corrupt:
             echo(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
         echo(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
-    if not result.ok:
-        raise corrupt_error(result)
+    if err is not None:
+        raise err
 
 
 @app.command()

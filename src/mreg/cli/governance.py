@@ -141,7 +141,6 @@ def gate(
     """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
     from mreg.errors import CheckFailedError, UsageError
     from mreg.integrations import github_actions as ci
-    from mreg.ops.gate import report_markdown
 
     reg = _open(repo, registry=registry, offline=offline)
     if changed:
@@ -168,7 +167,8 @@ def gate(
                             f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()
                         )
                     )
-        ci.write_summary(report_markdown(reports))
+        summary = "\n".join(r.markdown() for r in reports)
+        ci.write_summary(summary or "### mreg gate\n\nno alias changes\n")
     if failed:
         names = ", ".join(r.label or f"{r.model}@{r.alias}" for r in failed)
         raise CheckFailedError(f"gate failed for {names}")

@@ -349,6 +349,43 @@ class GitRepo:
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run("merge-base", a, b, check=False)
+        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+
+    def verify_tag(self, tag: str) -> bool:
+        """Whether git's own configured verifier (gpg, or gpg.format=ssh) accepts the tag's signature."""
+        return self.run("verify-tag", "--end-of-options", tag, check=False).returncode == 0
+
+    def changed_paths(self, old: str, new: str, under: str) -> list[tuple[str, str]]:
+        """(status letter, path) of every file under `under` that differs from `old` to `new` (no renames)."""
+        out = self.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", old, new, "--", under).stdout
+        fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
+        return list(zip(fields[0::2], fields[1::2], strict=False))
+
+    def first_parent_log(self, rev: str, path: str) -> list[tuple[str, list[str]]]:
+        """(commit, parents) of each first-parent commit of `rev` that touched `path`, newest first."""
+        out = self.run(
+            "log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False
+        ).stdout.decode()
+        return [(parts[0], parts[1:]) for parts in (line.split() for line in out.splitlines()) if parts]
+
+    def last_commit_touching(self, rev: str, path: str) -> str | None:
+        """The newest commit of `rev`'s history that changed `path`."""
+        out = self.run("log", "-1", "--format=%H", "--end-of-options", rev, "--", path, check=False).stdout
+        return out.decode().strip() or None
+
+    def remote_has_branch(self, remote: str, branch: str) -> bool:
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout
+        return bool(out.strip())
+
+    def fetch_refspec(self, remote: str, refspec: str) -> bool:
+        """Fetch one refspec quietly (no tags, no FETCH_HEAD); whether it succeeded."""
+        proc = self.run(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, refspec, check=False
+        )
+        return proc.returncode == 0
+
     # -- writing -----------------------------------------------------------------------------------
     def write_blob(self, data: bytes) -> str:
         return self.out("hash-object", "-w", "--stdin", input=data)

@@ -88,16 +88,19 @@ def from_unix(stamp: int) -> datetime:
         return datetime.fromtimestamp(0, timezone.utc)
 
 
-def format_record(record: dict[str, Any]) -> str:
-    event, model, alias, version = record["event"], record["model"], record["alias"], record["version"]
+def subject(event: str, model: str, alias: str, version: int | None) -> str:
+    """The one line that names an alias move: a tag's subject, a proposal's commit and PR title."""
     if event == "demote":
-        subject = f"demote {model} {alias}"
-    elif event == "rollback":
-        subject = f"rollback {model} {alias} to v{version}"
-    else:
-        subject = f"promote {model} v{version} to {alias}"
+        return f"demote {model} {alias}"
+    if event == "rollback":
+        return f"rollback {model} {alias} to v{version}"
+    return f"promote {model} v{version} to {alias}"
+
+
+def format_record(record: dict[str, Any]) -> str:
+    subject_line = subject(record["event"], record["model"], record["alias"], record["version"])
     body = "\n".join(f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS)
-    return f"{subject}\n\n{body}\n"
+    return f"{subject_line}\n\n{body}\n"
 
 
 def parse_record(body: str) -> dict[str, Any]:

@@ -44,6 +44,6 @@ jobs:
 
 def apply_workflow() -> str:
     """The workflow, installing exactly the mreg that wrote it (a pinned version, like the pinned actions)."""
-    from mreg import __version__
+    from mreg._version import __version__
 
     return APPLY_WORKFLOW.replace("__MREG_VERSION__", __version__)

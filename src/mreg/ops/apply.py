@@ -120,15 +120,7 @@ def change_commit(ctx: Context, governed: str, p: Pending) -> tuple[str | None, 
 
 
 def _first_parent(ctx: Context, rev: str, path: str) -> list[tuple[str, list[str]]]:
-    out = ctx.git.run(
-        "log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False
-    ).stdout.decode()
-    rows = []
-    for line in out.splitlines():
-        parts = line.split()
-        if parts:
-            rows.append((parts[0], parts[1:]))
-    return rows
+    return ctx.git.first_parent_log(rev, path)
 
 
 def _asked(ctx: Context, rev: str, p: Pending) -> object:

@@ -27,6 +27,7 @@ from mreg.manifest import (
     MODEL_SCHEMA,
     REGISTRY_SCHEMA,
     _file_and_directory,
+    artifact_path_problem,
     artifact_set_digest,
     check_yaml_shape,
     json_problem,
@@ -162,7 +163,7 @@ def _manifest_problems(
             p = a.get("path") if isinstance(a, dict) else None
             if not isinstance(p, str):
                 continue
-            reason = _bad_path(p)
+            reason = artifact_path_problem(p)
             if reason:
                 add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
                 precise += 1
@@ -200,21 +201,6 @@ def _manifest_problems(
     return doc
 
 
-def _bad_path(p: str) -> str | None:
-    if p.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", p):
-        return "is absolute"
-    parts = re.split(r"[\\/]", p)
-    if ".." in parts:
-        return "escapes its directory with '..'"
-    if "\\" in p:
-        return "contains a backslash"
-    if "\x00" in p:
-        return "contains a NUL byte"
-    if "" in parts or "." in parts:
-        return "is not a normalised relative path"
-    return None
-
-
 def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> None:
     base_sha = ctx.git.rev_parse(f"{base}^{{commit}}")
     if base_sha is None:
@@ -226,11 +212,7 @@ def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> No
             f"history was rewritten: {base} ({base_sha[:12]}) is no longer an ancestor of the tip",
         )
         return
-    out = ctx.git.run(
-        "diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models"
-    ).stdout
-    fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
-    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+    for status, path in ctx.git.changed_paths(base_sha, tip, "models"):
         if _MANIFEST_PATH.match(path) and status != "A":
             verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
             result.add(

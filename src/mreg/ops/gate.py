@@ -72,8 +72,7 @@ def gate_changed(ctx: Context, base: str, head: str) -> list[GateReport]:
     ctx.require_initialised()
     base_sha = _commit(ctx, base, "--base")
     head_sha = _commit(ctx, head, "--head")
-    proc = ctx.git.run("merge-base", base_sha, head_sha, check=False)
-    fork = proc.stdout.decode().strip() if proc.returncode == 0 else None
+    fork = ctx.git.merge_base(base_sha, head_sha)
     if not fork:
         raise UsageError(f"{base} and {head} share no history: is {head} a commit of {ALIASES_BRANCH}?")
     before = desired_aliases(read_policies(ctx.git, fork))
@@ -154,11 +153,3 @@ def _commit(ctx: Context, rev: str, flag: str) -> str:
             hint="fetch it first, e.g. git fetch origin mreg/aliases",
         )
     return sha
-
-
-def report_markdown(reports: list[GateReport]) -> str:
-    parts = []
-    for r in reports:
-        status = "passed" if r.ok else "FAILED"
-        parts.append(f"### mreg gate: {r.title}: {status}\n\n{gates.markdown_table(r.verdicts)}")
-    return "\n".join(parts) if parts else "### mreg gate\n\nno alias changes\n"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mreg.git import tags as alias_tags
-from mreg.git.layout import versions_dir
+from mreg.git.history import registrations
+from mreg.git.layout import VERSION_FILE, versions_dir
 from mreg.refs import MODEL_RE
 from mreg.results import Diff, LogEntry, ModelSummary
-
-_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,7 +27,7 @@ def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
     versions: dict[str, list[int]] = {}
     for path in ctx.git.ls_files(commit, "models"):
         parts = path.split("/")
-        m = _VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
+        m = VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
         if m and MODEL_RE.match(parts[1]):
             versions.setdefault(parts[1], []).append(int(m.group(1)))
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
@@ -201,7 +199,7 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
     tip = ctx.registry_commit()
     entries: list[dict[str, Any]] = []
     if alias is None:
-        registered = _registrations(ctx, tip, model)
+        registered = registrations(ctx.git, tip, versions_dir(model))
         manifests = manifests_quietly(ctx, model, [n for _, _, _, n in registered], tip)
         for sha, stamp, who, number in registered:
             m: Mapping[str, Any] = manifests.get(number) or {}
@@ -294,45 +292,6 @@ def _keep_each_alias_in_seq_order(entries: list[dict[str, Any]]) -> None:
             entries[i] = d
 
 
-def _registrations(ctx: Context, tip: str, model: str) -> list[tuple[str, int, str, int]]:
-    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
-    from mreg.git.history import IDENT_FORMAT, tidy_ident
-
-    proc = ctx.git.run(
-        "log",
-        "-z",
-        "--diff-filter=A",
-        "--name-only",
-        "--no-renames",
-        f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
-        "--end-of-options",
-        tip,
-        "--",
-        versions_dir(model),
-        check=False,
-    )
-    out = []
-    number_re = re.compile(r"^" + re.escape(versions_dir(model)) + r"/([1-9][0-9]{0,8})\.yaml\Z")
-    tokens = proc.stdout.split(b"\0")
-    i, sha, stamp, who = 0, "", 0, ""
-    while i < len(tokens):
-        tok = tokens[i].lstrip(b"\n")
-        i += 1
-        if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
-            parts = tok[1:].decode("ascii", "replace").split()
-            who = (
-                tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
-            )  # git pads to 120
-            i += 1
-            ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
-            sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
-            continue
-        m = number_re.match(tok.decode("utf-8", "replace"))
-        if m and sha:
-            out.append((sha, stamp, who, int(m.group(1))))
-    return out
-
-
 def _signature_status(ctx: Context, event: alias_tags.AliasEvent) -> str:
     """'none' for an unsigned tag; else whether it verifies: against `signers` in mreg.yaml when the
     registry lists them (SPEC §3a.4), otherwise with git's own configured verifier."""
@@ -342,8 +301,7 @@ def _signature_status(ctx: Context, event: alias_tags.AliasEvent) -> str:
         from mreg.backing import signature_ok
 
         return "good" if signature_ok(ctx.git, event, ctx.config.signers) else "bad"
-    proc = ctx.git.run("verify-tag", event.tag, check=False)
-    return "good" if proc.returncode == 0 else "bad"
+    return "good" if ctx.git.verify_tag(event.tag) else "bad"
 
 
 def _iso(stamp: int) -> str:

@@ -83,40 +83,11 @@ def referenced_objects(
 def _every_manifest(ctx: Context) -> list[tuple[str, bytes]]:
     """(where, bytes) of each distinct manifest blob in the registry's history and at alias tags."""
     from mreg.git import tags as alias_tags
-    from mreg.git.history import is_record_path
+    from mreg.git.history import record_blobs_ever
     from mreg.git.layout import manifest_path
 
     tip = ctx.registry_commit()
-    raw = ctx.git.run(
-        "log",
-        "-z",
-        "--raw",
-        "--root",
-        "--no-renames",
-        "--no-abbrev",
-        "--format=",
-        "--end-of-options",
-        tip,
-        "--",
-        "models",
-        check=False,
-    ).stdout
-    blobs: dict[str, str] = {}
-    tokens = raw.split(b"\0")
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].lstrip(b"\n")
-        i += 1
-        if not tok.startswith(b":"):
-            continue
-        path = tokens[i] if i < len(tokens) else b""
-        i += 1
-        meta = tok[1:].split(b" ")
-        if len(meta) != 5 or not is_record_path(path):
-            continue
-        for oid, mode in ((meta[2], meta[0]), (meta[3], meta[1])):
-            if mode == b"100644" and oid.strip(b"0"):
-                blobs.setdefault(oid.decode("ascii"), f"{REGISTRY_BRANCH}:{path.decode('utf-8', 'replace')}")
+    blobs = {oid: f"{REGISTRY_BRANCH}:{path}" for oid, path in record_blobs_ever(ctx.git, tip).items()}
     events = [e for e in alias_tags.read_events(ctx.git, None) if e.version is not None]
     ids = ctx.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
     for e, tag_oid in zip(events, ids, strict=True):
@@ -303,16 +274,6 @@ def _refuse_if_pins_are_missing(ctx: Context) -> None:
 def _fresh_references(ctx: Context) -> set[str]:
     """The references at the registry branch's current tip (bypassing any per-process memo)."""
     return set(referenced_objects(ctx))
-
-
-def corrupt_error(result: VerifyReport) -> IntegrityError:
-    first = (result.corrupt or result.missing)[0]
-    kind = "corrupt" if result.corrupt else "missing"
-    total = len(result.corrupt) + len(result.missing)
-    return IntegrityError(
-        f"{total} object(s) missing or corrupt in the store; first: {first['digest']} ({kind}) used by {first['used_by'][0]}"
-        f" on {REGISTRY_BRANCH}"
-    )
 
 
 @dataclass

@@ -80,16 +80,8 @@ def propose_policy(
     start, stacked = base, False
     if ctx.branches.online and ctx.branches.remote is not None:
         holder = f"refs/mreg/proposal/{model}"
-        fetched = ctx.git.run(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            ctx.branches.remote,
-            f"+refs/heads/mreg/policy/{model}:{holder}",
-            check=False,
-        )
-        open_tip = ctx.git.rev_parse(holder) if fetched.returncode == 0 else None
+        fetched = ctx.git.fetch_refspec(ctx.branches.remote, f"+refs/heads/mreg/policy/{model}:{holder}")
+        open_tip = ctx.git.rev_parse(holder) if fetched else None
         if open_tip and open_tip != base and ctx.git.is_ancestor(base, open_tip):
             start, stacked = open_tip, True
 

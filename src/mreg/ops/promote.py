@@ -78,7 +78,8 @@ def pin_directly(
     pins the new value, so the tag that follows is backed and the branch says who did it and why."""
     from mreg.git.branches import Change
     from mreg.git.layout import ALIASES_BRANCH, policy_path
-    from mreg.ops.review import pin_in_text, subject
+    from mreg.git.tags import subject
+    from mreg.ops.review import pin_in_text
     from mreg.policy import Pin
 
     pin = (

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from mreg.cache.objects import ObjectCache
 from mreg.errors import IntegrityError, UsageError
+from mreg.manifest import artifact_path_problem
 from mreg.ports import ObjectStore, Progress
 from mreg.results import PullResult
 from mreg.store.hashing import copy_hashing
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 
 def safe_target(dest: Path, rel: str) -> Path:
     """A manifest is data from a pull request: its paths must stay inside the destination."""
-    parts = rel.split("/")
-    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    if artifact_path_problem(rel):
         raise IntegrityError(f"artifact path {rel!r} would leave the destination")
+    parts = rel.split("/")
     target = dest.joinpath(*parts)
     root = dest.resolve()
     if not target.parent.resolve().is_relative_to(

@@ -26,6 +26,7 @@ from mreg.manifest import (
     MANIFEST_SCHEMA,
     MAX_MANIFEST_BYTES,
     Manifest,
+    artifact_path_problem,
     artifact_set_digest,
     dump_manifest,
     size_problem,
@@ -80,8 +81,9 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
     for rel, f in found.items():
         if not os.access(f, os.R_OK):
             raise UsageError(f"{f}: permission denied")
-        if "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
-            raise UsageError(f"{f}: its path {rel!r} cannot be recorded")
+        why = artifact_path_problem(rel)
+        if why:
+            raise UsageError(f"{f}: its path {rel!r} cannot be recorded: it {why}")
     return sorted(found.items())
 
 
@@ -336,30 +338,15 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
 
     if strip_credentials(uri) != uri:
         raise UsageError(f"--data {name}: the URI contains credentials; remove them")
-    try:
-        import fsspec
+    from mreg.store.fingerprint import remote_fingerprint
 
-        fs, path = fsspec.core.url_to_fs(uri)
-        info = fs.info(path)
-    except Exception as exc:  # unknown scheme, no driver, no access: the reference is still worth recording
-        from mreg.store.fsspec_store import scrub
-
-        why = (str(exc).splitlines() or [""])[0][:200]
+    found, why = remote_fingerprint(uri)
+    if why is not None:
         warn(
             f"--data {name}: recorded the URI only; its etag, version and size could not be read "
-            f"({type(exc).__name__}{': ' + scrub(why) if why else ''}), so a change to the data will not show"
+            f"({why}), so a change to the data will not show"
         )
-        return ref
-    for key in ("ETag", "etag", "md5Hash"):
-        if info.get(key):
-            ref["etag"] = str(info[key]).strip('"')
-            break
-    for key in ("VersionId", "generation", "version_id"):
-        if info.get(key):
-            ref["version"] = str(info[key])
-            break
-    if isinstance(info.get("size"), int):
-        ref["size"] = info["size"]
+    ref.update(found)
     return ref
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.git import tags as alias_tags
 from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
+from mreg.git.tags import subject
 from mreg.ops.inspect import diff
 from mreg.policy import Pin, pins_of, read_policies, render_codeowners
 from mreg.refs import Ref
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
 
 def review_branch(model: str, alias: str, version: int | None) -> str:
     return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
-
-
-def subject(event: str, model: str, alias: str, version: int | None) -> str:
-    if event == "demote":
-        return f"demote {model} {alias}"
-    if event == "rollback":
-        return f"rollback {model} {alias} to v{version}"
-    return f"promote {model} v{version} to {alias}"
 
 
 def request_review(
@@ -116,9 +109,7 @@ def propose(ctx: Context, branch: str, commit: str, title: str, body: str) -> Re
     existing = None
     if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
-    had_branch = bool(
-        ctx.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip()
-    )
+    had_branch = ctx.git.remote_has_branch(remote, branch)
     pushed = ctx.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
     if not pushed.ok:
         raise RemoteError(
