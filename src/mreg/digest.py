@@ -21,10 +21,6 @@ def of_hash(h: Any) -> str:
     return PREFIX + str(h.hexdigest())
 
 
-def of_hex(hexdigest: str) -> str:
-    return PREFIX + hexdigest
-
-
 def of_bytes(data: bytes) -> str:
     return PREFIX + hashlib.sha256(data).hexdigest()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from pathlib import Path
 
 from mreg.cache import cache_root
 from mreg.errors import NotFoundError, UsageError
@@ -37,11 +36,3 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
     if recorded != url:  # this process alone talks to the real URL: through git's environment, not a file
         git.with_config(f"url.{url}.insteadOf", recorded)
     return git
-
-
-def cache_dir_for(url: str) -> Path:
-    return (
-        cache_root()
-        / "registries"
-        / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")
-    )

@@ -56,7 +56,7 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         raise UsageError("register needs at least one PATH")
     found: dict[str, Path] = {}
 
-    def add(rel: str, f: Path, origin: Path) -> None:
+    def add(rel: str, f: Path) -> None:
         if rel in found:
             raise UsageError(f"artifact path {rel!r} is given twice ({found[rel]} and {f})")
         found[rel] = f
@@ -69,13 +69,13 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         except PermissionError:
             raise UsageError(f"{p}: permission denied") from None
         if stat.S_ISREG(st.st_mode):
-            add(p.name, p, p)
+            add(p.name, p)
         elif stat.S_ISDIR(st.st_mode):
             files = _walk(p)
             if not files:
                 raise UsageError(f"{p}: directory holds no files")
             for f in sorted(files):
-                add(f.relative_to(p).as_posix(), f, p)
+                add(f.relative_to(p).as_posix(), f)
         else:
             raise UsageError(f"{p}: not a regular file or directory")
     for rel, f in found.items():
