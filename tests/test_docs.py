@@ -80,6 +80,22 @@ def test_the_cli_reference_lists_every_command_with_its_options(site: Path) -> N
     assert "models/<model>.yaml" in text  # help text is escaped, not swallowed as HTML
 
 
+def test_help_text_is_rendered_as_plain_text() -> None:
+    import importlib.util
+
+    import markdown
+
+    spec = importlib.util.spec_from_file_location("mreg_docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    hostile = "<script>x</script> *em* _u_ [a](http://x) `c` | p # h \\ b &amp; 1. l - i > q {#id} !["
+    rendered = markdown.markdown(hooks.md_text(hostile), extensions=["toc", "tables", "attr_list"])
+    assert "<script>" not in rendered and "<em>" not in rendered and "<a " not in rendered
+    assert html.unescape(re.sub(r"<[^>]+>", "", rendered)) == hostile
+    assert hooks.fence("a ``` b").startswith("````")
+
+
 def test_the_api_page_is_generated_from_docstrings(site: Path) -> None:
     page = (site / "reference" / "api" / "index.html").read_text()
     for obj in ("mreg.Registry", "mreg.Version", "mreg.Registry.register", "mreg.errors.MregError"):
