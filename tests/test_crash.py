@@ -11,7 +11,7 @@ kill_delay), then checks the registry as a user would find it:
 - running the same command again completes it, and versions (and tag seqs) stay gapless.
 
 A seeded random.Random makes every delay reproducible; the figures are printed (pytest -s) and
-recorded in the README (Security and reliability). Environment knob: MREG_CRASH_SEED.
+recorded in docs/security.md. Environment knob: MREG_CRASH_SEED.
 """
 
 from __future__ import annotations
