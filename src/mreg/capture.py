@@ -97,6 +97,5 @@ def source_info(git: GitRepo, remote: str) -> dict[str, object] | None:
     url = git.remote_url(remote)
     dirty = False
     if head is not None:
-        proc = git.run("status", "--porcelain", "--untracked-files=no", check=False)
-        dirty = bool(proc.stdout.strip())
+        dirty = git.has_uncommitted_changes()
     return {"repository": strip_credentials(url) if url else None, "commit": head, "dirty": dirty}

@@ -161,14 +161,13 @@ class Registry:
         `NAME=URI` strings. Registering bytes identical to an existing version returns that version
         (`duplicate_of`) and writes nothing.
         """
-        from mreg.ops.register import register
+        from mreg.ops.register import RegisterRequest, register
 
         if isinstance(data, Mapping):
             data = [f"{k}={v}" for k, v in data.items()]
         elif isinstance(data, str):
             data = [data]
-        return register(
-            self._ctx,
+        request = RegisterRequest(
             check_model(model),
             [Path(p) for p in paths],
             params=params,
@@ -180,12 +179,10 @@ class Registry:
             image=image,
             parent=parent,
             message=message,
-            labels=dict(labels) if labels else None,
-            progress=progress,
-            on_duplicate=on_duplicate,
-            jobs=jobs,
+            labels=labels,
             allow_secret_like=allow_secret_like,
         )
+        return register(self._ctx, request, progress=progress, on_duplicate=on_duplicate, jobs=jobs)
 
     def pull(
         self,

@@ -363,10 +363,21 @@ class GitRepo:
         fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
         return list(zip(fields[0::2], fields[1::2], strict=False))
 
-    def first_parent_log(self, rev: str, path: str) -> list[tuple[str, list[str]]]:
+    def first_parent_log(
+        self, rev: str, path: str, *, limit: int | None = None
+    ) -> list[tuple[str, list[str]]]:
         """(commit, parents) of each first-parent commit of `rev` that touched `path`, newest first."""
+        bound = [f"-{limit}"] if limit is not None else []
         out = self.run(
-            "log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False
+            "log",
+            "--first-parent",
+            *bound,
+            "--format=%H %P",
+            "--end-of-options",
+            rev,
+            "--",
+            path,
+            check=False,
         ).stdout.decode()
         return [(parts[0], parts[1:]) for parts in (line.split() for line in out.splitlines()) if parts]
 
@@ -374,6 +385,49 @@ class GitRepo:
         """The newest commit of `rev`'s history that changed `path`."""
         out = self.run("log", "-1", "--format=%H", "--end-of-options", rev, "--", path, check=False).stdout
         return out.decode().strip() or None
+
+    def commit_message(self, rev: str) -> str:
+        return self.out("log", "-1", "--format=%B", "--end-of-options", rev)
+
+    def rev_list(self, rev: str) -> set[str]:
+        """Every commit reachable from `rev`."""
+        return set(self.out("rev-list", "--end-of-options", rev).split())
+
+    def has_uncommitted_changes(self) -> bool:
+        """Tracked files differ from HEAD (untracked files do not count)."""
+        return bool(self.run("status", "--porcelain", "--untracked-files=no", check=False).stdout.strip())
+
+    def verify_tag_with(self, tag: str, *, allowed_signers_file: str) -> tuple[bool, str]:
+        """Verify a tag's signature with `--raw` status output, SSH keys limited to `allowed_signers_file`:
+        (git accepted it, the status text to read PGP fingerprints from)."""
+        proc = self.run(
+            "-c",
+            f"gpg.ssh.allowedSignersFile={allowed_signers_file}",
+            "verify-tag",
+            "--raw",
+            "--",
+            tag,
+            check=False,
+        )
+        return proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+
+    def set_remote(self, name: str, url: str) -> None:
+        """Add remote `name` at `url`, or point the existing one there."""
+        current = self.remote_url(name)
+        if current is None:
+            self.run("remote", "add", "--", name, url)
+        elif current != url:
+            self.run("remote", "set-url", "--", name, url)
+
+    @classmethod
+    def init_bare(cls, path: Path) -> GitRepo:
+        try:
+            proc = subprocess.run(["git", "init", "--quiet", "--bare", str(path)], capture_output=True)
+        except FileNotFoundError:
+            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        if proc.returncode != 0:
+            raise UsageError(f"cannot create a git repository at {path}: {_first_line(proc.stderr)}")
+        return cls(path, None)
 
     def remote_has_branch(self, remote: str, branch: str) -> bool:
         out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout

@@ -113,7 +113,7 @@ def change_commit(ctx: Context, governed: str, p: Pending) -> tuple[str | None, 
     for sha, parents in _first_parent(ctx, governed, path)[:MAX_HISTORY]:
         if _asked(ctx, sha, p) == p.version and (not parents or _asked(ctx, parents[0], p) != p.version):
             proposal = parents[1] if len(parents) > 1 else sha
-            body = ctx.git.out("log", "-1", "--format=%B", proposal)
+            body = ctx.git.commit_message(proposal)
             m = _REASON.search(body)
             return sha, m.group(1).strip() if m else None
     return None, None

@@ -323,7 +323,7 @@ def _check_tags(ctx: Context, tip: str, result: _Findings) -> None:
     events = _all_events(ctx)
     result.tags = len(events)
     with_version = [e for e in events if e.version is not None]
-    history = set(ctx.git.out("rev-list", tip).split())
+    history = ctx.git.rev_list(tip)
     blobs = ctx.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
     here = ctx.git.object_ids([f"{tip}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
     there = ctx.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])

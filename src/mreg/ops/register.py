@@ -10,6 +10,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -32,7 +33,7 @@ from mreg.manifest import (
     size_problem,
     validate_manifest,
 )
-from mreg.ports import Progress
+from mreg.ports import ObjectStore, Progress
 from mreg.refs import parse_ref
 from mreg.results import RegisterResult
 
@@ -127,56 +128,54 @@ def _walk(top: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class RegisterRequest:
+    """What a user asked to register, as given: `params`/`metrics` as mappings or `K=V` strings (a
+    lone string is one pair), files of them, `data` as `NAME=URI` strings."""
+
+    model: str
+    paths: Sequence[Path]
+    params: Sequence[str] | Mapping[str, Any] = ()
+    params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    metrics: Sequence[str] | Mapping[str, float | int] = ()
+    metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    data: Sequence[str] = ()
+    lockfile: str | None = None
+    image: str | None = None
+    parent: str | None = None
+    message: str | None = None
+    labels: Mapping[str, str] | None = None
+    allow_secret_like: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request with every input checked, before a single byte is stored."""
+
+    files: list[tuple[str, Path]]
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    data_refs: list[tuple[str, str]]
+    lock_path: Path | None
+
+
 def register(
     ctx: Context,
-    model: str,
-    paths: list[Path],
+    request: RegisterRequest,
     *,
-    params: Sequence[str] | Mapping[str, Any] = (),
-    params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
-    metrics: Sequence[str] | Mapping[str, float | int] = (),
-    metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
-    data: Sequence[str] = (),
-    lockfile: str | None = None,
-    image: str | None = None,
-    parent: str | None = None,
-    message: str | None = None,
-    labels: dict[str, str] | None = None,
     progress: Callable[[str, int], Progress | None] | None = None,
     on_duplicate: Callable[[str], None] | None = None,
     jobs: int | None = None,
-    allow_secret_like: Sequence[str] = (),
 ) -> RegisterResult:
-    # Everything the user typed is checked before a single byte is stored. From Python, params and
-    # metrics may be mappings (`metrics={"auc": 0.93}`) as well as K=V strings; a lone string is one pair.
-    param_values = build_params(_files(params_files), [] if isinstance(params, Mapping) else _pairs(params))
-    if isinstance(params, Mapping):
-        param_values.update(mapping_input(params, flag="params"))
-    from mreg.secrets import check_params
-
-    check_params(param_values, allow_secret_like)  # a credential must never reach a pushed manifest
-    metric_values = build_metrics(
-        _files(metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics)
-    )
-    if isinstance(metrics, Mapping):
-        metric_values.update(metric_mapping(metrics))
-    data_refs = parse_data_refs(data)
-    files = collect_files(paths)
-    _refuse_an_oversized_manifest(files, param_values, metric_values, message)
-    lock_path = Path(lockfile) if lockfile else None
-    if lock_path is not None and not lock_path.is_file():
-        raise UsageError(f"--lockfile {lockfile}: no such file")
-    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
-        raise UsageError(f"--image {image!r}: not an image reference")
+    """Check everything, store the files (and the environment lock), then commit the next manifest
+    with compare-and-swap: a concurrent registration from another clone makes this one retry."""
+    model = request.model
+    checked = _check(request)
     ctx.require_initialised()
-    parent_ref = None
-    if parent:
-        pv = ctx.resolve(parse_ref(parent))
-        parent_ref = pv.ref
+    parent_ref = ctx.resolve(parse_ref(request.parent)).ref if request.parent else None
     ident, stamp = ctx.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
-    data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in data_refs]
-
+    data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
     store = ctx.store
     if ctx.is_cache and getattr(store, "is_default", False):
         raise UsageError(
@@ -184,6 +183,74 @@ def register(
             "in that cache alone",
             hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
         )
+    artifacts, uploaded, reused = _store_files(ctx, store, checked.files, progress, jobs)
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "model": model,
+        "version": 0,
+        "digest": artifact_set_digest(artifacts),
+        "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_by": ident,
+        "message": request.message,
+        "source": capture.source_info(ctx.git, ctx.remote_name),
+        "artifacts": artifacts,
+        "environment": _environment(store, checked.lock_path, request.image),
+        "data": data_entries,
+        "params": checked.params,
+        "metrics": checked.metrics,
+        "parent": parent_ref,
+        "labels": dict(request.labels or {}),
+    }
+    written, duplicate = _commit_manifest(ctx, model, manifest)
+    if getattr(store, "is_default", False) and ctx.git.remote_url(ctx.remote_name) is not None:
+        ctx.notify(  # the manifest went to every clone; the bytes did not
+            f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
+            "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
+        )
+    if duplicate is not None and on_duplicate is not None:
+        on_duplicate(f"{model}@v{written['version']} has the same artifacts as {model}@v{duplicate}")
+    return RegisterResult(model, written["version"], written["digest"], written, uploaded, reused, duplicate)
+
+
+def _check(request: RegisterRequest) -> _Checked:
+    """Everything the user typed, checked before a single byte is stored."""
+    from mreg.secrets import check_params
+
+    params, metrics = request.params, request.metrics
+    param_values = build_params(
+        _files(request.params_files), [] if isinstance(params, Mapping) else _pairs(params)
+    )
+    if isinstance(params, Mapping):
+        param_values.update(mapping_input(params, flag="params"))
+    check_params(param_values, request.allow_secret_like)  # a credential must never reach a pushed manifest
+    metric_values = build_metrics(
+        _files(request.metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics)
+    )
+    if isinstance(metrics, Mapping):
+        metric_values.update(metric_mapping(metrics))
+    data_refs = parse_data_refs(request.data)
+    files = collect_files(list(request.paths))
+    _refuse_an_oversized_manifest(files, param_values, metric_values, request.message)
+    lock_path = Path(request.lockfile) if request.lockfile else None
+    if lock_path is not None and not lock_path.is_file():
+        raise UsageError(f"--lockfile {request.lockfile}: no such file")
+    image = request.image
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise UsageError(f"--image {image!r}: not an image reference")
+    return _Checked(files, param_values, metric_values, data_refs, lock_path)
+
+
+def _store_files(
+    ctx: Context,
+    store: ObjectStore,
+    files: list[tuple[str, Path]],
+    progress: Callable[[str, int], Progress | None] | None,
+    jobs: int | None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Each file into the store (one the stat cache knows, and the store has, is not read again):
+    the artifact list, bytes uploaded, bytes reused."""
+    from mreg.store import run_parallel
+
     stat_cache = StatCache(ctx.git.common_dir / "mreg" / "statcache")
     if jobs is not None and hasattr(store, "jobs"):
         store.jobs = jobs  # parts (and files) in flight at once
@@ -204,21 +271,21 @@ def register(
         return art, wrote
 
     looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
-    from mreg.store import run_parallel
-
     done = run_parallel(store, one, looked_up)  # several files (and their parts) in flight on team stores
+    stat_cache.save()
     artifacts = [a for a, _ in done]
     uploaded = sum(a["size"] for a, wrote in done if wrote)
     reused = sum(a["size"] for a, wrote in done if not wrote)
-    stat_cache.save()
+    return artifacts, uploaded, reused
 
+
+def _environment(store: ObjectStore, lock_path: Path | None, image: str | None) -> dict[str, Any]:
+    """The captured package lock (stored as an object), the user's lock file, the image reference."""
     lock_text = capture.package_lock().encode()
-    from mreg.digest import of_bytes as sha256_bytes
-
     environment: dict[str, Any] = {
         "python": capture.python_version(),
         "platform": capture.platform_tag(),
-        "packages": sha256_bytes(lock_text),
+        "packages": of_bytes(lock_text),
     }
     store.put_bytes(lock_text, environment["packages"])
     if lock_path is not None:
@@ -226,24 +293,12 @@ def register(
         environment["lockfile"] = {"path": lock_path.name, "digest": ldigest}
     if image:
         environment["image"] = image
+    return environment
 
-    manifest: dict[str, Any] = {
-        "schema": MANIFEST_SCHEMA,
-        "model": model,
-        "version": 0,
-        "digest": artifact_set_digest(artifacts),
-        "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "created_by": ident,
-        "message": message,
-        "source": capture.source_info(ctx.git, ctx.remote_name),
-        "artifacts": artifacts,
-        "environment": environment,
-        "data": data_entries,
-        "params": param_values,
-        "metrics": metric_values,
-        "parent": parent_ref,
-        "labels": labels or {},
-    }
+
+def _commit_manifest(ctx: Context, model: str, manifest: dict[str, Any]) -> tuple[Manifest, int | None]:
+    """Commit the manifest as the next version (numbered at commit time, retried on a race): the
+    written manifest, and the earlier version with the same artifacts, if any."""
     duplicate: list[int | None] = [None]
 
     def build(base: str | None) -> Change:
@@ -261,19 +316,7 @@ def register(
         return Change({path: text}, f"register {model} v{number}", doc)
 
     _, change = ctx.branches.commit(REGISTRY_BRANCH, build)
-    if getattr(store, "is_default", False) and ctx.git.remote_url(ctx.remote_name) is not None:
-        ctx.notify(  # the manifest went to every clone; the bytes did not
-            f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
-            "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
-        )
-    doc = change.result
-    assert isinstance(doc, dict)
-    if duplicate[0] is not None and on_duplicate is not None:
-        on_duplicate(f"{model}@v{doc['version']} has the same artifacts as {model}@v{duplicate[0]}")
-    written = cast(Manifest, doc)  # built and validated above (validate_manifest)
-    return RegisterResult(
-        model, written["version"], written["digest"], written, uploaded, reused, duplicate[0]
-    )
+    return cast(Manifest, change.result), duplicate[0]  # built and validated above (validate_manifest)
 
 
 _TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register that; params and metrics belong in files of their own"
