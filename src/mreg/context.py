@@ -37,7 +37,7 @@ from mreg.manifest import (
 )
 from mreg.ports import ObjectStore
 from mreg.refs import Ref, as_datetime, parse_ref
-from mreg.results import Version
+from mreg.resolved import Version
 
 if TYPE_CHECKING:
     from mreg.backing import Standing

@@ -12,28 +12,30 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mreg.context import Config, Context
 from mreg.ports import ObjectStore, Progress
 from mreg.refs import as_datetime, check_model
-from mreg.results import (
-    AliasMove,
-    ApplyReport,
-    CheckReport,
-    CopyReport,
-    Diff,
-    GateReport,
-    GcReport,
-    InitResult,
-    LogEntry,
-    ModelSummary,
-    PolicyChange,
-    PullResult,
-    RegisterResult,
-    VerifyReport,
-    Version,
-)
+
+if TYPE_CHECKING:
+    from mreg.results import (
+        AliasMove,
+        ApplyReport,
+        CheckReport,
+        CopyReport,
+        Diff,
+        GateReport,
+        GcReport,
+        InitResult,
+        LogEntry,
+        ModelSummary,
+        PolicyChange,
+        PullResult,
+        RegisterResult,
+        VerifyReport,
+        Version,
+    )
 
 When = datetime | str | None  # a datetime, or WHEN text: an ISO date/datetime, `30d`, `12h ago`
 PathLike = str | os.PathLike[str]
@@ -132,6 +134,7 @@ class Registry:
         """Create both registry branches (a second run changes nothing); `store` is recorded in
         mreg.yaml, `github` also commits the apply workflow onto the governed branch."""
         from mreg.ops.init import init_registry
+        from mreg.results import InitResult
 
         return InitResult(tuple(init_registry(self._ctx, store=store, remote=remote, github=github)))
 
@@ -289,6 +292,7 @@ class Registry:
     def apply(self, *, dry_run: bool = False, sign: bool = False) -> ApplyReport:
         """Create the alias tags that merged changes on the governed branch ask for (idempotent)."""
         from mreg.ops.apply import apply
+        from mreg.results import ApplyReport
 
         pending, applied = apply(self._ctx, dry_run=dry_run, sign=sign)
         return ApplyReport(tuple(pending), tuple(applied), dry_run=dry_run)

@@ -15,36 +15,9 @@ from typing import Any
 from mreg.errors import IntegrityError
 from mreg.gates import Verdict, markdown_table, passed
 from mreg.manifest import Manifest
+from mreg.resolved import Version
 
 ALIASES_BRANCH = "mreg/aliases"  # the governed branch (mreg.git.layout owns the name; this is for messages)
-
-
-@dataclass(frozen=True)
-class Version:
-    """One registered version as read from git: its manifest and the registry commit that holds it."""
-
-    model: str
-    version: int
-    manifest: Manifest
-    commit: str
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}"
-
-    @property
-    def digest(self) -> str:
-        return self.manifest["digest"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "model": self.model,
-            "version": self.version,
-            "aliases": list(self.aliases),
-            "manifest": self.manifest,
-        }
 
 
 @dataclass(frozen=True)

@@ -182,16 +182,6 @@ def list_(
             )
 
 
-def _manifest_json(v: Any) -> dict[str, Any]:
-    return {
-        "ref": v.ref,
-        "model": v.model,
-        "version": v.version,
-        "aliases": list(v.aliases),
-        "manifest": v.manifest,
-    }
-
-
 @app.command()
 def show(
     ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
@@ -205,7 +195,7 @@ def show(
     """One version: its manifest and the aliases on it."""
     v = _open(repo, registry=registry, offline=offline).show(ref, _at(at), allow_unreviewed=allow_unreviewed)
     if as_json:
-        emit_json(_manifest_json(v))
+        emit_json(v.to_json())
         return
     m = v.manifest
     src: Mapping[str, Any] = m.get("source") or {}
@@ -253,7 +243,7 @@ def resolve(
     reg = _open(repo, registry=registry, offline=offline)
     if as_json:
         v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
-        emit_json(_manifest_json(v))
+        emit_json(v.to_json())
     else:
         v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed, with_aliases=False)
         print(v.ref)

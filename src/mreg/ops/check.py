@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, UsageError
 from mreg.git.layout import (
@@ -39,6 +39,7 @@ from mreg.results import CheckReport, Problem
 
 if TYPE_CHECKING:
     from mreg.context import Context
+    from mreg.manifest import Manifest
 
 _MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml\Z")
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}\Z")
@@ -113,7 +114,7 @@ def _check_history(ctx: Context, tip: str, result: _Findings) -> None:
         result.add(REGISTRY_BRANCH, v.path, f"{v.describe()}: a registered version never changes")
 
 
-def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, dict[str, Any]]:
+def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Manifest]:
     """Validate every manifest; returns the valid ones by path."""
     paths = ctx.git.ls_files(tip, "models")
     manifests = []
@@ -141,7 +142,7 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, dic
 
 def _manifest_problems(
     blob: bytes, path: str, model: str, version: int, result: _Findings
-) -> dict[str, Any] | None:
+) -> Manifest | None:
     doc, text = _load(blob, REGISTRY_BRANCH, path, result)
     if doc is None:
         return None
@@ -198,7 +199,7 @@ def _manifest_problems(
     if artifact_set_digest(doc["artifacts"]) != doc["digest"]:
         add("digest does not match the artifact list", ["digest"])
         return None
-    return doc
+    return cast("Manifest", doc)  # every rule of validate_manifest checked above, each problem named
 
 
 def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> None:
@@ -222,7 +223,7 @@ def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> No
 
 # -- the governed branch ---------------------------------------------------------------------------
 def _check_governed(
-    ctx: Context, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: _Findings
+    ctx: Context, governed: str, tip: str, valid: dict[str, Manifest], result: _Findings
 ) -> None:
     from mreg.policy import pins_of, policy_models, render_codeowners
 
@@ -368,7 +369,7 @@ def _check_tags(ctx: Context, tip: str, result: _Findings) -> None:
             )
 
 
-def _check_objects(ctx: Context, valid: dict[str, dict[str, Any]], result: _Findings) -> None:
+def _check_objects(ctx: Context, valid: dict[str, Manifest], result: _Findings) -> None:
     needed: dict[str, list[str]] = {}
     for _path, doc in valid.items():
         ref = f"{doc['model']}@v{doc['version']}"
