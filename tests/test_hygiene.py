@@ -54,3 +54,19 @@ def test_the_version_is_defined_once() -> None:
     from importlib.metadata import version
 
     assert version("mreg") == mreg.__version__
+
+
+def test_no_module_of_mreg_imports_itself_back() -> None:
+    """No import cycle anywhere in the package, lazy (function-level) imports included: import-linter's
+    layers keep layers apart; this keeps modules within a layer (and a package) acyclic too."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("mreg")
+    cycles = sorted(
+        {
+            tuple(sorted((a, b)))
+            for a in graph.modules
+            for b in graph.find_modules_directly_imported_by(a)
+            if graph.chain_exists(importer=b, imported=a)
+        }
+    )
+    assert cycles == []
