@@ -233,7 +233,7 @@ def dump_manifest(manifest: Mapping[str, Any]) -> bytes:
 
 
 @cache
-def _validator(schema_id: str) -> Any:
+def schema_validator(schema_id: str) -> Any:
     from jsonschema import Draft202012Validator
 
     text = resources.files("mreg").joinpath("schemas").joinpath(SCHEMA_FILES[schema_id]).read_text("utf-8")
@@ -254,7 +254,7 @@ def schema_errors(document: Any, schema_id: str) -> list[str]:
             return [f"schema {found!r} is newer than this mreg understands ({schema_id}); upgrade mreg"]
         return [f"schema: expected {schema_id!r}, found {found!r}"]
     errors = []
-    for err in sorted(_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
+    for err in sorted(schema_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in err.absolute_path) or "(top)"
         errors.append(f"{path}: {err.message}")
     return errors
@@ -288,7 +288,7 @@ def validate_manifest(document: Any, *, where: str) -> Manifest:
     errors = schema_errors(document, MANIFEST_SCHEMA)
     if not errors:
         paths = [a["path"] for a in document["artifacts"]]
-        clash = _file_and_directory(paths)
+        clash = file_and_directory(paths)
         bad = next(((p, why) for p in paths if (why := artifact_path_problem(p))), None)
         if bad:
             errors.append(f"artifacts: path {bad[0]!r} {bad[1]}")
@@ -310,7 +310,7 @@ def validate_manifest(document: Any, *, where: str) -> Manifest:
     return cast(Manifest, dict(document))
 
 
-def _file_and_directory(paths: list[str]) -> str | None:
+def file_and_directory(paths: list[str]) -> str | None:
     """A path that is also a directory of another (`a` and `a/b`): no directory can hold both."""
     files = set(paths)
     for p in paths:

@@ -8,6 +8,7 @@ exactly what this command exists to catch.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,10 +27,10 @@ from mreg.manifest import (
     MANIFEST_SCHEMA,
     MODEL_SCHEMA,
     REGISTRY_SCHEMA,
-    _file_and_directory,
     artifact_path_problem,
     artifact_set_digest,
     check_yaml_shape,
+    file_and_directory,
     json_problem,
     size_problem,
     yaml_module,
@@ -157,21 +158,7 @@ def _manifest_problems(
         add(f"unknown schema {doc.get('schema')!r} (expected {MANIFEST_SCHEMA!r})", ["schema"])
         return None
     artifacts = doc.get("artifacts")
-    precise = 0
-    if isinstance(artifacts, list):
-        seen: set[str] = set()
-        for i, a in enumerate(artifacts):
-            p = a.get("path") if isinstance(a, dict) else None
-            if not isinstance(p, str):
-                continue
-            reason = artifact_path_problem(p)
-            if reason:
-                add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
-                precise += 1
-            elif p in seen:
-                add(f"artifacts[{i}].path {p!r} is listed twice", ["artifacts", i, "path"])
-                precise += 1
-            seen.add(p)
+    precise = _artifact_path_problems(artifacts, add)
     errors = _schema_errors(doc, MANIFEST_SCHEMA)
     for loc, message in errors[:MAX_ERRORS_PER_FILE]:
         if precise and len(loc) == 3 and loc[0] == "artifacts" and loc[2] == "path":
@@ -182,13 +169,14 @@ def _manifest_problems(
         if problem:
             add(f"{key}: {problem}", [key])
             precise += 1
-    if isinstance(artifacts, list):
-        clash = _file_and_directory(
-            [a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)]
-        )
-        if clash:
-            add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
-            precise += 1
+    clash = file_and_directory(
+        [a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)]
+        if isinstance(artifacts, list)
+        else []
+    )
+    if clash:
+        add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
+        precise += 1
     if errors or precise:
         return None
     if doc["model"] != model or doc["version"] != version:
@@ -200,6 +188,27 @@ def _manifest_problems(
         add("digest does not match the artifact list", ["digest"])
         return None
     return cast("Manifest", doc)  # every rule of validate_manifest checked above, each problem named
+
+
+def _artifact_path_problems(artifacts: Any, add: Callable[[str, list[Any]], None]) -> int:
+    """Each artifact path that breaks the rule or is listed twice, named precisely; how many."""
+    if not isinstance(artifacts, list):
+        return 0
+    found = 0
+    seen: set[str] = set()
+    for i, a in enumerate(artifacts):
+        p = a.get("path") if isinstance(a, dict) else None
+        if not isinstance(p, str):
+            continue
+        reason = artifact_path_problem(p)
+        if reason:
+            add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
+            found += 1
+        elif p in seen:
+            add(f"artifacts[{i}].path {p!r} is listed twice", ["artifacts", i, "path"])
+            found += 1
+        seen.add(p)
+    return found
 
 
 def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> None:
@@ -316,12 +325,11 @@ def _check_tags(ctx: Context, tip: str, result: _Findings) -> None:
     """Every alias tag points into the verified registry history at the registered manifest with the
     digest it names; every protected alias's newest tag is backed by the governed branch (SPEC §3a.3)."""
     from mreg.git import tags as alias_tags
-    from mreg.ops.inspect import _all_events
     from mreg.policy import read_policies
 
     for name, why in alias_tags.odd_tags(ctx.git):
         result.add("tags", None, f"tag {name} {why}")
-    events = _all_events(ctx)
+    events = alias_tags.read_events(ctx.git, None)
     result.tags = len(events)
     with_version = [e for e in events if e.version is not None]
     history = ctx.git.rev_list(tip)
@@ -443,9 +451,9 @@ def _document(blob: bytes, path: str, schema: str, result: _Findings) -> tuple[d
 
 
 def _schema_errors(doc: Any, schema: str) -> list[tuple[list[Any], str]]:
-    from mreg.manifest import _validator
+    from mreg.manifest import schema_validator
 
-    errs = sorted(_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    errs = sorted(schema_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     return [(list(e.absolute_path), _short(e.message)) for e in errs]
 
 
