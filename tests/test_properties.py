@@ -4,7 +4,7 @@ traceback, and a refusal changes nothing.
 
 Volume runs in-process (the parsers and `Registry.register`); a smaller sample goes through the real
 CLI. derandomize=True: CI runs the same examples every time; the counts tried are printed at the end
-of the module (pytest -s) and recorded in the README (Security and reliability).
+of the module (pytest -s) and recorded in docs/security.md.
 """
 
 from __future__ import annotations

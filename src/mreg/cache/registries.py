@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from mreg.cache import cache_root
 from mreg.errors import NotFoundError, UsageError
@@ -25,19 +24,7 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
         GitRepo.init_bare(path)
     git = GitRepo(path, None)
     recorded = strip_credentials(url)  # a token in the URL never reaches the cache's config file
-    current = git.remote_url("origin")
-    if current is None:
-        git.run("remote", "add", "origin", recorded)
-    elif current != recorded:
-        git.run("remote", "set-url", "origin", recorded)
+    git.set_remote("origin", recorded)
     if recorded != url:  # this process alone talks to the real URL: through git's environment, not a file
         git.with_config(f"url.{url}.insteadOf", recorded)
     return git
-
-
-def cache_dir_for(url: str) -> Path:
-    return (
-        cache_root()
-        / "registries"
-        / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")
-    )

@@ -260,25 +260,6 @@ class GitRepo:
         work_tree = Path(lines[2]) if not bare and len(lines) > 2 else None
         return cls(git_dir, work_tree)
 
-    @classmethod
-    def init_bare(cls, path: Path) -> GitRepo:
-        """A new bare repository at `path` (the `--registry` cache)."""
-        try:
-            proc = subprocess.run(
-                ["git", "init", "--quiet", "--bare", str(path)],
-                capture_output=True,
-                env={**os.environ, "LC_ALL": "C"},
-                cwd=path.parent,
-            )
-        except OSError as exc:
-            raise _git_missing(exc, path.parent) or exc from None
-        if proc.returncode != 0:
-            stderr = proc.stderr.decode("utf-8", "replace")
-            raise _local_error(stderr, "init", path) or InternalError(
-                f"git init {path} failed: {_first_line(proc.stderr)}"
-            )
-        return cls(path, None)
-
     def with_config(self, key: str, value: str) -> None:
         """A config value for every git this process runs here, passed in the environment
         (GIT_CONFIG_COUNT, git ≥ 2.31): never written to a file."""
@@ -528,6 +509,101 @@ class GitRepo:
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run("merge-base", a, b, check=False)
+        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+
+    def verify_tag(self, tag: str) -> bool:
+        """Whether git's own configured verifier (gpg, or gpg.format=ssh) accepts the tag's signature."""
+        return self.run("verify-tag", "--end-of-options", tag, check=False).returncode == 0
+
+    def changed_paths(self, old: str, new: str, under: str) -> list[tuple[str, str]]:
+        """(status letter, path) of every file under `under` that differs from `old` to `new` (no renames)."""
+        out = self.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", old, new, "--", under).stdout
+        fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
+        return list(zip(fields[0::2], fields[1::2], strict=False))
+
+    def first_parent_log(
+        self, rev: str, path: str, *, limit: int | None = None
+    ) -> list[tuple[str, list[str]]]:
+        """(commit, parents) of each first-parent commit of `rev` that touched `path`, newest first."""
+        bound = [f"-{limit}"] if limit is not None else []
+        out = self.run(
+            "log",
+            "--first-parent",
+            *bound,
+            "--format=%H %P",
+            "--end-of-options",
+            rev,
+            "--",
+            path,
+            check=False,
+        ).stdout.decode()
+        return [(parts[0], parts[1:]) for parts in (line.split() for line in out.splitlines()) if parts]
+
+    def last_commit_touching(self, rev: str, path: str) -> str | None:
+        """The newest commit of `rev`'s history that changed `path`."""
+        out = self.run("log", "-1", "--format=%H", "--end-of-options", rev, "--", path, check=False).stdout
+        return out.decode().strip() or None
+
+    def commit_message(self, rev: str) -> str:
+        return self.out("log", "-1", "--format=%B", "--end-of-options", rev)
+
+    def rev_list(self, rev: str) -> set[str]:
+        """Every commit reachable from `rev`."""
+        return set(self.out("rev-list", "--end-of-options", rev).split())
+
+    def has_uncommitted_changes(self) -> bool:
+        """Tracked files differ from HEAD (untracked files do not count)."""
+        return bool(self.run("status", "--porcelain", "--untracked-files=no", check=False).stdout.strip())
+
+    def verify_tag_with(self, tag: str, *, allowed_signers_file: str) -> tuple[bool, str]:
+        """Verify a tag's signature with `--raw` status output, SSH keys limited to `allowed_signers_file`:
+        (git accepted it, the status text to read PGP fingerprints from)."""
+        proc = self.run(
+            "-c",
+            f"gpg.ssh.allowedSignersFile={allowed_signers_file}",
+            "verify-tag",
+            "--raw",
+            "--",
+            tag,
+            check=False,
+        )
+        return proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+
+    def set_remote(self, name: str, url: str) -> None:
+        """Add remote `name` at `url`, or point the existing one there."""
+        current = self.remote_url(name)
+        if current is None:
+            self.run("remote", "add", "--", name, url)
+        elif current != url:
+            self.run("remote", "set-url", "--", name, url)
+
+    @classmethod
+    def init_bare(cls, path: Path) -> GitRepo:
+        try:
+            proc = subprocess.run(
+                ["git", "init", "--quiet", "--bare", str(path)], capture_output=True, cwd=path.parent
+            )
+        except OSError as exc:
+            raise _git_missing(exc, path.parent) or exc from None
+        if proc.returncode != 0:
+            raise _local_error(proc.stderr.decode("utf-8", "replace"), "init", path) or UsageError(
+                f"cannot create a git repository at {path}: {_first_line(proc.stderr)}"
+            )
+        return cls(path, None)
+
+    def remote_has_branch(self, remote: str, branch: str) -> bool:
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout
+        return bool(out.strip())
+
+    def fetch_refspec(self, remote: str, refspec: str) -> bool:
+        """Fetch one refspec quietly (no tags, no FETCH_HEAD); whether it succeeded."""
+        proc = self.run(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, refspec, check=False
+        )
+        return proc.returncode == 0
 
     # -- writing -----------------------------------------------------------------------------------
     def write_blob(self, data: bytes) -> str:
