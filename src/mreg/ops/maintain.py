@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
 from mreg.git.layout import REGISTRY_BRANCH
-from mreg.ports import Progress
+from mreg.ports import ObjectStore, Progress
 from mreg.results import CopyReport, GcReport, VerifyReport
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def verify(
     a corrupt object is deleted, so that registering its file again stores it anew (a register that
     finds an object present never re-uploads it); `repaired` lists them."""
     store = ctx.store
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs
     result = _Verify()
     items = sorted(referenced_objects(ctx, ref=ref, invalid=result.invalid, at=at).items())
@@ -153,23 +153,8 @@ def verify(
     )
 
 
-def _rehash(store: Any, digest: str, progress: Progress | None) -> tuple[str, int]:
-    download = getattr(store, "download", None)
-    if download is not None:  # team stores: ranged parallel reads, hashed in order
-        got: tuple[str, int] = download(digest, [], progress)
-        return got
-    from mreg.digest import hasher, of_hash
-    from mreg.store.keys import CHUNK
-
-    h = hasher()
-    size = 0
-    with store.open(digest) as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-            if progress:
-                progress(len(chunk))
-    return of_hash(h), size
+def _rehash(store: ObjectStore, digest: str, progress: Progress | None) -> tuple[str, int]:
+    return store.download(digest, [], progress)  # S3: ranged parallel reads, hashed in order
 
 
 @dataclass
@@ -221,18 +206,12 @@ def gc(ctx: Context, *, dry_run: bool = False, grace_seconds: float = DEFAULT_GR
         result.kept += len(candidates) - len(still)
         candidates = still
     result.deleted = [{"digest": o.digest, "size": o.size} for o in candidates]
-    stale_fn = getattr(store, "stale_uploads", None)
-    if stale_fn is not None:
-        result.stale_uploads = stale_fn(now - grace_seconds)
+    stale = store.stale_uploads(now - grace_seconds)
+    result.stale_uploads = [asdict(upload) for upload in stale]
     if not dry_run:
-        delete_many = getattr(store, "delete_many", None)
-        if delete_many is not None:
-            delete_many([o.digest for o in candidates])
-        else:
-            for o in candidates:
-                store.delete(o.digest)
-        if result.stale_uploads:
-            store.remove_stale(result.stale_uploads)  # type: ignore[attr-defined]
+        store.delete_many([o.digest for o in candidates])
+        if stale:
+            store.remove_stale(stale)
     return GcReport(
         result.kept,
         tuple(result.deleted),

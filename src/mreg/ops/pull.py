@@ -63,7 +63,7 @@ def pull(
         _refuse_files_that_are_not_a_pull(ctx, version.model, dest)
     store = ctx.store
     cache = None if store.is_local else ObjectCache()
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
     parent = dest.absolute().parent
     try:
@@ -268,12 +268,7 @@ def _fetch_into_cache_and_dest(
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(cfd, "wb") as cout, os.fdopen(fd, "wb") as out:
-            download = getattr(store, "download", None)
-            if download is not None:
-                got, _ = download(digest, [cout, out], bar)
-            else:
-                with store.open(digest) as src:
-                    got, _ = copy_hashing(src, [cout, out], bar)
+            got, _ = store.download(digest, [cout, out], bar)
         if got != digest:
             raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
         cache.admit(ctmp, digest)

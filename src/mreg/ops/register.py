@@ -177,7 +177,7 @@ def register(
     # Data references can fail (a missing local file): resolve them before a byte is stored.
     data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
     store = ctx.store
-    if ctx.is_cache and getattr(store, "is_default", False):
+    if ctx.is_cache and store.is_default:
         raise UsageError(
             "this registry has no shared store: a version registered through a --registry cache would keep its bytes "
             "in that cache alone",
@@ -202,7 +202,7 @@ def register(
         "labels": dict(request.labels or {}),
     }
     written, duplicate = _commit_manifest(ctx, model, manifest)
-    if getattr(store, "is_default", False) and ctx.git.remote_url(ctx.remote_name) is not None:
+    if store.is_default and ctx.git.remote_url(ctx.remote_name) is not None:
         ctx.notify(  # the manifest went to every clone; the bytes did not
             f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
             "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
@@ -252,7 +252,7 @@ def _store_files(
     from mreg.store import run_parallel
 
     stat_cache = StatCache(ctx.git.common_dir / "mreg" / "statcache")
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
 
     def one(item: tuple[str, Path, Any, tuple[str, int] | None]) -> tuple[dict[str, Any], bool]:

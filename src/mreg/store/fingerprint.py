@@ -17,7 +17,7 @@ def remote_fingerprint(uri: str) -> tuple[dict[str, Any], str | None]:
         fs, path = fsspec.core.url_to_fs(uri)
         info = fs.info(path)
     except Exception as exc:  # any driver's failure: the reference is still worth recording, by name
-        from mreg.store.fsspec_store import scrub
+        from mreg.store.common import scrub
 
         why = (str(exc).splitlines() or [""])[0][:200]
         return {}, f"{type(exc).__name__}{': ' + scrub(why) if why else ''}"
