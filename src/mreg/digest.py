@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 PREFIX = "sha256:"
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # for larger patterns (records, index lines)
+DIGEST_RE = re.compile(rf"^{DIGEST_PATTERN}\Z")
 
 
 def hasher() -> Any:
@@ -19,6 +19,10 @@ def hasher() -> Any:
 def of_hash(h: Any) -> str:
     """The digest string of a finished hash object from `hasher()`."""
     return PREFIX + str(h.hexdigest())
+
+
+def of_hex(hexdigest: str) -> str:
+    return PREFIX + hexdigest
 
 
 def of_bytes(data: bytes) -> str:

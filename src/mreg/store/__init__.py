@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from mreg.digest import of_bytes
 from mreg.errors import UsageError
 from mreg.ports import ObjectStore
 from mreg.store.local import LocalStore
@@ -115,5 +116,5 @@ def checked_store_url(store: str, *, flag: str, must_exist: bool = True) -> str:
     probe = open_store(
         store, default_dir=Path("/nonexistent"), env=False
     )  # exit 2/6 here, before mreg.yaml records it
-    probe.exists("sha256:" + "0" * 64)
+    probe.exists(of_bytes(b""))
     return store

@@ -8,7 +8,6 @@ is not atomic get a temp key and a move.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
@@ -200,7 +200,7 @@ class FsspecStore:
     def read_verified(self, digest: str) -> bytes:
         with self._driver():
             data: bytes = self.fs.cat_file(self._key(digest))
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if of_bytes(data) != digest:
             raise IntegrityError(
                 f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
             )

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import ErrorTable, MappedReader, driver_errors, not_found, os_error
@@ -121,11 +122,10 @@ class LocalStore:
             return copy_hashing(src, sinks, progress)
 
     def read_verified(self, digest: str) -> bytes:
-        import hashlib
 
         with self.open(digest) as f:
             data = f.read()
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if of_bytes(data) != digest:
             raise IntegrityError(
                 f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
             )

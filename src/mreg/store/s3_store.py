@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mreg.digest import of_hash
 from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
@@ -399,7 +400,7 @@ class S3Transfer:
         finally:
             if scratch is not None:
                 scratch.close()
-        return "sha256:" + h.hexdigest(), size
+        return of_hash(h), size
 
 
 _CHUNK = 4 * MiB
