@@ -18,7 +18,6 @@ instance roles, and `AWS_ENDPOINT_URL` for S3-compatible servers.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import queue
@@ -30,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mreg.digest import of_hash
+from mreg.digest import hasher, of_hash
 from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
@@ -296,7 +295,6 @@ class S3Transfer:
         c = self.client()
         head = c.head_object(Bucket=bucket, Key=key)
         size = int(head["ContentLength"])
-        etag = head.get("ETag")
         # Few long ranges rather than many short ones: per-request costs stay low (some servers,
         # moto among them, copy the whole object for every ranged GET), yet `jobs` streams run.
         ranges = max(1, min(self.jobs, -(-size // self.part_size)))
@@ -312,88 +310,18 @@ class S3Transfer:
         others = [s for s in sinks if not _has_fileno(s)]  # e.g. BytesIO: written in order below
         for s in sinks:
             s.flush()
-        # The workers write through their own duplicates of the descriptors, closed when the last
-        # worker is done: a worker still running after an error can never write into a reused fd.
-        dups = [os.dup(fd) for fd in fds]
-        live = [ranges]
-        stop = threading.Event()
-        got = [0] * ranges  # bytes landed per range, contiguous from its start
-        cond = threading.Condition()
-        failed: list[BaseException] = []
-
-        def fetch(i: int) -> None:
-            start, end = bounds[i]
-            if start >= end:
-                return
-            try:
-                if self.cancelled.is_set():
-                    raise KeyboardInterrupt
-                extra = {"IfMatch": etag} if etag else {}
-                r = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **extra)
-                body = r["Body"]
-                pos = start
-                try:
-                    while pos < end:
-                        if self.cancelled.is_set() or stop.is_set():
-                            raise KeyboardInterrupt
-                        chunk = body.read(min(_CHUNK, end - pos))
-                        if not chunk:  # botocore checks the length itself; this is a second wall
-                            from botocore.exceptions import IncompleteReadError
-
-                            raise IncompleteReadError(actual_bytes=pos - start, expected_bytes=end - start)
-                        for fd in dups:
-                            _pwrite_all(fd, chunk, pos)
-                        pos += len(chunk)
-                        with cond:
-                            got[i] = pos - start
-                            cond.notify_all()
-                finally:
-                    body.close()
-            except BaseException as exc:
-                with cond:
-                    failed.append(exc)
-                    cond.notify_all()
-                raise
-
-        def release(_: Future[Any]) -> None:
-            with cond:
-                live[0] -= 1
-                last = live[0] == 0
-            if last:
-                for fd in dups:
-                    os.close(fd)
-
-        h = hashlib.sha256()
+        ranged = _RangedGet(c, bucket, key, head.get("ETag"), bounds, fds, self.cancelled)
         futs = []
         for i in range(ranges):
-            fut = self._submit(fetch, i)
-            fut.add_done_callback(release)
+            fut = self._submit(ranged.fetch, i)
+            fut.add_done_callback(ranged.release)
             futs.append(fut)
         try:
-            for i, (start, end) in enumerate(bounds):
-                done = 0
-                while start + done < end:
-                    with cond:
-                        while got[i] <= done and not failed and not self.cancelled.is_set():
-                            cond.wait(0.1)
-                        if failed:
-                            raise failed[0]
-                        if self.cancelled.is_set():
-                            raise KeyboardInterrupt
-                        ready = got[i]
-                    while done < ready:
-                        n = min(_CHUNK, ready - done)
-                        data = os.pread(fds[0], n, start + done)
-                        h.update(data)
-                        for s in others:
-                            s.write(data)
-                        done += len(data)
-                        if progress is not None:
-                            progress(len(data))
+            h = ranged.hash_in_order(fds[0], others, progress)
             for f in futs:
                 _wait(f, self.cancelled)
         except BaseException:
-            stop.set()
+            ranged.stop.set()
             for f in futs:
                 f.cancel()
             raise
@@ -401,6 +329,111 @@ class S3Transfer:
             if scratch is not None:
                 scratch.close()
         return of_hash(h), size
+
+
+class _RangedGet:
+    """One object fetched as ranges by worker threads (`fetch`, each writing into every descriptor at
+    its offset) while the caller hashes the bytes in order right behind them (`hash_in_order`).
+
+    The workers write through their own duplicates of the descriptors, closed when the last worker is
+    done (`release`): a worker still running after an error can never write into a reused fd."""
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        etag: str | None,
+        bounds: list[tuple[int, int]],
+        fds: list[int],
+        cancelled: threading.Event,
+    ) -> None:
+        self.client, self.bucket, self.key, self.etag = client, bucket, key, etag
+        self.bounds = bounds
+        self.cancelled = cancelled
+        self.dups = [os.dup(fd) for fd in fds]
+        self.live = len(bounds)
+        self.stop = threading.Event()
+        self.got = [0] * len(bounds)  # bytes landed per range, contiguous from its start
+        self.cond = threading.Condition()
+        self.failed: list[BaseException] = []
+
+    def _halted(self) -> bool:
+        return self.cancelled.is_set() or self.stop.is_set()
+
+    def fetch(self, i: int) -> None:
+        start, end = self.bounds[i]
+        if start >= end:
+            return
+        try:
+            if self.cancelled.is_set():
+                raise KeyboardInterrupt
+            extra = {"IfMatch": self.etag} if self.etag else {}
+            r = self.client.get_object(
+                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", **extra
+            )
+            body = r["Body"]
+            try:
+                self._stream(i, body, start, end)
+            finally:
+                body.close()
+        except BaseException as exc:
+            with self.cond:
+                self.failed.append(exc)
+                self.cond.notify_all()
+            raise
+
+    def _stream(self, i: int, body: Any, start: int, end: int) -> None:
+        pos = start
+        while pos < end:
+            if self._halted():
+                raise KeyboardInterrupt
+            chunk = body.read(min(_CHUNK, end - pos))
+            if not chunk:  # botocore checks the length itself; this is a second wall
+                from botocore.exceptions import IncompleteReadError
+
+                raise IncompleteReadError(actual_bytes=pos - start, expected_bytes=end - start)
+            for fd in self.dups:
+                _pwrite_all(fd, chunk, pos)
+            pos += len(chunk)
+            with self.cond:
+                self.got[i] = pos - start
+                self.cond.notify_all()
+
+    def release(self, _: Future[Any]) -> None:
+        with self.cond:
+            self.live -= 1
+            last = self.live == 0
+        if last:
+            for fd in self.dups:
+                os.close(fd)
+
+    def _landed(self, i: int, done: int) -> int:
+        """Bytes of range `i` landed so far, once more than `done` have (or the failure/cancel)."""
+        with self.cond:
+            while self.got[i] <= done and not self.failed and not self.cancelled.is_set():
+                self.cond.wait(0.1)
+            if self.failed:
+                raise self.failed[0]
+            if self.cancelled.is_set():
+                raise KeyboardInterrupt
+            return self.got[i]
+
+    def hash_in_order(self, fd: int, others: Sequence[BinaryIO], progress: Progress | None) -> Any:
+        h = hasher()
+        for i, (start, end) in enumerate(self.bounds):
+            done = 0
+            while start + done < end:
+                ready = self._landed(i, done)
+                while done < ready:
+                    data = os.pread(fd, min(_CHUNK, ready - done), start + done)
+                    h.update(data)
+                    for s in others:
+                        s.write(data)
+                    done += len(data)
+                    if progress is not None:
+                        progress(len(data))
+        return h
 
 
 _CHUNK = 4 * MiB
