@@ -5,6 +5,7 @@ as a plugin (`pytest_plugins`), so every test can request them and no test modul
   inherited credentials (testing.env).
 - `clock`: git's author and committer dates pinned; the test advances them instead of sleeping.
 - `repo`: a git repository with one commit and an initialised registry; `model_dir`: two small files.
+- `store`: each kind of object store (local directory, file://, memory://, S3), empty.
 - `team`: a review-flow team (testing.team): a bare "GitHub" remote with the fraud policy, a clone
   with `mreg init`, a fake GitHub API; `live`: the same with fraud v1 (auc 0.90) in production,
   v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per
@@ -19,16 +20,23 @@ property tests, how many inputs they tried is printed (testing.strategies).
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from mreg.store import open_store
 from testing.clock import Clock
 from testing.env import isolate
 from testing.gitutil import close_repos, make_registry
 from testing.team import Team, TeamTemplates
 from testing.templates import Templates
+
+if TYPE_CHECKING:
+    from mreg.ports import ObjectStore
+    from testing.s3 import Bucket
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +70,24 @@ def model_dir(tmp_path: Path) -> Path:
     (d / "weights.bin").write_bytes(b"\x00\x01" * 5000)
     (d / "config.json").write_text('{"layers": 3}\n')
     return d
+
+
+@pytest.fixture(
+    params=["local", "file", "memory", pytest.param("s3", marks=pytest.mark.s3)]  # s3: the loopback server
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
+    """Each kind of object store in turn, empty, as `open_store` makes it from a URL (S3 with 5 MiB
+    parts, so that a multipart upload takes little data)."""
+    kind = request.param
+    if kind == "local":
+        return open_store(str(tmp_path / "objects"), default_dir=tmp_path / "unused")
+    if kind == "file":
+        return open_store((tmp_path / "objects").as_uri(), default_dir=tmp_path / "unused")
+    if kind == "memory":
+        return open_store(f"memory://mreg-{uuid.uuid4().hex[:8]}", default_dir=tmp_path / "unused")
+    monkeypatch.setenv("MREG_PART_SIZE", str(5 * 1024 * 1024))
+    bucket: Bucket = request.getfixturevalue("s3")
+    return open_store(bucket.url, default_dir=tmp_path / "unused")
 
 
 @pytest.fixture(scope="session")

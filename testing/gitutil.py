@@ -45,7 +45,7 @@ def make_registry(path: Path) -> Path:
     from mreg import Registry
 
     make_repo(path)
-    assert Registry.open(path).init() == ["mreg/registry", "mreg/aliases"]
+    assert Registry.open(path).init().created == ("mreg/registry", "mreg/aliases")
     return path
 
 

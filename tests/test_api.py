@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 import mreg
-from mreg import IntegrityError, MregError, NotFoundError, Registry, UsageError
+from mreg import IntegrityError, ModelSummary, MregError, NotFoundError, Registry, UsageError
 from testing.gitutil import make_repo, refs
 
 
@@ -37,7 +40,7 @@ def test_resolve_in_uninitialised_repo_raises_not_found_with_init_hint(tmp_path:
 
 def test_init_twice_returns_nothing_created_and_moves_no_ref(repo: Path) -> None:
     before = refs(repo)
-    assert Registry.open(repo).init() == []
+    assert Registry.open(repo).init().created == ()
     assert refs(repo) == before
 
 
@@ -126,7 +129,7 @@ def test_promote_then_resolve_alias_and_log_it(repo: Path, model_dir: Path, tmp_
     reg = Registry.open(repo)
     assert reg.resolve("fraud@staging").ref == "fraud@v1"
     assert reg.show("fraud@v1").aliases == ("staging",)
-    events = [(e["event"], e["version"]) for e in reg.log("fraud")]
+    events = [(e.event, e.version) for e in reg.log("fraud")]
     assert events == [("register", 1), ("register", 2), ("promote", 1)]
 
 
@@ -143,18 +146,62 @@ def test_log_unknown_model_raises_not_found(repo: Path) -> None:
         Registry.open(repo).log("nosuch")
 
 
-def test_list_and_diff_return_plain_data(repo: Path, model_dir: Path) -> None:
+def test_list_and_diff_return_typed_results_with_json(repo: Path, model_dir: Path) -> None:
     reg = Registry.open(repo)
     reg.register("fraud", [model_dir], metrics=["auc=0.8"])
     reg.register("fraud", [model_dir], metrics=["auc=0.85"])
-    assert Registry.open(repo).list_models() == [
-        {"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}
-    ]
+    models = Registry.open(repo).list_models()
+    assert models == [ModelSummary("fraud", latest=2, versions=2, aliases={})]
+    assert [m.to_json() for m in models] == [{"model": "fraud", "latest": 2, "versions": 2, "aliases": {}}]
     d = Registry.open(repo).diff("fraud@v1", "fraud@v2")
-    assert d["same_artifacts"] is True
-    assert d["metrics"][0]["key"] == "auc" and d["metrics"][0]["delta"] == pytest.approx(0.05)
+    assert d.same_artifacts is True
+    assert d.metrics[0]["key"] == "auc" and d.metrics[0]["delta"] == pytest.approx(0.05)
+    assert d.to_json()["metrics"] == [dict(r) for r in d.metrics]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.a = "other"  # type: ignore[misc]
 
 
 def test_api_errors_are_exceptions_not_exits(repo: Path) -> None:
     with pytest.raises(MregError):
         Registry.open(repo).resolve("fraud@@v1")
+
+
+_USER_CODE = """\
+from mreg import Registry, RegisterResult
+
+reg = Registry.open(".")
+ok: RegisterResult = reg.register("fraud", ["model.bin"], metrics={"auc": 0.9}, message="m")
+reg.register("fraud", ["model.bin"], metricz=["auc=0.9"])
+reg.promote("fraud@v1", "production", reasn="better")
+version: int = reg.resolve("fraud@production").digest
+reg.pull("fraud@production", "out", forse=True)
+"""
+
+
+@pytest.mark.slow
+def test_the_public_api_type_checks_user_code(tmp_path: Path) -> None:
+    """mypy --strict on user code catches a misspelt keyword and a wrong result type (the API is typed,
+    not `**options: Any`), and accepts the correct calls: mreg ships py.typed."""
+    (tmp_path / "user.py").write_text(_USER_CODE)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / ".mypy"),
+            "user.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [e.split(":")[1] for e in errors] == ["5", "6", "7", "8"], proc.stdout
+    assert 'Unexpected keyword argument "metricz" for "register" of "Registry"' in errors[0]
+    assert 'Unexpected keyword argument "reasn" for "promote" of "Registry"' in errors[1]
+    assert 'expression has type "str", variable has type "int"' in errors[2]
+    assert 'Unexpected keyword argument "forse" for "pull" of "Registry"' in errors[3]

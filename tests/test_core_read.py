@@ -295,7 +295,7 @@ def test_diff_unknown_version_is_not_found(dated: Path) -> None:
 
 def test_diff_reports_package_changes_from_stored_locks(tmp_path: Path, model_dir: Path) -> None:
     from mreg import Registry
-    from mreg.registry import sha256_bytes
+    from mreg.digest import of_bytes as sha256_bytes
 
     repo = tmp_path / "repo"
     make_repo(repo)
@@ -324,9 +324,9 @@ def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Pat
     import yaml
 
     from mreg import Registry
+    from mreg.digest import of_bytes as sha256_bytes
     from mreg.git.layout import REGISTRY_REF
     from mreg.git.repo import GitRepo
-    from mreg.registry import sha256_bytes
 
     repo = tmp_path / "repo"
     make_repo(repo)

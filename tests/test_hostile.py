@@ -392,11 +392,10 @@ def test_an_empty_validation_marker_is_not_a_pass(repo: Path, model_dir: Path, t
         for marker in marker_dir.iterdir():
             marker.write_bytes(b"")
     # forge a marker for the invalid bytes too: an empty file where a pass would be remembered
-    import hashlib
+    from mreg.cache.valid import _key
+    from mreg.manifest import MANIFEST_SCHEMA
 
-    from mreg.manifest import MANIFEST_SCHEMA, _schema_fingerprint
-
-    key = hashlib.sha256(_schema_fingerprint(MANIFEST_SCHEMA) + b"\0" + text.encode()).hexdigest()
+    key = _key(text.encode(), MANIFEST_SCHEMA)
     forged = cache / "mreg" / "validated" / key[:2] / key[2:]
     forged.parent.mkdir(parents=True, exist_ok=True)
     forged.write_bytes(b"")

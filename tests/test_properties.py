@@ -4,7 +4,7 @@ one-line message; never another exception, never a traceback, and a refusal chan
 
 The volume runs in-process against one module at a time, in tests/unit (refs, inputs, manifest,
 text, git.tags, git.history); the strategies, settings and the count of inputs tried are in
-testing.strategies (the count is printed at the end of a run and recorded in the README).
+testing.strategies (the count is printed at the end of a run and recorded in docs/security.md).
 """
 
 from __future__ import annotations

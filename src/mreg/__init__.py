@@ -1,9 +1,15 @@
-"""mreg: a Git-native model registry. Importing this package stays light (no git, YAML or fsspec)."""
+"""mreg: a Git-native model registry. Importing this package stays light (no git, YAML or fsspec).
+
+The Python API (SPEC §10) is `mreg.Registry`; its methods return the frozen results below
+(`mreg.results`), each with `to_json()`; failures raise a subclass of `mreg.MregError` whose
+`exit_code` is the CLI's (SPEC §8).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mreg._version import __version__
 from mreg.errors import (
     CheckFailedError,
     ConflictError,
@@ -15,30 +21,95 @@ from mreg.errors import (
     UsageError,
 )
 
-__version__ = "0.1.0"
-
 if TYPE_CHECKING:
-    from mreg.registry import Registry, Version
+    from mreg.registry import Registry
+    from mreg.results import (
+        AliasMove,
+        Applied,
+        ApplyReport,
+        CheckReport,
+        CopyReport,
+        Diff,
+        GateReport,
+        GcReport,
+        InitResult,
+        LogEntry,
+        ModelSummary,
+        Pending,
+        PolicyChange,
+        Problem,
+        PullResult,
+        RegisterResult,
+        Review,
+        VerifyReport,
+        Version,
+    )
+
+_RESULTS = frozenset(
+    [
+        "AliasMove",
+        "Applied",
+        "ApplyReport",
+        "CheckReport",
+        "CopyReport",
+        "Diff",
+        "GateReport",
+        "GcReport",
+        "InitResult",
+        "LogEntry",
+        "ModelSummary",
+        "Pending",
+        "PolicyChange",
+        "Problem",
+        "PullResult",
+        "RegisterResult",
+        "Review",
+        "VerifyReport",
+        "Version",
+    ]
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Registry", "Version"):
-        from mreg import registry
+    if name == "Registry":
+        from mreg.registry import Registry
 
-        return getattr(registry, name)
-    raise AttributeError(name)
+        return Registry
+    if name in _RESULTS:
+        from mreg import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'mreg' has no attribute {name!r}")
 
 
 __all__ = [
+    "AliasMove",
+    "Applied",
+    "ApplyReport",
     "CheckFailedError",
+    "CheckReport",
     "ConflictError",
+    "CopyReport",
+    "Diff",
+    "GateReport",
+    "GcReport",
+    "InitResult",
     "IntegrityError",
     "InternalError",
+    "LogEntry",
+    "ModelSummary",
     "MregError",
     "NotFoundError",
+    "Pending",
+    "PolicyChange",
+    "Problem",
+    "PullResult",
+    "RegisterResult",
     "Registry",
     "RemoteError",
+    "Review",
     "UsageError",
+    "VerifyReport",
     "Version",
     "__version__",
 ]

@@ -102,18 +102,7 @@ def previous_pin(
     that changed it (a merge, for a reviewed pull request)."""
 
     path = policy_path(model)
-    out = git.run(
-        "log",
-        "--first-parent",
-        f"-{MAX_POLICY_HISTORY}",
-        "--format=%H",
-        "--end-of-options",
-        governed,
-        "--",
-        path,
-        check=False,
-    )
-    commits = out.stdout.decode().split()
+    commits = [sha for sha, _ in git.first_parent_log(governed, path, limit=MAX_POLICY_HISTORY)]
     if not commits:
         return None, None
     blobs = git.read_blobs([f"{c}^:{path}" for c in commits])
@@ -142,18 +131,7 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
             return False
         candidates = [e.governed]
     else:
-        out = git.run(
-            "log",
-            "--first-parent",
-            f"-{MAX_POLICY_HISTORY}",
-            "--format=%H",
-            "--end-of-options",
-            governed,
-            "--",
-            path,
-            check=False,
-        )
-        candidates = out.stdout.decode().split()
+        candidates = [sha for sha, _ in git.first_parent_log(governed, path, limit=MAX_POLICY_HISTORY)]
     for blob in git.read_blobs([f"{c}:{path}" for c in candidates]):
         if blob is None:
             continue
@@ -185,13 +163,10 @@ def signature_ok(git: GitRepo, e: AliasEvent, signers: tuple[str, ...]) -> bool:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write("".join(line.strip() + "\n" for line in ssh))
-            proc = git.run(
-                "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-tag", "--raw", "--", e.tag, check=False
-            )
+            accepted, status = git.verify_tag_with(e.tag, allowed_signers_file=allowed)
         finally:
             os.unlink(allowed)
-        status = proc.stderr.decode("utf-8", "replace")
-        if proc.returncode == 0:
+        if accepted:
             if e.signature_kind == "ssh":  # git checked it against exactly the listed SSH keys
                 ok = bool(ssh)
             elif e.signature_kind == "pgp":  # any key in the keyring verifies: it must be a listed one

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import sys
@@ -98,10 +97,5 @@ def source_info(git: GitRepo, remote: str) -> dict[str, object] | None:
     url = git.remote_url(remote)
     dirty = False
     if head is not None:
-        proc = git.run("status", "--porcelain", "--untracked-files=no", check=False)
-        dirty = bool(proc.stdout.strip())
+        dirty = git.has_uncommitted_changes()
     return {"repository": strip_credentials(url) if url else None, "commit": head, "dirty": dirty}
-
-
-def is_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true")

@@ -48,17 +48,3 @@ class RemoteError(MregError):
 class InternalError(MregError):
     exit_code = 70
     code = "internal"
-
-
-EXIT_CODES: dict[type[MregError], int] = {
-    cls: cls.exit_code
-    for cls in (
-        CheckFailedError,
-        UsageError,
-        NotFoundError,
-        ConflictError,
-        IntegrityError,
-        RemoteError,
-        InternalError,
-    )
-}

@@ -2,15 +2,78 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, UsageError
+
+if TYPE_CHECKING:  # annotations only (postponed): typing.NotRequired is Python 3.11+
+    from typing_extensions import NotRequired
+
+
+class Artifact(TypedDict):
+    """One stored file of a version: its path under the version, size and sha256 digest."""
+
+    path: str
+    size: int
+    digest: str
+    executable: NotRequired[bool]  # the file had an executable bit at register
+
+
+class Lockfile(TypedDict):
+    path: str
+    digest: str
+
+
+class Environment(TypedDict):
+    python: str
+    platform: str
+    packages: str  # digest of the captured package lock, stored as an object
+    lockfile: NotRequired[Lockfile]
+    image: NotRequired[str]
+
+
+class DataRef(TypedDict):
+    name: str
+    uri: str
+    digest: NotRequired[str]
+    etag: NotRequired[str]
+    version: NotRequired[str]
+    size: NotRequired[int]
+
+
+class Source(TypedDict, total=False):
+    repository: str | None
+    commit: str | None
+    dirty: bool
+
+
+class Manifest(TypedDict):
+    """A version manifest (SPEC §4) as `schemas/manifest.schema.json` validates it: every manifest mreg
+    reads has passed that schema, so these keys and types hold. Immutable once written."""
+
+    schema: str
+    model: str
+    version: int
+    digest: str  # sha256 of the canonical artifact list: the version's identity
+    created_at: str
+    created_by: str
+    artifacts: list[Artifact]
+    environment: Environment
+    message: NotRequired[str | None]
+    source: NotRequired[Source | None]
+    data: NotRequired[list[DataRef]]
+    params: NotRequired[dict[str, Any]]
+    metrics: NotRequired[dict[str, float | int]]
+    parent: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+
 
 MANIFEST_SCHEMA = "mreg/manifest/v1"
 REGISTRY_SCHEMA = "mreg/registry/v1"
@@ -43,7 +106,7 @@ FIELD_ORDER = (
 def artifact_set_digest(artifacts: Iterable[Mapping[str, Any]]) -> str:
     """Identity of a version: sha256 over `digest size path` lines sorted by path."""
     lines = sorted(f"{a['path']}\0{a['size']}\0{a['digest']}" for a in artifacts)
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return of_bytes("\n".join(lines).encode())
 
 
 def yaml_module() -> Any:
@@ -170,7 +233,7 @@ def dump_manifest(manifest: Mapping[str, Any]) -> bytes:
 
 
 @cache
-def _validator(schema_id: str) -> Any:
+def schema_validator(schema_id: str) -> Any:
     from jsonschema import Draft202012Validator
 
     text = resources.files("mreg").joinpath("schemas").joinpath(SCHEMA_FILES[schema_id]).read_text("utf-8")
@@ -191,19 +254,45 @@ def schema_errors(document: Any, schema_id: str) -> list[str]:
             return [f"schema {found!r} is newer than this mreg understands ({schema_id}); upgrade mreg"]
         return [f"schema: expected {schema_id!r}, found {found!r}"]
     errors = []
-    for err in sorted(_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
+    for err in sorted(schema_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in err.absolute_path) or "(top)"
         errors.append(f"{path}: {err.message}")
     return errors
 
 
-def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
+def artifact_path_problem(path: str) -> str | None:
+    """Why `path` cannot be an artifact path, or None: the one rule (register records only such paths,
+    validation and `check` refuse others, pull never writes outside its destination because of it).
+    Relative, `/`-separated, normalised (no empty, `.` or `..` part), no drive letter, backslash or
+    NUL, at most 4096 characters (other odd characters are allowed, and escaped wherever shown)."""
+    if not path:
+        return "is empty"
+    if len(path) > 4096:
+        return "is longer than 4096 characters"
+    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
+        return "is absolute"
+    parts = re.split(r"[\\/]", path)
+    if ".." in parts:
+        return "escapes its directory with '..'"
+    if "\\" in path:
+        return "contains a backslash"
+    if "\x00" in path:
+        return "contains a NUL byte"
+    if "" in parts or "." in parts:
+        return "is not a normalised relative path"
+    return None
+
+
+def validate_manifest(document: Any, *, where: str) -> Manifest:
     """Schema plus the invariants a schema cannot say: digest, unique paths, name agreement."""
     errors = schema_errors(document, MANIFEST_SCHEMA)
     if not errors:
         paths = [a["path"] for a in document["artifacts"]]
-        clash = _file_and_directory(paths)
-        if len(set(paths)) != len(paths):
+        clash = file_and_directory(paths)
+        bad = next(((p, why) for p in paths if (why := artifact_path_problem(p))), None)
+        if bad:
+            errors.append(f"artifacts: path {bad[0]!r} {bad[1]}")
+        elif len(set(paths)) != len(paths):
             errors.append("artifacts: duplicate path")
         elif clash:
             errors.append(f"artifacts: {clash!r} is both a file and a directory")
@@ -218,10 +307,10 @@ def validate_manifest(document: Any, *, where: str) -> dict[str, Any]:
             f"{where}: invalid manifest: {errors[0]}"
             + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
         )
-    return dict(document)
+    return cast(Manifest, dict(document))
 
 
-def _file_and_directory(paths: list[str]) -> str | None:
+def file_and_directory(paths: list[str]) -> str | None:
     """A path that is also a directory of another (`a` and `a/b`): no directory can hold both."""
     files = set(paths)
     for p in paths:
@@ -264,40 +353,10 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
     return f"a {type(value).__name__} value is not plain data"
 
 
-def parse_manifest(data: bytes, *, where: str) -> dict[str, Any]:
+def parse_manifest(data: bytes, *, where: str) -> Manifest:
+    """Parse and validate a manifest's bytes (no memo: `mreg.cache.valid.parse_manifest` remembers passes)."""
     try:
         doc = load_yaml(data, where=where)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
-    if isinstance(doc, dict) and known_valid(data, MANIFEST_SCHEMA):
-        return dict(doc)  # these exact bytes passed validate_manifest against this exact schema before
-    doc = validate_manifest(doc, where=where)
-    remember_valid(data, MANIFEST_SCHEMA)
-    return doc
-
-
-def known_valid(data: bytes, schema_id: str) -> bool:
-    """These exact bytes passed validation against this exact schema (and mreg version) before."""
-    from mreg.cache import valid
-
-    return valid.known(_validation_key(data, schema_id))
-
-
-def remember_valid(data: bytes, schema_id: str) -> None:
-    from mreg.cache import valid
-
-    valid.remember(_validation_key(data, schema_id))
-
-
-@cache
-def _schema_fingerprint(schema_id: str) -> bytes:
-    from mreg import __version__
-
-    return hashlib.sha256(f"{__version__}\0{schema_text(schema_id)}".encode()).digest()
-
-
-def _validation_key(data: bytes, schema_id: str) -> str:
-    """Validation is a pure function of (bytes, schema, mreg version), so a passing result is
-    remembered: reading a known manifest or policy then needs no jsonschema import (~40-50 ms, a
-    third of `mreg resolve`). Only passes are remembered; a failure is re-checked every time."""
-    return hashlib.sha256(_schema_fingerprint(schema_id) + b"\0" + data).hexdigest()
+    return validate_manifest(doc, where=where)

@@ -10,14 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mreg.cache.valid import known_valid, remember_valid
 from mreg.errors import IntegrityError, MregError
 from mreg.git.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
     json_problem,
-    known_valid,
     load_yaml,
-    remember_valid,
     schema_errors,
     size_problem,
 )

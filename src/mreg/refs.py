@@ -47,10 +47,6 @@ class Ref:
     version: int | None = None
     alias: str | None = None
 
-    @property
-    def is_latest(self) -> bool:
-        return self.version is None and self.alias is None
-
     def __str__(self) -> str:
         if self.version is not None:
             return f"{self.model}@v{self.version}"

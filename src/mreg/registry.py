@@ -1,452 +1,176 @@
-"""`Registry`: the composition root and the Python API of SPEC §10. The CLI is a thin layer over it."""
+"""`Registry`: the Python API of SPEC §10, and the only thing the CLI calls.
+
+A typed facade: every command is one method with explicit keyword-only options, returning a frozen
+result from `mreg.results` (each with `to_json()`). It holds a `mreg.context.Context` and hands it
+to the use case in `mreg.ops`; nothing in `mreg.ops` ever sees a Registry. Use cases are imported
+inside each method, so `import mreg` and `mreg resolve` stay light.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg.errors import IntegrityError, NotFoundError, RemoteError
-from mreg.git import tags as alias_tags
-from mreg.git.branches import Branches
-from mreg.git.layout import (
-    ALIASES_BRANCH,
-    ALIASES_REF,
-    CONFIG_PATH,
-    REGISTRY_BRANCH,
-    REGISTRY_REF,
-    manifest_path,
-    versions_dir,
-)
-from mreg.git.repo import GitRepo, not_initialised
-from mreg.manifest import (
-    REGISTRY_SCHEMA,
-    known_valid,
-    load_yaml,
-    parse_manifest,
-    remember_valid,
-    schema_errors,
-    size_problem,
-)
-from mreg.ports import ObjectStore
-from mreg.refs import Ref, as_datetime, check_model, parse_ref
+from mreg.context import Config, Context
+from mreg.ports import ObjectStore, Progress
+from mreg.refs import as_datetime, check_model
 
 if TYPE_CHECKING:
-    from mreg.backing import Standing
-    from mreg.ops.pull import PullResult
-    from mreg.ops.register import RegisterResult
+    from mreg.results import (
+        AliasMove,
+        ApplyReport,
+        CheckReport,
+        CopyReport,
+        Diff,
+        GateReport,
+        GcReport,
+        InitResult,
+        LogEntry,
+        ModelSummary,
+        PolicyChange,
+        PullResult,
+        RegisterResult,
+        VerifyReport,
+        Version,
+    )
 
-DEFAULT_REMOTE = "origin"
-MAX_LOCK_BYTES = 4 * 1024 * 1024  # a lock of 10,000 packages is ~400 KiB
-DEFAULT_PROTECTED = ("production",)
-_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
-
-
-@dataclass(frozen=True)
-class Version:
-    """One registered version as read from git: its manifest and the registry commit that holds it."""
-
-    model: str
-    version: int
-    manifest: dict[str, Any]
-    commit: str
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}"
-
-    @property
-    def digest(self) -> str:
-        return str(self.manifest["digest"])
-
-
-@dataclass(frozen=True)
-class Config:
-    store: str | None = None
-    remote: str = DEFAULT_REMOTE
-    protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED
-    direct_rollback: bool = False
-    allow_unreviewed: bool = False
-    signers: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-def to_unix(at: datetime | None) -> int | None:
-    return int(at.timestamp()) if at is not None else None
+When = datetime | str | None  # a datetime, or WHEN text: an ISO date/datetime, `30d`, `12h ago`
+PathLike = str | os.PathLike[str]
 
 
 class Registry:
-    """A registry: one git repository (or a bare cache of a remote's registry refs) plus its store."""
+    """A model registry: one git repository (or a remote registry read without a clone) plus its store.
 
-    def __init__(
-        self, git: GitRepo, *, offline: bool = False, remote: str | None = None, label: str | None = None
-    ) -> None:
-        self.git = git
-        self.offline = offline
-        self.label = label or str(git.work_tree or git.git_dir)
-        self._remote_override = remote
-        self._store: ObjectStore | None = None
-        # `check` examines a remote tip that failed verification, to name every problem in it; nothing
-        # else ever reads an unverified commit.
-        self.examined: str | None = None
-        self.is_cache = False  # a bare cache of a remote's registry refs (`--registry URL`), not a clone
-        # Things worth telling a person that are not errors (the CLI prints them as warnings).
-        self.notify: Callable[[str], None] = lambda message: None
+    Open one with `Registry.open(path)`; every method fetches the registry refs first unless the
+    registry was opened `offline`, verifies what it fetched (SPEC §3a), and raises a subclass of
+    `mreg.MregError` whose `exit_code` is the CLI's (SPEC §8).
+    """
 
-    # -- opening -----------------------------------------------------------------------------------
+    def __init__(self, context: Context) -> None:
+        self._ctx = context
+
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] = ".", *, registry: str | None = None, offline: bool = False
+        cls,
+        path: PathLike = ".",
+        *,
+        registry: str | None = None,
+        offline: bool = False,
+        on_warning: Callable[[str], None] | None = None,
     ) -> Registry:
-        """Open the registry of the repository at `path`, or of a remote `registry` URL without a clone."""
-        if registry:
-            from mreg.cache.registries import open_registry_cache
+        """Open the registry of the repository at `path`, or of a remote `registry` git URL without a
+        clone. `on_warning` receives what is worth telling a person but is not an error (e.g. an
+        approved alias move not applied yet)."""
+        ctx = Context.open(path, registry=registry, offline=offline)
+        if on_warning is not None:
+            ctx.notify = on_warning
+        return cls(ctx)
 
-            git = open_registry_cache(registry, offline=offline)
-            reg = cls(git, offline=offline, remote=DEFAULT_REMOTE, label=registry)
-            reg.is_cache = True
-            return reg
-        return cls(GitRepo.discover(path), offline=offline)
-
-    @cached_property
-    def branches(self) -> Branches:
-        # Offline no remote is ever used: skip parsing and schema-checking mreg.yaml just to name it (bench row 2).
-        branches = Branches(self.git, None if self.offline else self.remote_name, offline=self.offline)
-        branches.notify = lambda message: self.notify(message)
-        return branches
-
-    @property
-    def remote_name(self) -> str:
-        if self._remote_override:
-            return self._remote_override
-        local = self._read_config_blob(ALIASES_REF)
-        if local is not None:
-            remote = local.get("remote")
-            if isinstance(remote, str) and remote:
-                return remote
-        return DEFAULT_REMOTE
-
-    def _read_config_blob(self, rev: str) -> dict[str, Any] | None:
-        blob = self.git.read_blob(f"{rev}:{CONFIG_PATH}")
-        if blob is None:
-            return None
-        too_big = size_problem(blob)
-        if too_big:
-            raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {too_big}")
-        data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
-        if not known_valid(blob, REGISTRY_SCHEMA):
-            errors = schema_errors(data, REGISTRY_SCHEMA)
-            if errors:
-                raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
-            remember_valid(blob, REGISTRY_SCHEMA)
-        return dict(data)
-
-    def sync(self) -> None:
-        """Reads fetch the registry refs first unless offline: a deploy must never read a stale alias."""
-        self.branches.fetch()
-
-    @cached_property
-    def config(self) -> Config:
-        self.sync()
-        data = self._read_config_blob(ALIASES_REF)
-        if data is None:
-            if self.git.rev_parse(REGISTRY_REF) is None:
-                raise not_initialised(self.label)
-            data = {"schema": REGISTRY_SCHEMA}
-        return Config(
-            store=data.get("store"),
-            remote=data.get("remote", DEFAULT_REMOTE),
-            protected_aliases=tuple(data.get("protected_aliases", DEFAULT_PROTECTED)),
-            direct_rollback=bool(data.get("direct_rollback", False)),
-            allow_unreviewed=bool(data.get("allow_unreviewed", False)),
-            signers=tuple(data.get("signers") or ()),
-            raw=data,
-        )
-
-    def require_initialised(self) -> str:
-        """The registry branch's tip after syncing; not found (exit 3) when there is none."""
-        self.sync()
-        tip = self.examined or self.git.rev_parse(REGISTRY_REF)
-        if tip is None:
-            raise not_initialised(self.label)
-        return tip
-
+    # -- what the registry is -----------------------------------------------------------------------
     @property
     def store(self) -> ObjectStore:
-        if self._store is None:
-            from mreg.store import open_store
-
-            self._store = open_store(self.config.store, default_dir=self.default_store_dir)
-        return self._store
+        """The object store of this registry (from mreg.yaml, or the directory inside the clone)."""
+        return self._ctx.store
 
     @property
-    def default_store_dir(self) -> Path:
-        return self.git.common_dir / "mreg" / "objects"
+    def config(self) -> Config:
+        """mreg.yaml on the governed branch, as this clone last verified it."""
+        return self._ctx.config
 
-    # -- reading the registry branch ---------------------------------------------------------------
-    def registry_commit(self, at: datetime | None = None) -> str:
-        tip = self.require_initialised()
-        if at is None:
-            return tip
-        commit = self.git.commit_before(REGISTRY_REF, int(at.timestamp()))
-        if commit is None:
-            raise NotFoundError(f"the registry did not exist yet at {at.isoformat()}")
-        return commit
+    @property
+    def offline(self) -> bool:
+        return self._ctx.offline
 
-    def versions(self, model: str, commit: str) -> list[int]:
-        return sorted(self.version_blobs(model, commit))
-
-    def version_blobs(self, model: str, commit: str) -> dict[int, str]:
-        """Each version of the model at `commit` and the blob id of its manifest (one ls-tree)."""
-        out = {}
-        for entry in self.git.ls_tree(commit, versions_dir(model)):
-            m = _VERSION_FILE.match(entry.name)
-            if m and entry.kind == "blob":
-                out[int(m.group(1))] = entry.oid
-        return out
-
-    def models(self, commit: str) -> list[str]:
-        return sorted(e.name for e in self.git.ls_tree(commit, "models") if e.kind == "tree")
-
-    def load_manifest(self, model: str, version: int, commit: str) -> dict[str, Any]:
-        path = manifest_path(model, version)
-        blob = self.git.read_blob(f"{commit}:{path}")
-        if blob is None:
-            raise NotFoundError(f"model {model!r} has no version v{version}")
-        manifest = _parse_capped(blob, where=f"{REGISTRY_BRANCH}:{path}")
-        if manifest["model"] != model or manifest["version"] != version:
-            raise IntegrityError(
-                f"{REGISTRY_BRANCH}:{path}: manifest says {manifest['model']}@v{manifest['version']}, its path says {model}@v{version}"
-            )
-        return manifest
-
-    def load_manifests(self, model: str, versions: Sequence[int], commit: str) -> dict[int, dict[str, Any]]:
-        """Many manifests of one model in one `cat-file --batch`."""
-        blobs = self.git.read_blobs([f"{commit}:{manifest_path(model, v)}" for v in versions])
-        out = {}
-        for v, blob in zip(versions, blobs, strict=True):
-            if blob is not None:
-                out[v] = _parse_capped(blob, where=f"{REGISTRY_BRANCH}:{manifest_path(model, v)}")
-        return out
-
-    def alias_events(self, model: str, alias: str | None = None) -> list[alias_tags.AliasEvent]:
-        return alias_tags.read_events(self.git, model, alias)
-
-    # -- resolving references (SPEC §2) ------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------------------
     def resolve(
-        self,
-        ref: str | Ref,
-        at: datetime | str | None = None,
-        *,
-        allow_unreviewed: bool = False,
-        with_aliases: bool = True,
+        self, ref: str, at: When = None, *, allow_unreviewed: bool = False, with_aliases: bool = True
     ) -> Version:
-        """Resolve a reference as the registry stood at `at` (now by default; a datetime or WHEN text).
+        """Resolve `MODEL`, `MODEL@vN` or `MODEL@ALIAS` as the registry stood at `at` (now by default).
 
-        An alias is followed only to a tag that passes `tag_problem`, and for a protected alias only
-        to a backed one (SPEC §3a.3); `allow_unreviewed` is the deliberate, visible way around the latter.
+        A protected alias is followed only to a tag a reviewed pin backs (SPEC §3a.3);
+        `allow_unreviewed` is the deliberate, visible way around that. `with_aliases=False` skips
+        finding the aliases on the version (`Version.aliases` is then empty): faster in deploy loops.
         """
-        at = as_datetime(at)
-        v = self._resolve(ref, at, allow_unreviewed)
-        if not with_aliases:  # `mreg resolve`/`pull` print or fetch one version: they skip the alias scan
-            return v
-        return Version(v.model, v.version, v.manifest, v.commit, self.aliases_of(v.model, v.version, at))
+        return self._ctx.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=with_aliases)
 
-    def _resolve(self, ref: str | Ref, at: datetime | None, allow_unreviewed: bool) -> Version:
-        r = parse_ref(ref) if isinstance(ref, str) else ref
-        commit = self.registry_commit(at)
-        if r.alias is not None:
-            events = self.alias_events(r.model, r.alias)
-            standing = self.standing(r.model, r.alias, events, at=at)
-            event = standing.event
-            if standing.state == "unbacked":
-                if not allow_unreviewed:
-                    raise IntegrityError(
-                        f"{r.model}@{r.alias}: {standing.problem}; refusing to follow an unreviewed tag"
-                        + _last_backed(events, standing),
-                        hint="run 'mreg apply' to restore the approved value, or pass --allow-unreviewed to follow it anyway",
-                    )
-                self.notify(f"{r.model}@{r.alias}: following UNREVIEWED {standing.problem}")
-            elif standing.state == "pending" and standing.pin is not None and standing.approved_in:
-                self.notify(
-                    f"{r.model}@{r.alias}: {ALIASES_BRANCH} approved {standing.pin.describe()} in "
-                    f"{standing.approved_in[:12]}, not yet applied; still v{event.version if event else '?'}"
-                )
-            if event is None:
-                self._raise_unknown_model(r.model, commit)
-                when = f" at {at.isoformat()}" if at else ""
-                if standing.pin is not None and standing.pin.version is not None:
-                    raise NotFoundError(
-                        f"{r.model}@{r.alias}: {ALIASES_BRANCH} approves {standing.pin.describe()}, not yet applied{when}",
-                        hint="run 'mreg apply' (CI normally does after each merge)",
-                    )
-                waiting = self._review_branches(r.model, r.alias)
-                raise NotFoundError(
-                    f"model {r.model!r} has no alias {r.alias!r}{when}",
-                    hint=f"a move is waiting for review on branch {waiting[-1]}: once merged, 'mreg apply' sets it"
-                    if waiting
-                    else None,
-                )
-            if event.version is None:
-                raise NotFoundError(
-                    f"alias {r.alias!r} of {r.model!r} was removed ({event.tag} by {event.tagger})"
-                )
-            problem = self.tag_problem(event)
-            if problem:
-                raise IntegrityError(
-                    f"{r.model}@{r.alias}: {problem}", hint="'mreg check' reports every such tag"
-                )
-            manifest = self.load_manifest(r.model, event.version, event.commit)
-            if manifest["digest"] != event.digest:
-                raise IntegrityError(
-                    f"tag {event.tag} names digest {event.digest}, the manifest has {manifest['digest']}"
-                )
-            return Version(r.model, event.version, manifest, event.commit)
-        versions = self.versions(r.model, commit)
-        if not versions:
-            self._raise_unknown_model(r.model, commit, at=at)
-        if r.version is None:
-            number = versions[-1]
-        else:
-            number = r.version
-            if number not in versions:
-                raise NotFoundError(f"model {r.model!r} has no version v{number} (latest is v{versions[-1]})")
-        return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
-
-    def _review_branches(self, model: str, alias: str) -> list[str]:
-        from mreg.git.layout import REVIEW_PREFIX
-
-        remote = self.branches.remote
-        if remote is None:
-            return []
-        rows = self.git.for_each_ref(
-            f"refs/remotes/{remote}/{REVIEW_PREFIX}{model}/{alias}/", ("%(refname)",)
-        )
-        return [r[0].removeprefix(f"refs/remotes/{remote}/") for r in rows if r]
-
-    def is_protected(self, alias: str) -> bool:
-        return alias in self.config.protected_aliases
-
-    def governed_commit(self, at: datetime | None = None) -> str | None:
-        if at is None:
-            return self.git.rev_parse(ALIASES_REF)
-        return self.git.commit_before(ALIASES_REF, int(at.timestamp()))
-
-    def standing(
-        self,
-        model: str,
-        alias: str,
-        events: list[alias_tags.AliasEvent],
-        *,
-        at: datetime | None = None,
-        policy: dict[str, Any] | object | None = ...,
-        governed: str | object | None = ...,
-    ) -> Standing:
-        """Where the alias stands: its newest tag (at `at`) and, for a protected alias, whether the
-        governed branch backs it (SPEC §3a.3). Callers that judge many aliases pass `policy`/`governed`."""
-        from mreg.backing import Standing, assess
-
-        cur = alias_tags.current(events, alias, at=to_unix(at))
-        if not self.is_protected(alias):
-            return Standing("backed" if cur is not None else "unset", cur, None)
-        gov = self.governed_commit(at) if governed is ... else governed
-        assert gov is None or isinstance(gov, str)
-        if policy is ...:
-            from mreg.policy import read_policy
-
-            policy = read_policy(self.git, gov, model) if gov else None
-        assert policy is None or isinstance(policy, dict)
-        return assess(
-            self.git, gov, model, alias, cur, policy=policy, signers=self.config.signers, events=events
-        )
-
-    def tag_problem(self, event: alias_tags.AliasEvent) -> str | None:
-        """Why a tag must not be followed whatever its alias (SPEC §3a.3): its commit is not in the
-        verified registry history, or the manifest there is not the one at the verified tip."""
-        if event.version is None:
-            return None
-        tip = self.registry_commit()
-        path = manifest_path(event.model, event.version)
-        if event.commit != tip and not self.git.is_ancestor(event.commit, tip):
-            return f"tag {event.tag} (by {event.tagger}) points at {event.commit[:12]}, which is not in the verified history of {REGISTRY_BRANCH}"
-        there, here = self.git.object_ids([f"{event.commit}:{path}", f"{tip}:{path}"])
-        if there is None:
-            return f"tag {event.tag} names {event.model}@v{event.version}, which its commit does not hold"
-        if there != here:
-            return f"tag {event.tag} points at a manifest of {event.model}@v{event.version} that is not the registered one"
-        return None
-
-    def _raise_unknown_model(self, model: str, commit: str, *, at: datetime | None = None) -> None:
-        if not self.versions(model, commit):
-            when = f" at {at.isoformat()}" if at else ""
-            raise NotFoundError(
-                f"no model named {model!r} in the registry{when}", hint="'mreg list' shows the models"
-            )
-
-    def aliases_of(self, model: str, version: int, at: datetime | None = None) -> tuple[str, ...]:
-        return tuple(sorted(a for a, v in self.alias_values(model, at).items() if v == version))
-
-    def alias_values(self, model: str, at: datetime | None = None) -> dict[str, int]:
-        """Each alias of the model and the version a reader follows (unbacked and removed ones left out)."""
-        events = self.alias_events(model)
-        out = {}
-        for alias in sorted({e.alias for e in events}):
-            st = self.standing(model, alias, events, at=at)
-            if st.state in ("backed", "pending") and st.event is not None and st.event.version is not None:
-                out[alias] = st.event.version
-        return out
-
-    def show(self, ref: str, at: datetime | str | None = None, *, allow_unreviewed: bool = False) -> Version:
+    def show(self, ref: str, at: When = None, *, allow_unreviewed: bool = False) -> Version:
+        """The same as `resolve` (the version with its manifest and the aliases on it)."""
         return self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
 
-    def list_models(self, at: datetime | str | None = None) -> list[dict[str, Any]]:
+    def versions(self, model: str, at: When = None) -> list[int]:
+        """The version numbers of a model, oldest first."""
+        ctx = self._ctx
+        commit = ctx.registry_commit(as_datetime(at))
+        found = ctx.versions(check_model(model), commit)
+        if not found:
+            ctx.raise_unknown_model(model, commit, at=as_datetime(at))
+        return found
+
+    def list_models(self, at: When = None) -> list[ModelSummary]:
+        """Every model: its latest version, how many versions, the aliases a reader follows."""
         from mreg.ops.inspect import list_models
 
-        return list_models(self, as_datetime(at))
+        return list_models(self._ctx, as_datetime(at))
 
-    # -- use cases (one module each under mreg.ops) ------------------------------------------------
-    def init(self, *, store: str | None = None, remote: str | None = None, github: bool = False) -> list[str]:
+    def diff(self, a: str, b: str, *, at: When = None) -> Diff:
+        """What changed between two versions: params, metrics, data, environment, packages, files."""
+        from mreg.ops.inspect import diff
+
+        return diff(self._ctx, a, b, at=as_datetime(at))
+
+    def log(self, model: str, *, alias: str | None = None) -> list[LogEntry]:
+        """Registrations and alias events, oldest first: what, who, when, why."""
+        from mreg.ops.inspect import history
+
+        return history(self._ctx, check_model(model), alias=alias)
+
+    # -- writing --------------------------------------------------------------------------------------
+    def init(
+        self, *, store: str | None = None, remote: str | None = None, github: bool = False
+    ) -> InitResult:
+        """Create both registry branches (a second run changes nothing); `store` is recorded in
+        mreg.yaml, `github` also commits the apply workflow onto the governed branch."""
         from mreg.ops.init import init_registry
+        from mreg.results import InitResult
 
-        return init_registry(self, store=store, remote=remote, github=github)
+        return InitResult(tuple(init_registry(self._ctx, store=store, remote=remote, github=github)))
 
     def register(
         self,
         model: str,
-        paths: Sequence[str | os.PathLike[str]],
+        paths: Sequence[PathLike],
         *,
         params: Sequence[str] | Mapping[str, Any] = (),
-        params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+        params_files: Sequence[PathLike] | PathLike = (),
         metrics: Sequence[str] | Mapping[str, float | int] = (),
-        metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+        metrics_files: Sequence[PathLike] | PathLike = (),
         data: Sequence[str] | Mapping[str, str] = (),
-        lockfile: str | os.PathLike[str] | None = None,
+        lockfile: PathLike | None = None,
         image: str | None = None,
         parent: str | None = None,
         message: str | None = None,
         labels: Mapping[str, str] | None = None,
-        progress: Callable[[str, int], Any] | None = None,
+        progress: Callable[[str, int], Progress | None] | None = None,
         on_duplicate: Callable[[str], None] | None = None,
         jobs: int | None = None,
         allow_secret_like: Sequence[str] = (),
     ) -> RegisterResult:
         """Store the files (directories recurse) and write the next version's manifest (SPEC §4, §8).
-        `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or `NAME=URI`."""
-        from mreg.ops.register import register
+
+        `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or
+        `NAME=URI` strings. Registering bytes identical to an existing version returns that version
+        (`duplicate_of`) and writes nothing.
+        """
+        from mreg.ops.register import RegisterRequest, register
 
         if isinstance(data, Mapping):
             data = [f"{k}={v}" for k, v in data.items()]
         elif isinstance(data, str):
             data = [data]
-        return register(
-            self,
+        request = RegisterRequest(
             check_model(model),
             [Path(p) for p in paths],
             params=params,
@@ -458,134 +182,176 @@ class Registry:
             image=image,
             parent=parent,
             message=message,
-            labels=dict(labels) if labels else None,
-            progress=progress,
-            on_duplicate=on_duplicate,
-            jobs=jobs,
+            labels=labels,
             allow_secret_like=allow_secret_like,
         )
+        return register(self._ctx, request, progress=progress, on_duplicate=on_duplicate, jobs=jobs)
 
     def pull(
         self,
         ref: str,
-        dest: str | os.PathLike[str] | None = None,
+        dest: PathLike | None = None,
         *,
-        at: datetime | str | None = None,
-        **options: Any,
+        at: When = None,
+        allow_unreviewed: bool = False,
+        force: bool = False,
+        jobs: int | None = None,
+        progress: Callable[[str, int], Progress | None] | None = None,
     ) -> Path:
         """Verified artifacts under `dest` (default `MODEL-vN`); returns the directory (SPEC §10)."""
-        return self.pull_report(ref, dest, at=at, **options).dest
+        return self.pull_report(
+            ref, dest, at=at, allow_unreviewed=allow_unreviewed, force=force, jobs=jobs, progress=progress
+        ).dest
 
     def pull_report(
         self,
         ref: str,
-        dest: str | os.PathLike[str] | None = None,
+        dest: PathLike | None = None,
         *,
-        at: datetime | str | None = None,
-        **options: Any,
+        at: When = None,
+        allow_unreviewed: bool = False,
+        force: bool = False,
+        jobs: int | None = None,
+        progress: Callable[[str, int], Progress | None] | None = None,
     ) -> PullResult:
-        """`pull` with what a caller may want to show: files, cache hits, store reads."""
+        """`pull`, with what a caller may want to show: files, cache hits, store reads."""
         from mreg.ops.pull import pull
 
-        return pull(self, ref, Path(dest) if dest is not None else None, at=as_datetime(at), **options)
+        return pull(
+            self._ctx,
+            ref,
+            Path(dest) if dest is not None else None,
+            at=as_datetime(at),
+            allow_unreviewed=allow_unreviewed,
+            force=force,
+            jobs=jobs,
+            progress=progress,
+        )
 
-    def diff(self, a: str, b: str, *, at: datetime | str | None = None) -> dict[str, Any]:
-        from mreg.ops.inspect import diff_versions, package_changes
-
-        va, vb = self.resolve(a, at), self.resolve(b, at)
-        result = diff_versions(va, vb)
-        pa, pb = va.manifest["environment"]["packages"], vb.manifest["environment"]["packages"]
-        if pa != pb:
-            try:
-                result["packages"] = package_changes(self._package_lock(pa), self._package_lock(pb))
-            except (NotFoundError, RemoteError) as exc:  # not here (a private store) or unreachable: say so;
-                result["packages_unavailable"] = exc.message  # corrupt bytes (IntegrityError) are exit 5
-        return result
-
-    def _package_lock(self, digest: str) -> str:
-        """A captured package lock, read only when it is the size a lock can be: a manifest naming a
-        300 MB object as its lock must not make `diff` or a promotion's PR body read it."""
-        size = self.store.size(digest)
-        if size is None:
-            raise NotFoundError(f"package lock {digest} is not in store {self.store.url}")
-        if size > MAX_LOCK_BYTES:
-            raise NotFoundError(
-                f"package lock {digest} is {size:,} bytes, more than a lock can be ({MAX_LOCK_BYTES:,}): not compared"
-            )
-        return self.store.read_verified(digest).decode("utf-8", "replace")
-
-    def verify(self, ref: str | None = None, **options: Any) -> Any:
-        from mreg.ops.maintain import verify
-
-        return verify(self, ref, **options)
-
-    def gc(self, **options: Any) -> Any:
-        from mreg.ops.maintain import gc
-
-        return gc(self, **options)
-
-    def promote(self, ref: str, to: str, **options: Any) -> Any:
+    # -- aliases --------------------------------------------------------------------------------------
+    def promote(
+        self,
+        ref: str,
+        to: str,
+        *,
+        reason: str | None = None,
+        sign: bool = False,
+        no_review: bool = False,
+        at: When = None,
+    ) -> AliasMove:
+        """Point alias `to` at `ref`; a protected alias becomes a pull request on the governed branch."""
         from mreg.ops.promote import promote
 
-        return promote(self, ref, to, **options)
+        return promote(self._ctx, ref, to, reason=reason, sign=sign, no_review=no_review, at=as_datetime(at))
 
-    def rollback(self, target: str, **options: Any) -> Any:
+    def rollback(
+        self,
+        target: str,
+        *,
+        to: str | None = None,
+        at: When = None,
+        reason: str | None = None,
+        sign: bool = False,
+        no_review: bool = False,
+    ) -> AliasMove:
+        """Put `MODEL@ALIAS` back on the version it held before (or on `to`)."""
         from mreg.ops.promote import rollback
 
-        return rollback(self, target, **options)
+        return rollback(
+            self._ctx, target, to=to, at=as_datetime(at), reason=reason, sign=sign, no_review=no_review
+        )
 
-    def demote(self, target: str, **options: Any) -> Any:
+    def demote(
+        self, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False
+    ) -> AliasMove:
+        """Remove an alias (`MODEL@ALIAS`): a new tag records the removal."""
         from mreg.ops.promote import demote
 
-        return demote(self, target, **options)
+        return demote(self._ctx, target, reason=reason, sign=sign, no_review=no_review)
 
-    def log(self, model: str, *, alias: str | None = None) -> list[dict[str, Any]]:
-        from mreg.ops.inspect import history
+    # -- the review flow (SPEC §7, §9) ---------------------------------------------------------------------
+    def check(self, *, base: str | None = None, objects: bool = False) -> CheckReport:
+        """Validate both branches: schemas, immutability since `base`, tags against the governed pins;
+        `objects` also checks every referenced object is in the store."""
+        from mreg.ops.check import check
 
-        return history(self, check_model(model), alias=alias)
+        return check(self._ctx, base=base, objects=objects)
 
-    def registration_commit(self, model: str, version: int) -> str:
-        """The commit that added the version's manifest (SPEC §3a.2): in an append-only history, the
-        last commit that touched its path. Alias tags point here, never at a later tip."""
-        tip = self.registry_commit()
-        path = manifest_path(model, version)
-        out = (
-            self.git.run("log", "-1", "--format=%H", "--end-of-options", tip, "--", path, check=False)
-            .stdout.decode()
-            .strip()
+    def gate(self, ref: str, alias: str, *, at: When = None) -> GateReport:
+        """Evaluate the model's gate for `alias` on the candidate `ref`."""
+        from mreg.ops.gate import gate_ref
+
+        return gate_ref(self._ctx, ref, alias, as_datetime(at))
+
+    def gate_changes(self, *, base: str, head: str) -> list[GateReport]:
+        """Gate every alias change between two governed-branch commits (a pull request's base and head)."""
+        from mreg.ops.gate import gate_changed
+
+        return gate_changed(self._ctx, base, head)
+
+    def apply(self, *, dry_run: bool = False, sign: bool = False) -> ApplyReport:
+        """Create the alias tags that merged changes on the governed branch ask for (idempotent)."""
+        from mreg.ops.apply import apply
+        from mreg.results import ApplyReport
+
+        pending, applied = apply(self._ctx, dry_run=dry_run, sign=sign)
+        return ApplyReport(tuple(pending), tuple(applied), dry_run=dry_run)
+
+    def change_policy(
+        self,
+        model: str,
+        *,
+        add_owners: Sequence[str] = (),
+        remove_owners: Sequence[str] = (),
+        gates: Sequence[tuple[str, str]] = (),
+        clear_gates: Sequence[str] = (),
+        protect: Sequence[str] = (),
+        unprotect: Sequence[str] = (),
+        reason: str | None = None,
+    ) -> PolicyChange:
+        """Propose a change to a model's owners and gates, or to which aliases are protected, as a
+        pull request on the governed branch (committed directly when the registry has no remote)."""
+        from mreg.ops.policy_change import propose_policy
+
+        return propose_policy(
+            self._ctx,
+            model,
+            add_owners=add_owners,
+            remove_owners=remove_owners,
+            gates=gates,
+            clear_gates=clear_gates,
+            protect=protect,
+            unprotect=unprotect,
+            reason=reason,
         )
-        if not out:
-            raise NotFoundError(f"model {model!r} has no version v{version}")
-        return out
 
-    def require_manifest_exists(self, model: str, version: int, commit: str) -> None:
-        if self.git.object_ids([f"{commit}:{manifest_path(model, version)}"])[0] is None:
-            raise NotFoundError(f"model {model!r} has no version v{version}")
+    # -- the store ----------------------------------------------------------------------------------
+    def verify(
+        self,
+        ref: str | None = None,
+        *,
+        repair: bool = False,
+        at: When = None,
+        jobs: int | None = None,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Re-hash the stored objects the manifests (or one version's manifest) reference."""
+        from mreg.ops.maintain import verify
 
+        return verify(self._ctx, ref, repair=repair, at=as_datetime(at), jobs=jobs, progress=progress)
 
-def _last_backed(events: list[alias_tags.AliasEvent], standing: Standing) -> str:
-    pin = standing.pin
-    if pin is None:
-        return ""
-    for e in sorted(events, key=lambda e: e.seq, reverse=True):
-        if e is not standing.event and pin.matches(e):
-            return (
-                f" (last backed: {e.tag}, v{e.version})"
-                if e.version is not None
-                else f" (last backed: {e.tag}, removed)"
-            )
-    return f" (approved: {pin.describe()})"
+    def gc(self, *, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
+        """Delete store objects no manifest references (never one younger than the grace period)."""
+        from mreg.ops.maintain import DEFAULT_GRACE_SECONDS, gc
 
+        grace = DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds
+        return gc(self._ctx, dry_run=dry_run, grace_seconds=grace)
 
-def _parse_capped(blob: bytes, *, where: str) -> dict[str, Any]:
-    too_big = size_problem(blob)
-    if too_big:
-        raise IntegrityError(f"{where}: {too_big}")
-    return parse_manifest(blob, where=where)
+    def copy_store(self, to: str, *, source: str | None = None, dry_run: bool = False) -> CopyReport:
+        """Copy every version's bytes to another store (`source`: read from this URL instead)."""
+        from mreg.ops.maintain import copy_store
 
-
-def sha256_bytes(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+        return copy_store(self._ctx, to, dry_run=dry_run, source_url=source)
 
 
-__all__ = ["ALIASES_BRANCH", "Config", "Registry", "Version"]
+__all__ = ["Registry"]

@@ -15,7 +15,9 @@ import os
 import re
 from pathlib import Path
 
-_LINE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}) (sha256:[0-9a-f]{64}|-)\Z")
+from mreg.digest import DIGEST_PATTERN
+
+_LINE = re.compile(rf"^([0-9a-f]{{40}}|[0-9a-f]{{64}}) ({DIGEST_PATTERN}|-)\Z")
 NO_DIGEST = "-"  # a blob without a digest line (cannot match any digest)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-from pathlib import Path
 
 from mreg.cache import cache_root
 from mreg.errors import NotFoundError, UsageError
@@ -23,25 +21,10 @@ def open_registry_cache(url: str, *, offline: bool) -> GitRepo:
                 f"no cached copy of registry {strip_credentials(url)}", hint="run once without --offline"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True, capture_output=True)
-        except FileNotFoundError:
-            raise UsageError("the 'git' executable was not found on PATH") from None
+        GitRepo.init_bare(path)
     git = GitRepo(path, None)
     recorded = strip_credentials(url)  # a token in the URL never reaches the cache's config file
-    current = git.remote_url("origin")
-    if current is None:
-        git.run("remote", "add", "origin", recorded)
-    elif current != recorded:
-        git.run("remote", "set-url", "origin", recorded)
+    git.set_remote("origin", recorded)
     if recorded != url:  # this process alone talks to the real URL: through git's environment, not a file
         git.with_config(f"url.{url}.insteadOf", recorded)
     return git
-
-
-def cache_dir_for(url: str) -> Path:
-    return (
-        cache_root()
-        / "registries"
-        / (hashlib.sha256(strip_credentials(url).encode()).hexdigest()[:24] + ".git")
-    )

@@ -64,12 +64,17 @@ class StatCache:
     def save(self) -> None:
         if not self._dirty or self._entries is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix="statcache-")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix="statcache-")
+        except OSError:  # a cache: on a full disk or a read-only clone it is simply not kept
+            return
         try:
             with os.fdopen(fd, "w") as out:
                 json.dump(self._entries, out)
             os.replace(tmp, self.path)
+        except OSError:
+            pass
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

@@ -45,7 +45,7 @@ AtOpt = Annotated[
 
 def _version_callback(value: bool) -> None:
     if value:
-        from mreg import __version__
+        from mreg._version import __version__
 
         echo(f"mreg {__version__}")
         raise typer.Exit()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mreg.text import term
+
+if TYPE_CHECKING:
+    from mreg.results import Review
 
 
 def emit_json(data: Any) -> None:
@@ -66,15 +69,13 @@ class Progress:
         return update
 
 
-def review_lines(r: dict[str, Any]) -> list[str]:
+def review_lines(r: Review) -> list[str]:
     """Where a proposal went (promotion or policy): the pull request, the compare URL, or what to do next."""
-    if r.get("url"):
-        return [
-            f"{'updated pull request #' + str(r['number']) if r.get('updated') else 'pull request'}: {r['url']}"
-        ]
-    if r.get("compare_url"):
-        return [f"open a pull request: {r['compare_url']}"]
+    if r.url:
+        return [f"{'updated pull request #' + str(r.number) if r.updated else 'pull request'}: {r.url}"]
+    if r.compare_url:
+        return [f"open a pull request: {r.compare_url}"]
     return [
-        f"next: open a merge request from branch {r.get('branch')} into mreg/aliases; once it is merged, "
+        f"next: open a merge request from branch {r.branch} into mreg/aliases; once it is merged, "
         "run 'mreg apply' (or let CI run it)"
     ]

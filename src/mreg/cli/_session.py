@@ -20,9 +20,7 @@ def warn(message: str) -> None:
 def open_registry(repo: str, *, registry: str | None = None, offline: bool = False) -> Registry:
     from mreg.registry import Registry
 
-    reg = Registry.open(repo, registry=registry, offline=offline)
-    reg.notify = warn
-    return reg
+    return Registry.open(repo, registry=registry, offline=offline, on_warning=warn)
 
 
 def when(text: str | None) -> datetime | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -21,6 +22,9 @@ from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, rev
 from mreg.cli._session import open_registry as _open
 from mreg.cli._session import warn as _warn
 from mreg.cli._session import when as _at
+
+if TYPE_CHECKING:
+    from mreg.results import AliasMove
 
 app = make_app()
 app.add_typer(governance.app)  # check, gate, apply, policy: the review flow (SPEC §7, §9)
@@ -46,9 +50,9 @@ def init(
 ) -> None:
     """Create the registry branches (a second run changes nothing)."""
     reg = _open(repo)
-    created = reg.init(store=store, remote=remote, github=github)
+    created = reg.init(store=store, remote=remote, github=github).created
     if as_json:
-        emit_json({"created": created})
+        emit_json({"created": list(created)})
     elif created:
         for what in created:
             echo(what if what.startswith("updated ") else f"created {what}")
@@ -151,7 +155,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Models, their latest version and aliases."""
-    rows = _open(repo, registry=registry, offline=offline).list_models(_at(at))
+    rows = [r.to_json() for r in _open(repo, registry=registry, offline=offline).list_models(_at(at))]
     if as_json:
         emit_json(rows)
         return
@@ -178,16 +182,6 @@ def list_(
             )
 
 
-def _manifest_json(v: Any) -> dict[str, Any]:
-    return {
-        "ref": v.ref,
-        "model": v.model,
-        "version": v.version,
-        "aliases": list(v.aliases),
-        "manifest": v.manifest,
-    }
-
-
 @app.command()
 def show(
     ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL, MODEL@vN or MODEL@ALIAS.")],
@@ -201,10 +195,10 @@ def show(
     """One version: its manifest and the aliases on it."""
     v = _open(repo, registry=registry, offline=offline).show(ref, _at(at), allow_unreviewed=allow_unreviewed)
     if as_json:
-        emit_json(_manifest_json(v))
+        emit_json(v.to_json())
         return
     m = v.manifest
-    src = m.get("source") or {}
+    src: Mapping[str, Any] = m.get("source") or {}
     env = m["environment"]
     echo(f"{v.ref}" + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
     echo(f"  digest      {m['digest']}")
@@ -249,7 +243,7 @@ def resolve(
     reg = _open(repo, registry=registry, offline=offline)
     if as_json:
         v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
-        emit_json(_manifest_json(v))
+        emit_json(v.to_json())
     else:
         v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed, with_aliases=False)
         print(v.ref)
@@ -314,7 +308,7 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Params, metrics, data, environment packages and artifacts of two versions."""
-    d = _open(repo, registry=registry, offline=offline).diff(a, b, at=_at(at))
+    d = _open(repo, registry=registry, offline=offline).diff(a, b, at=_at(at)).to_json()
     if as_json:
         emit_json(d)
         return
@@ -396,26 +390,17 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-hash the stored objects the manifests reference."""
-    from mreg.ops.maintain import corrupt_error
-
     result = _open(repo, registry=registry, offline=offline).verify(ref, repair=repair, at=_at(at))
     for digest in result.repaired:
         _warn(f"deleted corrupt object {digest}: register the files that use it again to store them anew")
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
+    err = result.error()
     if as_json:
-        payload: dict[str, Any] = {
-            "ok": result.ok,
-            "checked": result.checked,
-            "bytes": result.bytes,
-            "missing": result.missing,
-            "corrupt": result.corrupt,
-            "invalid_manifests": result.invalid,
-        }
-        if not result.ok:  # one JSON document on stdout, the error in it; the message still goes to stderr
+        payload = result.to_json()
+        if err is not None:  # one JSON document on stdout, the error in it; the message still goes to stderr
             from mreg.cli._report import report
 
-            err = corrupt_error(result)
             payload["error"] = {"code": err.code, "message": err.message, "hint": err.hint}
             emit_json(payload)
             report(err, as_json=False)
@@ -427,8 +412,8 @@ def verify(
         for item in result.corrupt:
             echo(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
         echo(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
-    if not result.ok:
-        raise corrupt_error(result)
+    if err is not None:
+        raise err
 
 
 @app.command()
@@ -519,15 +504,11 @@ def store_copy(
     as_json: JsonOpt = False,
 ) -> None:
     """Copy every object the registry's versions need into another store (then: mreg init --store URL)."""
-    from mreg.ops.maintain import copy_store
-
-    result = copy_store(_open(repo, offline=offline), to, dry_run=dry_run, source_url=source)
+    result = _open(repo, offline=offline).copy_store(to, source=source, dry_run=dry_run)
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest: {problem}")
     if as_json:
-        emit_json(
-            {"dry_run": dry_run, "copied": result.copied, "present": result.present, "bytes": result.bytes}
-        )
+        emit_json(result.to_json())
         return
     verb = "would copy" if dry_run else "copied"
     echo(f"{verb} {len(result.copied)} object(s) ({fmt_size(result.bytes)}); {result.present} already there")
@@ -535,24 +516,14 @@ def store_copy(
         echo(f"next: mreg init --store {to}   (records it in mreg.yaml, a reviewed change with a remote)")
 
 
-def _render_move(move: Any, as_json: bool) -> None:
+def _render_move(move: AliasMove, as_json: bool) -> None:
     if as_json:
-        emit_json(
-            {
-                "model": move.model,
-                "alias": move.alias,
-                "event": move.event,
-                "version": move.version,
-                "previous": move.previous,
-                "tag": move.tag,
-                "review": move.review,
-            }
-        )
+        emit_json(move.to_json())
         return
     if move.review is not None:
         r = move.review
         to = "(removed)" if move.version is None else f"v{move.version}"
-        echo(f"review requested: {move.model}@{move.alias} -> {to} on branch {r['branch']}")
+        echo(f"review requested: {move.model}@{move.alias} -> {to} on branch {r.branch}")
         for line in review_lines(r):
             echo(line)
         return
@@ -640,7 +611,7 @@ def log(
 
     if alias is not None:
         check_alias(alias)
-    entries = _open(repo, registry=registry, offline=offline).log(model, alias=alias)
+    entries = [e.to_json() for e in _open(repo, registry=registry, offline=offline).log(model, alias=alias)]
     when = _at(at)
     if when is not None:  # the history as it stood then: nothing recorded after WHEN
         cutoff = when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -39,26 +39,15 @@ def check(
     """Validate both branches: schemas, immutability, governed aliases against tags."""
     from mreg.errors import CheckFailedError
     from mreg.integrations import github_actions as ci
-    from mreg.ops.check import check as run_check
     from mreg.text import md, md_code
 
-    result = run_check(_open(repo, registry=registry, offline=offline), base=base, objects=objects)
+    result = _open(repo, registry=registry, offline=offline).check(base=base, objects=objects)
     summary = (
         f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)"
         + (f", {result.objects} object(s)" if result.objects is not None else "")
     )
     if as_json:
-        emit_json(
-            {
-                "ok": result.ok,
-                "manifests": result.manifests,
-                "policies": result.policies,
-                "tags": result.tags,
-                "objects": result.objects,
-                "problems": [p.as_dict() for p in result.problems],
-                "warnings": [w.as_dict() for w in result.warnings],
-            }
-        )
+        emit_json(result.to_json())
     else:
         for p in result.problems:
             echo(p)
@@ -152,22 +141,21 @@ def gate(
     """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
     from mreg.errors import CheckFailedError, UsageError
     from mreg.integrations import github_actions as ci
-    from mreg.ops.gate import gate_changed, gate_ref, report_markdown
 
     reg = _open(repo, registry=registry, offline=offline)
     if changed:
         if ref is not None or to is not None:
             raise UsageError("gate takes REF --to ALIAS, or --changed, not both")
-        reports = gate_changed(reg, base, head)
+        reports = reg.gate_changes(base=base, head=head)
     else:
         if ref is None or to is None:
             raise UsageError("gate needs REF --to ALIAS (or --changed --base REF)")
         from mreg.cli._session import when
 
-        reports = [gate_ref(reg, ref, to, when(at))]
+        reports = [reg.gate(ref, to, at=when(at))]
     failed = [r for r in reports if not r.ok]
     if as_json:
-        emit_json({"ok": not failed, "reports": [r.as_dict() for r in reports]})
+        emit_json({"ok": not failed, "reports": [r.to_json() for r in reports]})
     else:
         _render_gate(reports)
     if ci.under_actions():
@@ -179,7 +167,8 @@ def gate(
                             f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()
                         )
                     )
-        ci.write_summary(report_markdown(reports))
+        summary = "\n".join(r.markdown() for r in reports)
+        ci.write_summary(summary or "### mreg gate\n\nno alias changes\n")
     if failed:
         names = ", ".join(r.label or f"{r.model}@{r.alias}" for r in failed)
         raise CheckFailedError(f"gate failed for {names}")
@@ -205,17 +194,11 @@ def apply_(
     import json
 
     from mreg.integrations import github_actions as ci
-    from mreg.ops.apply import apply
 
-    pending, applied = apply(_open(repo, offline=offline), dry_run=dry_run, sign=sign)
+    report = _open(repo, offline=offline).apply(dry_run=dry_run, sign=sign)
+    pending, applied = report.pending, report.applied
     if as_json:
-        emit_json(
-            {
-                "dry_run": dry_run,
-                "pending": [p.as_dict() for p in pending],
-                "applied": [a.as_dict() for a in applied],
-            }
-        )
+        emit_json(report.to_json())
     elif dry_run:
         for p in pending:
             echo(f"would apply {p.describe()}")
@@ -230,7 +213,7 @@ def apply_(
     if not dry_run:
         ci.write_outputs(
             {
-                "applied": json.dumps([a.as_dict() for a in applied]),
+                "applied": json.dumps([a.to_json() for a in applied]),
                 "count": len(applied),
                 "tags": " ".join(a.tag for a in applied),
             }
@@ -283,7 +266,6 @@ def policy(
     import re
 
     from mreg.errors import UsageError
-    from mreg.ops.policy_change import propose_policy
 
     rules = []
     for item in gate or []:  # ALIAS=RULE or "ALIAS RULE" (SPEC §8 writes --gate ALIAS RULE)
@@ -293,8 +275,7 @@ def policy(
                 f"--gate {item!r}: expected ALIAS=RULE, e.g. 'production={{metric: auc, min: 0.9}}'"
             )
         rules.append((m.group(1), m.group(2)))
-    change = propose_policy(
-        _open(repo, offline=offline),
+    change = _open(repo, offline=offline).change_policy(
         model,
         add_owners=owner or [],
         remove_owners=remove_owner or [],
@@ -305,7 +286,7 @@ def policy(
         reason=reason,
     )
     if as_json:
-        emit_json(change.as_dict())
+        emit_json(change.to_json())
         return
     for line in change.changes:
         echo(f"  {line}")
@@ -314,7 +295,7 @@ def policy(
             f"committed to mreg/aliases ({change.commit[:12]}): this registry has no remote, so nobody else reviews it"
         )
         return
-    r = change.review or {}
-    echo(f"review requested: policy of {model} on branch {r.get('branch')}")
-    for line in review_lines(r):
-        echo(line)
+    if change.review is not None:
+        echo(f"review requested: policy of {model} on branch {change.review.branch}")
+        for line in review_lines(change.review):
+            echo(line)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mreg import __version__
+from mreg._version import __version__
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import PullRequest
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from mreg.git.layout import (
     REGISTRY_BRANCH,
     REGISTRY_REF,
     VERIFIED_REF,
+    VERSION_FILE,
     registry_refspecs,
     tracking_ref,
 )
@@ -29,7 +29,6 @@ from mreg.git.repo import GitRepo, PushResult
 
 # Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
 MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
-_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
 LOCK_PATIENCE = 8  # consecutive "cannot lock ref" refusals of one ref before it counts as a stale lock
 
 
@@ -183,7 +182,7 @@ class Branches:
             for model, blob in added:
                 doc = load_yaml(blob, where=f"offline registration of {model}")
                 listing = self.git.ls_tree(tip, f"models/{model}/versions")
-                taken = [int(m.group(1)) for e in listing if (m := _VERSION_FILE.match(e.name))]
+                taken = [int(m.group(1)) for e in listing if (m := VERSION_FILE.match(e.name))]
                 number = max(taken, default=0) + 1
                 renamed.append(f"{model}@v{doc['version']} -> {model}@v{number}")
                 doc["version"] = number

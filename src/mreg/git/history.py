@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from mreg.errors import IntegrityError
-from mreg.git.layout import REGISTRY_BRANCH
+from mreg.git.layout import REGISTRY_BRANCH, version_of_file
 from mreg.git.repo import GitRepo
 
 _RECORD = re.compile(rb"^models/[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?/versions/[1-9][0-9]{0,8}\.yaml\Z")
@@ -250,3 +250,78 @@ def verify_advance(git: GitRepo, verified: str | None, theirs: str, *, remote: s
             f"{where}: {found[0].describe()}: a registered version never changes{more}",
             hint="nothing here was changed; the branch must be restored to its append-only history",
         )
+
+
+def record_blobs_ever(git: GitRepo, tip: str) -> dict[str, str]:
+    """Every distinct record blob (oid -> its first path) the history of `tip` ever held: what `gc`
+    must keep the bytes of, even for a record a bad commit removed."""
+    raw = git.run(
+        "log",
+        "-z",
+        "--raw",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "--format=",
+        "--end-of-options",
+        tip,
+        "--",
+        "models",
+        check=False,
+    ).stdout
+    blobs: dict[str, str] = {}
+    tokens = raw.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].lstrip(b"\n")
+        i += 1
+        if not tok.startswith(b":"):
+            continue
+        path = tokens[i] if i < len(tokens) else b""
+        i += 1
+        meta = tok[1:].split(b" ")
+        if len(meta) != 5 or not is_record_path(path):
+            continue
+        for oid, mode in ((meta[2], meta[0]), (meta[3], meta[1])):
+            if mode == b"100644" and oid.strip(b"0"):
+                blobs.setdefault(oid.decode("ascii"), path.decode("utf-8", "replace"))
+    return blobs
+
+
+def registrations(git: GitRepo, tip: str, versions_dir: str) -> list[tuple[str, int, str, int]]:
+    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
+    proc = git.run(
+        "log",
+        "-z",
+        "--diff-filter=A",
+        "--name-only",
+        "--no-renames",
+        f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
+        "--end-of-options",
+        tip,
+        "--",
+        versions_dir,
+        check=False,
+    )
+    out = []
+    tokens = proc.stdout.split(b"\0")
+    i, sha, stamp, who = 0, "", 0, ""
+    while i < len(tokens):
+        tok = tokens[i].lstrip(b"\n")
+        i += 1
+        if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
+            parts = tok[1:].decode("ascii", "replace").split()
+            who = (
+                tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
+            )  # git pads to 120
+            i += 1
+            ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
+            sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
+            continue
+        name = tok.decode("utf-8", "replace")
+        number = (
+            version_of_file(name[len(versions_dir) + 1 :]) if name.startswith(versions_dir + "/") else None
+        )
+        if number is not None and sha:
+            out.append((sha, stamp, who, number))
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 REGISTRY_BRANCH = "mreg/registry"
 ALIASES_BRANCH = "mreg/aliases"
 REGISTRY_REF = f"refs/heads/{REGISTRY_BRANCH}"
@@ -23,6 +25,15 @@ def manifest_path(model: str, version: int) -> str:
 
 def versions_dir(model: str) -> str:
     return f"models/{model}/versions"
+
+
+VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")  # `<n>.yaml`: no sign, no leading zero, no space
+
+
+def version_of_file(name: str) -> int | None:
+    """The version a file name in `versions_dir` holds (`7.yaml` -> 7); None for anything else."""
+    m = VERSION_FILE.match(name)
+    return int(m.group(1)) if m else None
 
 
 def policy_path(model: str) -> str:

@@ -18,20 +18,162 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, NoReturn
 
-from mreg.errors import ConflictError, IntegrityError, InternalError, NotFoundError, RemoteError, UsageError
+from mreg.errors import (
+    ConflictError,
+    IntegrityError,
+    InternalError,
+    MregError,
+    NotFoundError,
+    RemoteError,
+    UsageError,
+)
 
 ZERO_OID = "0" * 40
 TREE_MODE = "040000"
 BLOB_MODE = "100644"
 _CAS_FAILED = re.compile(r"cannot lock ref|reference already exists|but expected|is at .* but expected")
-# Things git prints when the other side cannot be reached or refuses us (exit 6), not a rejected update.
-_UNREACHABLE = re.compile(
-    r"does not appear to be a git repository|Could not read from remote|unable to access|"
-    r"Could not resolve host|Connection refused|Authentication failed|Permission denied|"
-    r"repository .* not found|No such file or directory|not a git repository",
-    re.IGNORECASE,
+
+
+@dataclass(frozen=True)
+class GitFailure:
+    """A class of git failure, recognised by what git prints on stderr: which error it is (SPEC §8),
+    in a few words, and the next step. `{where}` in a hint is the repository (or the remote's name)."""
+
+    pattern: re.Pattern[str]
+    error: type[MregError]
+    what: str
+    hint: str
+
+
+def _failure(pattern: str, error: type[MregError], what: str, hint: str) -> GitFailure:
+    return GitFailure(re.compile(pattern, re.IGNORECASE), error, what, hint)
+
+
+# Why a git command failed in this repository, when the cause is its environment or its data rather
+# than mreg: the first class whose pattern any line of stderr matches decides. A failure no class
+# matches is unexpected: InternalError (exit 70). A ref lock held by another process is a race the
+# callers retry (`update_ref`, `create_tag` return False); one that is still there is `ConflictError`.
+LOCAL_FAILURES: tuple[GitFailure, ...] = (
+    _failure(
+        r"No space left on device|Disk quota exceeded|File too large",
+        RemoteError,
+        "the disk is full",
+        "free space on the disk that holds {where}, then run the command again",
+    ),
+    _failure(
+        r"Read-only file system",
+        RemoteError,
+        "the file system is read-only",
+        "run the command where {where} can be written",
+    ),
+    _failure(
+        r"insufficient permission|Permission denied|Operation not permitted",
+        RemoteError,
+        "permission denied",
+        "check who owns {where} and that you may write to everything in it",
+    ),
+    _failure(
+        r"unable to create directory for|unable to create temporary file|unable to write",
+        RemoteError,
+        "cannot write",
+        "check that you may write to {where} and that its disk has space",
+    ),
+    _failure(
+        r"Unable to create '[^']+\.lock': File exists|could not lock config file .*: File exists",
+        ConflictError,
+        "another git process is using it",
+        "wait for it to finish and run the command again; if no git command is running there, remove the .lock file",
+    ),
+    _failure(
+        r"not a git repository",
+        UsageError,
+        "not a git repository",
+        "pass --repo PATH of a git repository (is {where} still there?)",
+    ),
+    _failure(
+        r"bad object|corrupt|missing blob|missing tree|unable to read|loose object .* is corrupt",
+        IntegrityError,
+        "the repository is damaged",
+        "run 'git fsck'; fetch or re-clone",
+    ),
 )
+# Why a fetch or a push failed on the remote's side (all exit 6, never retried): the hint differs.
+REMOTE_FAILURES: tuple[GitFailure, ...] = (
+    _failure(
+        r"Authentication failed|Permission denied \(publickey|could not read (?:Username|Password)|"
+        r"terminal prompts disabled|Access denied|returned error: 40[13]",
+        RemoteError,
+        "authentication failed",
+        "check your credentials for remote {where} (a token, an SSH key)",
+    ),
+    _failure(
+        r"does not appear to be a git repository|repository .* not found|No such file or directory|"
+        r"not a git repository|returned error: 404",
+        RemoteError,
+        "no repository at its URL",
+        "check the URL: git remote get-url {where}",
+    ),
+    _failure(
+        r"transport '[^']+' not allowed",
+        RemoteError,
+        "its protocol is not allowed here",
+        "GIT_ALLOW_PROTOCOL (or protocol.<name>.allow) forbids it",
+    ),
+    _failure(
+        r"Could not read from remote|unable to access|Could not resolve host|Connection refused|"
+        r"Connection timed out|timed out|Network is unreachable|Connection reset|early EOF|unexpected disconnect",
+        RemoteError,
+        "unreachable",
+        "check the remote and your network",
+    ),
+)
+_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def classify(stderr: str, table: Sequence[GitFailure]) -> tuple[GitFailure, str] | None:
+    """The first class in `table` that a line of git's stderr matches, and that line (credential-free)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.strip().startswith("hint:")]
+    for failure in table:
+        for line in lines:
+            if failure.pattern.search(line):
+                shown = line.removeprefix("fatal: ").removeprefix("error: ")
+                return failure, _URL_USERINFO.sub(r"\1***@", shown)[:300]
+    return None
+
+
+def _local_error(stderr: str, command: str, where: Path) -> MregError | None:
+    """The error for a git failure in this repository that LOCAL_FAILURES recognises, else None."""
+    found = classify(stderr, LOCAL_FAILURES)
+    if found is None:
+        return None
+    failure, line = found
+    return failure.error(
+        f"{failure.what} in {where}: git {command} says: {line}", hint=failure.hint.format(where=where)
+    )
+
+
+def _git_missing(exc: OSError, cwd: Path) -> MregError | None:
+    """Starting git failed: git is not installed or cannot be run (exit 2), or the directory it was to
+    run in is gone (exit 2) or may not be entered (exit 6). Anything else propagates."""
+    if exc.filename is not None and os.fsdecode(exc.filename) == os.fsdecode(cwd):
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            return UsageError(
+                f"{cwd}: no such directory (any more)", hint="pass --repo PATH of a git repository"
+            )
+        if isinstance(exc, PermissionError):
+            return RemoteError(
+                f"permission denied: cannot enter {cwd}", hint=f"check the permissions of {cwd}"
+            )
+        return None
+    if isinstance(exc, FileNotFoundError):
+        return UsageError("the 'git' executable was not found on PATH", hint="install git")
+    if isinstance(exc, PermissionError):
+        return UsageError(
+            f"the 'git' executable cannot be run: {exc.strerror}", hint="check git's installation"
+        )
+    return None
 
 
 MAX_READ_BYTES = 16 * 1024 * 1024  # no file mreg reads from git is anywhere near this
@@ -89,19 +231,27 @@ class GitRepo:
         start = Path(path)
         if not start.exists():
             raise UsageError(f"repository path {str(start)!r} does not exist")
+        cwd = start if start.is_dir() else start.parent
         try:
             proc = subprocess.run(
                 ["git", "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--show-toplevel"],
-                cwd=start if start.is_dir() else start.parent,
+                cwd=cwd,
                 capture_output=True,
                 text=True,
                 env={**os.environ, "LC_ALL": "C"},
             )
-        except FileNotFoundError:
-            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        except OSError as exc:
+            raise _git_missing(exc, cwd) or exc from None
         lines = proc.stdout.splitlines()
         # In a bare repository git answers the first two and then refuses --show-toplevel (exit 128).
         if proc.returncode != 0 and lines[1:2] != ["true"]:
+            found = classify(proc.stderr, LOCAL_FAILURES)  # e.g. a directory it may not read
+            if found is not None and found[0].error is not UsageError:
+                failure, line = found
+                raise failure.error(
+                    f"{failure.what} in {cwd}: git rev-parse says: {line}",
+                    hint=failure.hint.format(where=cwd),
+                )
             raise UsageError(
                 f"{str(start)!r} is not inside a git repository", hint="run 'git init' or pass --repo PATH"
             )
@@ -135,28 +285,29 @@ class GitRepo:
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         cmd = ["git", f"--git-dir={self.git_dir}", *args]
+        cwd = self.work_tree or self.git_dir
         try:
             proc = subprocess.run(
                 cmd,
                 input=input,
                 capture_output=True,
                 env={**self._env, **env} if env else self._env,
-                cwd=self.work_tree or self.git_dir,
+                cwd=cwd,
             )
-        except FileNotFoundError:
-            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        except OSError as exc:
+            raise _git_missing(exc, cwd) or exc from None
         if check and proc.returncode != 0:
-            first = _first_line(proc.stderr)
-            if re.search(
-                r"bad object|corrupt|missing blob|missing tree|unable to read|loose object .* is corrupt",
-                first,
-            ):
-                raise IntegrityError(
-                    f"this repository is damaged: git {args[0]} says {first}",
-                    hint="run 'git fsck'; fetch or re-clone",
-                )
-            raise InternalError(f"git {args[0]} failed: {first}")
+            self.fail(args[0], proc.stderr)
         return proc
+
+    def fail(self, command: str, stderr: bytes | str) -> NoReturn:
+        """Raise the error for a failed git command: its environment's (LOCAL_FAILURES: exit 2, 4, 5 or
+        6, a stale lock named), else an internal error (exit 70): mreg ran git wrongly."""
+        text = stderr if isinstance(stderr, str) else stderr.decode("utf-8", "replace")
+        _refuse_a_stale_lock(text)
+        raise _local_error(text, command, self.git_dir) or InternalError(
+            f"git {command} failed: {_first_line(text.encode())}"
+        )
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.run(*args, input=input).stdout.decode().strip()
@@ -177,17 +328,22 @@ class GitRepo:
     def _batch(self, specs: Sequence[str], *, limit: int, blobs_only: bool) -> list[bytes | None]:
         if not specs:
             return []
+        import tempfile
+
+        cwd = self.work_tree or self.git_dir
+        errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (a file, not a pipe: git never blocks on it; closed below)
         try:
             proc = subprocess.Popen(
                 ["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=errors,
                 env=self._env,
-                cwd=self.work_tree or self.git_dir,
+                cwd=cwd,
             )
-        except FileNotFoundError:
-            raise UsageError("the 'git' executable was not found on PATH", hint="install git") from None
+        except OSError as exc:
+            errors.close()
+            raise _git_missing(exc, cwd) or exc from None
         assert proc.stdin is not None and proc.stdout is not None
         payload = "".join(s + "\n" for s in specs).encode()
         stdin = proc.stdin
@@ -226,6 +382,11 @@ class GitRepo:
             writer.join()
             out.close()
             proc.wait()
+            errors.seek(0)
+            stderr = errors.read()
+            errors.close()
+        if proc.returncode != 0:  # git died: its missing answers are no "missing" objects
+            self.fail("cat-file", stderr)
         return results
 
     def object_info(self, specs: Sequence[str]) -> list[tuple[str, str, int] | None]:
@@ -349,6 +510,101 @@ class GitRepo:
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run("merge-base", a, b, check=False)
+        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+
+    def verify_tag(self, tag: str) -> bool:
+        """Whether git's own configured verifier (gpg, or gpg.format=ssh) accepts the tag's signature."""
+        return self.run("verify-tag", "--end-of-options", tag, check=False).returncode == 0
+
+    def changed_paths(self, old: str, new: str, under: str) -> list[tuple[str, str]]:
+        """(status letter, path) of every file under `under` that differs from `old` to `new` (no renames)."""
+        out = self.run("diff-tree", "-r", "--no-renames", "--name-status", "-z", old, new, "--", under).stdout
+        fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
+        return list(zip(fields[0::2], fields[1::2], strict=False))
+
+    def first_parent_log(
+        self, rev: str, path: str, *, limit: int | None = None
+    ) -> list[tuple[str, list[str]]]:
+        """(commit, parents) of each first-parent commit of `rev` that touched `path`, newest first."""
+        bound = [f"-{limit}"] if limit is not None else []
+        out = self.run(
+            "log",
+            "--first-parent",
+            *bound,
+            "--format=%H %P",
+            "--end-of-options",
+            rev,
+            "--",
+            path,
+            check=False,
+        ).stdout.decode()
+        return [(parts[0], parts[1:]) for parts in (line.split() for line in out.splitlines()) if parts]
+
+    def last_commit_touching(self, rev: str, path: str) -> str | None:
+        """The newest commit of `rev`'s history that changed `path`."""
+        out = self.run("log", "-1", "--format=%H", "--end-of-options", rev, "--", path, check=False).stdout
+        return out.decode().strip() or None
+
+    def commit_message(self, rev: str) -> str:
+        return self.out("log", "-1", "--format=%B", "--end-of-options", rev)
+
+    def rev_list(self, rev: str) -> set[str]:
+        """Every commit reachable from `rev`."""
+        return set(self.out("rev-list", "--end-of-options", rev).split())
+
+    def has_uncommitted_changes(self) -> bool:
+        """Tracked files differ from HEAD (untracked files do not count)."""
+        return bool(self.run("status", "--porcelain", "--untracked-files=no", check=False).stdout.strip())
+
+    def verify_tag_with(self, tag: str, *, allowed_signers_file: str) -> tuple[bool, str]:
+        """Verify a tag's signature with `--raw` status output, SSH keys limited to `allowed_signers_file`:
+        (git accepted it, the status text to read PGP fingerprints from)."""
+        proc = self.run(
+            "-c",
+            f"gpg.ssh.allowedSignersFile={allowed_signers_file}",
+            "verify-tag",
+            "--raw",
+            "--",
+            tag,
+            check=False,
+        )
+        return proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+
+    def set_remote(self, name: str, url: str) -> None:
+        """Add remote `name` at `url`, or point the existing one there."""
+        current = self.remote_url(name)
+        if current is None:
+            self.run("remote", "add", "--", name, url)
+        elif current != url:
+            self.run("remote", "set-url", "--", name, url)
+
+    @classmethod
+    def init_bare(cls, path: Path) -> GitRepo:
+        try:
+            proc = subprocess.run(
+                ["git", "init", "--quiet", "--bare", str(path)], capture_output=True, cwd=path.parent
+            )
+        except OSError as exc:
+            raise _git_missing(exc, path.parent) or exc from None
+        if proc.returncode != 0:
+            raise _local_error(proc.stderr.decode("utf-8", "replace"), "init", path) or UsageError(
+                f"cannot create a git repository at {path}: {_first_line(proc.stderr)}"
+            )
+        return cls(path, None)
+
+    def remote_has_branch(self, remote: str, branch: str) -> bool:
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout
+        return bool(out.strip())
+
+    def fetch_refspec(self, remote: str, refspec: str) -> bool:
+        """Fetch one refspec quietly (no tags, no FETCH_HEAD); whether it succeeded."""
+        proc = self.run(
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, refspec, check=False
+        )
+        return proc.returncode == 0
+
     # -- writing -----------------------------------------------------------------------------------
     def write_blob(self, data: bytes) -> str:
         return self.out("hash-object", "-w", "--stdin", input=data)
@@ -396,9 +652,10 @@ class GitRepo:
             return True
         err = proc.stderr.decode("utf-8", "replace")
         _refuse_a_stale_lock(err)
+        _refuse_the_environment(err, "update-ref", self.git_dir)
         if _CAS_FAILED.search(err):
             return False
-        raise InternalError(f"git update-ref {ref} failed: {_first_line(proc.stderr)}")
+        self.fail(f"update-ref {ref}", err)
 
     def create_tag(self, name: str, target: str, message: str, *, sign: bool = False) -> bool:
         """A new annotated tag; False when a tag of that name exists already (git creates it create-only)."""
@@ -409,6 +666,8 @@ class GitRepo:
             return True
         err = proc.stderr.decode("utf-8", "replace")
         _refuse_a_stale_lock(err)
+        if not (sign and re.search(r"failed to sign|unable to sign", err)):  # gpg's own words are no repo's
+            _refuse_the_environment(err, "tag", self.git_dir)
         if "already exists" in err or _CAS_FAILED.search(err):
             return False
         if sign:
@@ -416,7 +675,7 @@ class GitRepo:
                 f"could not sign tag {name}: {_first_line(proc.stderr)}",
                 hint="check git's user.signingkey and gpg.format",
             )
-        raise InternalError(f"git tag {name} failed: {_first_line(proc.stderr)}")
+        self.fail(f"tag {name}", err)
 
     def tag_object(self, name: str, target: str, message: str, *, sign: bool = False) -> str:
         """An annotated tag object for `target`, with no ref pointing at it yet (publish first, then name it)."""
@@ -450,8 +709,10 @@ class GitRepo:
                         "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, spec, check=False
                     )
                 return
-            if _UNREACHABLE.search(err):
+            _refuse_a_stale_lock(err)  # a ref lock here that a crashed git left: no retry clears it
+            if classify(err, REMOTE_FAILURES) is not None:
                 break
+            _refuse_the_environment(err, "fetch", self.git_dir)  # this clone cannot take what it fetched
             # Most often another mreg process in this clone is updating the same refs, or holds a tag it
             # has not yet published (and will drop if the remote has that name): fetch again.
             time.sleep(0.02 * (attempt + 1) * random.random())
@@ -460,10 +721,7 @@ class GitRepo:
                 f"a local mreg tag differs from the one on {remote!r}: {_first_line(err.encode())}",
                 hint="a tag created here was never published; delete it with 'git tag -d NAME' and retry",
             )
-        raise RemoteError(
-            f"cannot fetch from remote {remote!r}: {_first_line(err.encode())}",
-            hint="check the remote and your network, or pass --offline to use what this clone already has",
-        )
+        raise _remote_error("fetch from", remote, err)
 
     def push(self, remote: str, refspecs: Sequence[str], *, atomic: bool = True) -> PushResult:
         """Push without force; a rejected ref is a result to retry on, not an exception."""
@@ -479,10 +737,12 @@ class GitRepo:
         if (
             rejected
             or "atomic push failed" in err
-            or ("failed to push some refs" in err and not _UNREACHABLE.search(err))
+            or ("failed to push some refs" in err and classify(err, REMOTE_FAILURES) is None)
         ):
             return PushResult(False, rejected, out + err)
-        raise RemoteError(f"cannot push to remote {remote!r}: {_first_line(proc.stderr)}")
+        if classify(err, REMOTE_FAILURES) is None:
+            _refuse_the_environment(err, "push", self.git_dir)
+        raise _remote_error("push to", remote, err)
 
 
 def _parse_tree(raw: bytes) -> list[TreeEntry]:
@@ -498,16 +758,19 @@ def _parse_tree(raw: bytes) -> list[TreeEntry]:
 
 _LOCKED = re.compile(r"cannot lock ref '([^']+)'")  # a remote refusing a ref it cannot lock
 _LOCK_FILE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+_CONFIG_LOCK = re.compile(r"could not lock config file (.+): File exists")  # git names the file, not its lock
 STALE_LOCK_SECONDS = 10.0  # git holds a ref lock for milliseconds; one this old was left by a crash
 
 
 def _refuse_a_stale_lock(stderr: str) -> None:
     """A lock another process holds right now is a race to retry; one left by a crashed git would
     make every retry fail the same way, so it is named instead (exit 4) for a person to remove."""
-    m = _LOCK_FILE.search(stderr)
-    if m is None:
+    if m := _LOCK_FILE.search(stderr):
+        lock = Path(m.group(1))
+    elif m := _CONFIG_LOCK.search(stderr):
+        lock = Path(m.group(1) + ".lock")
+    else:
         return
-    lock = Path(m.group(1))
     try:
         age = time.time() - lock.stat().st_mtime
     except OSError:
@@ -517,6 +780,31 @@ def _refuse_a_stale_lock(stderr: str) -> None:
             f"{lock} exists and is {age:.0f} s old: a git process that crashed left it",
             hint="if no git command is running in this repository, remove that file and run the command again",
         )
+
+
+def _refuse_the_environment(stderr: str, command: str, where: Path) -> None:
+    """A write that failed because of this repository's environment (a full disk, no permission): never a
+    race to retry. Checked before a "cannot lock ref" is taken for a lost compare-and-swap, since git
+    says that too when it cannot create the ref's directory."""
+    error = _local_error(stderr, command, where)
+    if error is not None and not isinstance(error, ConflictError):  # a lock held right now: a race
+        raise error
+
+
+def _remote_error(doing: str, remote: str, stderr: str) -> RemoteError:
+    """Exit 6, with the reason REMOTE_FAILURES recognises (authentication, no repository, unreachable)."""
+    found = classify(stderr, REMOTE_FAILURES)
+    offline = "; or pass --offline to use what this clone already has" if doing.startswith("fetch") else ""
+    if found is None:
+        return RemoteError(
+            f"cannot {doing} remote {remote!r}: {_first_line(stderr.encode())}",
+            hint=f"check the remote and your network{offline}",
+        )
+    failure, line = found
+    return RemoteError(
+        f"cannot {doing} remote {remote!r} ({failure.what}): {line}",
+        hint=failure.hint.format(where=remote) + offline,
+    )
 
 
 def _first_line(stderr: bytes) -> str:

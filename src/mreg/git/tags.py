@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from mreg.digest import DIGEST_RE
 from mreg.git.layout import TAG_NAMESPACE, tag_prefix
 from mreg.git.repo import GitRepo
 from mreg.refs import ALIAS_RE, MODEL_RE
@@ -30,7 +31,7 @@ RECORD_KEYS = (
 )
 SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_DIGEST = DIGEST_RE
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,19 @@ def from_unix(stamp: int) -> datetime:
         return datetime.fromtimestamp(0, timezone.utc)
 
 
-def format_record(record: dict[str, Any]) -> str:
-    event, model, alias, version = record["event"], record["model"], record["alias"], record["version"]
+def subject(event: str, model: str, alias: str, version: int | None) -> str:
+    """The one line that names an alias move: a tag's subject, a proposal's commit and PR title."""
     if event == "demote":
-        subject = f"demote {model} {alias}"
-    elif event == "rollback":
-        subject = f"rollback {model} {alias} to v{version}"
-    else:
-        subject = f"promote {model} v{version} to {alias}"
+        return f"demote {model} {alias}"
+    if event == "rollback":
+        return f"rollback {model} {alias} to v{version}"
+    return f"promote {model} v{version} to {alias}"
+
+
+def format_record(record: dict[str, Any]) -> str:
+    subject_line = subject(record["event"], record["model"], record["alias"], record["version"])
     body = "\n".join(f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS)
-    return f"{subject}\n\n{body}\n"
+    return f"{subject_line}\n\n{body}\n"
 
 
 def parse_record(body: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ jobs:
       - name: Create the tags that merged promotions ask for
         id: apply
         env:
-          GITHUB_TOKEN: ${{ github.token }}   # tags pushed with it start no other workflow: see the README
+          GITHUB_TOKEN: ${{ github.token }}   # tags pushed with it start no other workflow: see mreg docs/review.md
         # The token reaches git through this step's environment only, never .git/config.
         run: |
           export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL}/.extraheader"
@@ -44,6 +44,6 @@ jobs:
 
 def apply_workflow() -> str:
     """The workflow, installing exactly the mreg that wrote it (a pinned version, like the pinned actions)."""
-    from mreg import __version__
+    from mreg._version import __version__
 
     return APPLY_WORKFLOW.replace("__MREG_VERSION__", __version__)

@@ -8,86 +8,36 @@ tag is created, so a failed run leaves nothing half-done. Each tag is created wi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
 from mreg.manifest import load_yaml
 from mreg.ops.review import review_branch
+from mreg.results import Applied, Pending
 
 if TYPE_CHECKING:
+    from mreg.context import Context
     from mreg.ports import Forge
-    from mreg.registry import Registry
 
 _REASON = re.compile(r"^Reason: (.+)$", re.MULTILINE)
 MAX_HISTORY = 200
 
 
-@dataclass(frozen=True)
-class Pending:
-    """One alias the governed branch pins that the tags do not yet say (or say only with a tag no
-    reader may follow: forged, unreviewed, pointing elsewhere — apply then restores the pin)."""
-
-    model: str
-    alias: str
-    event: str
-    version: int | None
-    current: int | None
-    digest: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "event": self.event,
-            "version": self.version,
-            "digest": self.digest,
-            "current": self.current,
-        }
-
-    def describe(self) -> str:
-        to = f"v{self.version}" if self.version is not None else "(removed)"
-        now = f"v{self.current}" if self.current is not None else "unset"
-        return f"{self.model}@{self.alias}: {ALIASES_BRANCH} asks for {to}, the tags say {now}"
-
-
-@dataclass(frozen=True)
-class Applied:
-    model: str
-    alias: str
-    event: str
-    version: int | None
-    previous: int | None
-    tag: str
-    request: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "event": self.event,
-            "version": self.version,
-            "previous": self.previous,
-            "tag": self.tag,
-            "request": self.request,
-        }
-
-
-def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]:
+def pending_changes(ctx: Context, governed: str | None = None) -> list[Pending]:
     """Aliases whose governed pin differs from their newest tag (merged but not applied)."""
     from mreg.policy import desired_aliases, read_policies
 
-    reg.require_initialised()
-    governed = governed or reg.git.rev_parse(ALIASES_REF)
+    ctx.require_initialised()
+    governed = governed or ctx.git.rev_parse(ALIASES_REF)
     if governed is None:
         return []
     out = []
-    for (model, alias), pin in sorted(desired_aliases(read_policies(reg.git, governed)).items()):
-        events = reg.alias_events(model, alias)
+    for (model, alias), pin in sorted(desired_aliases(read_policies(ctx.git, governed)).items()):
+        events = ctx.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
-        if cur is not None and pin.matches(cur) and reg.tag_problem(cur) is None:
+        if cur is not None and pin.matches(cur) and ctx.tag_problem(cur) is None:
             continue
         if cur is None and pin.version is None:
             continue  # asks to remove an alias that was never set
@@ -101,27 +51,27 @@ def pending_changes(reg: Registry, governed: str | None = None) -> list[Pending]
     return out
 
 
-def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[list[Pending], list[Applied]]:
+def apply(ctx: Context, *, dry_run: bool = False, sign: bool = False) -> tuple[list[Pending], list[Applied]]:
     """Returns (what was pending, what this run tagged); a concurrent run may have tagged the rest."""
     from mreg.forge.github import forge_for
     from mreg.ops.promote import write_tag
     from mreg.policy import Pin
 
-    reg.require_initialised()
-    governed = reg.git.rev_parse(ALIASES_REF)
-    pending = pending_changes(reg, governed)
+    ctx.require_initialised()
+    governed = ctx.git.rev_parse(ALIASES_REF)
+    pending = pending_changes(ctx, governed)
     if not pending or dry_run:
         return pending, []
     assert governed is not None
-    tip = reg.registry_commit()
+    tip = ctx.registry_commit()
     for p in pending:  # everything that can refuse is checked before the first tag
         if p.version is None:
             continue
-        if p.version not in reg.versions(p.model, tip):
+        if p.version not in ctx.versions(p.model, tip):
             raise NotFoundError(
                 f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered"
             )
-        registered = reg.load_manifest(p.model, p.version, reg.registration_commit(p.model, p.version))[
+        registered = ctx.load_manifest(p.model, p.version, ctx.registration_commit(p.model, p.version))[
             "digest"
         ]
         if p.digest is not None and registered != p.digest:
@@ -131,17 +81,17 @@ def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[
                 hint="the reviewers approved other bytes: promote the version again so they review what is registered",
             )
     forge = None
-    if reg.branches.remote is not None and not reg.offline:
-        _, forge = forge_for(reg.git.remote_url(reg.branches.remote))
+    if ctx.branches.remote is not None and not ctx.offline:
+        _, forge = forge_for(ctx.git.remote_url(ctx.branches.remote))
     origins = {}
     for p in pending:  # every API call happens before the first tag
-        commit, reason = change_commit(reg, governed, p)
+        commit, reason = change_commit(ctx, governed, p)
         origins[(p.model, p.alias)] = (_request(forge, commit, p) if commit else None, reason)
     applied = []
     for p in pending:
         request, reason = origins[(p.model, p.alias)]
         move = write_tag(
-            reg,
+            ctx,
             p.model,
             p.alias,
             p.event,
@@ -157,34 +107,26 @@ def apply(reg: Registry, *, dry_run: bool = False, sign: bool = False) -> tuple[
     return pending, applied
 
 
-def change_commit(reg: Registry, governed: str, p: Pending) -> tuple[str | None, str | None]:
+def change_commit(ctx: Context, governed: str, p: Pending) -> tuple[str | None, str | None]:
     """The first-parent commit of the governed branch that set this value (a merge, for a PR), and its reason."""
     path = policy_path(p.model)
-    for sha, parents in _first_parent(reg, governed, path)[:MAX_HISTORY]:
-        if _asked(reg, sha, p) == p.version and (not parents or _asked(reg, parents[0], p) != p.version):
+    for sha, parents in _first_parent(ctx, governed, path)[:MAX_HISTORY]:
+        if _asked(ctx, sha, p) == p.version and (not parents or _asked(ctx, parents[0], p) != p.version):
             proposal = parents[1] if len(parents) > 1 else sha
-            body = reg.git.out("log", "-1", "--format=%B", proposal)
+            body = ctx.git.commit_message(proposal)
             m = _REASON.search(body)
             return sha, m.group(1).strip() if m else None
     return None, None
 
 
-def _first_parent(reg: Registry, rev: str, path: str) -> list[tuple[str, list[str]]]:
-    out = reg.git.run(
-        "log", "--first-parent", "--format=%H %P", "--end-of-options", rev, "--", path, check=False
-    ).stdout.decode()
-    rows = []
-    for line in out.splitlines():
-        parts = line.split()
-        if parts:
-            rows.append((parts[0], parts[1:]))
-    return rows
+def _first_parent(ctx: Context, rev: str, path: str) -> list[tuple[str, list[str]]]:
+    return ctx.git.first_parent_log(rev, path)
 
 
-def _asked(reg: Registry, rev: str, p: Pending) -> object:
+def _asked(ctx: Context, rev: str, p: Pending) -> object:
     from mreg.policy import pin_of
 
-    blob = reg.git.read_blob(f"{rev}:{policy_path(p.model)}")
+    blob = ctx.git.read_blob(f"{rev}:{policy_path(p.model)}")
     if blob is None:
         return ...
     try:

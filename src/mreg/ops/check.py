@@ -8,8 +8,9 @@ exactly what this command exists to catch.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, UsageError
 from mreg.git.layout import (
@@ -26,17 +27,20 @@ from mreg.manifest import (
     MANIFEST_SCHEMA,
     MODEL_SCHEMA,
     REGISTRY_SCHEMA,
-    _file_and_directory,
+    artifact_path_problem,
     artifact_set_digest,
     check_yaml_shape,
+    file_and_directory,
     json_problem,
     size_problem,
     yaml_module,
 )
 from mreg.refs import MODEL_RE
+from mreg.results import CheckReport, Problem
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
+    from mreg.context import Context
+    from mreg.manifest import Manifest
 
 _MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml\Z")
 _VERSION = re.compile(r"^[1-9][0-9]{0,8}\Z")
@@ -44,23 +48,10 @@ _ZERO = re.compile(r"^0+\Z")
 MAX_ERRORS_PER_FILE = 5
 
 
-@dataclass(frozen=True)
-class Problem:
-    branch: str
-    path: str | None
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.branch}:{self.path}" if self.path else self.branch
-        return f"{where}{f':{self.line}' if self.line else ''}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"branch": self.branch, "file": self.path, "line": self.line, "message": self.message}
-
-
 @dataclass
-class CheckResult:
+class _Findings:
+    """What `check` finds as it goes; `report()` freezes it into the public CheckReport."""
+
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     manifests: int = 0
@@ -78,50 +69,55 @@ class CheckResult:
     def warn(self, branch: str, path: str | None, message: str, line: int | None = None) -> None:
         self.warnings.append(Problem(branch, path, message, line))
 
+    def report(self) -> CheckReport:
+        return CheckReport(
+            tuple(self.problems), tuple(self.warnings), self.manifests, self.policies, self.tags, self.objects
+        )
 
-def check(reg: Registry, *, base: str | None = None, objects: bool = False) -> CheckResult:
+
+def check(ctx: Context, *, base: str | None = None, objects: bool = False) -> CheckReport:
     from mreg.git.history import HistoryError
 
-    result = CheckResult()
+    result = _Findings()
     theirs = None
     try:
-        reg.sync()
+        ctx.sync()
     except HistoryError as exc:
         # Reported, and then the remote's tip is what gets checked, so that every problem it holds is
         # named (the per-commit scan below names each offending commit; a rewrite it cannot see).
         if exc.rewritten:
             result.add(REGISTRY_BRANCH, None, exc.message)
-        remote = reg.branches.remote
-        theirs = reg.git.rev_parse(tracking_ref(remote, REGISTRY_BRANCH)) if remote else None
-    reg.examined = theirs  # a fresh clone that refused the remote has no local branch to fall back on
-    tip = reg.registry_commit()
-    _check_history(reg, tip, result)
-    valid = _check_manifests(reg, tip, result)
+        remote = ctx.branches.remote
+        theirs = ctx.git.rev_parse(tracking_ref(remote, REGISTRY_BRANCH)) if remote else None
+    ctx.examined = theirs  # a fresh clone that refused the remote has no local branch to fall back on
+    tip = ctx.registry_commit()
+    _check_history(ctx, tip, result)
+    valid = _check_manifests(ctx, tip, result)
     if base and not _ZERO.match(base):
-        _check_immutable(reg, base, tip, result)
-    governed = reg.git.rev_parse(ALIASES_REF)
+        _check_immutable(ctx, base, tip, result)
+    governed = ctx.git.rev_parse(ALIASES_REF)
     if governed is None:
         result.add(ALIASES_BRANCH, None, "the governed branch does not exist (run 'mreg init')")
     else:
-        _check_governed(reg, governed, tip, valid, result)
-    _check_tags(reg, tip, result)
+        _check_governed(ctx, governed, tip, valid, result)
+    _check_tags(ctx, tip, result)
     if objects:
-        _check_objects(reg, valid, result)
-    return result
+        _check_objects(ctx, valid, result)
+    return result.report()
 
 
 # -- the registry branch ---------------------------------------------------------------------------
-def _check_history(reg: Registry, tip: str, result: CheckResult) -> None:
+def _check_history(ctx: Context, tip: str, result: _Findings) -> None:
     """Every commit of the registry branch only adds records (SPEC §3a.1), checked one by one."""
     from mreg.git.history import scan_commits
 
-    for v in scan_commits(reg.git, tip):
+    for v in scan_commits(ctx.git, tip):
         result.add(REGISTRY_BRANCH, v.path, f"{v.describe()}: a registered version never changes")
 
 
-def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, dict[str, Any]]:
+def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Manifest]:
     """Validate every manifest; returns the valid ones by path."""
-    paths = reg.git.ls_files(tip, "models")
+    paths = ctx.git.ls_files(tip, "models")
     manifests = []
     for path in paths:
         m = _MANIFEST_PATH.match(path)
@@ -131,7 +127,7 @@ def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, 
             )
             continue
         manifests.append((path, m.group(1), int(m.group(2))))
-    blobs = reg.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
+    blobs = ctx.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
     valid = {}
     for (path, model, version), blob in zip(manifests, blobs, strict=False):
         result.manifests += 1
@@ -146,8 +142,8 @@ def _check_manifests(reg: Registry, tip: str, result: CheckResult) -> dict[str, 
 
 
 def _manifest_problems(
-    blob: bytes, path: str, model: str, version: int, result: CheckResult
-) -> dict[str, Any] | None:
+    blob: bytes, path: str, model: str, version: int, result: _Findings
+) -> Manifest | None:
     doc, text = _load(blob, REGISTRY_BRANCH, path, result)
     if doc is None:
         return None
@@ -162,21 +158,7 @@ def _manifest_problems(
         add(f"unknown schema {doc.get('schema')!r} (expected {MANIFEST_SCHEMA!r})", ["schema"])
         return None
     artifacts = doc.get("artifacts")
-    precise = 0
-    if isinstance(artifacts, list):
-        seen: set[str] = set()
-        for i, a in enumerate(artifacts):
-            p = a.get("path") if isinstance(a, dict) else None
-            if not isinstance(p, str):
-                continue
-            reason = _bad_path(p)
-            if reason:
-                add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
-                precise += 1
-            elif p in seen:
-                add(f"artifacts[{i}].path {p!r} is listed twice", ["artifacts", i, "path"])
-                precise += 1
-            seen.add(p)
+    precise = _artifact_path_problems(artifacts, add)
     errors = _schema_errors(doc, MANIFEST_SCHEMA)
     for loc, message in errors[:MAX_ERRORS_PER_FILE]:
         if precise and len(loc) == 3 and loc[0] == "artifacts" and loc[2] == "path":
@@ -187,13 +169,14 @@ def _manifest_problems(
         if problem:
             add(f"{key}: {problem}", [key])
             precise += 1
-    if isinstance(artifacts, list):
-        clash = _file_and_directory(
-            [a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)]
-        )
-        if clash:
-            add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
-            precise += 1
+    clash = file_and_directory(
+        [a["path"] for a in artifacts if isinstance(a, dict) and isinstance(a.get("path"), str)]
+        if isinstance(artifacts, list)
+        else []
+    )
+    if clash:
+        add(f"artifacts: {clash!r} is both a file and a directory", ["artifacts"])
+        precise += 1
     if errors or precise:
         return None
     if doc["model"] != model or doc["version"] != version:
@@ -204,40 +187,42 @@ def _manifest_problems(
     if artifact_set_digest(doc["artifacts"]) != doc["digest"]:
         add("digest does not match the artifact list", ["digest"])
         return None
-    return doc
+    return cast("Manifest", doc)  # every rule of validate_manifest checked above, each problem named
 
 
-def _bad_path(p: str) -> str | None:
-    if p.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", p):
-        return "is absolute"
-    parts = re.split(r"[\\/]", p)
-    if ".." in parts:
-        return "escapes its directory with '..'"
-    if "\\" in p:
-        return "contains a backslash"
-    if "\x00" in p:
-        return "contains a NUL byte"
-    if "" in parts or "." in parts:
-        return "is not a normalised relative path"
-    return None
+def _artifact_path_problems(artifacts: Any, add: Callable[[str, list[Any]], None]) -> int:
+    """Each artifact path that breaks the rule or is listed twice, named precisely; how many."""
+    if not isinstance(artifacts, list):
+        return 0
+    found = 0
+    seen: set[str] = set()
+    for i, a in enumerate(artifacts):
+        p = a.get("path") if isinstance(a, dict) else None
+        if not isinstance(p, str):
+            continue
+        reason = artifact_path_problem(p)
+        if reason:
+            add(f"artifacts[{i}].path {p!r} {reason}", ["artifacts", i, "path"])
+            found += 1
+        elif p in seen:
+            add(f"artifacts[{i}].path {p!r} is listed twice", ["artifacts", i, "path"])
+            found += 1
+        seen.add(p)
+    return found
 
 
-def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) -> None:
-    base_sha = reg.git.rev_parse(f"{base}^{{commit}}")
+def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> None:
+    base_sha = ctx.git.rev_parse(f"{base}^{{commit}}")
     if base_sha is None:
         raise UsageError(f"--base {base!r}: no such commit in this repository", hint="fetch it first")
-    if not reg.git.is_ancestor(base_sha, tip):
+    if not ctx.git.is_ancestor(base_sha, tip):
         result.add(
             REGISTRY_BRANCH,
             None,
             f"history was rewritten: {base} ({base_sha[:12]}) is no longer an ancestor of the tip",
         )
         return
-    out = reg.git.run(
-        "diff-tree", "-r", "--no-renames", "--name-status", "-z", base_sha, tip, "--", "models"
-    ).stdout
-    fields = [f.decode("utf-8", "replace") for f in out.split(b"\0") if f]
-    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+    for status, path in ctx.git.changed_paths(base_sha, tip, "models"):
         if _MANIFEST_PATH.match(path) and status != "A":
             verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
             result.add(
@@ -247,16 +232,16 @@ def _check_immutable(reg: Registry, base: str, tip: str, result: CheckResult) ->
 
 # -- the governed branch ---------------------------------------------------------------------------
 def _check_governed(
-    reg: Registry, governed: str, tip: str, valid: dict[str, dict[str, Any]], result: CheckResult
+    ctx: Context, governed: str, tip: str, valid: dict[str, Manifest], result: _Findings
 ) -> None:
     from mreg.policy import pins_of, policy_models, render_codeowners
 
-    blob = reg.git.read_blob(f"{governed}:{CONFIG_PATH}")
+    blob = ctx.git.read_blob(f"{governed}:{CONFIG_PATH}")
     if blob is None:
         result.add(ALIASES_BRANCH, CONFIG_PATH, "missing (run 'mreg init')")
     else:
         _document(blob, CONFIG_PATH, REGISTRY_SCHEMA, result)
-    for entry in reg.git.ls_tree(governed, "models"):
+    for entry in ctx.git.ls_tree(governed, "models"):
         name = entry.name.removesuffix(".yaml")
         if (
             entry.kind != "blob"
@@ -270,10 +255,10 @@ def _check_governed(
                 "unexpected file: policies live at models/<model>.yaml",
             )
     policies: dict[str, dict[str, Any]] = {}
-    for model in policy_models(reg.git, governed):
+    for model in policy_models(ctx.git, governed):
         result.policies += 1
         path = policy_path(model)
-        blob = reg.git.read_blob(f"{governed}:{path}")
+        blob = ctx.git.read_blob(f"{governed}:{path}")
         doc, text = _document(blob or b"", path, MODEL_SCHEMA, result)
         if doc is None:
             continue
@@ -289,7 +274,7 @@ def _check_governed(
             if manifest is None:
                 what = (
                     "is not registered"
-                    if reg.git.read_blob(f"{tip}:{manifest_path(model, pin.version)}") is None
+                    if ctx.git.read_blob(f"{tip}:{manifest_path(model, pin.version)}") is None
                     else "has an invalid manifest"
                 )
                 result.add(ALIASES_BRANCH, path, f"aliases.{alias}: {model}@v{pin.version} {what}", line)
@@ -309,7 +294,7 @@ def _check_governed(
                     f"but the registered manifest has {manifest['digest']}",
                     line,
                 )
-    owners_blob = reg.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
+    owners_blob = ctx.git.read_blob(f"{governed}:{CODEOWNERS_PATH}")
     wanted = render_codeowners(policies)
     if owners_blob is not None and owners_blob != wanted:  # absent: the next promotion request writes it
         result.add(
@@ -320,14 +305,14 @@ def _check_governed(
     if not any(
         p.branch == ALIASES_BRANCH and p.path and p.path.startswith("models/") for p in result.problems
     ):
-        _check_drift(reg, governed, result)
+        _check_drift(ctx, governed, result)
 
 
-def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
+def _check_drift(ctx: Context, governed: str, result: _Findings) -> None:
     from mreg.ops.apply import pending_changes
 
-    for p in pending_changes(reg, governed):
-        text = (reg.git.read_blob(f"{governed}:{policy_path(p.model)}") or b"").decode("utf-8", "replace")
+    for p in pending_changes(ctx, governed):
+        text = (ctx.git.read_blob(f"{governed}:{policy_path(p.model)}") or b"").decode("utf-8", "replace")
         result.add(
             ALIASES_BRANCH,
             policy_path(p.model),
@@ -336,22 +321,21 @@ def _check_drift(reg: Registry, governed: str, result: CheckResult) -> None:
         )
 
 
-def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
+def _check_tags(ctx: Context, tip: str, result: _Findings) -> None:
     """Every alias tag points into the verified registry history at the registered manifest with the
     digest it names; every protected alias's newest tag is backed by the governed branch (SPEC §3a.3)."""
     from mreg.git import tags as alias_tags
-    from mreg.ops.inspect import _all_events
     from mreg.policy import read_policies
 
-    for name, why in alias_tags.odd_tags(reg.git):
+    for name, why in alias_tags.odd_tags(ctx.git):
         result.add("tags", None, f"tag {name} {why}")
-    events = _all_events(reg)
+    events = alias_tags.read_events(ctx.git, None)
     result.tags = len(events)
     with_version = [e for e in events if e.version is not None]
-    history = set(reg.git.out("rev-list", tip).split())
-    blobs = reg.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
-    here = reg.git.object_ids([f"{tip}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
-    there = reg.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    history = ctx.git.rev_list(tip)
+    blobs = ctx.git.read_blobs([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    here = ctx.git.object_ids([f"{tip}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
+    there = ctx.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in with_version])
     for e, blob, a, b in zip(with_version, blobs, there, here, strict=False):
         where = f"tag {e.tag} (by {e.tagger})"
         if e.commit not in history:
@@ -376,15 +360,15 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
                 None,
                 f"{where} names digest {e.digest}, the manifest of {e.model}@v{e.version} has another",
             )
-    governed = reg.git.rev_parse(ALIASES_REF)
+    governed = ctx.git.rev_parse(ALIASES_REF)
     try:
-        policies = read_policies(reg.git, governed) if governed else {}
+        policies = read_policies(ctx.git, governed) if governed else {}
     except MregError:
         policies = {}  # reported with its line by _check_governed
-    protected = {(e.model, e.alias) for e in events if reg.is_protected(e.alias)}
+    protected = {(e.model, e.alias) for e in events if ctx.is_protected(e.alias)}
     for model, alias in sorted(protected):
         model_events = [e for e in events if e.model == model]
-        st = reg.standing(model, alias, model_events, policy=policies.get(model), governed=governed)
+        st = ctx.standing(model, alias, model_events, policy=policies.get(model), governed=governed)
         if st.state == "unbacked":
             result.add(
                 "tags",
@@ -393,7 +377,7 @@ def _check_tags(reg: Registry, tip: str, result: CheckResult) -> None:
             )
 
 
-def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: CheckResult) -> None:
+def _check_objects(ctx: Context, valid: dict[str, Manifest], result: _Findings) -> None:
     needed: dict[str, list[str]] = {}
     for _path, doc in valid.items():
         ref = f"{doc['model']}@v{doc['version']}"
@@ -404,7 +388,7 @@ def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: Chec
             needed.setdefault(d, []).append(ref)
     result.objects = len(needed)
     try:
-        store = reg.store
+        store = ctx.store
         missing = [d for d in sorted(needed) if not store.exists(d)]
     except MregError as exc:
         result.add("store", None, f"cannot check objects: {exc.message}")
@@ -415,7 +399,7 @@ def _check_objects(reg: Registry, valid: dict[str, dict[str, Any]], result: Chec
 
 
 # -- YAML and schema helpers -----------------------------------------------------------------------
-def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any, str]:
+def _load(blob: bytes, branch: str, path: str, result: _Findings) -> tuple[Any, str]:
     """Safe YAML only: a python/object tag is reported with its line, never constructed."""
     yaml = yaml_module()
     too_big = size_problem(blob)
@@ -444,7 +428,7 @@ def _load(blob: bytes, branch: str, path: str, result: CheckResult) -> tuple[Any
         return None, text
 
 
-def _document(blob: bytes, path: str, schema: str, result: CheckResult) -> tuple[dict[str, Any] | None, str]:
+def _document(blob: bytes, path: str, schema: str, result: _Findings) -> tuple[dict[str, Any] | None, str]:
     doc, text = _load(blob, ALIASES_BRANCH, path, result)
     if doc is None and not text:
         return None, text
@@ -467,9 +451,9 @@ def _document(blob: bytes, path: str, schema: str, result: CheckResult) -> tuple
 
 
 def _schema_errors(doc: Any, schema: str) -> list[tuple[list[Any], str]]:
-    from mreg.manifest import _validator
+    from mreg.manifest import schema_validator
 
-    errs = sorted(_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    errs = sorted(schema_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     return [(list(e.absolute_path), _short(e.message)) for e in errs]
 
 

@@ -6,7 +6,6 @@ so a PR cannot loosen a gate and pass it in the same change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mreg import gates
@@ -14,130 +13,99 @@ from mreg.errors import IntegrityError, MregError, NotFoundError, UsageError
 from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
+from mreg.results import GateReport
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from mreg.registry import Registry, Version
+    from mreg.context import Context
+    from mreg.results import Version
 
 
-@dataclass(frozen=True)
-class GateReport:
-    model: str
-    alias: str
-    version: int | None
-    current: int | None  # what the alias's tags say now
-    verdicts: list[gates.Verdict] = field(default_factory=list)
-    rules: int = 0
-    label: str | None = None  # a report about something other than one alias move (mreg.yaml)
-
-    @property
-    def ok(self) -> bool:
-        return gates.passed(self.verdicts)
-
-    @property
-    def title(self) -> str:
-        if self.label:
-            return self.label
-        target = f"v{self.version}" if self.version is not None else "(removed)"
-        now = f"v{self.current}" if self.current is not None else "unset"
-        return f"{self.model}@{self.alias} -> {target} (now {now})"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "version": self.version,
-            "current": self.current,
-            "ok": self.ok,
-            "rules": self.rules,
-            "verdicts": [v.as_dict() for v in self.verdicts],
-        }
-
-
-def governed_rev(reg: Registry) -> str:
-    reg.require_initialised()
-    tip = reg.git.rev_parse(ALIASES_REF)
+def governed_rev(ctx: Context) -> str:
+    ctx.require_initialised()
+    tip = ctx.git.rev_parse(ALIASES_REF)
     if tip is None:
         raise NotFoundError(f"this registry has no {ALIASES_BRANCH} branch", hint="run 'mreg init'")
     return tip
 
 
 def evaluate_candidate(
-    reg: Registry, candidate: Version, alias: str, rules: list[dict[str, Any]], at: datetime | None = None
+    ctx: Context, candidate: Version, alias: str, rules: list[dict[str, Any]], at: datetime | None = None
 ) -> GateReport:
     """Figures of the candidate against the rules; baselines are what the tags say now.
 
     A version the alias held before is a rollback (SPEC §7): every rule applies but `not_worse_than`,
     which compares a *new* candidate with the incumbent; an incident rollback must be able to merge.
     """
-    held_before = any(e.version == candidate.version for e in reg.alias_events(candidate.model, alias))
+    held_before = any(e.version == candidate.version for e in ctx.alias_events(candidate.model, alias))
     if held_before:
         rules = [r for r in rules if "not_worse_than" not in r]
-    values = reg.alias_values(candidate.model, at)  # what readers follow: never an unreviewed tag
+    values = ctx.alias_values(candidate.model, at)  # what readers follow: never an unreviewed tag
     baselines: dict[str, gates.Baseline] = {}
-    tip = reg.registry_commit()
+    tip = ctx.registry_commit()
     for name in gates.baseline_aliases(rules):
         version = values.get(name)
         if version is None:
             baselines[name] = gates.Baseline(name, None, {})
         else:
-            manifest = reg.load_manifest(candidate.model, version, tip)
+            manifest = ctx.load_manifest(candidate.model, version, tip)
             baselines[name] = gates.Baseline(name, version, manifest.get("metrics") or {})
     verdicts = gates.evaluate(rules, candidate.manifest, baselines)
-    return GateReport(candidate.model, alias, candidate.version, values.get(alias), verdicts, len(rules))
+    return GateReport(
+        candidate.model, alias, candidate.version, values.get(alias), tuple(verdicts), len(rules)
+    )
 
 
-def gate_ref(reg: Registry, ref: str, alias: str, at: datetime | None = None) -> GateReport:
+def gate_ref(ctx: Context, ref: str, alias: str, at: datetime | None = None) -> GateReport:
     """`mreg gate REF --to ALIAS`: the rules on the governed branch's tip (or as they stood at `at`)."""
     check_alias(alias)
-    candidate = reg.resolve(parse_ref(ref), at, with_aliases=False)
-    governed = governed_rev(reg) if at is None else reg.governed_commit(at)
-    policy = (read_policy(reg.git, governed, candidate.model) if governed else None) or {}
+    candidate = ctx.resolve(parse_ref(ref), at, with_aliases=False)
+    governed = governed_rev(ctx) if at is None else ctx.governed_commit(at)
+    policy = (read_policy(ctx.git, governed, candidate.model) if governed else None) or {}
     rules = list((policy.get("gates") or {}).get(alias) or [])
-    return evaluate_candidate(reg, candidate, alias, rules, at=at)
+    return evaluate_candidate(ctx, candidate, alias, rules, at=at)
 
 
-def gate_changed(reg: Registry, base: str, head: str) -> list[GateReport]:
+def gate_changed(ctx: Context, base: str, head: str) -> list[GateReport]:
     """Every alias change from `base` to `head` of the governed branch (a pull request's changes)."""
-    reg.require_initialised()
-    base_sha = _commit(reg, base, "--base")
-    head_sha = _commit(reg, head, "--head")
-    proc = reg.git.run("merge-base", base_sha, head_sha, check=False)
-    fork = proc.stdout.decode().strip() if proc.returncode == 0 else None
+    ctx.require_initialised()
+    base_sha = _commit(ctx, base, "--base")
+    head_sha = _commit(ctx, head, "--head")
+    fork = ctx.git.merge_base(base_sha, head_sha)
     if not fork:
         raise UsageError(f"{base} and {head} share no history: is {head} a commit of {ALIASES_BRANCH}?")
-    before = desired_aliases(read_policies(reg.git, fork))
-    after = desired_aliases(read_policies(reg.git, head_sha))
-    base_policies = read_policies(reg.git, base_sha)
+    before = desired_aliases(read_policies(ctx.git, fork))
+    after = desired_aliases(read_policies(ctx.git, head_sha))
+    base_policies = read_policies(ctx.git, base_sha)
     reports = []
-    tip = reg.registry_commit()
+    tip = ctx.registry_commit()
     for (model, alias), pin in sorted(after.items()):
         if (model, alias) in before and before[(model, alias)] == pin:
             continue
         rules = list(((base_policies.get(model) or {}).get("gates") or {}).get(alias) or [])
         version = pin.version
         if version is None:  # removing an alias has nothing to measure
-            reports.append(GateReport(model, alias, None, reg.alias_values(model).get(alias), [], len(rules)))
+            reports.append(GateReport(model, alias, None, ctx.alias_values(model).get(alias), (), len(rules)))
             continue
-        if version not in reg.versions(model, tip):
+        if version not in ctx.versions(model, tip):
             raise NotFoundError(
                 f"{ALIASES_BRANCH} asks for {model}@{alias} = v{version}, which is not registered"
             )
-        candidate = reg.resolve(parse_ref(f"{model}@v{version}"))
+        candidate = ctx.resolve(parse_ref(f"{model}@v{version}"))
         if pin.digest is not None and pin.digest != candidate.digest:
             raise IntegrityError(
                 f"{ALIASES_BRANCH} would pin {model}@{alias} to v{version} at digest {pin.digest}, "
                 f"but the registered manifest has {candidate.digest}"
             )
-        reports.append(evaluate_candidate(reg, candidate, alias, rules))
-    config = _config_change(reg, fork, head_sha, moves=bool(reports))
+        reports.append(evaluate_candidate(ctx, candidate, alias, rules))
+    config = _config_change(ctx, fork, head_sha, moves=bool(reports))
     if config is not None:
         reports.append(config)
     return reports
 
 
-def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> GateReport | None:
+def _config_change(ctx: Context, before: str, after: str, *, moves: bool) -> GateReport | None:
     """A pull request that loosens protection in mreg.yaml (an alias no longer protected, unreviewed
     or direct moves allowed, a signer dropped) is shown as such; together with an alias change it
     fails, so a promotion cannot ride in on the change that removes its own review."""
@@ -145,7 +113,7 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
     from mreg.manifest import load_yaml
 
     def read(rev: str) -> dict[str, Any]:
-        blob = reg.git.read_blob(f"{rev}:{CONFIG_PATH}")
+        blob = ctx.git.read_blob(f"{rev}:{CONFIG_PATH}")
         try:
             doc = load_yaml(blob, where=CONFIG_PATH) if blob is not None else {}
         except MregError:
@@ -174,22 +142,14 @@ def _config_change(reg: Registry, before: str, after: str, *, moves: bool) -> Ga
         else "reviewers: this loosens protection"
     )
     verdict = gates.Verdict(f"{CONFIG_PATH} protection", not moves, "; ".join(loosened), "unchanged", note)
-    return GateReport("", "", None, None, [verdict], 1, label=f"{CONFIG_PATH}: loosens protection")
+    return GateReport("", "", None, None, (verdict,), 1, label=f"{CONFIG_PATH}: loosens protection")
 
 
-def _commit(reg: Registry, rev: str, flag: str) -> str:
-    sha = reg.git.rev_parse(f"{rev}^{{commit}}")
+def _commit(ctx: Context, rev: str, flag: str) -> str:
+    sha = ctx.git.rev_parse(f"{rev}^{{commit}}")
     if sha is None:
         raise UsageError(
             f"{flag} {rev!r}: no such commit in this repository",
             hint="fetch it first, e.g. git fetch origin mreg/aliases",
         )
     return sha
-
-
-def report_markdown(reports: list[GateReport]) -> str:
-    parts = []
-    for r in reports:
-        status = "passed" if r.ok else "FAILED"
-        parts.append(f"### mreg gate: {r.title}: {status}\n\n{gates.markdown_table(r.verdicts)}")
-    return "\n".join(parts) if parts else "### mreg gate\n\nno alias changes\n"

@@ -11,7 +11,7 @@ from mreg.manifest import REGISTRY_SCHEMA, dump_yaml, schema_errors
 from mreg.store import checked_store_url
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
+    from mreg.context import Context
 
 REGISTRY_README = b"""# mreg registry branch
 
@@ -20,17 +20,17 @@ Written by mreg with git plumbing; never edit by hand. One immutable manifest pe
 """
 
 
-def _refuse_a_store_without_the_versions(reg: Registry, store: str) -> None:
+def _refuse_a_store_without_the_versions(ctx: Context, store: str) -> None:
     """Switching stores must not strand the versions registered so far: every clone's pull would fail."""
     from pathlib import Path
 
     from mreg.ops.maintain import referenced_objects
     from mreg.store import open_store
 
-    if reg.git.rev_parse(f"refs/heads/{REGISTRY_BRANCH}") is None:
+    if ctx.git.rev_parse(f"refs/heads/{REGISTRY_BRANCH}") is None:
         return
     target = open_store(store, default_dir=Path("/nonexistent"), env=False)
-    missing = [d for d in sorted(referenced_objects(reg)) if not target.exists(d)]
+    missing = [d for d in sorted(referenced_objects(ctx)) if not target.exists(d)]
     if missing:
         raise UsageError(
             f"--store {store}: {len(missing)} object(s) the registered versions need are not there "
@@ -39,18 +39,18 @@ def _refuse_a_store_without_the_versions(reg: Registry, store: str) -> None:
         )
 
 
-def init_registry(reg: Registry, *, store: str | None, remote: str | None, github: bool) -> list[str]:
+def init_registry(ctx: Context, *, store: str | None, remote: str | None, github: bool) -> list[str]:
     """Returns what it created; an empty list means everything was already there."""
     if remote is not None:
-        reg._remote_override = remote
-        if reg.git.remote_url(remote) is None:
+        ctx.remote_override = remote
+        if ctx.git.remote_url(remote) is None:
             raise UsageError(
                 f"git has no remote named {remote!r}", hint=f"add it with: git remote add {remote} URL"
             )
     if store is not None:
         store = checked_store_url(store, flag="--store")
     created: list[str] = []
-    branches = reg.branches
+    branches = ctx.branches
     branches.fetch()
 
     def build_registry(base: str | None) -> Change:
@@ -66,13 +66,13 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
         files: dict[str, bytes | None] = {}
         config: dict[str, Any] = {"schema": REGISTRY_SCHEMA}
         if base is not None:
-            existing = reg._read_config_blob(base)
+            existing = ctx.read_config_blob(base)
             if existing is not None:
                 config = existing
         changed_config = base is None
         if store is not None and config.get("store") != store:
             config["store"] = store
-            _refuse_a_store_without_the_versions(reg, store)
+            _refuse_a_store_without_the_versions(ctx, store)
             changed_config = True
         if remote is not None and config.get("remote", "origin") != remote:
             config["remote"] = remote
@@ -83,7 +83,7 @@ def init_registry(reg: Registry, *, store: str | None, remote: str | None, githu
             if errors:
                 raise UsageError(f"{CONFIG_PATH}: {errors[0]}")
             files[CONFIG_PATH] = dump_yaml(config).encode()
-        if github and (base is None or reg.git.read_blob(f"{base}:{APPLY_WORKFLOW_PATH}") is None):
+        if github and (base is None or ctx.git.read_blob(f"{base}:{APPLY_WORKFLOW_PATH}") is None):
             from mreg.integrations.workflow import apply_workflow
 
             files[APPLY_WORKFLOW_PATH] = apply_workflow().encode()

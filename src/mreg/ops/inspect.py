@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mreg.git import tags as alias_tags
-from mreg.git.layout import versions_dir
+from mreg.git.history import registrations
+from mreg.git.layout import VERSION_FILE, versions_dir
 from mreg.refs import MODEL_RE
-
-_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")
+from mreg.results import Diff, LogEntry, ModelSummary
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from mreg.registry import Registry, Version
+    from mreg.context import Context
+    from mreg.manifest import Manifest
+    from mreg.results import Version
 
 
-def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
+def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
     """One `ls-tree -r` for every version and one `for-each-ref` for every alias tag."""
-    from mreg.registry import to_unix
+    from mreg.context import to_unix
 
-    commit = reg.registry_commit(at)
+    commit = ctx.registry_commit(at)
     versions: dict[str, list[int]] = {}
-    for path in reg.git.ls_files(commit, "models"):
+    for path in ctx.git.ls_files(commit, "models"):
         parts = path.split("/")
-        m = _VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
+        m = VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
         if m and MODEL_RE.match(parts[1]):
             versions.setdefault(parts[1], []).append(int(m.group(1)))
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
-    for e in _all_events(reg):
+    for e in _all_events(ctx):
         events_by_model.setdefault(e.model, []).append(e)
-    governed = reg.governed_commit(at)
+    governed = ctx.governed_commit(at)
     policies = (
-        _policies(reg, governed)
-        if any(reg.is_protected(e.alias) for es in events_by_model.values() for e in es)
+        _policies(ctx, governed)
+        if any(ctx.is_protected(e.alias) for es in events_by_model.values() for e in es)
         else {}
     )
     rows = []
@@ -44,39 +46,31 @@ def list_models(reg: Registry, at: datetime | None) -> list[dict[str, Any]]:
         current = alias_tags.current_all(events, at=to_unix(at))
         aliases, unreviewed = {}, {}
         for alias in sorted(current):
-            st = reg.standing(model, alias, events, at=at, policy=policies.get(model), governed=governed)
+            st = ctx.standing(model, alias, events, at=at, policy=policies.get(model), governed=governed)
             if st.event is None or st.event.version is None:
                 continue
-            if st.state == "unbacked" or reg.tag_problem(st.event) is not None:
+            if st.state == "unbacked" or ctx.tag_problem(st.event) is not None:
                 unreviewed[alias] = st.event.tag  # never shown as a value: readers refuse it
             else:
                 aliases[alias] = st.event.version
-        row: dict[str, Any] = {
-            "model": model,
-            "latest": numbers[-1],
-            "versions": len(numbers),
-            "aliases": aliases,
-        }
-        if unreviewed:
-            row["unreviewed"] = unreviewed
-        rows.append(row)
+        rows.append(ModelSummary(model, numbers[-1], len(numbers), aliases, unreviewed))
     return rows
 
 
-def _policies(reg: Registry, governed: str | None) -> dict[str, dict[str, Any]]:
+def _policies(ctx: Context, governed: str | None) -> dict[str, dict[str, Any]]:
     from mreg.errors import MregError
     from mreg.policy import read_policies
 
     if governed is None:
         return {}
     try:
-        return read_policies(reg.git, governed)
+        return read_policies(ctx.git, governed)
     except MregError:
         return {}  # a broken policy backs nothing; `check` names it
 
 
-def _all_events(reg: Registry) -> list[alias_tags.AliasEvent]:
-    return alias_tags.read_events(reg.git, None)
+def _all_events(ctx: Context) -> list[alias_tags.AliasEvent]:
+    return alias_tags.read_events(ctx.git, None)
 
 
 def _delta(a: Any, b: Any) -> Any:
@@ -101,9 +95,36 @@ def _mapping_diff(a: dict[str, Any], b: dict[str, Any], *, deltas: bool = False)
     return out
 
 
-def diff_versions(
-    a: Version, b: Version, lock_a: str | None = None, lock_b: str | None = None
-) -> dict[str, Any]:
+def diff(ctx: Context, a: str, b: str, *, at: datetime | None = None) -> Diff:
+    """Two versions side by side; the package locks are compared when the store has them."""
+    from mreg.errors import NotFoundError, RemoteError
+
+    va, vb = ctx.resolve(a, at), ctx.resolve(b, at)
+    d = diff_versions(va, vb)
+    packages: list[dict[str, Any]] = []
+    unavailable = None
+    pa, pb = va.manifest["environment"]["packages"], vb.manifest["environment"]["packages"]
+    if pa != pb:
+        try:
+            packages = package_changes(ctx.package_lock(pa), ctx.package_lock(pb))
+        except (NotFoundError, RemoteError) as exc:  # not here (a private store) or unreachable: say so;
+            unavailable = exc.message  # corrupt bytes (IntegrityError) are exit 5
+    return Diff(
+        a=d["a"],
+        b=d["b"],
+        same_artifacts=d["same_artifacts"],
+        params=tuple(d["params"]),
+        metrics=tuple(d["metrics"]),
+        data=tuple(d["data"]),
+        environment=tuple(d["environment"]),
+        packages=tuple(packages),
+        packages_digest=d["packages_digest"],
+        artifacts=tuple(d["artifacts"]),
+        packages_unavailable=unavailable,
+    )
+
+
+def diff_versions(a: Version, b: Version) -> dict[str, Any]:
     ma, mb = a.manifest, b.manifest
     arts_a = {x["path"]: x for x in ma["artifacts"]}
     arts_b = {x["path"]: x for x in mb["artifacts"]}
@@ -169,19 +190,19 @@ def package_changes(lock_a: str, lock_b: str) -> list[dict[str, Any]]:
     return rows
 
 
-def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, Any]]:
+def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
     """Registrations (the commits that added each manifest, never a commit's subject) and alias
     events, merged into one timeline; a protected alias's tag that no reviewed pin backs is marked."""
     from mreg.backing import approved_ever
 
-    reg.require_initialised()
-    tip = reg.registry_commit()
+    ctx.require_initialised()
+    tip = ctx.registry_commit()
     entries: list[dict[str, Any]] = []
     if alias is None:
-        registered = _registrations(reg, tip, model)
-        manifests = _manifests_quietly(reg, model, [n for _, _, _, n in registered], tip)
+        registered = registrations(ctx.git, tip, versions_dir(model))
+        manifests = manifests_quietly(ctx, model, [n for _, _, _, n in registered], tip)
         for sha, stamp, who, number in registered:
-            m = manifests.get(number) or {}
+            m: Mapping[str, Any] = manifests.get(number) or {}
             entries.append(
                 {
                     "event": "register",
@@ -203,32 +224,32 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
                     "_order": (float(stamp), 0, number),
                 }
             )
-    events = alias_tags.read_events(reg.git, model, alias)
-    if not entries and not events and not reg.versions(model, tip):
+    events = alias_tags.read_events(ctx.git, model, alias)
+    if not entries and not events and not ctx.versions(model, tip):
         from mreg.errors import NotFoundError
 
         raise NotFoundError(f"no model named {model!r} in the registry")
-    governed = reg.governed_commit()
-    policy = _policies(reg, governed).get(model)
-    all_events = events if alias is not None else alias_tags.read_events(reg.git, model)
+    governed = ctx.governed_commit()
+    policy = _policies(ctx, governed).get(model)
+    all_events = events if alias is not None else alias_tags.read_events(ctx.git, model)
     current = {
-        a: reg.standing(model, a, all_events, policy=policy, governed=governed)
+        a: ctx.standing(model, a, all_events, policy=policy, governed=governed)
         for a in {e.alias for e in events}
     }
     for e in events:
         d = e.as_dict()
         d["commit"] = e.commit
-        d["signature"] = _signature_status(reg, e)
+        d["signature"] = _signature_status(ctx, e)
         reviewed = True
-        if reg.is_protected(e.alias):
+        if ctx.is_protected(e.alias):
             st = current[e.alias]
             if st.event is not None and st.event.tag == e.tag:
                 reviewed = st.state != "unbacked"
             else:
                 reviewed = governed is not None and approved_ever(
-                    reg.git, governed, e, signers=reg.config.signers
+                    ctx.git, governed, e, signers=ctx.config.signers
                 )
-        if reviewed and e.version is not None and reg.tag_problem(e) is not None:
+        if reviewed and e.version is not None and ctx.tag_problem(e) is not None:
             reviewed = False
         d["reviewed"] = reviewed
         d["_order"] = (e.order_time, 1, e.seq)
@@ -237,22 +258,22 @@ def history(reg: Registry, model: str, *, alias: str | None) -> list[dict[str, A
     _keep_each_alias_in_seq_order(entries)
     for d in entries:
         d.pop("_order")
-    return entries
+    return [LogEntry(**d) for d in entries]
 
 
-def _manifests_quietly(reg: Registry, model: str, versions: list[int], tip: str) -> dict[int, dict[str, Any]]:
+def manifests_quietly(ctx: Context, model: str, versions: list[int], tip: str) -> dict[int, Manifest]:
     """Manifests for `log`'s messages and digests, in one batch; one that does not parse shows without them."""
+    from mreg.context import parse_capped
     from mreg.errors import MregError
     from mreg.git.layout import manifest_path
-    from mreg.registry import _parse_capped
 
-    out: dict[int, dict[str, Any]] = {}
-    blobs = reg.git.read_blobs([f"{tip}:{manifest_path(model, v)}" for v in versions])
+    out: dict[int, Manifest] = {}
+    blobs = ctx.git.read_blobs([f"{tip}:{manifest_path(model, v)}" for v in versions])
     for v, blob in zip(versions, blobs, strict=True):
         if blob is None:
             continue
         try:
-            out[v] = _parse_capped(blob, where=manifest_path(model, v))
+            out[v] = parse_capped(blob, where=manifest_path(model, v))
         except MregError:
             continue
     return out
@@ -271,56 +292,16 @@ def _keep_each_alias_in_seq_order(entries: list[dict[str, Any]]) -> None:
             entries[i] = d
 
 
-def _registrations(reg: Registry, tip: str, model: str) -> list[tuple[str, int, str, int]]:
-    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
-    from mreg.git.history import IDENT_FORMAT, tidy_ident
-
-    proc = reg.git.run(
-        "log",
-        "-z",
-        "--diff-filter=A",
-        "--name-only",
-        "--no-renames",
-        f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
-        "--end-of-options",
-        tip,
-        "--",
-        versions_dir(model),
-        check=False,
-    )
-    out = []
-    number_re = re.compile(r"^" + re.escape(versions_dir(model)) + r"/([1-9][0-9]{0,8})\.yaml\Z")
-    tokens = proc.stdout.split(b"\0")
-    i, sha, stamp, who = 0, "", 0, ""
-    while i < len(tokens):
-        tok = tokens[i].lstrip(b"\n")
-        i += 1
-        if tok.startswith(b"\x01"):  # "<sha> <time>", then the author as the next token, whatever its bytes
-            parts = tok[1:].decode("ascii", "replace").split()
-            who = (
-                tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
-            )  # git pads to 120
-            i += 1
-            ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
-            sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
-            continue
-        m = number_re.match(tok.decode("utf-8", "replace"))
-        if m and sha:
-            out.append((sha, stamp, who, int(m.group(1))))
-    return out
-
-
-def _signature_status(reg: Registry, event: alias_tags.AliasEvent) -> str:
+def _signature_status(ctx: Context, event: alias_tags.AliasEvent) -> str:
     """'none' for an unsigned tag; else whether it verifies: against `signers` in mreg.yaml when the
     registry lists them (SPEC §3a.4), otherwise with git's own configured verifier."""
     if not event.signed:
         return "none"
-    if reg.config.signers:
+    if ctx.config.signers:
         from mreg.backing import signature_ok
 
-        return "good" if signature_ok(reg.git, event, reg.config.signers) else "bad"
-    proc = reg.git.run("verify-tag", event.tag, check=False)
-    return "good" if proc.returncode == 0 else "bad"
+        return "good" if signature_ok(ctx.git, event, ctx.config.signers) else "bad"
+    return "good" if ctx.git.verify_tag(event.tag) else "bad"
 
 
 def _iso(stamp: int) -> str:

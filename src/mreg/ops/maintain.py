@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
 from mreg.git.layout import REGISTRY_BRANCH
-from mreg.ports import Progress
+from mreg.ports import ObjectStore, Progress
+from mreg.results import CopyReport, GcReport, VerifyReport
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from mreg.registry import Registry
+    from mreg.context import Context
+    from mreg.manifest import Manifest
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
 
 
 @dataclass
-class VerifyResult:
+class _Verify:  # filled as verify goes; returned frozen as VerifyReport
     checked: int = 0
     bytes: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
@@ -34,7 +36,7 @@ class VerifyResult:
 
 
 def referenced_objects(
-    reg: Registry, *, ref: str | None = None, invalid: list[str] | None = None, at: datetime | None = None
+    ctx: Context, *, ref: str | None = None, invalid: list[str] | None = None, at: datetime | None = None
 ) -> dict[str, list[str]]:
     """digest → the versions (and roles) that need it.
 
@@ -43,20 +45,20 @@ def referenced_objects(
     manifest at every alias tag's commit (SPEC §3a.5). A manifest that does not parse is named in
     `invalid` and skipped, never a reason to stop.
     """
-    from mreg.registry import Version
+    from mreg.results import Version
 
     if ref is not None:
-        versions = [reg.resolve(ref, at, with_aliases=False)]
+        versions = [ctx.resolve(ref, at, with_aliases=False)]
     elif at is not None:  # the versions registered by then
-        commit = reg.registry_commit(at)
+        commit = ctx.registry_commit(at)
         versions = [
             Version(m, n, doc, commit)
-            for m in reg.models(commit)
-            for n, doc in reg.load_manifests(m, reg.versions(m, commit), commit).items()
+            for m in ctx.models(commit)
+            for n, doc in ctx.load_manifests(m, ctx.versions(m, commit), commit).items()
         ]
     else:
         versions = []
-        for where, blob in _every_manifest(reg):
+        for where, blob in _every_manifest(ctx):
             try:
                 m = _parse(blob, where)
             except MregError as exc:
@@ -78,75 +80,46 @@ def referenced_objects(
     return refs
 
 
-def _every_manifest(reg: Registry) -> list[tuple[str, bytes]]:
+def _every_manifest(ctx: Context) -> list[tuple[str, bytes]]:
     """(where, bytes) of each distinct manifest blob in the registry's history and at alias tags."""
     from mreg.git import tags as alias_tags
-    from mreg.git.history import is_record_path
+    from mreg.git.history import record_blobs_ever
     from mreg.git.layout import manifest_path
 
-    tip = reg.registry_commit()
-    raw = reg.git.run(
-        "log",
-        "-z",
-        "--raw",
-        "--root",
-        "--no-renames",
-        "--no-abbrev",
-        "--format=",
-        "--end-of-options",
-        tip,
-        "--",
-        "models",
-        check=False,
-    ).stdout
-    blobs: dict[str, str] = {}
-    tokens = raw.split(b"\0")
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].lstrip(b"\n")
-        i += 1
-        if not tok.startswith(b":"):
-            continue
-        path = tokens[i] if i < len(tokens) else b""
-        i += 1
-        meta = tok[1:].split(b" ")
-        if len(meta) != 5 or not is_record_path(path):
-            continue
-        for oid, mode in ((meta[2], meta[0]), (meta[3], meta[1])):
-            if mode == b"100644" and oid.strip(b"0"):
-                blobs.setdefault(oid.decode("ascii"), f"{REGISTRY_BRANCH}:{path.decode('utf-8', 'replace')}")
-    events = [e for e in alias_tags.read_events(reg.git, None) if e.version is not None]
-    ids = reg.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
+    tip = ctx.registry_commit()
+    blobs = {oid: f"{REGISTRY_BRANCH}:{path}" for oid, path in record_blobs_ever(ctx.git, tip).items()}
+    events = [e for e in alias_tags.read_events(ctx.git, None) if e.version is not None]
+    ids = ctx.git.object_ids([f"{e.commit}:{manifest_path(e.model, e.version or 0)}" for e in events])
     for e, tag_oid in zip(events, ids, strict=True):
         if tag_oid is not None:
             blobs.setdefault(tag_oid, f"tag {e.tag}:{manifest_path(e.model, e.version or 0)}")
     oids = sorted(blobs)
-    return [(blobs[o], b) for o, b in zip(oids, reg.git.read_blobs(oids), strict=True) if b is not None]
+    return [(blobs[o], b) for o, b in zip(oids, ctx.git.read_blobs(oids), strict=True) if b is not None]
 
 
-def _parse(blob: bytes, where: str) -> dict[str, Any]:
-    from mreg.registry import _parse_capped
+def _parse(blob: bytes, where: str) -> Manifest:
+    from mreg.context import parse_capped
 
-    return _parse_capped(blob, where=where)
+    return parse_capped(blob, where=where)
 
 
 def verify(
-    reg: Registry,
+    ctx: Context,
     ref: str | None = None,
     *,
     progress: Progress | None = None,
     jobs: int | None = None,
     repair: bool = False,
     at: datetime | None = None,
-) -> VerifyResult:
+) -> VerifyReport:
     """Re-hash every referenced object from the store itself (never the pull cache). With `repair`,
     a corrupt object is deleted, so that registering its file again stores it anew (a register that
     finds an object present never re-uploads it); `repaired` lists them."""
-    store = reg.store
-    if jobs is not None and hasattr(store, "jobs"):
+    store = ctx.store
+    if jobs is not None:
         store.jobs = jobs
-    result = VerifyResult()
-    items = sorted(referenced_objects(reg, ref=ref, invalid=result.invalid, at=at).items())
+    result = _Verify()
+    items = sorted(referenced_objects(ctx, ref=ref, invalid=result.invalid, at=at).items())
 
     def one(item: tuple[str, list[str]]) -> tuple[str, int] | None:
         digest, _ = item
@@ -170,31 +143,22 @@ def verify(
         for item in result.corrupt:
             store.delete(item["digest"])
             result.repaired.append(item["digest"])
-    return result
+    return VerifyReport(
+        result.checked,
+        result.bytes,
+        tuple(result.missing),
+        tuple(result.corrupt),
+        tuple(result.invalid),
+        tuple(result.repaired),
+    )
 
 
-def _rehash(store: Any, digest: str, progress: Progress | None) -> tuple[str, int]:
-    download = getattr(store, "download", None)
-    if download is not None:  # team stores: ranged parallel reads, hashed in order
-        got: tuple[str, int] = download(digest, [], progress)
-        return got
-    import hashlib
-
-    from mreg.store.keys import CHUNK
-
-    h = hashlib.sha256()
-    size = 0
-    with store.open(digest) as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-            if progress:
-                progress(len(chunk))
-    return "sha256:" + h.hexdigest(), size
+def _rehash(store: ObjectStore, digest: str, progress: Progress | None) -> tuple[str, int]:
+    return store.download(digest, [], progress)  # S3: ranged parallel reads, hashed in order
 
 
 @dataclass
-class GcResult:
+class _Gc:  # filled as gc goes; returned frozen as GcReport
     kept: int = 0
     deleted: list[dict[str, Any]] = field(default_factory=list)
     young: int = 0
@@ -208,7 +172,7 @@ class GcResult:
         return sum(d["size"] for d in self.deleted)
 
 
-def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcResult:
+def gc(ctx: Context, *, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
     """Delete unreferenced objects older than the grace period: a `register` that has uploaded but not
     yet committed its manifest is younger than that, so gc can never take its objects.
 
@@ -219,13 +183,13 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
         from mreg.errors import UsageError
 
         raise UsageError("--grace must not be negative")
-    store = reg.store
-    result = GcResult(dry_run=dry_run)
+    store = ctx.store
+    result = _Gc(dry_run=dry_run)
     now = time.time()
-    reg.sync()
-    _refuse_if_pins_are_missing(reg)
+    ctx.sync()
+    _refuse_if_pins_are_missing(ctx)
     listed = list(store.list_objects())
-    referenced = set(referenced_objects(reg, invalid=result.invalid))
+    referenced = set(referenced_objects(ctx, invalid=result.invalid))
     candidates = []
     for obj in listed:
         if obj.digest in referenced:
@@ -236,44 +200,46 @@ def gc(reg: Registry, *, dry_run: bool = False, grace_seconds: float = DEFAULT_G
         else:
             candidates.append(obj)
     if candidates and not dry_run:
-        reg.sync()
-        again = _fresh_references(reg)
+        ctx.sync()
+        again = _fresh_references(ctx)
         still = [o for o in candidates if o.digest not in again]
         result.kept += len(candidates) - len(still)
         candidates = still
     result.deleted = [{"digest": o.digest, "size": o.size} for o in candidates]
-    stale_fn = getattr(store, "stale_uploads", None)
-    if stale_fn is not None:
-        result.stale_uploads = stale_fn(now - grace_seconds)
+    stale = store.stale_uploads(now - grace_seconds)
+    result.stale_uploads = [asdict(upload) for upload in stale]
     if not dry_run:
-        delete_many = getattr(store, "delete_many", None)
-        if delete_many is not None:
-            delete_many([o.digest for o in candidates])
-        else:
-            for o in candidates:
-                store.delete(o.digest)
-        if result.stale_uploads:
-            store.remove_stale(result.stale_uploads)  # type: ignore[attr-defined]
-    return result
+        store.delete_many([o.digest for o in candidates])
+        if stale:
+            store.remove_stale(stale)
+    return GcReport(
+        result.kept,
+        tuple(result.deleted),
+        result.young,
+        result.young_bytes,
+        tuple(result.stale_uploads),
+        tuple(result.invalid),
+        dry_run=result.dry_run,
+    )
 
 
-def _refuse_if_pins_are_missing(reg: Registry) -> None:
+def _refuse_if_pins_are_missing(ctx: Context) -> None:
     """gc deletes what no manifest names, so it must see every manifest production needs: a pin on
     the governed branch whose version the registry branch does not hold (with that digest) means
     the history this clone sees is not the one the reviewers approved from. Nothing is deleted."""
     from mreg.git.layout import ALIASES_REF
     from mreg.policy import pins_of, read_policies
 
-    governed = reg.git.rev_parse(ALIASES_REF)
+    governed = ctx.git.rev_parse(ALIASES_REF)
     if governed is None:
         return
-    tip = reg.registry_commit()
-    for model, policy in read_policies(reg.git, governed).items():
+    tip = ctx.registry_commit()
+    for model, policy in read_policies(ctx.git, governed).items():
         for alias, pin in pins_of(policy).items():
             if pin.version is None:
                 continue
             try:
-                digest = reg.load_manifest(model, pin.version, tip)["digest"]
+                digest = ctx.load_manifest(model, pin.version, tip)["digest"]
             except MregError:
                 digest = None
             if digest is None or (pin.digest is not None and digest != pin.digest):
@@ -284,23 +250,13 @@ def _refuse_if_pins_are_missing(reg: Registry) -> None:
                 )
 
 
-def _fresh_references(reg: Registry) -> set[str]:
+def _fresh_references(ctx: Context) -> set[str]:
     """The references at the registry branch's current tip (bypassing any per-process memo)."""
-    return set(referenced_objects(reg))
-
-
-def corrupt_error(result: VerifyResult) -> IntegrityError:
-    first = (result.corrupt or result.missing)[0]
-    kind = "corrupt" if result.corrupt else "missing"
-    total = len(result.corrupt) + len(result.missing)
-    return IntegrityError(
-        f"{total} object(s) missing or corrupt in the store; first: {first['digest']} ({kind}) used by {first['used_by'][0]}"
-        f" on {REGISTRY_BRANCH}"
-    )
+    return set(referenced_objects(ctx))
 
 
 @dataclass
-class CopyResult:
+class _Copy:  # filled as the copy goes; returned frozen as CopyReport
     copied: list[str] = field(default_factory=list)
     present: int = 0
     bytes: int = 0
@@ -308,7 +264,7 @@ class CopyResult:
     dry_run: bool = False
 
 
-def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str | None = None) -> CopyResult:
+def copy_store(ctx: Context, to: str, *, dry_run: bool = False, source_url: str | None = None) -> CopyReport:
     """Every object a manifest or tag names, copied from this registry's store to the store at `to`,
     verified on the way (issue 12: moving from the per-clone store to a shared one). Objects already
     there are skipped, so a rerun after an interruption copies only the rest."""
@@ -320,16 +276,16 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str
     from mreg.store.hashing import copy_hashing
 
     # --from: e.g. the per-clone store after `init --store` moved the registry to a new one
-    source = open_store(source_url, default_dir=reg.default_store_dir, env=False) if source_url else reg.store
+    source = open_store(source_url, default_dir=ctx.default_store_dir, env=False) if source_url else ctx.store
     from mreg.store import checked_store_url
 
     target = open_store(
-        checked_store_url(to, flag="--to", must_exist=False), default_dir=reg.default_store_dir, env=False
+        checked_store_url(to, flag="--to", must_exist=False), default_dir=ctx.default_store_dir, env=False
     )
     if target.url == source.url:
         raise UsageError(f"--to {to}: that is the store this registry uses already")
-    result = CopyResult(dry_run=dry_run)
-    for digest in sorted(referenced_objects(reg, invalid=result.invalid)):
+    result = _Copy(dry_run=dry_run)
+    for digest in sorted(referenced_objects(ctx, invalid=result.invalid)):
         if target.exists(digest):
             result.present += 1
             continue
@@ -350,4 +306,6 @@ def copy_store(reg: Registry, to: str, *, dry_run: bool = False, source_url: str
             result.bytes += size
         finally:
             os.unlink(tmp)
-    return result
+    return CopyReport(
+        tuple(result.copied), result.present, result.bytes, tuple(result.invalid), dry_run=result.dry_run
+    )

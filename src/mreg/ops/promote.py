@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mreg.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import backoff
 from mreg.git.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
 from mreg.refs import Ref, check_alias, parse_ref, parse_version
+from mreg.results import AliasMove
 
 if TYPE_CHECKING:
+    from mreg.context import Context
     from mreg.policy import Pin
-    from mreg.registry import Registry
 
 MAX_TAG_ATTEMPTS = 40
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    model: str
-    alias: str
-    event: str
-    version: int | None
-    previous: int | None
-    tag: str | None
-    review: dict[str, Any] | None = None  # set when the move became a review request instead of a tag
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}" if self.version else f"{self.model}@{self.alias}"
 
 
 def parse_alias_target(text: str) -> tuple[str, str]:
@@ -42,7 +27,7 @@ def parse_alias_target(text: str) -> tuple[str, str]:
 
 
 def _move(
-    reg: Registry,
+    ctx: Context,
     model: str,
     alias: str,
     event: str,
@@ -55,21 +40,21 @@ def _move(
     review_allowed: bool = True,
     unreviewed_because: str = "--no-review",
 ) -> AliasMove:
-    reg.require_initialised()
-    protected = reg.is_protected(alias)
+    ctx.require_initialised()
+    protected = ctx.is_protected(alias)
     if protected and review_allowed and not no_review:
-        if not reg.branches.online:
+        if not ctx.branches.online:
             raise UsageError(
                 f"alias {alias!r} is protected and this registry has no remote to review the move",
                 hint="pass --no-review to move it directly (the pin and the tag record that nobody reviewed it)",
             )
         from mreg.ops.review import request_review
 
-        return request_review(reg, model, alias, event, version, reason=reason)
+        return request_review(ctx, model, alias, event, version, reason=reason)
     governed = None
     if protected:  # the audit record must say nobody reviewed it, whatever the reason given
-        has_remote = reg.git.remote_url(reg.remote_name) is not None
-        if has_remote and unreviewed_because == "--no-review" and not reg.config.allow_unreviewed:
+        has_remote = ctx.git.remote_url(ctx.remote_name) is not None
+        if has_remote and unreviewed_because == "--no-review" and not ctx.config.allow_unreviewed:
             raise UsageError(
                 f"alias {alias!r} is protected: in a registry with a remote, --no-review needs "
                 f"'allow_unreviewed: true' in {ALIASES_BRANCH}:mreg.yaml",
@@ -78,43 +63,44 @@ def _move(
         reason = (
             f"{reason} (unreviewed: {unreviewed_because})" if reason else f"unreviewed ({unreviewed_because})"
         )
-        governed = pin_directly(reg, model, alias, event, version, reason=reason)
+        governed = pin_directly(ctx, model, alias, event, version, reason=reason)
     move = write_tag(
-        reg, model, alias, event, version, reason=reason, request=request, sign=sign, governed=governed
+        ctx, model, alias, event, version, reason=reason, request=request, sign=sign, governed=governed
     )
     assert move is not None
     return move
 
 
 def pin_directly(
-    reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str
+    ctx: Context, model: str, alias: str, event: str, version: int | None, *, reason: str
 ) -> str:
     """An unreviewed protected move still goes through the governed branch (SPEC §7): one commit
     pins the new value, so the tag that follows is backed and the branch says who did it and why."""
     from mreg.git.branches import Change
     from mreg.git.layout import ALIASES_BRANCH, policy_path
-    from mreg.ops.review import pin_in_text, subject
+    from mreg.git.tags import subject
+    from mreg.ops.review import pin_in_text
     from mreg.policy import Pin
 
     pin = (
         Pin(None)
         if version is None
-        else Pin(version, reg.load_manifest(model, version, reg.registry_commit())["digest"])
+        else Pin(version, ctx.load_manifest(model, version, ctx.registry_commit())["digest"])
     )
 
     def build(base: str | None) -> Change:
-        old = reg.git.read_blob(f"{base}:{policy_path(model)}") if base else None
+        old = ctx.git.read_blob(f"{base}:{policy_path(model)}") if base else None
         return Change(
             {policy_path(model): pin_in_text(old, alias, pin)},
             f"{subject(event, model, alias, version)}\n\nReason: {reason}",
         )
 
-    commit, _ = reg.branches.commit(ALIASES_BRANCH, build)
+    commit, _ = ctx.branches.commit(ALIASES_BRANCH, build)
     return commit
 
 
 def write_tag(
-    reg: Registry,
+    ctx: Context,
     model: str,
     alias: str,
     event: str,
@@ -133,24 +119,24 @@ def write_tag(
     None is returned instead when the alias's newest tag already says exactly that pin: two
     overlapping runs create one tag, not two.
     """
-    reg.branches.ensure_pushed(REGISTRY_BRANCH)
+    ctx.branches.ensure_pushed(REGISTRY_BRANCH)
     for attempt in range(MAX_TAG_ATTEMPTS):
         if attempt:
             backoff(attempt)  # the seq was taken: let the winner's push finish before fetching again
-        reg.branches.fetch(force=True)
-        events = reg.alias_events(model, alias)
+        ctx.branches.fetch(force=True)
+        events = ctx.alias_events(model, alias)
         cur = alias_tags.current(events, alias)
         previous = cur.version if cur else None
-        if pin is not None and cur is not None and pin.matches(cur) and reg.tag_problem(cur) is None:
+        if pin is not None and cur is not None and pin.matches(cur) and ctx.tag_problem(cur) is None:
             return None
         if event == "demote" and (cur is None or cur.version is None):
             raise NotFoundError(f"alias {alias!r} of {model!r} is not set")
-        target = reg.registry_commit()
+        target = ctx.registry_commit()
         digest = None
         if version is not None:
-            reg.require_manifest_exists(model, version, target)
-            target = reg.registration_commit(model, version)
-            digest = reg.load_manifest(model, version, target)["digest"]
+            ctx.require_manifest_exists(model, version, target)
+            target = ctx.registration_commit(model, version)
+            digest = ctx.load_manifest(model, version, target)["digest"]
             if pin is not None and pin.digest is not None and digest != pin.digest:
                 raise IntegrityError(
                     f"{ALIASES_BRANCH} approves {model}@v{version} with digest {pin.digest}, but the registered "
@@ -168,20 +154,20 @@ def write_tag(
             "reason": reason or None,
             "request": request,
             "governed": governed,
-            "at": _record_time(reg),
+            "at": _record_time(ctx),
         }
         name = tag_ref(model, alias, seq).removeprefix("refs/tags/")
-        if reg.branches.create_tag(name, target, alias_tags.format_record(record), sign=sign):
+        if ctx.branches.create_tag(name, target, alias_tags.format_record(record), sign=sign):
             return AliasMove(model, alias, event, version, previous, name)
     raise ConflictError(f"could not create a tag for {model}@{alias} after {MAX_TAG_ATTEMPTS} attempts")
 
 
-def _record_time(reg: Registry) -> str:
+def _record_time(ctx: Context) -> str:
     """The record's `at`: the time git records for the tagger (so GIT_COMMITTER_DATE rules it, as it
     rules the tag), with this moment's microseconds to order moves made within one second."""
     import time
 
-    _, stamp = reg.git.identity()
+    _, stamp = ctx.git.identity()
     micro = int((time.time() % 1) * 1_000_000)
     return (
         datetime.fromtimestamp(stamp, timezone.utc)
@@ -191,7 +177,7 @@ def _record_time(reg: Registry) -> str:
 
 
 def promote(
-    reg: Registry,
+    ctx: Context,
     ref: str,
     to: str,
     *,
@@ -201,12 +187,12 @@ def promote(
     at: datetime | None = None,
 ) -> AliasMove:
     alias = check_alias(to)
-    v = reg.resolve(parse_ref(ref), at)
-    return _move(reg, v.model, alias, "promote", v.version, reason=reason, sign=sign, no_review=no_review)
+    v = ctx.resolve(parse_ref(ref), at)
+    return _move(ctx, v.model, alias, "promote", v.version, reason=reason, sign=sign, no_review=no_review)
 
 
 def rollback(
-    reg: Registry,
+    ctx: Context,
     target: str,
     *,
     to: str | None = None,
@@ -218,12 +204,12 @@ def rollback(
     model, alias = parse_alias_target(target)
     if to is not None and at is not None:
         raise UsageError("rollback takes --to or --at, not both")
-    reg.require_initialised()
-    reg.sync()
-    events = reg.alias_events(model, alias)
+    ctx.require_initialised()
+    ctx.sync()
+    events = ctx.alias_events(model, alias)
     cur = alias_tags.current(events, alias)
     if cur is None:
-        reg._raise_unknown_model(model, reg.registry_commit())
+        ctx.raise_unknown_model(model, ctx.registry_commit())
         raise NotFoundError(f"model {model!r} has no alias {alias!r} to roll back")
     if to is not None:
         try:
@@ -232,7 +218,7 @@ def rollback(
             raise UsageError(
                 f"--to {to!r}: not a version", hint="write vN or N, N ≥ 1 (an alias goes in MODEL@ALIAS)"
             ) from None
-        version = reg.resolve(Ref(model, version=number)).version
+        version = ctx.resolve(Ref(model, version=number)).version
     elif at is not None:
         then = alias_tags.current(events, alias, at=int(at.timestamp()))
         if then is None or then.version is None:
@@ -242,9 +228,9 @@ def rollback(
         version = _previous_version(events, cur)
     if version == cur.version:
         raise UsageError(f"{model}@{alias} is already v{version}")
-    direct = reg.config.direct_rollback and not no_review
+    direct = ctx.config.direct_rollback and not no_review
     return _move(
-        reg,
+        ctx,
         model,
         alias,
         "rollback",
@@ -276,9 +262,9 @@ def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.Alias
 
 
 def demote(
-    reg: Registry, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False
+    ctx: Context, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False
 ) -> AliasMove:
     model, alias = parse_alias_target(target)
-    reg.require_initialised()
-    reg._raise_unknown_model(model, reg.registry_commit())
-    return _move(reg, model, alias, "demote", None, reason=reason, sign=sign, no_review=no_review)
+    ctx.require_initialised()
+    ctx.raise_unknown_model(model, ctx.registry_commit())
+    return _move(ctx, model, alias, "demote", None, reason=reason, sign=sign, no_review=no_review)

@@ -8,35 +8,27 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from mreg.cache.objects import ObjectCache
 from mreg.errors import IntegrityError, UsageError
+from mreg.manifest import artifact_path_problem
 from mreg.ports import ObjectStore, Progress
+from mreg.results import PullResult
 from mreg.store.hashing import copy_hashing
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
-
-
-@dataclass(frozen=True)
-class PullResult:
-    ref: str
-    digest: str
-    dest: Path
-    files: tuple[str, ...]
-    from_cache: int
-    from_store: int
+    from mreg.context import Context
+    from mreg.manifest import Artifact
 
 
 def safe_target(dest: Path, rel: str) -> Path:
     """A manifest is data from a pull request: its paths must stay inside the destination."""
-    parts = rel.split("/")
-    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    if artifact_path_problem(rel):
         raise IntegrityError(f"artifact path {rel!r} would leave the destination")
+    parts = rel.split("/")
     target = dest.joinpath(*parts)
     root = dest.resolve()
     if not target.parent.resolve().is_relative_to(
@@ -47,7 +39,7 @@ def safe_target(dest: Path, rel: str) -> Path:
 
 
 def pull(
-    reg: Registry,
+    ctx: Context,
     ref: str,
     dest: Path | None,
     *,
@@ -61,17 +53,17 @@ def pull(
     written and verified in a directory beside DIR, which then replaces DIR (an atomic exchange of
     the two where the kernel offers one; a symlink flip where DIR is a symlink). A failed pull leaves
     DIR as it was and nothing beside it."""
-    version = reg.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
+    version = ctx.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
     try:
         _refuse_a_dangerous_destination(dest)
     except OSError as exc:  # a name too long, a path through a file, /proc: one line, nothing written
         raise UsageError(f"-o {dest}: cannot write there ({exc.strerror or exc})") from None
     if not force:
-        _refuse_files_that_are_not_a_pull(reg, version.model, dest)
-    store = reg.store
+        _refuse_files_that_are_not_a_pull(ctx, version.model, dest)
+    store = ctx.store
     cache = None if store.is_local else ObjectCache()
-    if jobs is not None and hasattr(store, "jobs"):
+    if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
     parent = dest.absolute().parent
     try:
@@ -82,7 +74,7 @@ def pull(
     umask = _umask()
     size_of: dict[Path, int] = {}
 
-    def one(art: dict[str, Any]) -> bool:
+    def one(art: Artifact) -> bool:
         """One artifact into place; True when it came from the cache."""
         rel, digest, size = art["path"], art["digest"], art["size"]
         target = safe_target(stage, rel)
@@ -134,7 +126,7 @@ def pull(
     return PullResult(version.ref, version.digest, dest, tuple(written), hits, misses)
 
 
-def _refuse_files_that_are_not_a_pull(reg: Registry, model: str, dest: Path) -> None:
+def _refuse_files_that_are_not_a_pull(ctx: Context, model: str, dest: Path) -> None:
     """A pull replaces DIR as a whole. That is the point for last week's pull of this model; for a
     directory holding anything else (`-o src`, `-o data`) it would delete someone's files."""
     real = dest.resolve() if dest.is_symlink() else dest
@@ -148,10 +140,10 @@ def _refuse_files_that_are_not_a_pull(reg: Registry, model: str, dest: Path) -> 
                 break
     if not found:
         return
-    from mreg.ops.inspect import _manifests_quietly
+    from mreg.ops.inspect import manifests_quietly
 
-    tip = reg.registry_commit()
-    for manifest in _manifests_quietly(reg, model, reg.versions(model, tip), tip).values():
+    tip = ctx.registry_commit()
+    for manifest in manifests_quietly(ctx, model, ctx.versions(model, tip), tip).values():
         if {a["path"]: a["size"] for a in manifest["artifacts"]} == found:
             return
     example = sorted(found)[0]
@@ -276,12 +268,7 @@ def _fetch_into_cache_and_dest(
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(cfd, "wb") as cout, os.fdopen(fd, "wb") as out:
-            download = getattr(store, "download", None)
-            if download is not None:
-                got, _ = download(digest, [cout, out], bar)
-            else:
-                with store.open(digest) as src:
-                    got, _ = copy_hashing(src, [cout, out], bar)
+            got, _ = store.download(digest, [cout, out], bar)
         if got != digest:
             raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
         cache.admit(ctmp, digest)

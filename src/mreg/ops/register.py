@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mreg import capture
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
+from mreg.digest import DIGEST_PATTERN, of_bytes
 from mreg.errors import UsageError
 from mreg.git.branches import Change, Retry
 from mreg.git.layout import REGISTRY_BRANCH, manifest_path
@@ -25,33 +26,21 @@ from mreg.inputs import build_metrics, build_params, mapping_input, metric_mappi
 from mreg.manifest import (
     MANIFEST_SCHEMA,
     MAX_MANIFEST_BYTES,
+    Manifest,
+    artifact_path_problem,
     artifact_set_digest,
     dump_manifest,
     size_problem,
     validate_manifest,
 )
-from mreg.ports import Progress
+from mreg.ports import ObjectStore, Progress
 from mreg.refs import parse_ref
+from mreg.results import RegisterResult
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry, Version
+    from mreg.context import Context
 
-_DIGEST_LINE = re.compile(rb"^digest: (sha256:[0-9a-f]{64})$", re.M)
-
-
-@dataclass(frozen=True)
-class RegisterResult:
-    model: str
-    version: int
-    digest: str
-    manifest: dict[str, Any]
-    uploaded_bytes: int
-    reused_bytes: int
-    duplicate_of: int | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}"
+_DIGEST_LINE = re.compile(rb"^digest: (" + DIGEST_PATTERN.encode() + rb")$", re.M)
 
 
 def _pairs(value: Sequence[str] | str) -> list[str]:
@@ -68,7 +57,7 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         raise UsageError("register needs at least one PATH")
     found: dict[str, Path] = {}
 
-    def add(rel: str, f: Path, origin: Path) -> None:
+    def add(rel: str, f: Path) -> None:
         if rel in found:
             raise UsageError(f"artifact path {rel!r} is given twice ({found[rel]} and {f})")
         found[rel] = f
@@ -81,20 +70,21 @@ def collect_files(paths: Sequence[Path]) -> list[tuple[str, Path]]:
         except PermissionError:
             raise UsageError(f"{p}: permission denied") from None
         if stat.S_ISREG(st.st_mode):
-            add(p.name, p, p)
+            add(p.name, p)
         elif stat.S_ISDIR(st.st_mode):
             files = _walk(p)
             if not files:
                 raise UsageError(f"{p}: directory holds no files")
             for f in sorted(files):
-                add(f.relative_to(p).as_posix(), f, p)
+                add(f.relative_to(p).as_posix(), f)
         else:
             raise UsageError(f"{p}: not a regular file or directory")
     for rel, f in found.items():
         if not os.access(f, os.R_OK):
             raise UsageError(f"{f}: permission denied")
-        if "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
-            raise UsageError(f"{f}: its path {rel!r} cannot be recorded")
+        why = artifact_path_problem(rel)
+        if why:
+            raise UsageError(f"{f}: its path {rel!r} cannot be recorded: it {why}")
     return sorted(found.items())
 
 
@@ -138,65 +128,131 @@ def _walk(top: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class RegisterRequest:
+    """What a user asked to register, as given: `params`/`metrics` as mappings or `K=V` strings (a
+    lone string is one pair), files of them, `data` as `NAME=URI` strings."""
+
+    model: str
+    paths: Sequence[Path]
+    params: Sequence[str] | Mapping[str, Any] = ()
+    params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    metrics: Sequence[str] | Mapping[str, float | int] = ()
+    metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+    data: Sequence[str] = ()
+    lockfile: str | None = None
+    image: str | None = None
+    parent: str | None = None
+    message: str | None = None
+    labels: Mapping[str, str] | None = None
+    allow_secret_like: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request with every input checked, before a single byte is stored."""
+
+    files: list[tuple[str, Path]]
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    data_refs: list[tuple[str, str]]
+    lock_path: Path | None
+
+
 def register(
-    reg: Registry,
-    model: str,
-    paths: list[Path],
+    ctx: Context,
+    request: RegisterRequest,
     *,
-    params: Sequence[str] | Mapping[str, Any] = (),
-    params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
-    metrics: Sequence[str] | Mapping[str, float | int] = (),
-    metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = (),
-    data: Sequence[str] = (),
-    lockfile: str | None = None,
-    image: str | None = None,
-    parent: str | None = None,
-    message: str | None = None,
-    labels: dict[str, str] | None = None,
     progress: Callable[[str, int], Progress | None] | None = None,
     on_duplicate: Callable[[str], None] | None = None,
     jobs: int | None = None,
-    allow_secret_like: Sequence[str] = (),
 ) -> RegisterResult:
-    # Everything the user typed is checked before a single byte is stored. From Python, params and
-    # metrics may be mappings (`metrics={"auc": 0.93}`) as well as K=V strings; a lone string is one pair.
-    param_values = build_params(_files(params_files), [] if isinstance(params, Mapping) else _pairs(params))
-    if isinstance(params, Mapping):
-        param_values.update(mapping_input(params, flag="params"))
-    from mreg.secrets import check_params
-
-    check_params(param_values, allow_secret_like)  # a credential must never reach a pushed manifest
-    metric_values = build_metrics(
-        _files(metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics)
-    )
-    if isinstance(metrics, Mapping):
-        metric_values.update(metric_mapping(metrics))
-    data_refs = parse_data_refs(data)
-    files = collect_files(paths)
-    _refuse_an_oversized_manifest(files, param_values, metric_values, message)
-    lock_path = Path(lockfile) if lockfile else None
-    if lock_path is not None and not lock_path.is_file():
-        raise UsageError(f"--lockfile {lockfile}: no such file")
-    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
-        raise UsageError(f"--image {image!r}: not an image reference")
-    reg.require_initialised()
-    parent_ref = None
-    if parent:
-        pv = reg.resolve(parse_ref(parent))
-        parent_ref = pv.ref
-    ident, stamp = reg.git.identity()
+    """Check everything, store the files (and the environment lock), then commit the next manifest
+    with compare-and-swap: a concurrent registration from another clone makes this one retry."""
+    model = request.model
+    checked = _check(request)
+    ctx.require_initialised()
+    parent_ref = ctx.resolve(parse_ref(request.parent)).ref if request.parent else None
+    ident, stamp = ctx.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
-    data_entries = [_data_ref(name, uri, reg.notify) for name, uri in data_refs]
-
-    store = reg.store
-    if reg.is_cache and getattr(store, "is_default", False):
+    data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
+    store = ctx.store
+    if ctx.is_cache and store.is_default:
         raise UsageError(
             "this registry has no shared store: a version registered through a --registry cache would keep its bytes "
             "in that cache alone",
             hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
         )
-    stat_cache = StatCache(reg.git.common_dir / "mreg" / "statcache")
-    if jobs is not None and hasattr(store, "jobs"):
+    artifacts, uploaded, reused = _store_files(ctx, store, checked.files, progress, jobs)
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "model": model,
+        "version": 0,
+        "digest": artifact_set_digest(artifacts),
+        "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_by": ident,
+        "message": request.message,
+        "source": capture.source_info(ctx.git, ctx.remote_name),
+        "artifacts": artifacts,
+        "environment": _environment(store, checked.lock_path, request.image),
+        "data": data_entries,
+        "params": checked.params,
+        "metrics": checked.metrics,
+        "parent": parent_ref,
+        "labels": dict(request.labels or {}),
+    }
+    written, duplicate = _commit_manifest(ctx, model, manifest)
+    if store.is_default and ctx.git.remote_url(ctx.remote_name) is not None:
+        ctx.notify(  # the manifest went to every clone; the bytes did not
+            f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
+            "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
+        )
+    if duplicate is not None and on_duplicate is not None:
+        on_duplicate(f"{model}@v{written['version']} has the same artifacts as {model}@v{duplicate}")
+    return RegisterResult(model, written["version"], written["digest"], written, uploaded, reused, duplicate)
+
+
+def _check(request: RegisterRequest) -> _Checked:
+    """Everything the user typed, checked before a single byte is stored."""
+    from mreg.secrets import check_params
+
+    params, metrics = request.params, request.metrics
+    param_values = build_params(
+        _files(request.params_files), [] if isinstance(params, Mapping) else _pairs(params)
+    )
+    if isinstance(params, Mapping):
+        param_values.update(mapping_input(params, flag="params"))
+    check_params(param_values, request.allow_secret_like)  # a credential must never reach a pushed manifest
+    metric_values = build_metrics(
+        _files(request.metrics_files), [] if isinstance(metrics, Mapping) else _pairs(metrics)
+    )
+    if isinstance(metrics, Mapping):
+        metric_values.update(metric_mapping(metrics))
+    data_refs = parse_data_refs(request.data)
+    files = collect_files(list(request.paths))
+    _refuse_an_oversized_manifest(files, param_values, metric_values, request.message)
+    lock_path = Path(request.lockfile) if request.lockfile else None
+    if lock_path is not None and not lock_path.is_file():
+        raise UsageError(f"--lockfile {request.lockfile}: no such file")
+    image = request.image
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise UsageError(f"--image {image!r}: not an image reference")
+    return _Checked(files, param_values, metric_values, data_refs, lock_path)
+
+
+def _store_files(
+    ctx: Context,
+    store: ObjectStore,
+    files: list[tuple[str, Path]],
+    progress: Callable[[str, int], Progress | None] | None,
+    jobs: int | None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Each file into the store (one the stat cache knows, and the store has, is not read again):
+    the artifact list, bytes uploaded, bytes reused."""
+    from mreg.store import run_parallel
+
+    stat_cache = StatCache(ctx.git.common_dir / "mreg" / "statcache")
+    if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
 
     def one(item: tuple[str, Path, Any, tuple[str, int] | None]) -> tuple[dict[str, Any], bool]:
@@ -215,21 +271,21 @@ def register(
         return art, wrote
 
     looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
-    from mreg.store import run_parallel
-
     done = run_parallel(store, one, looked_up)  # several files (and their parts) in flight on team stores
+    stat_cache.save()
     artifacts = [a for a, _ in done]
     uploaded = sum(a["size"] for a, wrote in done if wrote)
     reused = sum(a["size"] for a, wrote in done if not wrote)
-    stat_cache.save()
+    return artifacts, uploaded, reused
 
+
+def _environment(store: ObjectStore, lock_path: Path | None, image: str | None) -> dict[str, Any]:
+    """The captured package lock (stored as an object), the user's lock file, the image reference."""
     lock_text = capture.package_lock().encode()
-    from mreg.registry import sha256_bytes
-
     environment: dict[str, Any] = {
         "python": capture.python_version(),
         "platform": capture.platform_tag(),
-        "packages": sha256_bytes(lock_text),
+        "packages": of_bytes(lock_text),
     }
     store.put_bytes(lock_text, environment["packages"])
     if lock_path is not None:
@@ -237,33 +293,21 @@ def register(
         environment["lockfile"] = {"path": lock_path.name, "digest": ldigest}
     if image:
         environment["image"] = image
+    return environment
 
-    manifest: dict[str, Any] = {
-        "schema": MANIFEST_SCHEMA,
-        "model": model,
-        "version": 0,
-        "digest": artifact_set_digest(artifacts),
-        "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "created_by": ident,
-        "message": message,
-        "source": capture.source_info(reg.git, reg.remote_name),
-        "artifacts": artifacts,
-        "environment": environment,
-        "data": data_entries,
-        "params": param_values,
-        "metrics": metric_values,
-        "parent": parent_ref,
-        "labels": labels or {},
-    }
+
+def _commit_manifest(ctx: Context, model: str, manifest: dict[str, Any]) -> tuple[Manifest, int | None]:
+    """Commit the manifest as the next version (numbered at commit time, retried on a race): the
+    written manifest, and the earlier version with the same artifacts, if any."""
     duplicate: list[int | None] = [None]
 
     def build(base: str | None) -> Change:
-        blobs = reg.version_blobs(model, base) if base else {}
+        blobs = ctx.version_blobs(model, base) if base else {}
         number = max(blobs, default=0) + 1
         path = manifest_path(model, number)
-        if base is not None and reg.git.object_ids([f"{base}:{path}"])[0] is not None:
+        if base is not None and ctx.git.object_ids([f"{base}:{path}"])[0] is not None:
             raise Retry(f"{path} appeared meanwhile")
-        duplicate[0] = _find_same_digest(reg, model, blobs, manifest["digest"])
+        duplicate[0] = _find_same_digest(ctx, model, blobs, manifest["digest"])
         doc = validate_manifest({**manifest, "version": number}, where=f"{REGISTRY_BRANCH}:{path}")
         text = dump_manifest(doc)
         too_big = size_problem(text)
@@ -271,17 +315,8 @@ def register(
             raise UsageError(f"the manifest of {model}@v{number} would be {too_big}", hint=_TOO_BIG_HINT)
         return Change({path: text}, f"register {model} v{number}", doc)
 
-    _, change = reg.branches.commit(REGISTRY_BRANCH, build)
-    if getattr(store, "is_default", False) and reg.git.remote_url(reg.remote_name) is not None:
-        reg.notify(  # the manifest went to every clone; the bytes did not
-            f"the bytes of this version are only in this clone's private store ({store.url}); teammates and deploy jobs "
-            "cannot pull it. Share a store: mreg init --store s3://bucket/prefix (or any URL every clone can reach)"
-        )
-    doc = change.result
-    assert isinstance(doc, dict)
-    if duplicate[0] is not None and on_duplicate is not None:
-        on_duplicate(f"{model}@v{doc['version']} has the same artifacts as {model}@v{duplicate[0]}")
-    return RegisterResult(model, doc["version"], doc["digest"], doc, uploaded, reused, duplicate[0])
+    _, change = ctx.branches.commit(REGISTRY_BRANCH, build)
+    return cast(Manifest, change.result), duplicate[0]  # built and validated above (validate_manifest)
 
 
 _TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register that; params and metrics belong in files of their own"
@@ -307,17 +342,17 @@ def _refuse_an_oversized_manifest(
         )
 
 
-def _find_same_digest(reg: Registry, model: str, oids: dict[int, str], digest: str) -> int | None:
+def _find_same_digest(ctx: Context, model: str, oids: dict[int, str], digest: str) -> int | None:
     """The version whose manifest (version -> blob id) carries `digest`: digests from the clone's
     index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
     if not oids:
         return None
-    index = DigestIndex(reg.git.common_dir / "mreg" / "digests", model)
+    index = DigestIndex(ctx.git.common_dir / "mreg" / "digests", model)
     known = index.load()
     unseen = sorted({oid for oid in oids.values() if oid not in known})
     if unseen:
         found = {}
-        for oid, blob in zip(unseen, reg.git.read_blobs(unseen), strict=True):
+        for oid, blob in zip(unseen, ctx.git.read_blobs(unseen), strict=True):
             m = _DIGEST_LINE.search(blob) if blob is not None else None
             found[oid] = m.group(1).decode() if m else NO_DIGEST
         index.add(found)
@@ -346,35 +381,19 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
 
     if strip_credentials(uri) != uri:
         raise UsageError(f"--data {name}: the URI contains credentials; remove them")
-    try:
-        import fsspec
+    from mreg.store.fingerprint import remote_fingerprint
 
-        fs, path = fsspec.core.url_to_fs(uri)
-        info = fs.info(path)
-    except Exception as exc:  # unknown scheme, no driver, no access: the reference is still worth recording
-        from mreg.store.fsspec_store import scrub
-
-        why = (str(exc).splitlines() or [""])[0][:200]
+    found, why = remote_fingerprint(uri)
+    if why is not None:
         warn(
             f"--data {name}: recorded the URI only; its etag, version and size could not be read "
-            f"({type(exc).__name__}{': ' + scrub(why) if why else ''}), so a change to the data will not show"
+            f"({why}), so a change to the data will not show"
         )
-        return ref
-    for key in ("ETag", "etag", "md5Hash"):
-        if info.get(key):
-            ref["etag"] = str(info[key]).strip('"')
-            break
-    for key in ("VersionId", "generation", "version_id"):
-        if info.get(key):
-            ref["version"] = str(info[key])
-            break
-    if isinstance(info.get("size"), int):
-        ref["size"] = info["size"]
+    ref.update(found)
     return ref
 
 
 def _hash_dir(root: Path) -> tuple[str, int]:
-    import hashlib
 
     from mreg.store.hashing import hash_file
 
@@ -384,10 +403,4 @@ def _hash_dir(root: Path) -> tuple[str, int]:
         digest, size = hash_file(f)
         total += size
         lines.append(f"{f.relative_to(root).as_posix()}\0{size}\0{digest}")
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest(), total
-
-
-def version_of(result: RegisterResult) -> Version:
-    from mreg.registry import Version
-
-    return Version(result.model, result.version, result.manifest, "")
+    return of_bytes("\n".join(lines).encode()), total

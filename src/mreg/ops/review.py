@@ -8,56 +8,51 @@ report. No tag is created here: `mreg apply` does that after the merge.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.git import tags as alias_tags
 from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
-from mreg.ops.promote import AliasMove
+from mreg.git.tags import subject
+from mreg.ops.inspect import diff
 from mreg.policy import Pin, pins_of, read_policies, render_codeowners
 from mreg.refs import Ref
+from mreg.results import AliasMove, Review
 from mreg.text import md, md_code
 
 if TYPE_CHECKING:
-    from mreg.ops.gate import GateReport
-    from mreg.registry import Registry, Version
+    from mreg.context import Context
+    from mreg.results import GateReport, Version
 
 
 def review_branch(model: str, alias: str, version: int | None) -> str:
     return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
 
 
-def subject(event: str, model: str, alias: str, version: int | None) -> str:
-    if event == "demote":
-        return f"demote {model} {alias}"
-    if event == "rollback":
-        return f"rollback {model} {alias} to v{version}"
-    return f"promote {model} v{version} to {alias}"
-
-
 def request_review(
-    reg: Registry, model: str, alias: str, event: str, version: int | None, *, reason: str | None
+    ctx: Context, model: str, alias: str, event: str, version: int | None, *, reason: str | None
 ) -> AliasMove:
     """Push the proposal branch and open (or update) its pull request; never a tag."""
     from mreg.ops.gate import evaluate_candidate
 
-    remote = reg.branches.remote
+    remote = ctx.branches.remote
     if remote is None:
         raise UsageError(f"alias {alias!r} is protected and this registry has no remote to review the move")
-    reg.branches.ensure_pushed(REGISTRY_BRANCH)  # the PR must name a version the remote has
-    reg.branches.fetch(force=True)
-    base = reg.git.rev_parse(ALIASES_REF)
+    ctx.branches.ensure_pushed(REGISTRY_BRANCH)  # the PR must name a version the remote has
+    ctx.branches.fetch(force=True)
+    base = ctx.git.rev_parse(ALIASES_REF)
     if base is None:
         raise NotFoundError(
             f"this registry has no {ALIASES_BRANCH} branch to review against", hint="run 'mreg init'"
         )
-    cur = alias_tags.current(reg.alias_events(model, alias), alias)
+    cur = alias_tags.current(ctx.alias_events(model, alias), alias)
     current = cur.version if cur else None
     if event == "demote" and current is None:
         raise NotFoundError(f"alias {alias!r} of {model!r} is not set")
-    candidate = reg.resolve(Ref(model, version=version)) if version is not None else None
+    candidate = ctx.resolve(Ref(model, version=version)) if version is not None else None
 
-    policies = read_policies(reg.git, base)
+    policies = read_policies(ctx.git, base)
     doc = policies.get(model)
     pin = Pin(version, candidate.digest if candidate is not None else None)
     asked = pins_of(doc).get(alias)
@@ -68,21 +63,21 @@ def request_review(
             f"{ALIASES_BRANCH} already asks for {model}@{alias} = {'(removed)' if version is None else f'v{version}'}: merged but not applied",
             hint="run 'mreg apply' (CI normally does after each merge)",
         )
-    old_text = reg.git.read_blob(f"{base}:{policy_path(model)}")
+    old_text = ctx.git.read_blob(f"{base}:{policy_path(model)}")
     files = {
         policy_path(model): pin_in_text(old_text, alias, pin),
         CODEOWNERS_PATH: render_codeowners(policies),
     }
     title = subject(event, model, alias, version)
     message = title + (f"\n\nReason: {reason}" if reason else "") + "\n"
-    tree = reg.git.write_tree(reg.git.rev_parse(f"{base}^{{tree}}"), files)
-    commit = reg.git.commit_tree(tree, [base], message)
+    tree = ctx.git.write_tree(ctx.git.rev_parse(f"{base}^{{tree}}"), files)
+    commit = ctx.git.commit_tree(tree, [base], message)
 
     rules = list(((doc or {}).get("gates") or {}).get(alias) or [])
-    report = evaluate_candidate(reg, candidate, alias, rules) if candidate is not None else None
-    body = review_body(reg, event, model, alias, version, current, reason, report)
-    review = propose(reg, review_branch(model, alias, version), commit, title, body)
-    review["gate"] = None if report is None else ("passed" if report.ok else "failed")
+    report = evaluate_candidate(ctx, candidate, alias, rules) if candidate is not None else None
+    body = review_body(ctx, event, model, alias, version, current, reason, report)
+    review = propose(ctx, review_branch(model, alias, version), commit, title, body)
+    review = replace(review, gate=None if report is None else ("passed" if report.ok else "failed"))
     return AliasMove(model, alias, event, version, current, None, review=review)
 
 
@@ -101,23 +96,21 @@ def pin_in_text(old: bytes | None, alias: str, pin: Pin) -> bytes:
     )
 
 
-def propose(reg: Registry, branch: str, commit: str, title: str, body: str) -> dict[str, Any]:
+def propose(ctx: Context, branch: str, commit: str, title: str, body: str) -> Review:
     """Push `commit` as the proposal branch and open (or update) its pull request against the governed
     branch; everything that can refuse (token, repository, API) is asked before anything is pushed, and
     a branch pushed only for a pull request that could not be opened is deleted again."""
     from mreg.forge.github import compare_url, forge_for
 
-    remote = reg.branches.remote
+    remote = ctx.branches.remote
     if remote is None:
         raise UsageError("this registry has no remote to review the change")
-    target, forge = forge_for(reg.git.remote_url(remote))
+    target, forge = forge_for(ctx.git.remote_url(remote))
     existing = None
     if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
-    had_branch = bool(
-        reg.git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False).stdout.strip()
-    )
-    pushed = reg.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
+    had_branch = ctx.git.remote_has_branch(remote, branch)
+    pushed = ctx.git.push(remote, [f"+{commit}:refs/heads/{branch}"])
     if not pushed.ok:
         raise RemoteError(
             f"cannot push the review branch {branch} to {remote}: {pushed.detail.strip()[:200]}"
@@ -131,19 +124,19 @@ def propose(reg: Registry, branch: str, commit: str, title: str, body: str) -> d
                 pr = forge.create_pull(head=branch, base=ALIASES_BRANCH, title=title, body=body)
         except MregError:
             if not had_branch:  # leave nothing behind: the branch was only for this pull request
-                reg.git.push(remote, [f":refs/heads/{branch}"])
+                ctx.git.push(remote, [f":refs/heads/{branch}"])
             raise
-    return {
-        "branch": branch,
-        "url": pr.url if pr else None,
-        "number": pr.number if pr else None,
-        "compare_url": compare_url(target, ALIASES_BRANCH, branch) if target else None,
-        "updated": existing is not None,
-    }
+    return Review(
+        branch,
+        url=pr.url if pr else None,
+        number=pr.number if pr else None,
+        compare_url=compare_url(target, ALIASES_BRANCH, branch) if target else None,
+        updated=existing is not None,
+    )
 
 
 def review_body(
-    reg: Registry,
+    ctx: Context,
     event: str,
     model: str,
     alias: str,
@@ -169,7 +162,7 @@ def review_body(
         status = "passed" if report.ok else "FAILED"
         lines += ["", f"### Gate for `{alias}`: {status}", "", gates.markdown_table(report.verdicts).rstrip()]
     if version is not None:
-        lines += ["", *_comparison(reg, model, version, current)]
+        lines += ["", *_comparison(ctx, model, version, current)]
     lines += [
         "",
         f"<!-- mreg:review model={model} alias={alias} version={version if version is not None else 'none'} -->",
@@ -177,12 +170,12 @@ def review_body(
     return "\n".join(lines) + "\n"
 
 
-def _comparison(reg: Registry, model: str, version: int, current: int | None) -> list[str]:
-    cand = reg.resolve(Ref(model, version=version))
+def _comparison(ctx: Context, model: str, version: int, current: int | None) -> list[str]:
+    cand = ctx.resolve(Ref(model, version=version))
     m = cand.manifest
     if current is None or current == version:
         return [f"### {cand.ref}", "", *_facts(cand)]
-    d = reg.diff(f"{model}@v{current}", cand.ref)
+    d = diff(ctx, f"{model}@v{current}", cand.ref).to_json()
     old, new = f"v{current}", f"v{version}"
     out = [f"### {cand.ref} against {model}@v{current} (the alias's current version)", ""]
     metrics = sorted(set(m.get("metrics") or {}) | {r["key"] for r in d["metrics"]})

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from mreg.digest import of_bytes
 from mreg.errors import UsageError
 from mreg.ports import ObjectStore
 from mreg.store.local import LocalStore
@@ -50,7 +51,7 @@ def run_parallel(store: ObjectStore, fn: Callable[[T], R], items: Sequence[T]) -
     On an error or Ctrl-C, queued items are dropped and the store's in-flight transfers are
     cancelled (S3: their multipart uploads aborted) before the exception propagates.
     """
-    workers = 1 if store.is_local else max(1, min(len(items), int(getattr(store, "jobs", 1))))
+    workers = 1 if store.is_local else max(1, min(len(items), store.jobs))
     if workers == 1:
         return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
@@ -60,9 +61,7 @@ def run_parallel(store: ObjectStore, fn: Callable[[T], R], items: Sequence[T]) -
         results = list(pool.map(fn, items))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
-        cancel = getattr(store, "cancel", None)
-        if cancel is not None:
-            cancel()
+        store.cancel()
         pool.shutdown(wait=True)
         raise
     pool.shutdown(wait=True)
@@ -117,5 +116,5 @@ def checked_store_url(store: str, *, flag: str, must_exist: bool = True) -> str:
     probe = open_store(
         store, default_dir=Path("/nonexistent"), env=False
     )  # exit 2/6 here, before mreg.yaml records it
-    probe.exists("sha256:" + "0" * 64)
+    probe.exists(of_bytes(b""))
     return store

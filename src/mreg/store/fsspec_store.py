@@ -1,88 +1,86 @@
-"""Any fsspec URL as a store: gs://, az://, file://, memory://, … (SPEC §5).
+"""Any fsspec URL as a store: gs://, az://, file://, memory://, … (SPEC §5). s3:// has a store of its
+own on botocore (mreg.store.s3_store); both share mreg.store.common.
 
-fsspec (and its drivers) is imported here only, when such a store is configured. s3:// has its own
-store on botocore (mreg.store.s3_store), which shares the limits and the credential-free error
-messages defined here. Backends whose PUT is not atomic get a temp key and a move.
+fsspec (and its drivers) is imported here only, when such a store is configured. Backends whose PUT
+is not atomic get a temp key and a move.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import re
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
-from mreg.ports import Progress, StoredObject
+from mreg.digest import of_bytes
+from mreg.errors import IntegrityError, MregError, UsageError
+from mreg.ports import Progress, StaleUpload, StoredObject
+from mreg.store.common import (
+    DEFAULT_JOBS,
+    FILE_SYSTEM_ERRNOS,
+    ErrorTable,
+    MappedReader,
+    Translator,
+    driver_errors,
+    env_int,
+    first_line,
+    not_found,
+    os_error,
+    refused,
+    scrub,
+    unreachable,
+)
 from mreg.store.hashing import copy_hashing, hash_file
 from mreg.store.keys import digest_of_key, object_key
 
 # Object stores whose PUT is atomic by itself: an object is visible only once complete.
-_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
-_S3 = {"s3", "s3a"}
-
-MiB = 1024 * 1024
-DEFAULT_JOBS = 8
-DEFAULT_PART_SIZE = 8 * MiB  # boto3's default too; parts above it spill to disk on some servers (moto)
-MIN_PART = 5 * MiB  # S3's floor for every part but the last
-_MAX_PARTS = 10_000
-
-_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-_SECRET_PATTERNS = [
-    re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'\"]+", re.I),
-    re.compile(r"(Credential=)[^,\s'\"]+"),
-    re.compile(r"(Signature=)[0-9a-f]{16,}"),
-    re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"),
-]
+_ATOMIC_PUT = {"gs", "gcs", "az", "abfs", "abfss", "memory"}
 
 
-def scrub(text: str) -> str:
-    """Drop anything credential-like from a message: env secret values, presigned-URL fields, user:pass@."""
-    for name in _SECRET_ENV:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    for pat in _SECRET_PATTERNS:
-        text = pat.sub(r"\1***", text)
-    return text
+def _os_error(url: str, exc: Exception) -> MregError:
+    """An OSError of a file system (file://, a mounted share): full, read-only, not permitted, …; any other
+    is how fsspec drivers report a remote failure (HTTP errors, DNS, dropped connections)."""
+    assert isinstance(exc, OSError)
+    return os_error(url, exc) if exc.errno in FILE_SYSTEM_ERRNOS else unreachable(url, exc)
 
 
-def _unreachable(url: str, exc: BaseException) -> RemoteError:
-    # Never echo credentials: name the store by its URL, the failure by its type and first line.
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return RemoteError(
-        scrub(f"store {url} is unreachable or refused access: {type(exc).__name__}: {first}")[:300]
-    )
+# fsspec's contract: drivers raise the OSError family (missing: FileNotFoundError, refused:
+# PermissionError); its own timeout is asyncio's TimeoutError, not an OSError on Python 3.10.
+FSSPEC_ERRORS: ErrorTable = {
+    FileNotFoundError: not_found,
+    PermissionError: refused,
+    OSError: _os_error,
+}
+# Drivers whose own exception trees can escape fsspec's translation, by module: named in the table only
+# once that module is loaded (a driver that was never imported cannot have raised anything).
+DRIVER_ERRORS: tuple[tuple[str, str, Translator], ...] = (
+    ("fsspec.exceptions", "FSTimeoutError", unreachable),
+    ("aiohttp", "ClientError", unreachable),  # http(s)://, and the async drivers built on aiohttp
+    ("gcsfs.retry", "HttpError", unreachable),  # gs://
+    ("google.auth.exceptions", "GoogleAuthError", refused),  # gs:// credentials
+    ("azure.core.exceptions", "AzureError", unreachable),  # az://, abfs://
+    ("paramiko.ssh_exception", "SSHException", unreachable),  # sftp://
+    ("requests.exceptions", "RequestException", unreachable),  # webhdfs://, and other sync HTTP drivers
+)
 
 
-def _translate(url: str, exc: BaseException) -> Exception:
-    response = getattr(exc, "response", None)  # botocore's ClientError, without importing botocore
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchKey", "NotFound"):
-            return NotFoundError(f"not found in store {url}")
-        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return RemoteError(f"store {url} refused access ({code})")
-    if isinstance(exc, FileNotFoundError):
-        return NotFoundError(f"not found in store {url}")
-    if isinstance(exc, PermissionError):
-        return RemoteError(f"store {url} refused access")
-    return _unreachable(url, exc)
-
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "") or default)
-    except ValueError:
-        raise UsageError(f"{name} must be an integer") from None
+def fsspec_errors() -> dict[type[BaseException], Translator | None]:
+    """FsspecStore's table: the OSError family plus every loaded driver's exception base."""
+    table: dict[type[BaseException], Translator | None] = dict(FSSPEC_ERRORS)
+    for module, name, translator in DRIVER_ERRORS:
+        loaded = sys.modules.get(module)
+        cls = vars(loaded).get(name) if loaded is not None else None
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            table.setdefault(cls, translator)
+    return table
 
 
 class FsspecStore:
     is_local = False
+    is_default = False
 
     def __init__(self, url: str, *, jobs: int | None = None) -> None:
         try:
@@ -97,27 +95,16 @@ class FsspecStore:
                 hint="use the store's own credential chain (AWS_* variables, profiles)",
             )
         self.url = url.rstrip("/")
-        scheme = self.url.split("://", 1)[0]
-        options: dict[str, Any] = {}
-        if scheme in _S3:
-            # botocore ≥ 1.31 reads AWS_ENDPOINT_URL itself; passing it keeps older stacks (and s3fs's
-            # own `endpoint_url` precedence) in line with the standard chain. Credentials stay in the chain.
-            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-            if endpoint:
-                options["endpoint_url"] = endpoint
-        try:
-            self.fs, root = fsspec.core.url_to_fs(self.url, **options)
-        except (ImportError, ValueError) as exc:
-            raise UsageError(
-                scrub(f"store URL {self.url!r} needs a driver that is not installed: {exc}".splitlines()[0]),
-                hint="for s3:// run: pip install 'mreg[s3]'" if scheme.startswith("s3") else None,
-            ) from None
-        except Exception as exc:  # drivers that connect when built (ftp, sftp, smb): unreachable is exit 6
-            raise _translate(self.url, exc) from None
+        with self._driver():  # drivers that connect when built (ftp, sftp, smb): unreachable is exit 6
+            try:
+                self.fs, root = fsspec.core.url_to_fs(self.url)
+            except (ImportError, ValueError) as exc:
+                raise UsageError(
+                    scrub(f"store URL {self.url!r} needs a driver that is not installed: {first_line(exc)}")
+                ) from None
         self.root = root.rstrip("/")
         protocol = self.fs.protocol
         self.protocol = protocol if isinstance(protocol, str) else protocol[0]
-        self.is_s3 = False  # open_store sends s3:// to mreg.store.s3_store.S3Store
         self.jobs = jobs or env_int("MREG_JOBS", DEFAULT_JOBS)
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -125,24 +112,21 @@ class FsspecStore:
     def _key(self, digest: str) -> str:
         return f"{self.root}/{object_key(digest)}"
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except MregError:
-            raise
-        except Exception as exc:  # every driver has its own exception tree; translate at this edge
-            raise _translate(self.url, exc) from None
+    def _driver(self) -> contextlib.AbstractContextManager[None]:
+        return driver_errors(fsspec_errors(), self.url)
 
     # -- the ObjectStore protocol ------------------------------------------------------------------
 
     def exists(self, digest: str) -> bool:
-        return bool(self._call(self.fs.exists, self._key(digest)))
+        with self._driver():
+            return bool(self.fs.exists(self._key(digest)))
 
     def size(self, digest: str) -> int | None:
-        try:
-            info = self._call(self.fs.info, self._key(digest))
-        except NotFoundError:
-            return None
+        with self._driver():
+            try:
+                info = self.fs.info(self._key(digest))
+            except FileNotFoundError:
+                return None
         return int(info.get("size") or 0)
 
     def put_file(self, path: Path, *, progress: Progress | None = None) -> tuple[str, int, bool]:
@@ -158,20 +142,22 @@ class FsspecStore:
     def _upload(self, local: str, digest: str, size: int, progress: Progress | None = None) -> None:
         key = self._key(digest)
         if self.protocol in _ATOMIC_PUT:
-            self._call(self.fs.put_file, local, key)
+            with self._driver():
+                self.fs.put_file(local, key)
             if progress is not None:
                 progress(size)
             return
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
         try:
-            self._call(self.fs.makedirs, f"{self.root}/tmp", exist_ok=True)
-            self._call(self.fs.put_file, local, tmp)
-            self._call(self.fs.makedirs, key.rsplit("/", 1)[0], exist_ok=True)
-            self._call(self.fs.mv, tmp, key)
+            with self._driver():
+                self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+                self.fs.put_file(local, tmp)
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.mv(tmp, key)
             if progress is not None:
                 progress(size)
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # best effort: `mreg gc` removes what stays
                 if self.fs.exists(tmp):
                     self.fs.rm_file(tmp)
 
@@ -179,91 +165,91 @@ class FsspecStore:
         if self.exists(digest):
             return False
         key = self._key(digest)
-        if self.protocol in _ATOMIC_PUT:
-            self._call(self.fs.pipe_file, key, data)
-        else:
-            tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
-            self._call(self.fs.makedirs, f"{self.root}/tmp", exist_ok=True)
-            self._call(self.fs.pipe_file, tmp, data)
-            self._call(self.fs.makedirs, key.rsplit("/", 1)[0], exist_ok=True)
-            self._call(self.fs.mv, tmp, key)
+        with self._driver():
+            if self.protocol in _ATOMIC_PUT:
+                self.fs.pipe_file(key, data)
+            else:
+                tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+                self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+                self.fs.pipe_file(tmp, data)
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.mv(tmp, key)
         return True
 
     @contextlib.contextmanager
     def open(self, digest: str) -> Iterator[BinaryIO]:
-        f = self._call(self.fs.open, self._key(digest), "rb")
-        with f:
-            yield f
+        table = fsspec_errors()
+        with driver_errors(table, self.url):
+            f = self.fs.open(self._key(digest), "rb")
+        reader = MappedReader(f, table, self.url)
+        try:
+            yield reader.as_binary()
+        finally:
+            reader.close()
 
     def download(
-        self, digest: str, sinks: list[BinaryIO], progress: Progress | None = None
+        self, digest: str, sinks: Sequence[BinaryIO], progress: Progress | None = None
     ) -> tuple[str, int]:
         """Copy the object into every sink, hashing in order while the bytes stream; returns what they hash to.
 
         The caller compares that with `digest` before anything becomes visible (ops/pull.py).
         """
         with self.open(digest) as src:
-            try:
-                return copy_hashing(src, sinks, progress)
-            except MregError:
-                raise
-            except OSError as exc:
-                raise _translate(self.url, exc) from None
+            return copy_hashing(src, sinks, progress)
 
     def read_verified(self, digest: str) -> bytes:
-        data: bytes = self._call(self.fs.cat_file, self._key(digest))
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        with self._driver():
+            data: bytes = self.fs.cat_file(self._key(digest))
+        if of_bytes(data) != digest:
             raise IntegrityError(
                 f"object {digest} in store {self.url} is corrupt (its bytes hash differently)"
             )
         return data
 
     def list_objects(self) -> Iterator[StoredObject]:
-        base = f"{self.root}/sha256"
-        try:
-            listing = self.fs.find(base, detail=True)
-        except FileNotFoundError:
-            return
-        except Exception as exc:
-            raise _translate(self.url, exc) from None
+        with self._driver():
+            try:
+                listing = self.fs.find(f"{self.root}/sha256", detail=True)
+            except FileNotFoundError:
+                return
         for key, info in sorted(listing.items()):
             digest = digest_of_key(key)
             if digest:
                 yield StoredObject(digest, int(info.get("size") or 0), _mtime(info))
 
     def delete(self, digest: str) -> None:
-        with contextlib.suppress(NotFoundError):
-            self._call(self.fs.rm_file, self._key(digest))
+        with self._driver(), contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._key(digest))
 
-    def delete_many(self, digests: list[str]) -> None:
-        """Batch delete (S3: up to 1000 keys per request)."""
-        if not digests:
-            return
-        for d in digests:
-            self.delete(d)
+    def delete_many(self, digests: Sequence[str]) -> None:
+        """One delete each: fsspec's batch `rm` fails on a key that is gone already (a concurrent gc)."""
+        for digest in digests:
+            self.delete(digest)
 
-    def stale_uploads(self, older_than: float) -> list[dict[str, Any]]:
+    def stale_uploads(self, older_than: float) -> list[StaleUpload]:
         """Temp keys left by interrupted non-atomic uploads, older than a timestamp (for gc)."""
-        try:
-            listing = self.fs.find(f"{self.root}/tmp", detail=True)
-        except FileNotFoundError:
-            return []
-        except Exception as exc:
-            raise _translate(self.url, exc) from None
+        with self._driver():
+            try:
+                listing = self.fs.find(f"{self.root}/tmp", detail=True)
+            except FileNotFoundError:
+                return []
         return [
-            {"key": key, "size": int(info.get("size") or 0)}
-            for key, info in listing.items()
+            StaleUpload(key, size=int(info.get("size") or 0))
+            for key, info in sorted(listing.items())
             if _mtime(info) < older_than
         ]
 
-    def remove_stale(self, items: list[dict[str, Any]]) -> None:
+    def remove_stale(self, items: Sequence[StaleUpload]) -> None:
         for item in items:
-            with contextlib.suppress(NotFoundError):
-                self._call(self.fs.rm_file, item["key"])
+            with self._driver(), contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(item.key)
+
+    def cancel(self) -> None:
+        """Each call here is synchronous: nothing runs on once its caller stops."""
 
 
 def _mtime(info: dict[str, Any]) -> float:
     mtime = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
-    if hasattr(mtime, "timestamp"):
-        mtime = mtime.timestamp()
+    if isinstance(mtime, datetime):
+        return mtime.timestamp()
     return float(mtime)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Protocol
 
+from mreg.digest import of_hash
 from mreg.ports import Progress
 from mreg.store.keys import CHUNK
 
@@ -28,7 +29,7 @@ def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) ->
                 h.update(chunk)
                 size += len(chunk)
                 progress(len(chunk))
-    return "sha256:" + h.hexdigest(), size
+    return of_hash(h), size
 
 
 def _loop(f: BinaryIO, h: hashlib._Hash) -> hashlib._Hash:
@@ -66,7 +67,7 @@ def copy_hashing(
                 progress(len(chunk))
         while window:
             window.popleft().result()
-    return "sha256:" + h.hexdigest(), size
+    return of_hash(h), size
 
 
 def _write_all(sinks: Sequence[Sink], chunk: bytes) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from mreg.digest import of_hex
 from mreg.errors import IntegrityError
 
 DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
@@ -27,5 +28,5 @@ def digest_of_key(key: str) -> str | None:
     if len(parts) >= 3 and parts[-3] == "sha256":
         h = parts[-2] + parts[-1]
         if re.fullmatch(r"[0-9a-f]{64}", h):
-            return "sha256:" + h
+            return of_hex(h)
     return None

@@ -1,0 +1,478 @@
+"""What the public API returns (SPEC §10): frozen dataclasses, each with one `to_json()`.
+
+Pure data: no git, no store, no I/O. `mreg.Registry` returns these; the CLI renders them (a human
+table, or `--json`, which is exactly `to_json()`); user code reads their typed fields. The JSON
+shapes are part of the contract: the CLI's `--json` output is these dictionaries, key for key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mreg.errors import IntegrityError
+from mreg.gates import Verdict, markdown_table, passed
+from mreg.manifest import Manifest
+from mreg.resolved import Version
+
+ALIASES_BRANCH = "mreg/aliases"  # the governed branch (mreg.git.layout owns the name; this is for messages)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """A registration: the new version (or, for identical bytes, the existing one it duplicates)."""
+
+    model: str
+    version: int
+    digest: str
+    manifest: Manifest
+    uploaded_bytes: int
+    reused_bytes: int
+    duplicate_of: int | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "uploaded_bytes": self.uploaded_bytes,
+            "reused_bytes": self.reused_bytes,
+            "duplicate_of": self.duplicate_of,
+            "manifest": self.manifest,
+        }
+
+
+@dataclass(frozen=True)
+class PullResult:
+    ref: str
+    digest: str
+    dest: Path
+    files: tuple[str, ...]
+    from_cache: int
+    from_store: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "digest": self.digest,
+            "dest": str(self.dest),
+            "files": list(self.files),
+            "from_cache": self.from_cache,
+            "from_store": self.from_store,
+        }
+
+
+@dataclass(frozen=True)
+class Review:
+    """Where a proposed change went: a pull request (`url`, `number`; `updated` when it already
+    existed), a compare page to open one (`compare_url`), or only a pushed branch (a git host mreg
+    does not talk to). `gate`: the candidate's gate result in the pull request's body, if any."""
+
+    branch: str
+    url: str | None = None
+    number: int | None = None
+    compare_url: str | None = None
+    updated: bool = False
+    gate: str | None = None  # passed, failed, or None (no gate, or not a promotion)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """A promote, rollback or demote: the tag written, or the review requested instead."""
+
+    model: str
+    alias: str
+    event: str
+    version: int | None
+    previous: int | None
+    tag: str | None
+    review: Review | None = None  # set when the move became a review request instead of a tag
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}" if self.version else f"{self.model}@{self.alias}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "event": self.event,
+            "version": self.version,
+            "previous": self.previous,
+            "tag": self.tag,
+            "review": self.review.to_json() if self.review else None,
+        }
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One row of `list`: the latest version and the aliases a reader follows now."""
+
+    model: str
+    latest: int
+    versions: int
+    aliases: Mapping[str, int]
+    unreviewed: Mapping[str, str] = field(default_factory=dict)  # alias -> tag no reader follows
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "latest": self.latest,
+            "versions": self.versions,
+            "aliases": dict(self.aliases),
+        }
+        if self.unreviewed:
+            out["unreviewed"] = dict(self.unreviewed)
+        return out
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One event of a model's history: a registration or an alias tag (`reviewed` False marks a
+    protected alias's tag that no reviewed pin backs: its reason and request are the tagger's word)."""
+
+    event: str  # register, promote, rollback, demote
+    model: str
+    alias: str | None
+    seq: int | None
+    version: int | None
+    digest: str | None
+    previous: int | None
+    reason: str | None
+    request: str | None
+    by: str
+    at: str
+    tag: str | None
+    governed: str | None
+    commit: str
+    signature: str | None
+    reviewed: bool | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What changed from version `a` to version `b`; each row is a JSON record (`key`/`old`/`new`,
+    with `delta` for metrics; `path`/`change` for artifacts; `package`/`change` for packages)."""
+
+    a: str
+    b: str
+    same_artifacts: bool
+    params: tuple[Mapping[str, Any], ...]
+    metrics: tuple[Mapping[str, Any], ...]
+    data: tuple[Mapping[str, Any], ...]
+    environment: tuple[Mapping[str, Any], ...]
+    packages: tuple[Mapping[str, Any], ...]
+    packages_digest: Mapping[str, str]
+    artifacts: tuple[Mapping[str, Any], ...]
+    packages_unavailable: str | None = None  # why the package locks could not be compared
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "a": self.a,
+            "b": self.b,
+            "same_artifacts": self.same_artifacts,
+            "params": [dict(r) for r in self.params],
+            "metrics": [dict(r) for r in self.metrics],
+            "data": [dict(r) for r in self.data],
+            "environment": [dict(r) for r in self.environment],
+            "packages": [dict(r) for r in self.packages],
+            "packages_digest": dict(self.packages_digest),
+            "artifacts": [dict(r) for r in self.artifacts],
+        }
+        if self.packages_unavailable is not None:
+            out["packages_unavailable"] = self.packages_unavailable
+        return out
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    bytes: int
+    missing: tuple[Mapping[str, Any], ...] = ()
+    corrupt: tuple[Mapping[str, Any], ...] = ()
+    invalid: tuple[str, ...] = ()  # manifests that do not parse: reported, skipped
+    repaired: tuple[str, ...] = ()  # corrupt objects deleted by --repair
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.corrupt
+
+    def error(self) -> IntegrityError | None:
+        """The exit-5 error a failed verification is (None when it passed): the count and the first object."""
+        if self.ok:
+            return None
+        first = (self.corrupt or self.missing)[0]
+        kind = "corrupt" if self.corrupt else "missing"
+        total = len(self.corrupt) + len(self.missing)
+        return IntegrityError(
+            f"{total} object(s) missing or corrupt in the store; first: {first['digest']} ({kind}) used by "
+            f"{first['used_by'][0]} on mreg/registry"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "bytes": self.bytes,
+            "missing": [dict(m) for m in self.missing],
+            "corrupt": [dict(c) for c in self.corrupt],
+            "invalid_manifests": list(self.invalid),
+        }
+
+
+@dataclass(frozen=True)
+class GcReport:
+    kept: int
+    deleted: tuple[Mapping[str, Any], ...] = ()
+    young: int = 0
+    young_bytes: int = 0
+    stale_uploads: tuple[Mapping[str, Any], ...] = ()
+    invalid: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(int(d["size"]) for d in self.deleted)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "deleted": [dict(d) for d in self.deleted],
+            "freed_bytes": self.freed_bytes,
+            "kept": self.kept,
+            "young": self.young,
+            "young_bytes": self.young_bytes,
+            "stale_uploads": len(self.stale_uploads),
+            "invalid_manifests": list(self.invalid),
+        }
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    copied: tuple[str, ...] = ()
+    present: int = 0
+    bytes: int = 0
+    invalid: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "copied": list(self.copied),
+            "present": self.present,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of `check`: where (branch, file, line) and what."""
+
+    branch: str
+    path: str | None
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.branch}:{self.path}" if self.path else self.branch
+        return f"{where}{f':{self.line}' if self.line else ''}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"branch": self.branch, "file": self.path, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    manifests: int = 0
+    policies: int = 0
+    tags: int = 0
+    objects: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "manifests": self.manifests,
+            "policies": self.policies,
+            "tags": self.tags,
+            "objects": self.objects,
+            "problems": [p.to_json() for p in self.problems],
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """A model's gate for an alias, evaluated on one candidate version."""
+
+    model: str
+    alias: str
+    version: int | None
+    current: int | None  # what the alias's tags say now
+    verdicts: tuple[Verdict, ...] = ()
+    rules: int = 0
+    label: str | None = None  # a report about something other than one alias move (mreg.yaml)
+
+    @property
+    def ok(self) -> bool:
+        return passed(list(self.verdicts))
+
+    @property
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        target = f"v{self.version}" if self.version is not None else "(removed)"
+        now = f"v{self.current}" if self.current is not None else "unset"
+        return f"{self.model}@{self.alias} -> {target} (now {now})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "version": self.version,
+            "current": self.current,
+            "ok": self.ok,
+            "rules": self.rules,
+            "verdicts": [v.as_dict() for v in self.verdicts],
+        }
+
+    def markdown(self) -> str:
+        """A section for a CI step summary or a pull request: the title, the status, a table of verdicts."""
+        status = "passed" if self.ok else "FAILED"
+        return f"### mreg gate: {self.title}: {status}\n\n{markdown_table(list(self.verdicts))}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One alias the governed branch pins that the tags do not yet say (or say only with a tag no
+    reader may follow: forged, unreviewed, pointing elsewhere — apply then restores the pin)."""
+
+    model: str
+    alias: str
+    event: str
+    version: int | None
+    current: int | None
+    digest: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "event": self.event,
+            "version": self.version,
+            "digest": self.digest,
+            "current": self.current,
+        }
+
+    def describe(self) -> str:
+        to = f"v{self.version}" if self.version is not None else "(removed)"
+        now = f"v{self.current}" if self.current is not None else "unset"
+        return f"{self.model}@{self.alias}: {ALIASES_BRANCH} asks for {to}, the tags say {now}"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A tag `apply` created to carry out a merged change."""
+
+    model: str
+    alias: str
+    event: str
+    version: int | None
+    previous: int | None
+    tag: str
+    request: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "event": self.event,
+            "version": self.version,
+            "previous": self.previous,
+            "tag": self.tag,
+            "request": self.request,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What the governed branch asked for (`pending`) and the tags created for it (`applied`)."""
+
+    pending: tuple[Pending, ...]
+    applied: tuple[Applied, ...]
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "pending": [p.to_json() for p in self.pending],
+            "applied": [a.to_json() for a in self.applied],
+        }
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """A proposed change to a model's policy (owners, gates) or to mreg.yaml."""
+
+    model: str
+    changes: tuple[str, ...]
+    files: tuple[str, ...]
+    review: Review | None  # the pull request, when the registry has a remote
+    commit: str | None  # the governed commit, when it was committed directly (no remote)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "changes": list(self.changes),
+            "files": list(self.files),
+            "review": self.review.to_json() if self.review else None,
+            "commit": self.commit,
+        }
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init` created: nothing on a second run."""
+
+    created: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created": list(self.created)}
+
+
+__all__ = [
+    "AliasMove",
+    "Applied",
+    "ApplyReport",
+    "CheckReport",
+    "CopyReport",
+    "Diff",
+    "GateReport",
+    "GcReport",
+    "InitResult",
+    "LogEntry",
+    "ModelSummary",
+    "Pending",
+    "PolicyChange",
+    "Problem",
+    "PullResult",
+    "RegisterResult",
+    "Review",
+    "VerifyReport",
+    "Version",
+]
