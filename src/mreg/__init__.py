@@ -45,40 +45,17 @@ if TYPE_CHECKING:
         Version,
     )
 
-_RESULTS = frozenset(
-    [
-        "AliasMove",
-        "Applied",
-        "ApplyReport",
-        "CheckReport",
-        "CopyReport",
-        "Diff",
-        "GateReport",
-        "GcReport",
-        "InitResult",
-        "LogEntry",
-        "ModelSummary",
-        "Pending",
-        "PolicyChange",
-        "Problem",
-        "PullResult",
-        "RegisterResult",
-        "Review",
-        "VerifyReport",
-        "Version",
-    ]
-)
-
 
 def __getattr__(name: str) -> Any:
     if name == "Registry":
         from mreg.registry import Registry
 
         return Registry
-    if name in _RESULTS:
+    if name[:1].isupper():  # the results, imported only when one is asked for
         from mreg import results
 
-        return getattr(results, name)
+        if name in results.__all__:
+            return getattr(results, name)
     raise AttributeError(f"module 'mreg' has no attribute {name!r}")
 
 

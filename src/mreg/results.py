@@ -8,7 +8,7 @@ shapes are part of the contract: the CLI's `--json` output is these dictionaries
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,20 @@ from mreg.gates import Verdict, markdown_table, passed
 from mreg.manifest import Manifest
 from mreg.resolved import Version
 
-ALIASES_BRANCH = "mreg/aliases"  # the governed branch (mreg.git.layout owns the name; this is for messages)
+ALIASES_BRANCH = "mreg/aliases"
+
+
+def _plain(value: Any) -> Any:
+    """JSON data of a result: dataclasses as mappings, tuples as lists, paths as strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value  # the governed branch (mreg.git.layout owns the name; this is for messages)
 
 
 @dataclass(frozen=True)
@@ -56,14 +69,7 @@ class PullResult:
     from_store: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "digest": self.digest,
-            "dest": str(self.dest),
-            "files": list(self.files),
-            "from_cache": self.from_cache,
-            "from_store": self.from_store,
-        }
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Review:
     gate: str | None = None  # passed, failed, or None (no gate, or not a promotion)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -100,15 +106,7 @@ class AliasMove:
         return f"{self.model}@v{self.version}" if self.version else f"{self.model}@{self.alias}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "event": self.event,
-            "version": self.version,
-            "previous": self.previous,
-            "tag": self.tag,
-            "review": self.review.to_json() if self.review else None,
-        }
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ class LogEntry:
     reviewed: bool | None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -370,14 +368,7 @@ class Pending:
     digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "event": self.event,
-            "version": self.version,
-            "digest": self.digest,
-            "current": self.current,
-        }
+        return dict(_plain(self))
 
     def describe(self) -> str:
         to = f"v{self.version}" if self.version is not None else "(removed)"
@@ -398,15 +389,7 @@ class Applied:
     request: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "alias": self.alias,
-            "event": self.event,
-            "version": self.version,
-            "previous": self.previous,
-            "tag": self.tag,
-            "request": self.request,
-        }
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -418,11 +401,7 @@ class ApplyReport:
     dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "pending": [p.to_json() for p in self.pending],
-            "applied": [a.to_json() for a in self.applied],
-        }
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -436,13 +415,7 @@ class PolicyChange:
     commit: str | None  # the governed commit, when it was committed directly (no remote)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "changes": list(self.changes),
-            "files": list(self.files),
-            "review": self.review.to_json() if self.review else None,
-            "commit": self.commit,
-        }
+        return dict(_plain(self))
 
 
 @dataclass(frozen=True)
@@ -452,7 +425,7 @@ class InitResult:
     created: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"created": list(self.created)}
+        return dict(_plain(self))
 
 
 __all__ = [
