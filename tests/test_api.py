@@ -205,3 +205,36 @@ def test_the_public_api_type_checks_user_code(tmp_path: Path) -> None:
     assert 'Unexpected keyword argument "reasn" for "promote" of "Registry"' in errors[1]
     assert 'expression has type "str", variable has type "int"' in errors[2]
     assert 'Unexpected keyword argument "forse" for "pull" of "Registry"' in errors[3]
+
+
+@pytest.mark.slow
+def test_every_json_output_is_the_results_to_json(repo: Path, model_dir: Path) -> None:
+    """`mreg X --json` prints exactly `Registry.X(...).to_json()`: one owner of each JSON shape."""
+    import json
+
+    from testing.gitutil import run_mreg
+
+    reg = Registry.open(repo)
+    reg.register("fraud", [model_dir], metrics={"auc": 0.8}, message="first")
+    (model_dir / "weights.bin").write_bytes(b"\x02" * 7000)
+    reg.register("fraud", [model_dir], metrics={"auc": 0.85}, params={"lr": 0.1})
+    reg.promote("fraud@v1", "staging", reason="canary")
+    cases = {
+        ("init",): lambda r: r.init().to_json(),
+        ("list",): lambda r: [m.to_json() for m in r.list_models()],
+        ("show", "fraud@staging"): lambda r: r.show("fraud@staging").to_json(),
+        ("resolve", "fraud@v2"): lambda r: r.resolve("fraud@v2").to_json(),
+        ("log", "fraud"): lambda r: [e.to_json() for e in r.log("fraud")],
+        ("log", "fraud", "--alias", "staging"): lambda r: [
+            e.to_json() for e in r.log("fraud", alias="staging")
+        ],
+        ("diff", "fraud@v1", "fraud@v2"): lambda r: r.diff("fraud@v1", "fraud@v2").to_json(),
+        ("verify",): lambda r: r.verify().to_json(),
+        ("check",): lambda r: r.check().to_json(),
+        ("gc", "--dry-run"): lambda r: r.gc(dry_run=True).to_json(),
+        ("apply", "--dry-run"): lambda r: r.apply(dry_run=True).to_json(),
+    }
+    for args, api in cases.items():
+        cli = run_mreg(*args, "--json", cwd=repo)
+        assert cli.code == 0, (args, cli.err)
+        assert json.loads(cli.out) == json.loads(json.dumps(api(Registry.open(repo)))), args

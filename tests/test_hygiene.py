@@ -70,3 +70,24 @@ def test_no_module_of_mreg_imports_itself_back() -> None:
         }
     )
     assert cycles == []
+
+
+def test_every_result_is_exported_from_mreg_for_type_checkers_too() -> None:
+    """`mreg.__init__` lists the results three ways (lazy lookup, TYPE_CHECKING imports, __all__):
+    a result missing from the TYPE_CHECKING block works at run time but mypy says it does not exist."""
+    import ast
+
+    import mreg
+    from mreg import results
+
+    tree = ast.parse((ROOT / "src" / "mreg" / "__init__.py").read_text())
+    typed = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "mreg.results"
+        for alias in node.names
+    }
+    assert typed == set(results.__all__)
+    assert set(results.__all__) <= set(mreg.__all__)
+    for name in mreg.__all__:
+        assert getattr(mreg, name) is not None, name

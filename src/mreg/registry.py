@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         CopyReport,
         Diff,
         GateReport,
+        GateRun,
         GcReport,
         InitResult,
         LogEntry,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 When = datetime | str | None  # a datetime, or WHEN text: an ISO date/datetime, `30d`, `12h ago`
 PathLike = str | os.PathLike[str]
+Metric = float | int | Mapping[str, Any]  # nested mappings are recorded as dotted names (`val.auc`)
 
 
 class Registry:
@@ -121,11 +123,17 @@ class Registry:
 
         return diff(self._ctx, a, b, at=as_datetime(at))
 
-    def log(self, model: str, *, alias: str | None = None) -> list[LogEntry]:
-        """Registrations and alias events, oldest first: what, who, when, why."""
+    def log(self, model: str, *, alias: str | None = None, at: When = None) -> list[LogEntry]:
+        """Registrations and alias events, oldest first: what, who, when, why (`at`: only what had
+        been recorded by then)."""
         from mreg.ops.inspect import history
 
-        return history(self._ctx, check_model(model), alias=alias)
+        entries = history(self._ctx, check_model(model), alias=alias)
+        when = as_datetime(at)
+        if when is None:
+            return entries
+        cutoff = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return [e for e in entries if e.at <= cutoff]
 
     # -- writing --------------------------------------------------------------------------------------
     def init(
@@ -145,7 +153,7 @@ class Registry:
         *,
         params: Sequence[str] | Mapping[str, Any] = (),
         params_files: Sequence[PathLike] | PathLike = (),
-        metrics: Sequence[str] | Mapping[str, float | int] = (),
+        metrics: Sequence[str] | Mapping[str, Metric] = (),
         metrics_files: Sequence[PathLike] | PathLike = (),
         data: Sequence[str] | Mapping[str, str] = (),
         lockfile: PathLike | None = None,
@@ -161,11 +169,15 @@ class Registry:
         """Store the files (directories recurse) and write the next version's manifest (SPEC §4, §8).
 
         `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or
-        `NAME=URI` strings. Registering bytes identical to an existing version returns that version
-        (`duplicate_of`) and writes nothing.
+        `NAME=URI` strings. Bytes identical to an existing version's still make a new version (its
+        params, metrics and message may differ); `duplicate_of` names the earlier one and
+        `on_duplicate` is told. `paths` is a list: a lone string is refused, not read letter by letter.
         """
+        from mreg.errors import UsageError
         from mreg.ops.register import RegisterRequest, register
 
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise UsageError(f"register: paths must be a list of files or directories, not {paths!r}")
         if isinstance(data, Mapping):
             data = [f"{k}={v}" for k, v in data.items()]
         elif isinstance(data, str):
@@ -283,11 +295,12 @@ class Registry:
 
         return gate_ref(self._ctx, ref, alias, as_datetime(at))
 
-    def gate_changes(self, *, base: str, head: str) -> list[GateReport]:
+    def gate_changes(self, *, base: str, head: str) -> GateRun:
         """Gate every alias change between two governed-branch commits (a pull request's base and head)."""
         from mreg.ops.gate import gate_changed
+        from mreg.results import GateRun
 
-        return gate_changed(self._ctx, base, head)
+        return GateRun(tuple(gate_changed(self._ctx, base, head)))
 
     def apply(self, *, dry_run: bool = False, sign: bool = False) -> ApplyReport:
         """Create the alias tags that merged changes on the governed branch ask for (idempotent)."""

@@ -356,6 +356,24 @@ class GateReport:
 
 
 @dataclass(frozen=True)
+class GateRun:
+    """`mreg gate`: one report per alias move gated (one for `REF --to ALIAS`, each change for `--changed`)."""
+
+    reports: tuple[GateReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    def markdown(self) -> str:
+        """A CI step summary: each report's section, or a line saying there was nothing to gate."""
+        return "\n".join(r.markdown() for r in self.reports) or "### mreg gate\n\nno alias changes\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "reports": [r.to_json() for r in self.reports]}
+
+
+@dataclass(frozen=True)
 class Pending:
     """One alias the governed branch pins that the tags do not yet say (or say only with a tag no
     reader may follow: forged, unreviewed, pointing elsewhere — apply then restores the pin)."""
@@ -436,6 +454,7 @@ __all__ = [
     "CopyReport",
     "Diff",
     "GateReport",
+    "GateRun",
     "GcReport",
     "InitResult",
     "LogEntry",

@@ -50,9 +50,10 @@ def init(
 ) -> None:
     """Create the registry branches (a second run changes nothing)."""
     reg = _open(repo)
-    created = reg.init(store=store, remote=remote, github=github).created
+    result = reg.init(store=store, remote=remote, github=github)
+    created = result.created
     if as_json:
-        emit_json({"created": list(created)})
+        emit_json(result.to_json())
     elif created:
         for what in created:
             echo(what if what.startswith("updated ") else f"created {what}")
@@ -133,15 +134,7 @@ def register(
     )
     ci.write_outputs({"model": result.model, "version": result.version, "digest": result.digest})
     if as_json:
-        emit_json(
-            {
-                "ref": result.ref,
-                "uploaded_bytes": result.uploaded_bytes,
-                "reused_bytes": result.reused_bytes,
-                "duplicate_of": result.duplicate_of,
-                "manifest": result.manifest,
-            }
-        )
+        emit_json(result.to_json())
     else:
         print(result.ref)
 
@@ -283,16 +276,7 @@ def pull(
         force=force,
     )
     if as_json:
-        emit_json(
-            {
-                "ref": result.ref,
-                "digest": result.digest,
-                "dest": str(result.dest),
-                "files": list(result.files),
-                "from_cache": result.from_cache,
-                "from_store": result.from_store,
-            }
-        )
+        emit_json(result.to_json())
     else:
         echo(f"{result.ref} -> {result.dest} ({len(result.files)} file(s) verified)")
 
@@ -443,18 +427,7 @@ def gc(
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest (its objects, if any, count as unreferenced): {problem}")
     if as_json:
-        emit_json(
-            {
-                "dry_run": dry_run,
-                "deleted": result.deleted,
-                "freed_bytes": result.freed_bytes,
-                "kept": result.kept,
-                "young": result.young,
-                "young_bytes": result.young_bytes,
-                "stale_uploads": len(result.stale_uploads),
-                "invalid_manifests": result.invalid,
-            }
-        )
+        emit_json(result.to_json())
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
@@ -611,11 +584,8 @@ def log(
 
     if alias is not None:
         check_alias(alias)
-    entries = [e.to_json() for e in _open(repo, registry=registry, offline=offline).log(model, alias=alias)]
-    when = _at(at)
-    if when is not None:  # the history as it stood then: nothing recorded after WHEN
-        cutoff = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        entries = [e for e in entries if e["at"] <= cutoff]
+    reg = _open(repo, registry=registry, offline=offline)
+    entries = [e.to_json() for e in reg.log(model, alias=alias, at=_at(at))]
     if as_json:
         emit_json(entries)
         return

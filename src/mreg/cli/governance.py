@@ -146,16 +146,18 @@ def gate(
     if changed:
         if ref is not None or to is not None:
             raise UsageError("gate takes REF --to ALIAS, or --changed, not both")
-        reports = reg.gate_changes(base=base, head=head)
+        run = reg.gate_changes(base=base, head=head)
     else:
         if ref is None or to is None:
             raise UsageError("gate needs REF --to ALIAS (or --changed --base REF)")
         from mreg.cli._session import when
+        from mreg.results import GateRun
 
-        reports = [reg.gate(ref, to, at=when(at))]
+        run = GateRun((reg.gate(ref, to, at=when(at)),))
+    reports = list(run.reports)
     failed = [r for r in reports if not r.ok]
     if as_json:
-        emit_json({"ok": not failed, "reports": [r.to_json() for r in reports]})
+        emit_json(run.to_json())
     else:
         _render_gate(reports)
     if ci.under_actions():
@@ -167,8 +169,7 @@ def gate(
                             f"gate {r.title}: {v.rule}: {v.actual} (required {v.expected}) {v.note}".rstrip()
                         )
                     )
-        summary = "\n".join(r.markdown() for r in reports)
-        ci.write_summary(summary or "### mreg gate\n\nno alias changes\n")
+        ci.write_summary(run.markdown())
     if failed:
         names = ", ".join(r.label or f"{r.model}@{r.alias}" for r in failed)
         raise CheckFailedError(f"gate failed for {names}")

@@ -137,7 +137,7 @@ class RegisterRequest:
     paths: Sequence[Path]
     params: Sequence[str] | Mapping[str, Any] = ()
     params_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
-    metrics: Sequence[str] | Mapping[str, float | int] = ()
+    metrics: Sequence[str] | Mapping[str, Any] = ()
     metrics_files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] = ()
     data: Sequence[str] = ()
     lockfile: str | None = None
