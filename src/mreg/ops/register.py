@@ -381,9 +381,9 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
 
     if strip_credentials(uri) != uri:
         raise UsageError(f"--data {name}: the URI contains credentials; remove them")
-    from mreg.store.fingerprint import remote_fingerprint
+    from mreg.store import data_fingerprint
 
-    found, why = remote_fingerprint(uri)
+    found, why = data_fingerprint(uri)
     if why is not None:
         warn(
             f"--data {name}: recorded the URI only; its etag, version and size could not be read "

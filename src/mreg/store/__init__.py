@@ -10,7 +10,6 @@ from typing import TypeVar
 from mreg.digest import of_bytes
 from mreg.errors import UsageError
 from mreg.ports import ObjectStore
-from mreg.store.local import LocalStore
 
 STORE_ENV = "MREG_STORE"
 T = TypeVar("T")
@@ -20,6 +19,8 @@ R = TypeVar("R")
 def open_store(url: str | None, *, default_dir: Path, env: bool = True) -> ObjectStore:
     """`MREG_STORE` beats `mreg.yaml: store`, which beats the per-clone default directory (`env=False`:
     exactly `url`, for a store named on the command line)."""
+    from mreg.store.local import LocalStore
+
     url = (os.environ.get(STORE_ENV) if env else None) or url
     if not url:
         store = LocalStore(default_dir)
@@ -118,3 +119,11 @@ def checked_store_url(store: str, *, flag: str, must_exist: bool = True) -> str:
     )  # exit 2/6 here, before mreg.yaml records it
     probe.exists(of_bytes(b""))
     return store
+
+
+def data_fingerprint(uri: str) -> tuple[dict[str, object], str | None]:
+    """What the store behind a data URI says about its bytes without reading them (etag, version,
+    size), or why it cannot say: see `mreg.store.fingerprint`."""
+    from mreg.store.fingerprint import remote_fingerprint
+
+    return remote_fingerprint(uri)
