@@ -325,8 +325,8 @@ def test_diff_lists_package_changes_and_never_hides_a_corrupt_lock(tmp_path: Pat
 
     from mreg import Registry
     from mreg.digest import of_bytes as sha256_bytes
-    from mreg.git.layout import REGISTRY_REF
     from mreg.git.repo import GitRepo
+    from mreg.layout import REGISTRY_REF
 
     repo = tmp_path / "repo"
     make_repo(repo)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from mreg.errors import IntegrityError
-from mreg.git.layout import REGISTRY_REF
 from mreg.git.repo import GitRepo
+from mreg.layout import REGISTRY_REF
 from mreg.manifest import artifact_set_digest
 from mreg.registry import Registry
 from testing.gitutil import run_mreg

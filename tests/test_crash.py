@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from mreg.git import tags as alias_tags
-from mreg.git.layout import ALIASES_REF, REGISTRY_REF
 from mreg.git.repo import GitRepo
+from mreg.layout import ALIASES_REF, REGISTRY_REF
 from mreg.manifest import load_yaml
 from mreg.registry import Registry
 from testing.gitutil import MREG, make_bare, make_repo, refs, run_mreg

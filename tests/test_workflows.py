@@ -177,8 +177,8 @@ def test_pre_commit_runs_the_hook_in_a_users_repo(tmp_path: Path) -> None:
     crafted manifest. (`pre-commit try-repo` would pip-install mreg's dependencies from the package
     index into the hook's venv; tests talk only to 127.0.0.1, so the hook runs as `language: system`
     against this venv's mreg, with every other key taken verbatim from .pre-commit-hooks.yaml.)"""
-    from mreg.git.layout import REGISTRY_REF
     from mreg.git.repo import GitRepo
+    from mreg.layout import REGISTRY_REF
     from testing.gitutil import make_repo, run_mreg
 
     repo = tmp_path / "user-repo"

@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from mreg.git.layout import ALIASES_BRANCH, policy_path
 from mreg.git.repo import GitRepo
 from mreg.git.tags import AliasEvent
+from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.policy import Pin, parse_policy, pins_of
 
 MAX_POLICY_HISTORY = 200  # first-parent revisions of one policy file searched for its previous pin

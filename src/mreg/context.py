@@ -17,7 +17,8 @@ from mreg.cache.valid import known_valid, parse_manifest, remember_valid
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import Branches
-from mreg.git.layout import (
+from mreg.git.repo import GitRepo, not_initialised
+from mreg.layout import (
     ALIASES_BRANCH,
     ALIASES_REF,
     CONFIG_PATH,
@@ -27,7 +28,6 @@ from mreg.git.layout import (
     manifest_path,
     versions_dir,
 )
-from mreg.git.repo import GitRepo, not_initialised
 from mreg.manifest import (
     REGISTRY_SCHEMA,
     Manifest,
@@ -301,7 +301,7 @@ class Context:
         return Version(r.model, number, self.load_manifest(r.model, number, commit), commit)
 
     def _review_branches(self, model: str, alias: str) -> list[str]:
-        from mreg.git.layout import REVIEW_PREFIX
+        from mreg.layout import REVIEW_PREFIX
 
         remote = self.branches.remote
         if remote is None:

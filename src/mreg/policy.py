@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.cache.valid import known_valid, remember_valid
 from mreg.errors import IntegrityError, MregError
-from mreg.git.layout import ALIASES_BRANCH, policy_path
+from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
     json_problem,

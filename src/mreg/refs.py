@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 from mreg.errors import UsageError
 
 # \Z, not $: `$` also matches before a trailing newline, which would let "fraud\n" through.
-MODEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?\Z")
+MODEL_PATTERN = r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?"
+MODEL_RE = re.compile(rf"^{MODEL_PATTERN}\Z")
 ALIAS_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
 VERSION_RE = re.compile(r"^v?([1-9][0-9]{0,8})\Z")
 RESERVED_ALIAS_RE = re.compile(r"^(?:latest|v[0-9]+)\Z")

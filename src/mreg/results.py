@@ -14,10 +14,9 @@ from typing import Any
 
 from mreg.errors import IntegrityError
 from mreg.gates import Verdict, markdown_table, passed
+from mreg.layout import ALIASES_BRANCH
 from mreg.manifest import Manifest
 from mreg.resolved import Version
-
-ALIASES_BRANCH = "mreg/aliases"
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +29,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    return value  # the governed branch (mreg.git.layout owns the name; this is for messages)
+    return value  # the governed branch (mreg.layout owns the name; this is for messages)
 
 
 @dataclass(frozen=True)

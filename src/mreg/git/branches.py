@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from mreg.errors import ConflictError, RemoteError
 from mreg.git.history import verify_advance
-from mreg.git.layout import (
+from mreg.git.repo import GitRepo, PushResult
+from mreg.layout import (
     ALIASES_BRANCH,
     OFFLINE_REF,
     REGISTRY_BRANCH,
@@ -25,7 +26,6 @@ from mreg.git.layout import (
     registry_refspecs,
     tracking_ref,
 )
-from mreg.git.repo import GitRepo, PushResult
 
 # Enough for dozens of concurrent writers on one ref; MREG_MAX_ATTEMPTS lowers it (tests, impatient CI).
 MAX_ATTEMPTS = int(os.environ.get("MREG_MAX_ATTEMPTS", "40"))
@@ -155,7 +155,7 @@ class Branches:
     def _republish(self, ours: str, theirs: str) -> bool:
         """Replay each local-only registration onto the remote's tip under the next free version
         number, publish, and say what each became."""
-        from mreg.git.layout import manifest_path
+        from mreg.layout import manifest_path
         from mreg.manifest import dump_manifest, load_yaml
 
         assert self.remote is not None

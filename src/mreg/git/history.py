@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 
 from mreg.errors import IntegrityError
-from mreg.git.layout import REGISTRY_BRANCH, version_of_file
 from mreg.git.repo import GitRepo
+from mreg.layout import RECORD_PATH_BYTES, REGISTRY_BRANCH, version_of_file
 
-_RECORD = re.compile(rb"^models/[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?/versions/[1-9][0-9]{0,8}\.yaml\Z")
 ROOT_FILES = (b"README.md",)  # what `mreg init` writes in the branch's first commit
 _HEX40 = re.compile(rb"^[0-9a-f]{40}\Z")
 MAX_REPORTED = 50  # violations named by one scan (a rewritten history can touch every file)
@@ -48,7 +47,7 @@ class Violation:
 
 
 def is_record_path(path: bytes) -> bool:
-    return _RECORD.match(path) is not None and b".." not in path
+    return RECORD_PATH_BYTES.match(path) is not None
 
 
 def _allowed(path: bytes, *, root: bool) -> bool:

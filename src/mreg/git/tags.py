@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mreg.digest import DIGEST_RE
-from mreg.git.layout import TAG_NAMESPACE, tag_prefix
 from mreg.git.repo import GitRepo
+from mreg.layout import TAG_NAMESPACE, tag_prefix
 from mreg.refs import ALIAS_RE, MODEL_RE
 
 RECORD_KEYS = (

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
-from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, policy_path
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, policy_path, review_branch
 from mreg.manifest import load_yaml
-from mreg.ops.review import review_branch
 from mreg.results import Applied, Pending
 
 if TYPE_CHECKING:

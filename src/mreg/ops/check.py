@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, UsageError
-from mreg.git.layout import (
+from mreg.layout import (
     ALIASES_BRANCH,
     ALIASES_REF,
     CODEOWNERS_PATH,
@@ -21,6 +21,7 @@ from mreg.git.layout import (
     REGISTRY_BRANCH,
     manifest_path,
     policy_path,
+    record_of_path,
     tracking_ref,
 )
 from mreg.manifest import (
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from mreg.context import Context
     from mreg.manifest import Manifest
 
-_MANIFEST_PATH = re.compile(r"^models/([^/]+)/versions/([^/]+)\.yaml\Z")
-_VERSION = re.compile(r"^[1-9][0-9]{0,8}\Z")
 _ZERO = re.compile(r"^0+\Z")
 MAX_ERRORS_PER_FILE = 5
 
@@ -115,18 +114,24 @@ def _check_history(ctx: Context, tip: str, result: _Findings) -> None:
         result.add(REGISTRY_BRANCH, v.path, f"{v.describe()}: a registered version never changes")
 
 
+def _looks_like_manifest(path: str) -> bool:
+    """models/*/versions/*.yaml, valid name or not: an edit of any such file breaks immutability."""
+    parts = path.split("/")
+    return len(parts) == 4 and parts[0] == "models" and parts[2] == "versions" and parts[3].endswith(".yaml")
+
+
 def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Manifest]:
     """Validate every manifest; returns the valid ones by path."""
     paths = ctx.git.ls_files(tip, "models")
     manifests = []
     for path in paths:
-        m = _MANIFEST_PATH.match(path)
-        if not m or not MODEL_RE.match(m.group(1)) or ".." in m.group(1) or not _VERSION.match(m.group(2)):
+        record = record_of_path(path)
+        if record is None:
             result.add(
                 REGISTRY_BRANCH, path, "unexpected file: manifests live at models/<model>/versions/<n>.yaml"
             )
             continue
-        manifests.append((path, m.group(1), int(m.group(2))))
+        manifests.append((path, *record))
     blobs = ctx.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
     valid = {}
     for (path, model, version), blob in zip(manifests, blobs, strict=False):
@@ -223,7 +228,7 @@ def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> No
         )
         return
     for status, path in ctx.git.changed_paths(base_sha, tip, "models"):
-        if _MANIFEST_PATH.match(path) and status != "A":
+        if _looks_like_manifest(path) and status != "A":
             verb = {"D": "removed", "M": "edited", "T": "changed type"}.get(status[:1], "changed")
             result.add(
                 REGISTRY_BRANCH, path, f"manifest {verb} since {base}: manifests are immutable once committed"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import gates
 from mreg.errors import IntegrityError, MregError, NotFoundError, UsageError
-from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
 from mreg.results import GateReport
@@ -109,7 +109,7 @@ def _config_change(ctx: Context, before: str, after: str, *, moves: bool) -> Gat
     """A pull request that loosens protection in mreg.yaml (an alias no longer protected, unreviewed
     or direct moves allowed, a signer dropped) is shown as such; together with an alias change it
     fails, so a promotion cannot ride in on the change that removes its own review."""
-    from mreg.git.layout import CONFIG_PATH
+    from mreg.layout import CONFIG_PATH
     from mreg.manifest import load_yaml
 
     def read(rev: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import UsageError
 from mreg.git.branches import Change
-from mreg.git.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH
+from mreg.layout import ALIASES_BRANCH, APPLY_WORKFLOW_PATH, CONFIG_PATH, REGISTRY_BRANCH, REGISTRY_REF
 from mreg.manifest import REGISTRY_SCHEMA, dump_yaml, schema_errors
 from mreg.store import checked_store_url
 
@@ -27,7 +27,7 @@ def _refuse_a_store_without_the_versions(ctx: Context, store: str) -> None:
     from mreg.ops.maintain import referenced_objects
     from mreg.store import open_store
 
-    if ctx.git.rev_parse(f"refs/heads/{REGISTRY_BRANCH}") is None:
+    if ctx.git.rev_parse(REGISTRY_REF) is None:
         return
     target = open_store(store, default_dir=Path("/nonexistent"), env=False)
     missing = [d for d in sorted(referenced_objects(ctx)) if not target.exists(d)]

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.git import tags as alias_tags
 from mreg.git.history import registrations
-from mreg.git.layout import VERSION_FILE, versions_dir
-from mreg.refs import MODEL_RE
+from mreg.layout import record_of_path, versions_dir
 from mreg.results import Diff, LogEntry, ModelSummary
 
 if TYPE_CHECKING:
@@ -26,10 +25,9 @@ def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
     commit = ctx.registry_commit(at)
     versions: dict[str, list[int]] = {}
     for path in ctx.git.ls_files(commit, "models"):
-        parts = path.split("/")
-        m = VERSION_FILE.match(parts[3]) if len(parts) == 4 and parts[2] == "versions" else None
-        if m and MODEL_RE.match(parts[1]):
-            versions.setdefault(parts[1], []).append(int(m.group(1)))
+        record = record_of_path(path)
+        if record is not None:
+            versions.setdefault(record[0], []).append(record[1])
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
     for e in _all_events(ctx):
         events_by_model.setdefault(e.model, []).append(e)
@@ -265,7 +263,7 @@ def manifests_quietly(ctx: Context, model: str, versions: list[int], tip: str) -
     """Manifests for `log`'s messages and digests, in one batch; one that does not parse shows without them."""
     from mreg.context import parse_capped
     from mreg.errors import MregError
-    from mreg.git.layout import manifest_path
+    from mreg.layout import manifest_path
 
     out: dict[int, Manifest] = {}
     blobs = ctx.git.read_blobs([f"{tip}:{manifest_path(model, v)}" for v in versions])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import IntegrityError, MregError, NotFoundError
-from mreg.git.layout import REGISTRY_BRANCH
+from mreg.layout import REGISTRY_BRANCH
 from mreg.ports import ObjectStore, Progress
 from mreg.results import CopyReport, GcReport, VerifyReport
 
@@ -84,7 +84,7 @@ def _every_manifest(ctx: Context) -> list[tuple[str, bytes]]:
     """(where, bytes) of each distinct manifest blob in the registry's history and at alias tags."""
     from mreg.git import tags as alias_tags
     from mreg.git.history import record_blobs_ever
-    from mreg.git.layout import manifest_path
+    from mreg.layout import manifest_path
 
     tip = ctx.registry_commit()
     blobs = {oid: f"{REGISTRY_BRANCH}:{path}" for oid, path in record_blobs_ever(ctx.git, tip).items()}
@@ -227,7 +227,7 @@ def _refuse_if_pins_are_missing(ctx: Context) -> None:
     """gc deletes what no manifest names, so it must see every manifest production needs: a pin on
     the governed branch whose version the registry branch does not hold (with that digest) means
     the history this clone sees is not the one the reviewers approved from. Nothing is deleted."""
-    from mreg.git.layout import ALIASES_REF
+    from mreg.layout import ALIASES_REF
     from mreg.policy import pins_of, read_policies
 
     governed = ctx.git.rev_parse(ALIASES_REF)

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, UsageError
-from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, CONFIG_PATH, policy_path
+from mreg.layout import (
+    ALIASES_BRANCH,
+    ALIASES_REF,
+    CODEOWNERS_PATH,
+    CONFIG_PATH,
+    PROPOSAL_HOLDER_PREFIX,
+    policy_branch,
+    policy_path,
+)
 from mreg.refs import check_alias, check_model
 from mreg.results import PolicyChange
 
@@ -106,7 +114,7 @@ def propose_policy(
         first.decode("utf-8", "replace") if first is not None else None,
         new_policy.decode("utf-8", "replace"),
     )
-    review = propose(ctx, f"mreg/policy/{model}", commit, title, body)
+    review = propose(ctx, policy_branch(model), commit, title, body)
     return PolicyChange(model, tuple(said), tuple(sorted(files)), review, None)
 
 
@@ -139,8 +147,8 @@ def _start_point(ctx: Context, model: str, base: str) -> tuple[str, bool]:
     """A proposal for this model that is still open (built on today's governed tip) is added to, not
     replaced: a second `mreg policy` must not silently drop the first one's changes."""
     if ctx.branches.online and ctx.branches.remote is not None:
-        holder = f"refs/mreg/proposal/{model}"
-        fetched = ctx.git.fetch_refspec(ctx.branches.remote, f"+refs/heads/mreg/policy/{model}:{holder}")
+        holder = f"{PROPOSAL_HOLDER_PREFIX}{model}"
+        fetched = ctx.git.fetch_refspec(ctx.branches.remote, f"+refs/heads/{policy_branch(model)}:{holder}")
         open_tip = ctx.git.rev_parse(holder) if fetched else None
         if open_tip and open_tip != base and ctx.git.is_ancestor(base, open_tip):
             return open_tip, True

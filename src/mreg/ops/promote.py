@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mreg.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import backoff
-from mreg.git.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
+from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, tag_ref
 from mreg.refs import Ref, check_alias, parse_ref, parse_version
 from mreg.results import AliasMove
 
@@ -77,8 +77,8 @@ def pin_directly(
     """An unreviewed protected move still goes through the governed branch (SPEC §7): one commit
     pins the new value, so the tag that follows is backed and the branch says who did it and why."""
     from mreg.git.branches import Change
-    from mreg.git.layout import ALIASES_BRANCH, policy_path
     from mreg.git.tags import subject
+    from mreg.layout import ALIASES_BRANCH, policy_path
     from mreg.ops.review import pin_in_text
     from mreg.policy import Pin
 

@@ -21,8 +21,8 @@ from mreg.cache.stat import StatCache
 from mreg.digest import DIGEST_PATTERN, of_bytes
 from mreg.errors import UsageError
 from mreg.git.branches import Change, Retry
-from mreg.git.layout import REGISTRY_BRANCH, manifest_path
 from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
+from mreg.layout import REGISTRY_BRANCH, manifest_path
 from mreg.manifest import (
     MANIFEST_SCHEMA,
     MAX_MANIFEST_BYTES,

@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.git import tags as alias_tags
-from mreg.git.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, REGISTRY_BRANCH, policy_path
 from mreg.git.tags import subject
+from mreg.layout import (
+    ALIASES_BRANCH,
+    ALIASES_REF,
+    CODEOWNERS_PATH,
+    REGISTRY_BRANCH,
+    policy_path,
+    review_branch,
+)
 from mreg.ops.inspect import diff
 from mreg.policy import Pin, pins_of, read_policies, render_codeowners
 from mreg.refs import Ref
@@ -24,10 +31,6 @@ from mreg.text import md, md_code
 if TYPE_CHECKING:
     from mreg.context import Context
     from mreg.results import GateReport, Version
-
-
-def review_branch(model: str, alias: str, version: int | None) -> str:
-    return f"mreg/promote/{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
 
 
 def request_review(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from mreg.refs import MODEL_PATTERN
+
 REGISTRY_BRANCH = "mreg/registry"
 ALIASES_BRANCH = "mreg/aliases"
 REGISTRY_REF = f"refs/heads/{REGISTRY_BRANCH}"
@@ -15,6 +17,8 @@ VERIFIED_REF = "refs/mreg/verified/registry"
 OFFLINE_REF = "refs/mreg/offline/registry"
 CONFIG_PATH = "mreg.yaml"
 REVIEW_PREFIX = "mreg/promote/"
+POLICY_PREFIX = "mreg/policy/"  # a policy proposal's branch: mreg/policy/<model>
+PROPOSAL_HOLDER_PREFIX = "refs/mreg/proposal/"  # where `mreg policy` fetches an open proposal to stack on
 CODEOWNERS_PATH = ".github/CODEOWNERS"
 APPLY_WORKFLOW_PATH = ".github/workflows/mreg-apply.yml"
 
@@ -27,13 +31,32 @@ def versions_dir(model: str) -> str:
     return f"models/{model}/versions"
 
 
-VERSION_FILE = re.compile(r"^([1-9][0-9]{0,8})\.yaml\Z")  # `<n>.yaml`: no sign, no leading zero, no space
+_VERSION_PATTERN = r"[1-9][0-9]{0,8}"  # no sign, no leading zero, no space
+VERSION_FILE = re.compile(rf"^({_VERSION_PATTERN})\.yaml\Z")
+# A manifest's path on the registry branch: a valid model name (no `..` in it), a version file.
+RECORD_PATH = re.compile(rf"^models/(?!.*\.\.)({MODEL_PATTERN})/versions/({_VERSION_PATTERN})\.yaml\Z")
+RECORD_PATH_BYTES = re.compile(RECORD_PATH.pattern.encode())  # the same rule for raw `git log` output
 
 
 def version_of_file(name: str) -> int | None:
     """The version a file name in `versions_dir` holds (`7.yaml` -> 7); None for anything else."""
     m = VERSION_FILE.match(name)
     return int(m.group(1)) if m else None
+
+
+def record_of_path(path: str) -> tuple[str, int] | None:
+    """(model, version) of a manifest path (`models/fraud/versions/7.yaml`); None for any other path."""
+    m = RECORD_PATH.match(path)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def review_branch(model: str, alias: str, version: int | None) -> str:
+    """The branch of a promotion's proposal: mreg/promote/<model>/<alias>/v<n> (or .../demote)."""
+    return f"{REVIEW_PREFIX}{model}/{alias}/" + (f"v{version}" if version is not None else "demote")
+
+
+def policy_branch(model: str) -> str:
+    return f"{POLICY_PREFIX}{model}"
 
 
 def policy_path(model: str) -> str:
