@@ -1,6 +1,6 @@
 """Which alias tags a reader may follow (SPEC §3a.2-4): the one owner of "backed".
 
-Any tag: annotated, canonical seq (`aliases.read_events` drops the rest), pointing at a commit in
+Any tag: annotated, canonical seq (`git.tags.read_events` drops the rest), pointing at a commit in
 the verified registry history whose manifest is the very blob at the verified tip and has the
 digest the tag records (`tag_problem`). A protected alias's tag must also be *backed*: its
 (version, digest) equals the pin on the governed branch — the current pin, or, while a merged
@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from mreg.errors import MregError
 from mreg.git.repo import GitRepo
 from mreg.git.tags import AliasEvent
 from mreg.layout import ALIASES_BRANCH, policy_path
@@ -111,7 +112,7 @@ def previous_pin(
             return (Pin(None), commit) if now is not None else (None, None)
         try:
             before = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}")).get(alias)
-        except Exception:  # an old, broken revision approves nothing
+        except MregError:  # an old, broken revision approves nothing
             before = None
         if before != now:
             return before, commit
@@ -137,7 +138,7 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
             continue
         try:
             pin = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}")).get(e.alias)
-        except Exception:
+        except MregError:  # a broken revision approves nothing
             continue
         if pin is not None and pin.matches(e):
             return True

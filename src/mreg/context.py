@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg.cache.valid import known_valid, parse_manifest, remember_valid
+from mreg.cache.valid import MEMO, known_valid, remember_valid
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import Branches
@@ -32,6 +32,7 @@ from mreg.manifest import (
     REGISTRY_SCHEMA,
     Manifest,
     load_yaml,
+    parse_manifest,
     schema_errors,
     size_problem,
 )
@@ -428,7 +429,7 @@ def parse_capped(blob: bytes, *, where: str) -> Manifest:
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
-    return parse_manifest(blob, where=where)
+    return parse_manifest(blob, where=where, memo=MEMO)
 
 
 __all__ = ["Config", "Context"]

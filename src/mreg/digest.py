@@ -1,4 +1,5 @@
-"""The one owner of digest strings, `sha256:<64 lowercase hex>` (SPEC §4, §5). Pure: no I/O."""
+"""The one owner of digest strings, `sha256:<64 lowercase hex>`, and of the object keys they map to
+(SPEC §4, §5). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import hashlib
 import re
 from typing import Any
 
+from mreg.errors import IntegrityError
+
 PREFIX = "sha256:"
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # for larger patterns (records, index lines)
 DIGEST_RE = re.compile(rf"^{DIGEST_PATTERN}\Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def hasher() -> Any:
@@ -34,7 +38,23 @@ def is_digest(value: object) -> bool:
 
 
 def hex_of(digest: str) -> str:
-    """The 64 hex characters of a digest (ValueError for anything that is not one)."""
+    """The 64 hex characters of a digest; a malformed one (from a manifest) is exit 5."""
     if not is_digest(digest):
-        raise ValueError(f"not a sha256 digest: {digest!r}")
+        raise IntegrityError(f"malformed digest {digest!r}")
     return digest[len(PREFIX) :]
+
+
+def object_key(digest: str) -> str:
+    """Where an object lives in every store and cache: `sha256/<first 2 hex>/<remaining 62 hex>` (SPEC §5)."""
+    h = hex_of(digest)
+    return f"sha256/{h[:2]}/{h[2:]}"
+
+
+def digest_of_key(key: str) -> str | None:
+    """The digest an object key (with any prefix before it) names; None for any other key."""
+    parts = key.strip("/").split("/")
+    if len(parts) >= 3 and parts[-3] == "sha256":
+        h = parts[-2] + parts[-1]
+        if _HEX64.fullmatch(h):
+            return of_hex(h)
+    return None

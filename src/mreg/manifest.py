@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, UsageError
@@ -136,7 +136,7 @@ MAX_YAML_EXPANDED = 2 * MAX_MANIFEST_BYTES  # scalar text once aliases are expan
 
 def size_problem(blob: bytes) -> str | None:
     """Why a registry file is refused before parsing (a crafted PR must not make readers parse 1 GB).
-    A blob the git layer skipped as too large (`gitrepo.Oversized`) carries its size instead of bytes."""
+    A blob the git layer skipped as too large (`mreg.git.repo.Oversized`) carries its size instead of bytes."""
     size = getattr(blob, "size", None)
     size = size if isinstance(size, int) else len(blob)
     if size <= MAX_MANIFEST_BYTES:
@@ -353,10 +353,26 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
     return f"a {type(value).__name__} value is not plain data"
 
 
-def parse_manifest(data: bytes, *, where: str) -> Manifest:
-    """Parse and validate a manifest's bytes (no memo: `mreg.cache.valid.parse_manifest` remembers passes)."""
+class ValidationMemo(Protocol):
+    """Remembers which exact bytes passed validation against a schema (`mreg.cache.valid.MEMO`)."""
+
+    def known(self, data: bytes, schema_id: str) -> bool: ...
+
+    def remember(self, data: bytes, schema_id: str) -> None: ...
+
+
+def parse_manifest(data: bytes, *, where: str, memo: ValidationMemo | None = None) -> Manifest:
+    """Parse and validate a manifest's bytes; with a `memo`, bytes that passed before skip the schema
+    check (no jsonschema import: a third of `mreg resolve`) and a new pass is remembered."""
     try:
         doc = load_yaml(data, where=where)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
-    return validate_manifest(doc, where=where)
+    if memo is not None and isinstance(doc, dict) and memo.known(data, MANIFEST_SCHEMA):
+        return cast(
+            Manifest, dict(doc)
+        )  # these exact bytes passed validate_manifest against this schema before
+    manifest = validate_manifest(doc, where=where)
+    if memo is not None:
+        memo.remember(data, MANIFEST_SCHEMA)
+    return manifest

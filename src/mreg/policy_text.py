@@ -19,6 +19,7 @@ def edit(text: str | None, change: Callable[[Any], None], *, new: dict[str, Any]
     """`text` (None: a new file starting as `new`) with `change` applied to its round-trip document."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
     from ruamel.yaml.util import load_yaml_guess_indent
 
     yaml = YAML(typ="rt")
@@ -30,7 +31,7 @@ def edit(text: str | None, change: Callable[[Any], None], *, new: dict[str, Any]
     else:
         try:
             doc, indent, block_seq_indent = load_yaml_guess_indent(text)
-        except Exception as exc:  # ruamel's own error tree: the file is not YAML it can edit
+        except (YAMLError, ValueError) as exc:  # ruamel's own error tree: the file is not YAML it can edit
             raise UsageError(f"cannot edit the file: {str(exc).splitlines()[0]}") from None
         if not isinstance(doc, CommentedMap):
             raise UsageError("cannot edit the file: it is not a mapping")

@@ -1,10 +1,14 @@
-"""Every cache mreg keeps, one module each, all under one root (`$XDG_CACHE_HOME/mreg`):
+"""Every cache mreg keeps, one module each. Per user, under `cache_root()` (`$XDG_CACHE_HOME/mreg`):
 
 - `objects`: verified store objects, so a pull hit needs no store read;
-- `stat`: a file's digest by its stat (git's index trick), per clone;
-- `digests`: which artifact-set digest each manifest blob holds, per clone;
 - `valid`: which exact bytes passed schema validation;
 - `registries`: bare caches of remote registries (`--registry URL`).
+
+Per clone, under `clone_cache_dir()` (`<git common dir>/mreg`), because what they hold is about
+that clone's files and objects:
+
+- `stat`: a file's digest by its stat (git's index trick);
+- `digests`: which artifact-set digest each manifest blob holds.
 
 A cache only ever saves work: deleting any of them changes no answer.
 """
@@ -13,6 +17,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def clone_cache_dir(git_common_dir: Path) -> Path:
+    return git_common_dir / "mreg"
 
 
 def cache_root() -> Path:

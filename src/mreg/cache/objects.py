@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from mreg.cache import cache_root
-from mreg.store.keys import object_key
+from mreg.digest import object_key
 
 
 class ObjectCache:

@@ -15,12 +15,10 @@ import hashlib
 import os
 from functools import cache
 from pathlib import Path
-from typing import cast
 
 from mreg._version import __version__
 from mreg.cache import cache_root
-from mreg.errors import IntegrityError, UsageError
-from mreg.manifest import MANIFEST_SCHEMA, Manifest, load_yaml, schema_text, validate_manifest
+from mreg.manifest import schema_text
 
 
 def _marker(key: str) -> Path | None:
@@ -68,16 +66,14 @@ def remember_valid(data: bytes, schema_id: str) -> None:
     _remember(_key(data, schema_id))
 
 
-def parse_manifest(data: bytes, *, where: str) -> Manifest:
-    """`mreg.manifest.parse_manifest`, with a remembered pass skipping the schema check."""
-    try:
-        doc = load_yaml(data, where=where)
-    except UsageError as exc:
-        raise IntegrityError(exc.message) from None
-    if isinstance(doc, dict) and known_valid(data, MANIFEST_SCHEMA):
-        return cast(
-            Manifest, dict(doc)
-        )  # these exact bytes passed validate_manifest against this schema before
-    manifest = validate_manifest(doc, where=where)
-    remember_valid(data, MANIFEST_SCHEMA)
-    return manifest
+class _Memo:
+    """`mreg.manifest.ValidationMemo` on the marker files above."""
+
+    def known(self, data: bytes, schema_id: str) -> bool:
+        return known_valid(data, schema_id)
+
+    def remember(self, data: bytes, schema_id: str) -> None:
+        remember_valid(data, schema_id)
+
+
+MEMO = _Memo()

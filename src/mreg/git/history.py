@@ -8,7 +8,7 @@ has no anchor yet, checks the tip's whole tree in one `ls-tree -r` (every path a
 in the history): a per-commit pass over 100,000 commits costs git 6-8 s of tree diffs on this kind
 of machine, while the tree check costs ~0.5 s. What a fresh clone cannot see — an edit that was
 later reverted, somewhere before its anchor — cannot reach a reader either: an alias tag is only
-followed when the manifest at its commit is the very blob at the verified tip (`Registry`), and a
+followed when the manifest at its commit is the very blob at the verified tip (`Context.tag_problem`), and a
 protected alias only at the digest the reviewers pinned. `mreg check` runs the per-commit pass
 over the whole history, so CI names every such commit.
 """

@@ -4,7 +4,7 @@ Writes build blobs, trees and commits with `hash-object`/`mktree`/`commit-tree` 
 `update-ref NEW OLD` (a compare-and-swap), so the user's working tree, index, HEAD and stash are never
 touched and a write rebuilds only the trees along the changed paths. Plain subprocesses, not GitPython:
 `mktree` sorts a 10,000-entry directory in C where gitdb does it in Python, and a read command pays
-no ~120 ms GitPython import (shared/notes/feasibility.md §1, §8).
+no ~120 ms GitPython import.
 """
 
 from __future__ import annotations

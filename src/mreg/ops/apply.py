@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from mreg.errors import IntegrityError, NotFoundError
+from mreg.errors import IntegrityError, MregError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, policy_path, review_branch
 from mreg.manifest import load_yaml
@@ -130,7 +130,7 @@ def _asked(ctx: Context, rev: str, p: Pending) -> object:
         return ...
     try:
         doc = load_yaml(blob, where=policy_path(p.model))
-    except Exception:  # an old, broken revision just does not match
+    except MregError:  # an old, broken revision just does not match
         return ...
     aliases = doc.get("aliases") if isinstance(doc, dict) else None
     pin = pin_of(aliases.get(p.alias, ...)) if isinstance(aliases, dict) and p.alias in aliases else None

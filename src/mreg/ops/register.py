@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from mreg import capture
+from mreg.cache import clone_cache_dir
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
 from mreg.digest import DIGEST_PATTERN, of_bytes
@@ -251,7 +252,7 @@ def _store_files(
     the artifact list, bytes uploaded, bytes reused."""
     from mreg.store import run_parallel
 
-    stat_cache = StatCache(ctx.git.common_dir / "mreg" / "statcache")
+    stat_cache = StatCache(clone_cache_dir(ctx.git.common_dir) / "statcache")
     if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
 
@@ -347,7 +348,7 @@ def _find_same_digest(ctx: Context, model: str, oids: dict[int, str], digest: st
     index, and only blobs the index has not seen read (digest line only, no YAML parse)."""
     if not oids:
         return None
-    index = DigestIndex(ctx.git.common_dir / "mreg" / "digests", model)
+    index = DigestIndex(clone_cache_dir(ctx.git.common_dir) / "digests", model)
     known = index.load()
     unseen = sorted({oid for oid in oids.values() if oid not in known})
     if unseen:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mreg.digest import of_bytes
+from mreg.digest import digest_of_key, object_key, of_bytes
 from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
@@ -34,7 +34,6 @@ from mreg.store.common import (
     unreachable,
 )
 from mreg.store.hashing import copy_hashing, hash_file
-from mreg.store.keys import digest_of_key, object_key
 
 # Object stores whose PUT is atomic by itself: an object is visible only once complete.
 _ATOMIC_PUT = {"gs", "gcs", "az", "abfs", "abfss", "memory"}

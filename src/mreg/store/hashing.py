@@ -1,4 +1,4 @@
-"""One pass over the bytes that both hashes and copies (shared/notes/baselines.md §1)."""
+"""One pass over the bytes that both hashes and copies."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import BinaryIO, Protocol
 
 from mreg.digest import of_hash
 from mreg.ports import Progress
-from mreg.store.keys import CHUNK
 
 WINDOW = 4  # chunks in flight to the writer thread
+
+CHUNK = 4 * 1024 * 1024  # bytes read and hashed at a time
 
 
 def hash_file(path: str | os.PathLike[str], progress: Progress | None = None) -> tuple[str, int]:

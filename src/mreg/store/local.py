@@ -13,12 +13,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from mreg.digest import of_bytes
+from mreg.digest import digest_of_key, object_key, of_bytes
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import ErrorTable, MappedReader, driver_errors, not_found, os_error
 from mreg.store.hashing import copy_hashing
-from mreg.store.keys import digest_of_key, object_key
 from mreg.store.writeback import EarlyWriteback
 
 # The operating system's exceptions → mreg's: a missing file is a missing object (exit 3); every other

@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mreg.digest import hasher, of_hash
+from mreg.digest import digest_of_key, hasher, object_key, of_hash
 from mreg.errors import IntegrityError, MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import (
@@ -46,7 +46,6 @@ from mreg.store.common import (
     scrub,
     unreachable,
 )
-from mreg.store.keys import digest_of_key, object_key
 
 MiB = 1024 * 1024
 

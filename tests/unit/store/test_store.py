@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from mreg.digest import object_key
 from mreg.errors import IntegrityError, NotFoundError, UsageError
 from mreg.ports import ObjectStore
 from mreg.store import open_store
 from mreg.store.fsspec_store import FsspecStore
-from mreg.store.keys import object_key
 from mreg.store.local import LocalStore
 from mreg.store.s3_store import S3Store
 
