@@ -91,3 +91,17 @@ def test_every_result_is_exported_from_mreg_for_type_checkers_too() -> None:
     assert set(results.__all__) <= set(mreg.__all__)
     for name in mreg.__all__:
         assert getattr(mreg, name) is not None, name
+
+
+def test_examples_and_docs_pin_the_version_this_tree_is() -> None:
+    """Workflows and docs that pin mreg name this version: a release bumps them with _version.py."""
+    import mreg
+
+    pins = []
+    for path in [*sorted((ROOT / "examples").rglob("*.yml")), *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = path.read_text()
+        pins += [(path.name, v) for v in re.findall(r"mreg(?:\[[a-z0-9,]+\])?==([0-9][0-9a-z.]*)", text)]
+        pins += [(path.name, v) for v in re.findall(r"rev: v([0-9][0-9a-z.]*)", text)]
+        pins += [(path.name, v) for v in re.findall(r'(?<![\w-])version: "([0-9][0-9a-z.]*)"', text)]
+    assert len(pins) >= 4, pins
+    assert {v for _, v in pins} == {mreg.__version__}, pins

@@ -22,6 +22,8 @@ from mreg.errors import (
 )
 
 if TYPE_CHECKING:
+    from mreg.context import Config
+    from mreg.manifest import Manifest
     from mreg.registry import Registry
     from mreg.results import (
         AliasMove,
@@ -52,6 +54,14 @@ def __getattr__(name: str) -> Any:
         from mreg.registry import Registry
 
         return Registry
+    if name == "Config":
+        from mreg.context import Config
+
+        return Config
+    if name == "Manifest":
+        from mreg.manifest import Manifest
+
+        return Manifest
     if name[:1].isupper():  # the results, imported only when one is asked for
         from mreg import results
 
@@ -66,6 +76,7 @@ __all__ = [
     "ApplyReport",
     "CheckFailedError",
     "CheckReport",
+    "Config",
     "ConflictError",
     "CopyReport",
     "Diff",
@@ -76,6 +87,7 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "LogEntry",
+    "Manifest",
     "ModelSummary",
     "MregError",
     "NotFoundError",

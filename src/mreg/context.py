@@ -50,6 +50,9 @@ DEFAULT_PROTECTED = ("production",)
 
 @dataclass(frozen=True)
 class Config:
+    """mreg.yaml on the governed branch as this clone last verified it (SPEC §3); `raw` is the whole
+    schema-valid document."""
+
     store: str | None = None
     remote: str = DEFAULT_REMOTE
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED

@@ -1,19 +1,23 @@
 """The version manifest (SPEC §4): canonical digest, YAML in and out, schema validation."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: TypedDict reads NotRequired from evaluated
+# annotations, so Manifest.__required_keys__ / __optional_keys__ are right at run time.
 
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
+from typing import Any, Protocol, TypedDict, cast
 
 from mreg.digest import of_bytes
 from mreg.errors import IntegrityError, UsageError
 
-if TYPE_CHECKING:  # annotations only (postponed): typing.NotRequired is Python 3.11+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # typing_extensions is a dependency on Python 3.10 only
     from typing_extensions import NotRequired
 
 
