@@ -1,9 +1,18 @@
-"""One pass over the bytes that both hashes and copies."""
+"""Copying while hashing: in the kernel where the file systems allow it, in one pass otherwise.
+
+`copy_file_hashing` is the local store's fast path (issue 14): the bytes go source → destination by
+a reflink (`FICLONE`: free on XFS/btrfs) or `copy_file_range` (no user-space copy), while this thread
+hashes the source through one reused buffer. The digest is of the source as read; the copy is of the
+same file, and a file that changed while it was read (size, mtime, ctime, inode — git's test) is
+refused, so the stored bytes are the bytes the digest names. Where neither call works it returns
+None and the caller falls back to `copy_hashing`. `MREG_COPY=python` forces the fallback."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -74,3 +83,107 @@ def copy_hashing(
 def _write_all(sinks: Sequence[Sink], chunk: bytes) -> None:
     for sink in sinks:
         sink.write(chunk)
+
+
+class ChangedWhileReading(Exception):
+    """The source file changed while it was copied and hashed."""
+
+
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY, errno.ESPIPE}
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def copy_file_hashing(src: BinaryIO, dst_fd: int, progress: Progress | None = None) -> tuple[str, int] | None:
+    """Copy the open file `src` into the empty file `dst_fd` in the kernel while hashing `src`:
+    (digest, size), or None when this system cannot copy in the kernel (nothing written then).
+    ChangedWhileReading when the source changed meanwhile."""
+    if os.environ.get("MREG_COPY") == "python" or not hasattr(os, "copy_file_range"):
+        return None
+    src_fd = src.fileno()
+    before = os.fstat(src_fd)
+    size = before.st_size
+    if not _reflink(src_fd, dst_fd) and not _kernel_copy_works(src_fd, dst_fd, size):
+        return None
+    copier = _RangeCopier(src_fd, dst_fd, size) if os.fstat(dst_fd).st_size < size else None
+    if copier is not None:
+        copier.start()
+    try:
+        digest, hashed = _hash_fd(src_fd, size, progress)
+    finally:
+        if copier is not None:
+            copier.join()
+    if copier is not None and copier.error is not None:
+        raise copier.error
+    if hashed != size or _identity(os.fstat(src_fd)) != _identity(before) or os.fstat(dst_fd).st_size != size:
+        raise ChangedWhileReading()
+    return digest, size
+
+
+def _reflink(src_fd: int, dst_fd: int) -> bool:
+    """Share the source's extents (copy-on-write): the copy costs nothing, where the file system can."""
+    try:
+        import fcntl
+
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+        return True
+    except (OSError, ImportError):
+        return False
+
+
+def _kernel_copy_works(src_fd: int, dst_fd: int, size: int) -> bool:
+    """Probe copy_file_range with the first byte (undone when it works): some kernels and file systems
+    refuse it (EXDEV across mounts before Linux 5.3, ENOSYS, EINVAL...)."""
+    if size == 0:
+        return True
+    try:
+        n = os.copy_file_range(src_fd, dst_fd, 1, 0, 0)
+    except OSError as exc:
+        if exc.errno in _NO_KERNEL_COPY:
+            return False
+        raise
+    os.ftruncate(dst_fd, 0)
+    return n == 1
+
+
+class _RangeCopier(threading.Thread):
+    """copy_file_range in CHUNK steps, in a thread of its own (the call releases the GIL)."""
+
+    def __init__(self, src_fd: int, dst_fd: int, size: int) -> None:
+        super().__init__(name="mreg-copy", daemon=True)
+        self.src_fd, self.dst_fd, self.size = src_fd, dst_fd, size
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from mreg.store.writeback import STEP, start_writeback
+
+        pos = 0
+        try:
+            while pos < self.size:
+                n = os.copy_file_range(self.src_fd, self.dst_fd, min(STEP, self.size - pos), pos, pos)
+                if n == 0:  # the source got shorter: the caller's identity check says so
+                    break
+                start_writeback(self.dst_fd, pos, n)  # the disk works while the rest is copied
+                pos += n
+        except BaseException as exc:
+            self.error = exc
+
+
+def _hash_fd(fd: int, size: int, progress: Progress | None) -> tuple[str, int]:
+    """Hash the first `size` bytes of `fd` with positioned reads into one reused buffer."""
+    h = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    pos = 0
+    while pos < size:
+        n = os.preadv(fd, [view[: min(CHUNK, size - pos)]], pos)
+        if n == 0:
+            break
+        h.update(view[:n])
+        pos += n
+        if progress is not None:
+            progress(n)
+    return of_hash(h), pos

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mreg.digest import digest_of_key, object_key, of_bytes
-from mreg.errors import IntegrityError, NotFoundError
+from mreg.errors import ConflictError, IntegrityError, NotFoundError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import ErrorTable, MappedReader, driver_errors, not_found, os_error
-from mreg.store.hashing import copy_hashing
+from mreg.store.hashing import ChangedWhileReading, copy_file_hashing, copy_hashing
 from mreg.store.writeback import EarlyWriteback
 
 # The operating system's exceptions → mreg's: a missing file is a missing object (exit 3); every other
@@ -65,7 +65,17 @@ class LocalStore:
             fd, tmp = tempfile.mkstemp(dir=self._tmpdir(), prefix="put-")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    digest, size = copy_hashing(src, [EarlyWriteback(out)], progress)
+                    try:
+                        fast = copy_file_hashing(src, out.fileno(), progress)
+                    except ChangedWhileReading:
+                        raise ConflictError(
+                            f"{path}: the file changed while it was being stored",
+                            hint="register it once whatever writes it has finished",
+                        ) from None
+                    if fast is not None:
+                        digest, size = fast
+                    else:
+                        digest, size = copy_hashing(src, [EarlyWriteback(out)], progress)
                     out.flush()
                     os.fsync(out.fileno())
                 final = self._path(digest)

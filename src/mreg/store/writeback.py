@@ -29,6 +29,14 @@ def _sync_file_range() -> Any:
         return None
 
 
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing `length` bytes at `offset` back to disk now (no wait; a no-op
+    where `sync_file_range` is missing; its errors are harmless: the final fsync still runs)."""
+    fn = _sync_file_range()
+    if fn is not None:
+        fn(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
 class EarlyWriteback:
     """A write-only sink over `out` that asks the kernel to start writeback every STEP bytes."""
 
