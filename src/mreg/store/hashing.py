@@ -90,7 +90,15 @@ class ChangedWhileReading(Exception):
 
 
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY, errno.ESPIPE}
+_NO_KERNEL_COPY = {
+    errno.EXDEV,
+    errno.ENOSYS,
+    errno.EINVAL,
+    errno.EOPNOTSUPP,
+    errno.EBADF,
+    errno.ETXTBSY,
+    errno.ESPIPE,
+}
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
