@@ -12,6 +12,7 @@ instead of blaming the store.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -134,6 +135,13 @@ class MappedReader:
 
     def readable(self) -> bool:
         return True
+
+    def fileno(self) -> int:
+        """The file descriptor of a local file (the kernel may copy from it); OSError for a stream."""
+        fileno = getattr(self._raw, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation("not a file")
+        return int(fileno())
 
     def close(self) -> None:
         with driver_errors(self._table, self._url):
