@@ -48,8 +48,16 @@ def _all_files(d: Path) -> list[str]:
 # -- pull ----------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["kernel", "python"])
+def copy_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each copy path in turn: the kernel's (copy_file_range or a reflink) and the forced fallback."""
+    if request.param == "python":
+        monkeypatch.setenv("MREG_COPY", "python")
+    return str(request.param)
+
+
 def test_pull_writes_identical_files_at_recorded_relative_paths(
-    registered: tuple[Path, Path], tmp_path: Path
+    registered: tuple[Path, Path], tmp_path: Path, copy_mode: str
 ) -> None:
     repo, src = registered
     out = tmp_path / "out"
@@ -88,7 +96,7 @@ def test_pull_into_existing_directory_replaces_stale_files(
 
 
 def test_pull_corrupt_store_object_exits_5_and_leaves_no_corrupt_file(
-    registered: tuple[Path, Path], tmp_path: Path
+    registered: tuple[Path, Path], tmp_path: Path, copy_mode: str
 ) -> None:
     repo, _src = registered
     digest = _digest_of(repo, "weights.bin")
