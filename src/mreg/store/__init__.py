@@ -47,12 +47,12 @@ def open_store(url: str | None, *, default_dir: Path, env: bool = True) -> Objec
 
 
 def run_parallel(store: ObjectStore, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`fn` over `items`, up to the store's `jobs` at once (team stores; a local store runs in order).
+    """`fn` over `items`, up to the store's `jobs` at once (a local store: one per core).
 
     On an error or Ctrl-C, queued items are dropped and the store's in-flight transfers are
     cancelled (S3: their multipart uploads aborted) before the exception propagates.
     """
-    workers = 1 if store.is_local else max(1, min(len(items), store.jobs))
+    workers = max(1, min(len(items), store.jobs))
     if workers == 1:
         return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor

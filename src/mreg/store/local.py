@@ -31,7 +31,9 @@ LOCAL_ERRORS: ErrorTable = {
 class LocalStore:
     is_local = True
     is_default = False  # the per-clone store inside the git dir (nothing configured)
-    jobs = 1  # one file at a time: a local disk gains nothing from more
+    # Files at once: hashing is CPU-bound (one core per file) and each object's fsync waits on the disk,
+    # so a sharded model registers and pulls on every core, its fsyncs overlapping (issue 14).
+    jobs = min(os.cpu_count() or 1, 8)
 
     def __init__(self, root: Path) -> None:
         self.root = root
