@@ -256,14 +256,17 @@ def _raise(exc: BaseException) -> Any:
     return fn
 
 
+@pytest.mark.parametrize("copy", ["copy_file_hashing", "copy_hashing"])  # the kernel path, the fallback
 def test_a_type_error_inside_the_local_adapter_propagates(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy: str
 ) -> None:
     store = open_store(str(tmp_path / "objects"), default_dir=tmp_path)
     assert isinstance(store, LocalStore)
     f = tmp_path / "w.bin"
     f.write_bytes(b"w")
-    monkeypatch.setattr("mreg.store.local.copy_hashing", _raise(TypeError("injected")))
+    if copy == "copy_hashing":
+        monkeypatch.setenv("MREG_COPY", "python")
+    monkeypatch.setattr(f"mreg.store.local.{copy}", _raise(TypeError("injected")))
     with pytest.raises(TypeError, match="injected"):
         store.put_file(f)
 
