@@ -266,7 +266,7 @@ def test_a_type_error_inside_the_local_adapter_propagates(
     f.write_bytes(b"w")
     if copy == "copy_hashing":
         monkeypatch.setenv("MREG_COPY", "python")
-    monkeypatch.setattr(f"mreg.store.local.{copy}", _raise(TypeError("injected")))
+    monkeypatch.setattr(f"mreg.store.hashing.{copy}", _raise(TypeError("injected")))
     with pytest.raises(TypeError, match="injected"):
         store.put_file(f)
 

@@ -17,7 +17,7 @@ from mreg.errors import IntegrityError, UsageError
 from mreg.manifest import artifact_path_problem
 from mreg.ports import ObjectStore, Progress
 from mreg.results import PullResult
-from mreg.store.hashing import ChangedWhileReading, copy_file_hashing, copy_hashing
+from mreg.store.hashing import ChangedWhileReading, copy_into
 
 if TYPE_CHECKING:
     from mreg.context import Context
@@ -242,9 +242,10 @@ def _write_verified(
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mreg-")
     try:
         with os.fdopen(fd, "wb") as out:
-            fast = _copy_in_kernel(src, out.fileno(), bar, digest=digest, where=where)
-            got = fast[0] if fast is not None else copy_hashing(src, [out], bar)[0]
-            out.flush()
+            try:
+                got, _ = copy_into(src, out, bar)
+            except ChangedWhileReading:
+                raise IntegrityError(f"object {digest} in {where} changed while it was read") from None
             os.fsync(out.fileno())  # durable before it is switched in, as a store's own objects are
         if got != digest:
             raise IntegrityError(f"object {digest} from {where} is corrupt: its bytes hash to {got}")
@@ -253,21 +254,6 @@ def _write_verified(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-
-
-def _copy_in_kernel(
-    src: BinaryIO, out_fd: int, bar: Progress | None, *, digest: str, where: str
-) -> tuple[str, int] | None:
-    """Out of a local file (the local store, the verified cache): the kernel copies while the source
-    is hashed once; None for a stream, or where the kernel cannot copy."""
-    try:
-        src.fileno()
-    except (OSError, AttributeError, ValueError):
-        return None
-    try:
-        return copy_file_hashing(src, out_fd, bar)
-    except ChangedWhileReading:
-        raise IntegrityError(f"object {digest} in {where} changed while it was read") from None
 
 
 def _fetch_into_cache_and_dest(

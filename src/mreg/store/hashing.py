@@ -131,6 +131,25 @@ def copy_file_hashing(src: BinaryIO, dst_fd: int, progress: Progress | None = No
     return digest, size
 
 
+def copy_into(src: BinaryIO, out: BinaryIO, progress: Progress | None = None) -> tuple[str, int]:
+    """Copy `src` into the empty file `out` while hashing: in the kernel when `src` is a local file
+    and the file systems allow it, else in one pass with writeback started early. (digest, size);
+    ChangedWhileReading when the kernel path saw `src` change."""
+    from mreg.store.writeback import EarlyWriteback
+
+    try:
+        src.fileno()
+    except (OSError, AttributeError, ValueError):  # a stream (a network body, a wrapped reader)
+        fast = None
+    else:
+        fast = copy_file_hashing(src, out.fileno(), progress)
+    if fast is not None:
+        return fast
+    got = copy_hashing(src, [EarlyWriteback(out)], progress)
+    out.flush()
+    return got
+
+
 def _reflink(src_fd: int, dst_fd: int) -> bool:
     """Share the source's extents (copy-on-write): the copy costs nothing, where the file system can."""
     try:

@@ -17,8 +17,7 @@ from mreg.digest import digest_of_key, object_key, of_bytes
 from mreg.errors import ConflictError, IntegrityError, NotFoundError
 from mreg.ports import Progress, StaleUpload, StoredObject
 from mreg.store.common import ErrorTable, MappedReader, driver_errors, not_found, os_error
-from mreg.store.hashing import ChangedWhileReading, copy_file_hashing, copy_hashing
-from mreg.store.writeback import EarlyWriteback
+from mreg.store.hashing import ChangedWhileReading, copy_hashing, copy_into
 
 # The operating system's exceptions → mreg's: a missing file is a missing object (exit 3); every other
 # OSError (permission denied, read-only file system, disk full, I/O error) is the store refusing (exit 6).
@@ -68,17 +67,12 @@ class LocalStore:
             try:
                 with os.fdopen(fd, "wb") as out:
                     try:
-                        fast = copy_file_hashing(src, out.fileno(), progress)
+                        digest, size = copy_into(src, out, progress)
                     except ChangedWhileReading:
                         raise ConflictError(
                             f"{path}: the file changed while it was being stored",
                             hint="register it once whatever writes it has finished",
                         ) from None
-                    if fast is not None:
-                        digest, size = fast
-                    else:
-                        digest, size = copy_hashing(src, [EarlyWriteback(out)], progress)
-                    out.flush()
                     os.fsync(out.fileno())
                 final = self._path(digest)
                 if final.is_file():
