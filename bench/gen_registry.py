@@ -132,8 +132,10 @@ def gen_mreg(
     validate_every: int = 1,
 ) -> dict[str, int]:
     from mreg.git.tags import format_record
+    from mreg.layout import policy_path
     from mreg.manifest import (
         MANIFEST_SCHEMA,
+        MODEL_SCHEMA,
         REGISTRY_SCHEMA,
         artifact_set_digest,
         dump_manifest,
@@ -239,6 +241,20 @@ def gen_mreg(
                     s.tag(f"mreg/{name}/{alias}/{seq + 1}", tip, format_record(record))
                     current[(m, alias)] = (seq + 1, target)
                     n_tags += 1
+    # The governed branch approves each model's current production, as `apply` leaves it after the
+    # reviewed merge: readers follow a protected alias only when its tag matches the pin (SPEC §3a).
+    pins = {
+        policy_path(model_name(m)): dump_yaml(
+            {
+                "schema": MODEL_SCHEMA,
+                "aliases": {"production": {"version": ver, "digest": digests[(m, ver)]}},
+            }
+        ).encode()
+        for (m, a), (_, ver) in sorted(current.items())
+        if a == "production"
+    }
+    if pins:
+        s.commit("refs/heads/mreg/aliases", "approve production pins\n", pins)
     _finish(path, s.bytes())
     expected = {f"{model_name(m)}@{a}": ver for (m, a), (_, ver) in current.items()}
     return {"manifests": n_manifests, "tags": n_tags, "expected": expected}  # type: ignore[dict-item]

@@ -8,6 +8,7 @@ never Mallory's, and `mreg check` fails naming the problem.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -578,3 +579,41 @@ def test_a_signed_tag_replayed_under_another_name_is_ignored(world: World) -> No
     assert r.code == 0 and r.out.strip() == "fraud@v2"
     r = world.mreg("check")
     assert r.code == 1 and "mreg/fraud/production/5 is a tag object named 'mreg/fraud/production/3'" in r.out
+
+
+# -- list reads only each alias's newest tag (issue 14): the attacker's top tag changes nothing ------
+def test_list_reads_the_newest_tag_only_and_falls_back_like_resolve(world: World) -> None:
+    """`list` reads one tag per alias; where the newest is no record, it reads the alias's other tags,
+    so what it shows is exactly what `resolve` follows — never the attacker's tag."""
+    team, mallory = world.team, world.mallory
+    assert team.mreg("promote", "fraud@v2", "--to", "staging").code == 0  # staging/1 -> v2
+    assert team.mreg("promote", "fraud@v1", "--to", "canary").code == 0  # canary/1 -> v1
+    mallory.fetch()
+    registered = mallory.git("rev-parse", "origin/mreg/registry")
+    digest1 = mallory.manifest("fraud", 1)["digest"]
+    # staging: a lightweight tag, then a record too big to be one, on top of the team's tag
+    mallory.tag("mreg/fraud/staging/2", registered, "", lightweight=True)
+    huge = forged_record("fraud", "staging", 1, digest1, reason="x" * 70_000, request="")
+    mallory.tag("mreg/fraud/staging/3", registered, huge)
+    # canary: a well-formed record whose commit is not in the registry's history
+    orphan = mallory.git("commit-tree", mallory.git("rev-parse", f"{registered}^{{tree}}"), "-m", "orphan")
+    mallory.tag(
+        "mreg/fraud/canary/2", orphan, forged_record("fraud", "canary", 1, digest1, reason="", request="")
+    )
+
+    r = r_list = world.mreg("list", "--json")
+    assert r.code == 0, r.err
+    (row,) = [m for m in json.loads(r.out) if m["model"] == "fraud"]
+    assert row["aliases"].get("staging") == 2  # seq 1: the newest readable record
+    assert "canary" not in row["aliases"] and row["unreviewed"]["canary"] == "mreg/fraud/canary/2"
+    assert world.mreg("resolve", "fraud@staging").out.strip() == "fraud@v2"
+    assert world.mreg("resolve", "fraud@canary").code == 5
+    r = world.mreg("log", "fraud", "--alias", "canary", "--json")
+    assert r.code == 0, r.err
+    assert [(e["seq"], e["reviewed"]) for e in json.loads(r.out)] == [(1, True), (2, False)]
+    # What each tag's commit holds is remembered per clone; a damaged memo is asked of git again
+    memo = team.repo / ".git" / "mreg" / "at-commit" / "fraud"
+    assert orphan in memo.read_text()
+    memo.write_text(f"{orphan} 1\n{orphan} 1 zz\n\0garbage\n")
+    again = world.mreg("list", "--json")
+    assert again.code == 0 and json.loads(again.out) == json.loads(r_list.out)

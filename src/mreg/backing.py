@@ -128,21 +128,51 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
         return False
     path = policy_path(e.model)
     if e.governed is not None:
-        if not git.is_ancestor(e.governed, governed):
+        if not _is_ancestor(git, e.governed, governed):
             return False
         candidates = [e.governed]
     else:
-        candidates = [sha for sha, _ in git.first_parent_log(governed, path, limit=MAX_POLICY_HISTORY)]
-    for blob in git.read_blobs([f"{c}:{path}" for c in candidates]):
-        if blob is None:
-            continue
-        try:
-            pin = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}")).get(e.alias)
-        except MregError:  # a broken revision approves nothing
-            continue
+        candidates = _policy_revisions(git, governed, path)
+    for pins in _pins_at(git, candidates, path):
+        pin = pins.get(e.alias)
         if pin is not None and pin.matches(e):
             return True
     return False
+
+
+# What `log` asks once per tag, asked of git once per process: every key names immutable objects.
+_ancestry: dict[tuple[str, str], bool] = {}
+_revisions: dict[tuple[str, str], list[str]] = {}
+_pins: dict[tuple[str, str], dict[str, Pin]] = {}
+
+
+def _is_ancestor(git: GitRepo, older: str, newer: str) -> bool:
+    key = (older, newer)
+    if key not in _ancestry:
+        _ancestry[key] = older == newer or git.is_ancestor(older, newer)
+    return _ancestry[key]
+
+
+def _policy_revisions(git: GitRepo, governed: str, path: str) -> list[str]:
+    key = (governed, path)
+    if key not in _revisions:
+        _revisions[key] = [sha for sha, _ in git.first_parent_log(governed, path, limit=MAX_POLICY_HISTORY)]
+    return _revisions[key]
+
+
+def _pins_at(git: GitRepo, commits: list[str], path: str) -> list[dict[str, Pin]]:
+    """The pins of the policy file at each commit ({} where it is missing or broken: it approves nothing)."""
+    missing = [c for c in commits if (c, path) not in _pins]
+    blobs = git.read_blobs([f"{c}:{path}" for c in missing]) if missing else []
+    for commit, blob in zip(missing, blobs, strict=True):
+        pins: dict[str, Pin] = {}
+        if blob is not None:
+            try:
+                pins = pins_of(parse_policy(blob, where=f"{ALIASES_BRANCH}:{path}"))
+            except MregError:  # a broken revision approves nothing
+                pins = {}
+        _pins[(commit, path)] = pins
+    return [_pins[(c, path)] for c in commits]
 
 
 # -- signatures (SPEC §3a.4) -----------------------------------------------------------------------

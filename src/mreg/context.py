@@ -6,7 +6,7 @@ over a Context; ops receive a Context and never a Registry."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -354,18 +354,59 @@ class Context:
     def tag_problem(self, event: alias_tags.AliasEvent) -> str | None:
         """Why a tag must not be followed whatever its alias (SPEC §3a.3): its commit is not in the
         verified registry history, or the manifest there is not the one at the verified tip."""
-        if event.version is None:
-            return None
+        return self.tag_problems([event])[event.tag]
+
+    def tag_problems(
+        self, events: Sequence[alias_tags.AliasEvent], *, at_tip: Mapping[str, str] | None = None
+    ) -> dict[str, str | None]:
+        """`tag_problem` of many tags (by tag name) in three git calls whatever their number.
+        `at_tip`: the blob id of every manifest at the verified tip, when the caller has them."""
+        moves = [e for e in events if e.version is not None]
+        out: dict[str, str | None] = {e.tag: None for e in events}
+        if not moves:
+            return out
         tip = self.registry_commit()
-        path = manifest_path(event.model, event.version)
-        if event.commit != tip and not self.git.is_ancestor(event.commit, tip):
-            return f"tag {event.tag} (by {event.tagger}) points at {event.commit[:12]}, which is not in the verified history of {REGISTRY_BRANCH}"
-        there, here = self.git.object_ids([f"{event.commit}:{path}", f"{tip}:{path}"])
-        if there is None:
-            return f"tag {event.tag} names {event.model}@v{event.version}, which its commit does not hold"
-        if there != here:
-            return f"tag {event.tag} points at a manifest of {event.model}@v{event.version} that is not the registered one"
-        return None
+        in_history = self.git.ancestors_among({e.commit for e in moves}, tip)
+        paths = [manifest_path(e.model, e.version or 0) for e in moves]
+        theirs = self._blobs_at_commits(moves)
+        if at_tip is None:
+            ours = self.git.object_ids([f"{tip}:{path}" for path in paths])
+        else:
+            ours = [at_tip.get(path) for path in paths]
+        for e, there, here in zip(moves, theirs, ours, strict=True):
+            if e.commit not in in_history:
+                out[e.tag] = (
+                    f"tag {e.tag} (by {e.tagger}) points at {e.commit[:12]}, which is not in the "
+                    f"verified history of {REGISTRY_BRANCH}"
+                )
+            elif there is None:
+                out[e.tag] = f"tag {e.tag} names {e.model}@v{e.version}, which its commit does not hold"
+            elif there != here:
+                out[e.tag] = (
+                    f"tag {e.tag} points at a manifest of {e.model}@v{e.version} that is not the registered one"
+                )
+        return out
+
+    def _blobs_at_commits(self, moves: list[alias_tags.AliasEvent]) -> list[str | None]:
+        """The manifest blob each tag's commit holds for its version (None: it has none): remembered
+        per clone (cache/at_commit.py), asked of git in one batch for the rest."""
+        from mreg.cache import clone_cache_dir
+        from mreg.cache.at_commit import BlobsAtCommit
+
+        root = clone_cache_dir(self.git.common_dir) / "at-commit"
+        known: dict[tuple[str, str, int], str | None] = {}
+        for model in sorted({e.model for e in moves}):
+            known.update(((model, c, v), b) for (c, v), b in BlobsAtCommit(root, model).load().items())
+        wanted = sorted({(e.model, e.commit, e.version or 0) for e in moves})
+        missing = [k for k in wanted if k not in known]
+        ids = self.git.object_ids([f"{c}:{manifest_path(m, v)}" for m, c, v in missing])
+        found: dict[str, dict[tuple[str, int], str | None]] = {}
+        for (m, c, v), blob in zip(missing, ids, strict=True):
+            known[(m, c, v)] = blob
+            found.setdefault(m, {})[(c, v)] = blob
+        for model, new in found.items():
+            BlobsAtCommit(root, model).add(new)
+        return [known[(e.model, e.commit, e.version or 0)] for e in moves]
 
     def raise_unknown_model(self, model: str, commit: str, *, at: datetime | None = None) -> None:
         if not self.versions(model, commit):

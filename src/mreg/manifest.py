@@ -204,11 +204,14 @@ def _events(yaml: Any, text: bytes | str, where: str) -> Iterator[Any]:
         raise
 
 
-def load_yaml(text: bytes | str, *, where: str) -> Any:
-    """Safe YAML only: a tag that would build a Python object is a parse error, not an object."""
+def load_yaml(text: bytes | str, *, where: str, shape_checked: bool = False) -> Any:
+    """Safe YAML only: a tag that would build a Python object is a parse error, not an object.
+    `shape_checked`: these exact bytes passed `check_yaml_shape` before (a validation memo says so),
+    so the bounded pre-scan, as long as the parse itself, is skipped."""
     yaml = yaml_module()
     try:
-        check_yaml_shape(text, where=where)
+        if not shape_checked:
+            check_yaml_shape(text, where=where)
         return yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -368,11 +371,12 @@ class ValidationMemo(Protocol):
 def parse_manifest(data: bytes, *, where: str, memo: ValidationMemo | None = None) -> Manifest:
     """Parse and validate a manifest's bytes; with a `memo`, bytes that passed before skip the schema
     check (no jsonschema import: a third of `mreg resolve`) and a new pass is remembered."""
+    known = memo is not None and memo.known(data, MANIFEST_SCHEMA)
     try:
-        doc = load_yaml(data, where=where)
+        doc = load_yaml(data, where=where, shape_checked=known)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
-    if memo is not None and isinstance(doc, dict) and memo.known(data, MANIFEST_SCHEMA):
+    if known and isinstance(doc, dict):
         return cast(
             Manifest, dict(doc)
         )  # these exact bytes passed validate_manifest against this schema before

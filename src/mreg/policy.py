@@ -83,11 +83,12 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
+    known = known_valid(blob, MODEL_SCHEMA)
     try:
-        doc = load_yaml(blob, where=where)
+        doc = load_yaml(blob, where=where, shape_checked=known)
     except MregError as exc:
         raise IntegrityError(exc.message) from None
-    if isinstance(doc, dict) and known_valid(blob, MODEL_SCHEMA):
+    if known and isinstance(doc, dict):
         return dict(doc)
     problem = json_problem(doc.get("gates")) if isinstance(doc, dict) else None
     if problem:

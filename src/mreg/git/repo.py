@@ -177,6 +177,7 @@ def _git_missing(exc: OSError, cwd: Path) -> MregError | None:
 
 
 MAX_READ_BYTES = 16 * 1024 * 1024  # no file mreg reads from git is anywhere near this
+_FEW_COMMITS = 8  # ancestry checks of more commits than this walk the history once instead
 
 
 class Oversized(bytes):
@@ -438,6 +439,23 @@ class GitRepo:
             return []
         return [p.decode() for p in proc.stdout.split(b"\0") if p]
 
+    def blob_ids(self, rev: str, path: str) -> dict[str, str]:
+        """Every file under `path` in a commit, recursively, and its blob id (one `ls-tree -r`)."""
+        proc = self.run("ls-tree", "-r", "-z", "--end-of-options", rev, "--", path, check=False)
+        if proc.returncode != 0:
+            return {}
+        out = {}
+        for item in proc.stdout.split(b"\0"):  # "<mode> blob <oid>\t<path>": 100,000 of them in `list`
+            meta, _, name = item.partition(b"\t")
+            kind_oid = meta.partition(b" ")[2]
+            if kind_oid.startswith(b"blob "):
+                out[name.decode("utf-8", "replace")] = kind_oid[5:].decode("ascii", "replace")
+        return out
+
+    def ref_names(self, pattern: str) -> list[str]:
+        """The names of the refs under `pattern` (a ref name holds no newline: git refuses one)."""
+        return self.run("for-each-ref", "--format=%(refname)", pattern).stdout.decode("utf-8", "replace").split()
+
     def for_each_ref(
         self, pattern: str, fields: Sequence[str], *, sort: str | None = None
     ) -> list[list[str]]:
@@ -509,6 +527,13 @@ class GitRepo:
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+    def ancestors_among(self, commits: set[str], tip: str) -> set[str]:
+        """Those of `commits` that are `tip` or its ancestors: one `merge-base --is-ancestor` each for
+        a few, one `rev-list` of the history for more (a set lookup each, whatever their number)."""
+        if len(commits) <= _FEW_COMMITS:
+            return {c for c in commits if c == tip or self.is_ancestor(c, tip)}
+        return commits & self.rev_list(tip)
 
     def merge_base(self, a: str, b: str) -> str | None:
         proc = self.run("merge-base", a, b, check=False)

@@ -29,7 +29,6 @@ RECORD_KEYS = (
     "governed",
     "at",
 )
-SEQ_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")  # canonical decimal: `003` or a Unicode digit never names a seq
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 _DIGEST = DIGEST_RE
 
@@ -136,20 +135,53 @@ def _raw_tags(git: GitRepo, pattern: str) -> tuple[list[_RawTag], list[tuple[str
     """Tags under `pattern`, read boundedly: names first (one cheap for-each-ref), then object sizes
     and types, then the contents of only the annotated tags small enough to be records. Returns the
     readable tags and (tag, why) for every ref skipped."""
-    names = [r[0] for r in git.for_each_ref(pattern, ("%(refname)",)) if r]
+    shaped, odd = _shaped(_tag_refs(git, pattern))
+    tags, unreadable = _read_tags(git, shaped)
+    return tags, odd + unreadable
+
+
+def _tag_refs(git: GitRepo, pattern: str) -> list[str]:
+    return git.ref_names(pattern)
+
+
+# <model>/<alias>/<canonical seq> of one tag name; `_shaped` then checks the model and alias names
+_TAG_PARTS = re.compile(rf"^{re.escape(TAG_NAMESPACE)}([^/\n]+)/([^/\n]+)/([1-9][0-9]{{0,8}})$", re.M)
+
+
+def _canonical_seq(seq: str) -> bool:
+    """A seq is canonical decimal, 1 to 999,999,999: `003` or a Unicode digit never names one. (No
+    regex: this runs for each of 100,000 tags.)"""
+    return 0 < len(seq) <= 9 and seq.isascii() and seq.isdigit() and seq[0] != "0"
+
+
+def _shaped(refnames: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The refs named mreg/<model>/<alias>/<seq> with valid parts, and (tag, why) for the rest."""
     odd: list[tuple[str, str]] = []
     shaped = []
-    for refname in names:
-        name = refname.removeprefix("refs/tags/")
-        parts = refname[len(TAG_NAMESPACE) :].split("/")
+    named: dict[tuple[str, str], bool] = {}  # a few thousand distinct (model, alias) pairs at most
+    start = len(TAG_NAMESPACE)
+    for refname in refnames:
+        parts = refname[start:].split("/")
         if len(parts) != 3:
-            odd.append((name, "is not named mreg/<model>/<alias>/<seq>"))
-        elif not SEQ_RE.match(parts[2]):
-            odd.append((name, "has a non-canonical seq (1, 2, 3, ... only): ignored"))
-        elif not MODEL_RE.match(parts[0]) or ".." in parts[0] or not ALIAS_RE.match(parts[1]):
-            odd.append((name, "does not name a valid model and alias: ignored"))
+            odd.append((refname.removeprefix("refs/tags/"), "is not named mreg/<model>/<alias>/<seq>"))
+            continue
+        model, alias, seq = parts
+        valid = named.get((model, alias))
+        if valid is None:
+            valid = named[(model, alias)] = bool(
+                MODEL_RE.match(model) and ".." not in model and ALIAS_RE.match(alias)
+            )
+        if not _canonical_seq(seq):
+            odd.append((refname.removeprefix("refs/tags/"), "has a non-canonical seq (1, 2, 3, ... only): ignored"))
+        elif not valid:
+            odd.append((refname.removeprefix("refs/tags/"), "does not name a valid model and alias: ignored"))
         else:
             shaped.append(refname)
+    return shaped, odd
+
+
+def _read_tags(git: GitRepo, shaped: list[str]) -> tuple[list[_RawTag], list[tuple[str, str]]]:
+    odd: list[tuple[str, str]] = []
     infos = git.object_info(shaped)
     small = []
     for refname, info in zip(shaped, infos, strict=True):
@@ -220,6 +252,34 @@ def read_events(git: GitRepo, model: str | None, alias: str | None = None) -> li
     record that names itself count (SPEC §6); `odd_tags` lists the rest."""
     pattern = tag_prefix(model, alias) if model else TAG_NAMESPACE
     tags, _ = _raw_tags(git, pattern)
+    return _events(tags, model)
+
+
+def read_current(git: GitRepo, model: str | None = None) -> list[AliasEvent]:
+    """What `read_events` would give `current_all` for every alias (of one model, or of all), reading
+    only the newest tag of each alias: at 100,000 tags, `list` reads 3,000 instead of all (issue 14).
+    Where an alias's newest tag is no record (malformed, lightweight, oversized...), all of that
+    alias's tags are read, so the value is the same as from the full read: its highest valid seq.
+    The events of older seqs that a protected alias's standing may need: `read_events(git, m, a)`."""
+    pattern = tag_prefix(model) if model else TAG_NAMESPACE
+    names = "\n".join(_tag_refs(git, pattern))
+    newest: dict[tuple[str, str], int] = {}
+    for m, a, seq in _TAG_PARTS.findall(names):  # one regex pass over 100,000 names, in C
+        if newest.get((m, a), 0) < int(seq):
+            newest[(m, a)] = int(seq)
+    shaped, _ = _shaped([f"{TAG_NAMESPACE}{m}/{a}/{seq}" for (m, a), seq in newest.items()])
+    tags, _ = _read_tags(git, shaped)
+    events = _events(tags, model)
+    complete = {(e.model, e.alias) for e in events}
+    named = {tuple(ref[len(TAG_NAMESPACE) :].split("/")[:2]) for ref in shaped}  # valid names only
+    for m, a in sorted(named - complete):
+        events.extend(read_events(git, m, a))
+    events.sort(key=lambda e: (e.model, e.alias, e.seq))
+    return events
+
+
+def _events(tags: list[_RawTag], model: str | None) -> list[AliasEvent]:
+    """The tags that hold a record of their own move, as events ordered by model, alias, seq."""
     events = []
     for t in tags:
         parts = t.refname[len(TAG_NAMESPACE) :].split("/")

@@ -13,23 +13,27 @@ from mreg.results import Diff, LogEntry, ModelSummary
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from mreg.backing import Standing
     from mreg.context import Context
     from mreg.manifest import Manifest
     from mreg.results import Version
 
 
 def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
-    """One `ls-tree -r` for every version and one `for-each-ref` for every alias tag."""
+    """One `ls-tree -r` for every version, one `for-each-ref` for every alias tag's name, and the
+    newest tag of each alias: at 100,000 tags `list` reads 3,000 of them (issue 14)."""
     from mreg.context import to_unix
 
     commit = ctx.registry_commit(at)
     versions: dict[str, list[int]] = {}
-    for path in ctx.git.ls_files(commit, "models"):
+    manifests = ctx.git.blob_ids(commit, "models")
+    for path in manifests:
         record = record_of_path(path)
         if record is not None:
             versions.setdefault(record[0], []).append(record[1])
     events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
-    for e in _all_events(ctx):
+    # `--at` asks for the newest tag as of then, which may be any of them
+    for e in alias_tags.read_current(ctx.git) if at is None else _all_events(ctx):
         events_by_model.setdefault(e.model, []).append(e)
     governed = ctx.governed_commit(at)
     policies = (
@@ -37,17 +41,29 @@ def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
         if any(ctx.is_protected(e.alias) for es in events_by_model.values() for e in es)
         else {}
     )
+    standings: dict[str, dict[str, Standing]] = {}
+    for model in sorted(versions):
+        events = events_by_model.get(model, [])
+        for alias in sorted(alias_tags.current_all(events, at=to_unix(at))):
+            st = ctx.standing(model, alias, events, at=at, policy=policies.get(model), governed=governed)
+            if st.state != "backed" and ctx.is_protected(alias) and at is None:
+                # not the pin: whether it is a merged change not applied yet depends on older tags
+                every = alias_tags.read_events(ctx.git, model, alias)
+                st = ctx.standing(model, alias, every, policy=policies.get(model), governed=governed)
+            if st.event is not None and st.event.version is not None:
+                standings.setdefault(model, {})[alias] = st
+    problems = ctx.tag_problems(
+        [st.event for by in standings.values() for st in by.values() if st.event],
+        at_tip=manifests if at is None else None,  # the verified tip's manifests: listed above
+    )
     rows = []
     for model in sorted(versions):
         numbers = sorted(versions[model])
-        events = events_by_model.get(model, [])
-        current = alias_tags.current_all(events, at=to_unix(at))
         aliases, unreviewed = {}, {}
-        for alias in sorted(current):
-            st = ctx.standing(model, alias, events, at=at, policy=policies.get(model), governed=governed)
+        for alias, st in standings.get(model, {}).items():
             if st.event is None or st.event.version is None:
                 continue
-            if st.state == "unbacked" or ctx.tag_problem(st.event) is not None:
+            if st.state == "unbacked" or problems[st.event.tag] is not None:
                 unreviewed[alias] = st.event.tag  # never shown as a value: readers refuse it
             else:
                 aliases[alias] = st.event.version
@@ -65,6 +81,18 @@ def _policies(ctx: Context, governed: str | None) -> dict[str, dict[str, Any]]:
         return read_policies(ctx.git, governed)
     except MregError:
         return {}  # a broken policy backs nothing; `check` names it
+
+
+def _policy(ctx: Context, governed: str | None, model: str) -> dict[str, Any] | None:
+    from mreg.errors import MregError
+    from mreg.policy import read_policy
+
+    if governed is None:
+        return None
+    try:
+        return read_policy(ctx.git, governed, model)
+    except MregError:
+        return None  # a broken policy backs nothing; `check` names it
 
 
 def _all_events(ctx: Context) -> list[alias_tags.AliasEvent]:
@@ -228,12 +256,12 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
 
         raise NotFoundError(f"no model named {model!r} in the registry")
     governed = ctx.governed_commit()
-    policy = _policies(ctx, governed).get(model)
-    all_events = events if alias is not None else alias_tags.read_events(ctx.git, model)
-    current = {
-        a: ctx.standing(model, a, all_events, policy=policy, governed=governed)
+    policy = _policy(ctx, governed, model)
+    current = {  # `events`: every tag of each alias shown, all a standing reads
+        a: ctx.standing(model, a, events, policy=policy, governed=governed)
         for a in {e.alias for e in events}
     }
+    problems = ctx.tag_problems(events)
     for e in events:
         d = e.as_dict()
         d["commit"] = e.commit
@@ -247,7 +275,7 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
                 reviewed = governed is not None and approved_ever(
                     ctx.git, governed, e, signers=ctx.config.signers
                 )
-        if reviewed and e.version is not None and ctx.tag_problem(e) is not None:
+        if reviewed and problems[e.tag] is not None:
             reviewed = False
         d["reviewed"] = reviewed
         d["_order"] = (e.order_time, 1, e.seq)
