@@ -66,3 +66,20 @@ def test_no_bar_under_json_or_when_stderr_is_not_a_terminal(
         [*MREG, "pull", "fraud@v1", "-o", str(tmp_path / "out")], cwd=repo, capture_output=True, text=True
     )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # a CI log: nothing but the result
+
+
+@pytest.mark.slow
+def test_a_sharded_model_shows_one_bar_over_all_its_bytes(repo: Path, tmp_path: Path) -> None:
+    """Shards are stored and pulled several at once: one bar, the total of their sizes, never two
+    bars fighting over the line."""
+    shards = tmp_path / "model"
+    shards.mkdir()
+    for i in range(4):
+        (shards / f"model-{i:05d}-of-00004.safetensors").write_bytes(os.urandom(1024) * (20 * 1024))  # 20 MiB
+    code, out, err = _run_with_stderr_on_a_terminal(["register", "llm", str(shards)], repo)
+    assert (code, out) == (0, "llm@v1\n"), err
+    assert "4 files" in err and "80.0 MiB/80.0 MiB" in err and err.count("100%") == 1
+    assert "safetensors" not in err  # no per-file bar
+    code, out, err = _run_with_stderr_on_a_terminal(["pull", "llm@v1", "-o", str(tmp_path / "out")], repo)
+    assert code == 0, err
+    assert "llm@v1 (4 files)" in err and "80.0 MiB/80.0 MiB" in err and err.count("100%") == 1

@@ -56,15 +56,19 @@ class Progress:
     def bar(self, label: str, total: int) -> Any:
         if not self.enabled or total < 64 * 1024 * 1024:
             return None
+        import threading
+
         done = [0]
+        lock = threading.Lock()  # files are stored and pulled several at once, all into this one bar
 
         def update(n: int) -> None:
-            done[0] += n
-            pct = 100 * done[0] // max(total, 1)
-            sys.stderr.write(f"\r{label[:40]:40} {pct:3d}% {fmt_size(done[0])}/{fmt_size(total)}")
-            if done[0] >= total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+            with lock:
+                done[0] += n
+                pct = 100 * done[0] // max(total, 1)
+                sys.stderr.write(f"\r{label[:40]:40} {pct:3d}% {fmt_size(done[0])}/{fmt_size(total)}")
+                if done[0] >= total:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
 
         return update
 

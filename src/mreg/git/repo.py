@@ -454,7 +454,9 @@ class GitRepo:
 
     def ref_names(self, pattern: str) -> list[str]:
         """The names of the refs under `pattern` (a ref name holds no newline: git refuses one)."""
-        return self.run("for-each-ref", "--format=%(refname)", pattern).stdout.decode("utf-8", "replace").split()
+        return (
+            self.run("for-each-ref", "--format=%(refname)", pattern).stdout.decode("utf-8", "replace").split()
+        )
 
     def for_each_ref(
         self, pattern: str, fields: Sequence[str], *, sort: str | None = None

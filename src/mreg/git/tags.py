@@ -172,7 +172,9 @@ def _shaped(refnames: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
                 MODEL_RE.match(model) and ".." not in model and ALIAS_RE.match(alias)
             )
         if not _canonical_seq(seq):
-            odd.append((refname.removeprefix("refs/tags/"), "has a non-canonical seq (1, 2, 3, ... only): ignored"))
+            odd.append(
+                (refname.removeprefix("refs/tags/"), "has a non-canonical seq (1, 2, 3, ... only): ignored")
+            )
         elif not valid:
             odd.append((refname.removeprefix("refs/tags/"), "does not name a valid model and alias: ignored"))
         else:

@@ -258,8 +258,7 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
     governed = ctx.governed_commit()
     policy = _policy(ctx, governed, model)
     current = {  # `events`: every tag of each alias shown, all a standing reads
-        a: ctx.standing(model, a, events, policy=policy, governed=governed)
-        for a in {e.alias for e in events}
+        a: ctx.standing(model, a, events, policy=policy, governed=governed) for a in {e.alias for e in events}
     }
     problems = ctx.tag_problems(events)
     for e in events:

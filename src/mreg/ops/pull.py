@@ -81,7 +81,6 @@ def pull(
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = (0o777 if art.get("executable") else 0o666) & ~umask
         size_of[target] = size
-        bar = progress(rel, size) if progress else None
         if cache is not None and (hit := cache.find(digest)) is not None:
             try:
                 with open(hit, "rb") as src:
@@ -99,6 +98,11 @@ def pull(
         return False
 
     arts = version.manifest["artifacts"]
+    # One bar for all the files (they come several at once): the total of their sizes.
+    bar = None
+    if progress is not None and arts:
+        label = arts[0]["path"] if len(arts) == 1 else f"{version.ref} ({len(arts)} files)"
+        bar = progress(label, sum(a["size"] for a in arts))
     from mreg.store import run_parallel
 
     try:

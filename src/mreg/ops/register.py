@@ -256,28 +256,40 @@ def _store_files(
     if jobs is not None:
         store.jobs = jobs  # parts (and files) in flight at once
 
+    looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
+    bar = _one_bar(progress, files)
+
     def one(item: tuple[str, Path, Any, tuple[str, int] | None]) -> tuple[dict[str, Any], bool]:
         rel, f, before, cached = item
         if cached is not None and store.exists(cached[0]):
             digest, size = cached
             wrote = False
+            if bar is not None:
+                bar(size)  # known: counts as done
         else:
-            digest, size, wrote = store.put_file(
-                f, progress=progress(rel, f.stat().st_size) if progress else None
-            )
+            digest, size, wrote = store.put_file(f, progress=bar)
             stat_cache.remember(f, before, digest, size)
         art: dict[str, Any] = {"path": rel, "size": size, "digest": digest}
         if f.stat().st_mode & 0o111:
             art["executable"] = True
         return art, wrote
 
-    looked_up = [(rel, f, *stat_cache.lookup(f)) for rel, f in files]  # stat only; loads the cache once
     done = run_parallel(store, one, looked_up)  # several files (and their parts) in flight on team stores
     stat_cache.save()
     artifacts = [a for a, _ in done]
     uploaded = sum(a["size"] for a, wrote in done if wrote)
     reused = sum(a["size"] for a, wrote in done if not wrote)
     return artifacts, uploaded, reused
+
+
+def _one_bar(
+    progress: Callable[[str, int], Progress | None] | None, files: list[tuple[str, Path]]
+) -> Progress | None:
+    """One progress bar for all the files (they are stored several at once): the total of their sizes."""
+    if progress is None or not files:
+        return None
+    label = files[0][0] if len(files) == 1 else f"{len(files)} files"
+    return progress(label, sum(f.stat().st_size for _, f in files))
 
 
 def _environment(store: ObjectStore, lock_path: Path | None, image: str | None) -> dict[str, Any]:
