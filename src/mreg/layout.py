@@ -31,11 +31,33 @@ def versions_dir(model: str) -> str:
     return f"models/{model}/versions"
 
 
+def evaluations_dir(model: str, version: int | None = None) -> str:
+    """Where a version's evaluation records live (SPEC §11); all of a model's, without `version`."""
+    return f"models/{model}/evaluations" + (f"/{version}" if version is not None else "")
+
+
+def evaluation_path(model: str, version: int, number: int) -> str:
+    return f"{evaluations_dir(model, version)}/{number}.yaml"
+
+
 _VERSION_PATTERN = r"[1-9][0-9]{0,8}"  # no sign, no leading zero, no space
 VERSION_FILE = re.compile(rf"^({_VERSION_PATTERN})\.yaml\Z")
 # A manifest's path on the registry branch: a valid model name (no `..` in it), a version file.
 RECORD_PATH = re.compile(rf"^models/(?!.*\.\.)({MODEL_PATTERN})/versions/({_VERSION_PATTERN})\.yaml\Z")
 RECORD_PATH_BYTES = re.compile(RECORD_PATH.pattern.encode())  # the same rule for raw `git log` output
+# An evaluation record's path: models/<model>/evaluations/<version>/<n>.yaml (SPEC §11)
+EVALUATION_PATH = re.compile(
+    rf"^models/(?!.*\.\.)({MODEL_PATTERN})/evaluations/({_VERSION_PATTERN})/({_VERSION_PATTERN})\.yaml\Z"
+)
+# Every path the registry branch may ever gain (SPEC §3a.1): manifests and evaluation records
+ADDABLE_PATH_BYTES = re.compile(f"(?:{RECORD_PATH.pattern})|(?:{EVALUATION_PATH.pattern})".encode())
+ADDABLE_PATHS_TEXT = "models/<model>/versions/<n>.yaml or models/<model>/evaluations/<n>/<k>.yaml"
+
+
+def evaluation_of_path(path: str) -> tuple[str, int, int] | None:
+    """(model, version, number) of an evaluation record's path; None for any other path."""
+    m = EVALUATION_PATH.match(path)
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
 def version_of_file(name: str) -> int | None:

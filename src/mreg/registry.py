@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         CheckReport,
         CopyReport,
         Diff,
+        Evaluation,
         GateReport,
         GateRun,
         GcReport,
@@ -99,8 +100,47 @@ class Registry:
         return self._ctx.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=with_aliases)
 
     def show(self, ref: str, at: When = None, *, allow_unreviewed: bool = False) -> Version:
-        """The same as `resolve` (the version with its manifest and the aliases on it)."""
-        return self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
+        """The version with its manifest, the aliases on it and its evaluations (SPEC §11) as of `at`."""
+        from dataclasses import replace
+
+        from mreg.ops import evaluate
+
+        v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
+        return replace(v, evaluations=evaluate.read(self._ctx, [v])[(v.model, v.version)])
+
+    def evaluate(
+        self,
+        ref: str,
+        *,
+        dataset: str | tuple[str, str],
+        metrics: Sequence[str] | Mapping[str, Metric] = (),
+        metrics_files: Sequence[PathLike] = (),
+        message: str | None = None,
+    ) -> Evaluation:
+        """Record a result of `ref` obtained after it was registered (SPEC §11): `dataset` as
+        `NAME=URI` (or a (name, uri) pair) — a local file or directory is hashed, a remote object
+        fingerprinted — and `metrics` as a mapping or `K=V` strings. Appended with compare-and-swap:
+        evaluators in several clones at once each land one record."""
+        from mreg.ops.evaluate import EvaluationRequest, add
+
+        if not isinstance(dataset, str):
+            dataset = f"{dataset[0]}={dataset[1]}"
+        return add(
+            self._ctx,
+            EvaluationRequest(
+                ref, dataset, metrics=metrics, metrics_files=list(metrics_files), message=message
+            ),
+        )
+
+    def evaluations(
+        self, ref: str, at: When = None, *, allow_unreviewed: bool = False
+    ) -> tuple[Evaluation, ...]:
+        """The version's evaluation records, oldest first (records that fail their checks are left
+        out, with a warning)."""
+        from mreg.ops import evaluate
+
+        v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
+        return evaluate.read(self._ctx, [v])[(v.model, v.version)]
 
     def versions(self, model: str, at: When = None) -> list[int]:
         """The version numbers of a model, oldest first."""

@@ -4,9 +4,12 @@ build every result class (`mreg.results` re-exports it with the others)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mreg.manifest import Manifest
+
+if TYPE_CHECKING:
+    from mreg.results import Evaluation
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class Version:
     manifest: Manifest
     commit: str
     aliases: tuple[str, ...] = ()
+    # Evaluation records (SPEC §11), oldest first, where the caller read them (`show`); None: not read
+    evaluations: tuple[Evaluation, ...] | None = None
 
     @property
     def ref(self) -> str:
@@ -34,4 +39,9 @@ class Version:
             "version": self.version,
             "aliases": list(self.aliases),
             "manifest": self.manifest,
+            **(
+                {"evaluations": [e.to_json() for e in self.evaluations]}
+                if self.evaluations is not None
+                else {}
+            ),
         }

@@ -59,6 +59,31 @@ class RegisterResult:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One evaluation record (SPEC §11) of a version, as read from the registry branch: `number` is
+    its `<n>` under `models/<model>/evaluations/<version>/`, `commit` the registry commit that added it."""
+
+    model: str
+    version: int
+    number: int
+    path: str
+    dataset: Mapping[str, Any]
+    dataset_identity: str | None  # what makes two results comparable (digest, or etag/version id)
+    metrics: Mapping[str, float | int]
+    created_at: str
+    created_by: str
+    message: str | None
+    commit: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_plain(self), "ref": self.ref}
+
+
+@dataclass(frozen=True)
 class PullResult:
     ref: str
     digest: str
@@ -296,6 +321,7 @@ class CheckReport:
     policies: int = 0
     tags: int = 0
     objects: int | None = None
+    evaluations: int = 0
 
     @property
     def ok(self) -> bool:
@@ -305,6 +331,7 @@ class CheckReport:
         return {
             "ok": self.ok,
             "manifests": self.manifests,
+            "evaluations": self.evaluations,
             "policies": self.policies,
             "tags": self.tags,
             "objects": self.objects,
@@ -452,6 +479,7 @@ __all__ = [
     "CheckReport",
     "CopyReport",
     "Diff",
+    "Evaluation",
     "GateReport",
     "GateRun",
     "GcReport",

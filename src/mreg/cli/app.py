@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mreg.cli import governance
+from mreg.cli import evaluations, governance
 from mreg.cli._base import (
     AllowUnreviewedOpt,
     AtOpt,
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 app = make_app()
 app.add_typer(governance.app)  # check, gate, apply, policy: the review flow (SPEC §7, §9)
+app.add_typer(evaluations.app, name="eval")  # eval add, eval list (SPEC §11)
 
 
 @app.command()
@@ -218,6 +219,12 @@ def show(
     echo(f"  artifacts   {len(m['artifacts'])} file(s), {fmt_size(sum(a['size'] for a in m['artifacts']))}")
     for a in m["artifacts"]:
         echo(f"    {a['path']}  {fmt_size(a['size'])}  {a['digest'][:19]}…")
+    if v.evaluations:
+        echo(f"  evaluations {len(v.evaluations)}")
+        for line in table(
+            ["#", "DATASET", "IDENTITY", "METRICS", "BY", "AT"], evaluations.rows(v.evaluations)
+        ).splitlines():
+            echo(f"    {line}")
 
 
 @app.command()
@@ -235,7 +242,7 @@ def resolve(
 
     reg = _open(repo, registry=registry, offline=offline)
     if as_json:
-        v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
+        v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed)
         emit_json(v.to_json())
     else:
         v = reg.resolve(ref, _at(at), allow_unreviewed=allow_unreviewed, with_aliases=False)

@@ -43,7 +43,9 @@ def check(
 
     result = _open(repo, registry=registry, offline=offline).check(base=base, objects=objects)
     summary = (
-        f"checked {result.manifests} manifest(s), {result.policies} policy file(s), {result.tags} alias tag(s)"
+        f"checked {result.manifests} manifest(s), "
+        + (f"{result.evaluations} evaluation(s), " if result.evaluations else "")
+        + f"{result.policies} policy file(s), {result.tags} alias tag(s)"
         + (f", {result.objects} object(s)" if result.objects is not None else "")
     )
     if as_json:

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 from mreg.errors import IntegrityError
 from mreg.git.repo import GitRepo
-from mreg.layout import RECORD_PATH_BYTES, REGISTRY_BRANCH, version_of_file
+from mreg.layout import (
+    ADDABLE_PATH_BYTES,
+    ADDABLE_PATHS_TEXT,
+    RECORD_PATH_BYTES,
+    REGISTRY_BRANCH,
+    version_of_file,
+)
 
 ROOT_FILES = (b"README.md",)  # what `mreg init` writes in the branch's first commit
 _HEX40 = re.compile(rb"^[0-9a-f]{40}\Z")
@@ -51,7 +57,8 @@ def is_record_path(path: bytes) -> bool:
 
 
 def _allowed(path: bytes, *, root: bool) -> bool:
-    return is_record_path(path) or (root and path in ROOT_FILES)
+    """A path a commit may add: a manifest or an evaluation record (or, in the root commit, README)."""
+    return ADDABLE_PATH_BYTES.match(path) is not None or (root and path in ROOT_FILES)
 
 
 _VERB = {"M": "modifies", "D": "deletes", "T": "changes the type of", "R": "renames", "C": "copies"}
@@ -105,9 +112,7 @@ def scan_commits(git: GitRepo, tip: str, since: str | None = None) -> list[Viola
                     )
                 )
             elif not _allowed(path, root=root):
-                found.append(
-                    Violation(commit.decode(), shown, "adds a file outside models/<model>/versions/<n>.yaml")
-                )
+                found.append(Violation(commit.decode(), shown, f"adds a file outside {ADDABLE_PATHS_TEXT}"))
             elif since is None:  # the whole history from its root: a path added twice is a second entry
                 if path in seen:
                     found.append(Violation(commit.decode(), shown, "adds a second entry for the registered"))
@@ -182,7 +187,7 @@ def scan_tree(git: GitRepo, tip: str) -> list[Violation]:
                 Violation(
                     who,
                     path.decode("utf-8", "replace"),
-                    "adds a file outside models/<model>/versions/<n>.yaml",
+                    f"adds a file outside {ADDABLE_PATHS_TEXT}",
                 )
             )
     if found:

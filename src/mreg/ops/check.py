@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, UsageError
 from mreg.layout import (
+    ADDABLE_PATHS_TEXT,
     ALIASES_BRANCH,
     ALIASES_REF,
     CODEOWNERS_PATH,
     CONFIG_PATH,
     REGISTRY_BRANCH,
+    evaluation_of_path,
     manifest_path,
     policy_path,
     record_of_path,
@@ -57,6 +59,7 @@ class _Findings:
     policies: int = 0
     tags: int = 0
     objects: int | None = None
+    evaluations: int = 0
 
     @property
     def ok(self) -> bool:
@@ -70,7 +73,13 @@ class _Findings:
 
     def report(self) -> CheckReport:
         return CheckReport(
-            tuple(self.problems), tuple(self.warnings), self.manifests, self.policies, self.tags, self.objects
+            tuple(self.problems),
+            tuple(self.warnings),
+            self.manifests,
+            self.policies,
+            self.tags,
+            self.objects,
+            self.evaluations,
         )
 
 
@@ -124,12 +133,15 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Man
     """Validate every manifest; returns the valid ones by path."""
     paths = ctx.git.ls_files(tip, "models")
     manifests = []
+    evaluations = []
     for path in paths:
         record = record_of_path(path)
         if record is None:
-            result.add(
-                REGISTRY_BRANCH, path, "unexpected file: manifests live at models/<model>/versions/<n>.yaml"
-            )
+            evaluation = evaluation_of_path(path)
+            if evaluation is not None:
+                evaluations.append((path, *evaluation))
+                continue
+            result.add(REGISTRY_BRANCH, path, f"unexpected file: records live at {ADDABLE_PATHS_TEXT}")
             continue
         manifests.append((path, *record))
     blobs = ctx.git.read_blobs([f"{tip}:{p}" for p, _, _ in manifests])
@@ -143,7 +155,41 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Man
         doc = _manifest_problems(blob, path, model, version, result)
         if doc is not None and len(result.problems) == before:
             valid[path] = doc
+    _check_evaluations(ctx, tip, evaluations, valid, result)
     return valid
+
+
+def _check_evaluations(
+    ctx: Context,
+    tip: str,
+    evaluations: list[tuple[str, str, int, int]],
+    manifests: dict[str, Manifest],
+    result: _Findings,
+) -> None:
+    """Every evaluation record (SPEC §11): valid, naming the version of its path, bound to its digest."""
+    from mreg.evaluation import parse_evaluation
+
+    blobs = ctx.git.read_blobs([f"{tip}:{p}" for p, _, _, _ in evaluations])
+    for (path, model, version, _), blob in zip(evaluations, blobs, strict=True):
+        result.evaluations += 1
+        if blob is None:
+            result.add(REGISTRY_BRANCH, path, "not a file")
+            continue
+        try:
+            record = parse_evaluation(blob, where=path, model=model, version=version)
+        except MregError as exc:
+            result.add(REGISTRY_BRANCH, path, exc.message.removeprefix(f"{path}: "))
+            continue
+        manifest = manifests.get(manifest_path(model, version))
+        if manifest is None:
+            result.add(REGISTRY_BRANCH, path, f"evaluates {model}@v{version}, which has no valid manifest")
+        elif record["version_digest"] != manifest["digest"]:
+            result.add(
+                REGISTRY_BRANCH,
+                path,
+                f"bound to {record['version_digest']}, but {model}@v{version} is {manifest['digest']}: "
+                "readers refuse it",
+            )
 
 
 def _manifest_problems(

@@ -176,7 +176,7 @@ def register(
     parent_ref = ctx.resolve(parse_ref(request.parent)).ref if request.parent else None
     ident, stamp = ctx.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
-    data_entries = [_data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
+    data_entries = [data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
     store = ctx.store
     if ctx.is_cache and store.is_default:
         raise UsageError(
@@ -373,9 +373,12 @@ def _find_same_digest(ctx: Context, model: str, oids: dict[int, str], digest: st
     return next((v for v in sorted(oids) if known.get(oids[v]) == digest), None)
 
 
-def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+def data_ref(
+    name: str, uri: str, warn: Callable[[str], None] = lambda message: None, *, flag: str = "--data"
+) -> dict[str, Any]:
     """A local file is hashed; a remote URI records what fsspec can tell without downloading (etag,
-    version, size), and the user is told when it could tell nothing: the reference is then only a name."""
+    version, size), and the user is told when it could tell nothing: the reference is then only a name.
+    (Training data of `register`, and the dataset of an evaluation.)"""
     ref: dict[str, Any] = {"name": name, "uri": uri}
     local = uri[7:] if uri.startswith("file://") else (uri if "://" not in uri else None)
     if local is not None:
@@ -387,19 +390,19 @@ def _data_ref(name: str, uri: str, warn: Callable[[str], None] = lambda message:
         elif p.is_dir():
             ref["digest"], ref["size"] = _hash_dir(p)
         else:
-            raise UsageError(f"--data {name}={uri}: no such file or directory")
+            raise UsageError(f"{flag} {name}={uri}: no such file or directory")
         ref["uri"] = p.resolve().as_uri() if "://" not in uri else uri
         return ref
     from mreg.secrets import strip_credentials
 
     if strip_credentials(uri) != uri:
-        raise UsageError(f"--data {name}: the URI contains credentials; remove them")
+        raise UsageError(f"{flag} {name}: the URI contains credentials; remove them")
     from mreg.store import data_fingerprint
 
     found, why = data_fingerprint(uri)
     if why is not None:
         warn(
-            f"--data {name}: recorded the URI only; its etag, version and size could not be read "
+            f"{flag} {name}: recorded the URI only; its etag, version and size could not be read "
             f"({why}), so a change to the data will not show"
         )
     ref.update(found)

@@ -1,0 +1,129 @@
+"""Evaluation records (SPEC §11): results obtained after a version was registered.
+
+A version's manifest never changes, so a later result — on a held-out set, last month's traffic, a
+fairness slice — is a record of its own at `models/<model>/evaluations/<version>/<n>.yaml`, schema
+`mreg/evaluation/v1`, bound to the version's digest and to the dataset's identity. Records are only
+ever added (SPEC §3a.1); a reader refuses one that does not validate, that sits at a path naming
+another model or version than it says, or that is bound to other bytes than the version's.
+"""
+
+# No `from __future__ import annotations`: the TypedDicts read NotRequired at run time.
+
+import sys
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
+
+from mreg.errors import IntegrityError, MregError
+from mreg.manifest import (
+    EVALUATION_SCHEMA,
+    ValidationMemo,
+    dump_yaml,
+    json_problem,
+    load_yaml,
+    schema_errors,
+    size_problem,
+)
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # typing_extensions is a dependency on Python 3.10 only
+    from typing_extensions import NotRequired
+
+
+class Dataset(TypedDict):
+    """What a version was evaluated on, as `schemas/evaluation.schema.json` says."""
+
+    name: str
+    uri: str
+    digest: NotRequired[str]  # sha256 of a local file or directory
+    etag: NotRequired[str]  # what a remote store says of the object (ETag, generation)
+    version: NotRequired[str]  # a versioned bucket's version id
+    size: NotRequired[int]
+
+
+class EvaluationRecord(TypedDict):
+    """An evaluation record as every reader sees it: it passed the schema and the checks below."""
+
+    schema: str
+    model: str
+    version: int
+    version_digest: str
+    dataset: Dataset
+    metrics: dict[str, float | int]
+    created_at: str
+    created_by: str
+    message: NotRequired[str | None]
+    source: NotRequired[dict[str, Any] | None]
+
+
+FIELD_ORDER = (
+    "schema",
+    "model",
+    "version",
+    "version_digest",
+    "dataset",
+    "metrics",
+    "created_at",
+    "created_by",
+    "message",
+    "source",
+)
+
+
+def dataset_identity(dataset: Mapping[str, Any]) -> str | None:
+    """What makes two results comparable: the same bytes. A digest where the data was hashed, else
+    what the store says identifies the object (etag, version id, size); None when nothing does —
+    such a result is shown, but a gate never compares it with another."""
+    digest = dataset.get("digest")
+    if isinstance(digest, str) and digest:
+        return digest
+    parts = [f"{k}={dataset[k]}" for k in ("etag", "version", "size") if dataset.get(k) not in (None, "")]
+    if not any(p.startswith(("etag=", "version=")) for p in parts):
+        return None  # a size alone identifies nothing
+    return f"{dataset.get('uri')}#" + ",".join(parts)
+
+
+def validate_evaluation(document: Any, *, where: str, model: str, version: int) -> EvaluationRecord:
+    """Schema plus what a schema cannot say: the record names the model and version of its path."""
+    errors = schema_errors(document, EVALUATION_SCHEMA)
+    if not errors:
+        if document["model"] != model or document["version"] != version:
+            errors.append(
+                f"it says {document['model']}@v{document['version']}, but its path is {model}@v{version}'s"
+            )
+        problem = json_problem(document.get("metrics"))
+        if problem:
+            errors.append(f"metrics: {problem}")
+    if errors:
+        raise IntegrityError(
+            f"{where}: invalid evaluation record: {errors[0]}"
+            + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+        )
+    return cast(EvaluationRecord, dict(document))
+
+
+def parse_evaluation(
+    blob: bytes, *, where: str, model: str, version: int, memo: ValidationMemo | None = None
+) -> EvaluationRecord:
+    """A record's bytes, bounded, parsed and validated (a memo skips the schema for bytes that passed)."""
+    too_big = size_problem(blob)
+    if too_big:
+        raise IntegrityError(f"{where}: {too_big}")
+    known = memo is not None and memo.known(blob, EVALUATION_SCHEMA)
+    try:
+        doc = load_yaml(blob, where=where, shape_checked=known)
+    except MregError as exc:
+        raise IntegrityError(exc.message) from None
+    if known and isinstance(doc, dict) and doc.get("model") == model and doc.get("version") == version:
+        return cast(
+            EvaluationRecord, dict(doc)
+        )  # these bytes passed the schema before; the path is checked here
+    record = validate_evaluation(doc, where=where, model=model, version=version)
+    if memo is not None:
+        memo.remember(blob, EVALUATION_SCHEMA)
+    return record
+
+
+def dump_evaluation(record: Mapping[str, Any]) -> bytes:
+    ordered = {k: record[k] for k in FIELD_ORDER if k in record}
+    return dump_yaml(ordered).encode()
