@@ -197,9 +197,13 @@ class Diff:
     packages_digest: Mapping[str, str]
     artifacts: tuple[Mapping[str, Any], ...]
     packages_unavailable: str | None = None  # why the package locks could not be compared
+    # Evaluation results per dataset (SPEC §11): `dataset`, `identity`, `comparable` (both were
+    # evaluated on the same data), `metrics` rows with `delta`, a `note` where they cannot be compared
+    evaluations: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "evaluations": [dict(r) for r in self.evaluations],
             "a": self.a,
             "b": self.b,
             "same_artifacts": self.same_artifacts,

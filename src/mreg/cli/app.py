@@ -320,6 +320,23 @@ def diff(
                 ],
             )
         )
+    for r in d["evaluations"]:
+        print()
+        echo(f"evaluations on {r['dataset']}" + ("" if r["comparable"] else f" ({r['note']})"))
+        print(
+            table(
+                ["METRIC", d["a"], d["b"], "DELTA"],
+                [
+                    [
+                        m["key"],
+                        fmt_value(m["old"]),
+                        fmt_value(m["new"]),
+                        "" if m.get("delta") is None else f"{m['delta']:+.6g}",
+                    ]
+                    for m in r["metrics"]
+                ],
+            )
+        )
     if d["params"]:
         print(
             "\nparams\n"

@@ -77,7 +77,7 @@ def check(
         raise CheckFailedError(f"mreg check found {len(result.problems)} problem(s)")
 
 
-def _render_gate(reports: list[Any]) -> None:
+def _render_gate(reports: list[Any], *, explain: bool = False) -> None:
     from mreg.cli._render import fmt_value
 
     if not reports:
@@ -103,6 +103,11 @@ def _render_gate(reports: list[Any]) -> None:
                 ],
             )
         )
+        if explain:
+            echo("  where each figure came from:")
+            for v in r.verdicts:
+                for source in v.sources:
+                    echo(f"    {v.rule}: {source}")
 
 
 @app.command()
@@ -138,6 +143,12 @@ def gate(
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Cite the record behind every figure: manifest or evaluation, who, when."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model's gate for an alias (rules from models/<model>.yaml on mreg/aliases)."""
@@ -161,7 +172,7 @@ def gate(
     if as_json:
         emit_json(run.to_json())
     else:
-        _render_gate(reports)
+        _render_gate(reports, explain=explain)
     if ci.under_actions():
         for r in failed:
             for v in r.verdicts:

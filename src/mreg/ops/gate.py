@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import gates
 from mreg.errors import IntegrityError, MregError, NotFoundError, UsageError
-from mreg.layout import ALIASES_BRANCH, ALIASES_REF
+from mreg.layout import ALIASES_BRANCH, ALIASES_REF, manifest_path
+from mreg.ops import evaluate
 from mreg.policy import desired_aliases, read_policies, read_policy
 from mreg.refs import check_alias, parse_ref
+from mreg.resolved import Version
 from mreg.results import GateReport
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from mreg.context import Context
-    from mreg.results import Version
+    from mreg.results import Evaluation
 
 
 def governed_rev(ctx: Context) -> str:
@@ -42,18 +44,54 @@ def evaluate_candidate(
     if held_before:
         rules = [r for r in rules if "not_worse_than" not in r]
     values = ctx.alias_values(candidate.model, at)  # what readers follow: never an unreviewed tag
-    baselines: dict[str, gates.Baseline] = {}
     tip = ctx.registry_commit()
+    incumbents: dict[str, Version] = {}
     for name in gates.baseline_aliases(rules):
         version = values.get(name)
-        if version is None:
+        if version is not None:
+            incumbents[name] = Version(
+                candidate.model, version, ctx.load_manifest(candidate.model, version, tip), tip
+            )
+    wants_results = any("dataset" in r for r in rules)
+    results = evaluate.read(ctx, [candidate, *incumbents.values()]) if wants_results else {}
+    baselines: dict[str, gates.Baseline] = {}
+    for name in gates.baseline_aliases(rules):
+        v = incumbents.get(name)
+        if v is None:
             baselines[name] = gates.Baseline(name, None, {})
         else:
-            manifest = ctx.load_manifest(candidate.model, version, tip)
-            baselines[name] = gates.Baseline(name, version, manifest.get("metrics") or {})
-    verdicts = gates.evaluate(rules, candidate.manifest, baselines)
+            baselines[name] = gates.Baseline(
+                name,
+                v.version,
+                v.manifest.get("metrics") or {},
+                _results(results.get((v.model, v.version), ())),
+                _manifest_source(v),
+            )
+    judged = gates.Candidate(
+        candidate.manifest,
+        _results(results.get((candidate.model, candidate.version), ())),
+        _manifest_source(candidate),
+    )
+    verdicts = gates.evaluate(rules, judged, baselines)
     return GateReport(
         candidate.model, alias, candidate.version, values.get(alias), tuple(verdicts), len(rules)
+    )
+
+
+def _manifest_source(v: Version) -> str:
+    m = v.manifest
+    return f"{manifest_path(v.model, v.version)} by {m['created_by']} at {m['created_at']}"
+
+
+def _results(found: tuple[Evaluation, ...]) -> tuple[gates.Result, ...]:
+    return tuple(
+        gates.Result(
+            str(e.dataset.get("name")),
+            e.dataset_identity,
+            e.metrics,
+            f"{e.path} by {e.created_by} at {e.created_at}",
+        )
+        for e in found
     )
 
 

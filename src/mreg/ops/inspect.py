@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mreg.git import tags as alias_tags
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mreg.backing import Standing
     from mreg.context import Context
     from mreg.manifest import Manifest
-    from mreg.results import Version
+    from mreg.results import Evaluation, Version
 
 
 def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
@@ -110,10 +110,12 @@ def _delta(a: Any, b: Any) -> Any:
     return None
 
 
-def _mapping_diff(a: dict[str, Any], b: dict[str, Any], *, deltas: bool = False) -> list[dict[str, Any]]:
+def _mapping_diff(
+    a: dict[str, Any], b: dict[str, Any], *, deltas: bool = False, all_keys: bool = False
+) -> list[dict[str, Any]]:
     out = []
     for key in sorted(set(a) | set(b)):
-        if a.get(key) != b.get(key) or (key in a) != (key in b):
+        if all_keys or a.get(key) != b.get(key) or (key in a) != (key in b):
             row = {"key": key, "old": a.get(key), "new": b.get(key)}
             if deltas:
                 row["delta"] = _delta(a.get(key), b.get(key))
@@ -135,7 +137,11 @@ def diff(ctx: Context, a: str, b: str, *, at: datetime | None = None) -> Diff:
             packages = package_changes(ctx.package_lock(pa), ctx.package_lock(pb))
         except (NotFoundError, RemoteError) as exc:  # not here (a private store) or unreachable: say so;
             unavailable = exc.message  # corrupt bytes (IntegrityError) are exit 5
+    from mreg.ops import evaluate
+
+    found = evaluate.read(ctx, [va, vb])
     return Diff(
+        evaluations=tuple(evaluation_rows(found[(va.model, va.version)], found[(vb.model, vb.version)])),
         a=d["a"],
         b=d["b"],
         same_artifacts=d["same_artifacts"],
@@ -148,6 +154,55 @@ def diff(ctx: Context, a: str, b: str, *, at: datetime | None = None) -> Diff:
         artifacts=tuple(d["artifacts"]),
         packages_unavailable=unavailable,
     )
+
+
+def evaluation_rows(a: Sequence[Evaluation], b: Sequence[Evaluation]) -> list[dict[str, Any]]:
+    """Per dataset name: the newest results of both versions on the same data, metric by metric with
+    deltas; where they were not evaluated on the same data, each side's newest result and why."""
+    names = sorted({str(e.dataset.get("name")) for e in (*a, *b)})
+    rows = []
+    for name in names:
+        ours = [e for e in a if e.dataset.get("name") == name]
+        theirs = [e for e in b if e.dataset.get("name") == name]
+        shared = {e.dataset_identity for e in ours if e.dataset_identity} & {
+            e.dataset_identity for e in theirs if e.dataset_identity
+        }
+        if shared:
+            x = [e for e in ours if e.dataset_identity in shared][-1]
+            y = [e for e in theirs if e.dataset_identity == x.dataset_identity][-1]
+            rows.append(
+                {
+                    "dataset": name,
+                    "identity": x.dataset_identity,
+                    "comparable": True,
+                    "metrics": _mapping_diff(dict(x.metrics), dict(y.metrics), deltas=True, all_keys=True),
+                    "note": None,
+                }
+            )
+            continue
+        x_last = ours[-1] if ours else None
+        y_last = theirs[-1] if theirs else None
+        note = (
+            "only the first version was evaluated on it"
+            if not theirs
+            else "only the second version was evaluated on it"
+            if not ours
+            else "not evaluated on the same data (different digests): not compared"
+        )
+        rows.append(
+            {
+                "dataset": name,
+                "identity": None,
+                "comparable": False,
+                "metrics": _mapping_diff(
+                    dict(x_last.metrics) if x_last else {},
+                    dict(y_last.metrics) if y_last else {},
+                    all_keys=True,
+                ),
+                "note": note,
+            }
+        )
+    return rows
 
 
 def diff_versions(a: Version, b: Version) -> dict[str, Any]:
