@@ -22,7 +22,11 @@ def one_line(text: str) -> str:
 
 
 def report(exc: MregError, *, as_json: bool) -> None:
-    if as_json:
+    """The error on stderr; under --json also as a JSON object on stdout — except after a check or a
+    gate whose JSON report (`"ok": false`) is already there: stdout stays one JSON document."""
+    from mreg.errors import CheckFailedError
+
+    if as_json and not isinstance(exc, CheckFailedError):
         print(
             json.dumps({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}),
             file=sys.stdout,
