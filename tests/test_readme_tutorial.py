@@ -47,6 +47,7 @@ def test_the_tutorial_runs_literally(tmp_path: Path) -> None:
     (repo / "train.py").write_text(TRAIN)
     (repo / "data").mkdir()
     (repo / "data" / "train.csv").write_text("amount,label\n1,0\n")
+    (repo / "data" / "holdout.csv").write_text("amount,label\n2,1\n")
     (repo / "uv.lock").write_text("version = 1\n")
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}

@@ -1,15 +1,53 @@
-"""`Version`: what resolving a reference gives (SPEC §2), on its own so that `mreg resolve` does not
-build every result class (`mreg.results` re-exports it with the others)."""
+"""`Version`: what resolving a reference gives (SPEC §2), and the `Evaluation`s `show` attaches to
+it, on their own so that `mreg resolve` does not build every result class (`mreg.results`
+re-exports them with the others)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mreg.manifest import Manifest
 
-if TYPE_CHECKING:
-    from mreg.results import Evaluation
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation record (SPEC §11) of a version, as read from the registry branch: `number` is
+    its `<n>` under `models/<model>/evaluations/<version>/`; `commit` the registry commit that added
+    it, where known (`Registry.evaluate` knows it)."""
+
+    model: str
+    version: int
+    number: int
+    path: str
+    dataset: Mapping[str, Any]
+    dataset_identity: str | None  # what makes two results comparable (digest, or etag/version id)
+    metrics: Mapping[str, float | int]
+    created_at: str
+    created_by: str
+    message: str | None
+    commit: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "model": self.model,
+            "version": self.version,
+            "number": self.number,
+            "path": self.path,
+            "dataset": dict(self.dataset),
+            "dataset_identity": self.dataset_identity,
+            "metrics": dict(self.metrics),
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "message": self.message,
+            "commit": self.commit,
+        }
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from mreg.errors import IntegrityError
 from mreg.gates import Verdict, markdown_table, passed
 from mreg.layout import ALIASES_BRANCH
 from mreg.manifest import Manifest
-from mreg.resolved import Version
+from mreg.resolved import Evaluation, Version
 
 
 def _plain(value: Any) -> Any:
@@ -56,31 +56,6 @@ class RegisterResult:
             "duplicate_of": self.duplicate_of,
             "manifest": self.manifest,
         }
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One evaluation record (SPEC §11) of a version, as read from the registry branch: `number` is
-    its `<n>` under `models/<model>/evaluations/<version>/`, `commit` the registry commit that added it."""
-
-    model: str
-    version: int
-    number: int
-    path: str
-    dataset: Mapping[str, Any]
-    dataset_identity: str | None  # what makes two results comparable (digest, or etag/version id)
-    metrics: Mapping[str, float | int]
-    created_at: str
-    created_by: str
-    message: str | None
-    commit: str | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model}@v{self.version}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {**_plain(self), "ref": self.ref}
 
 
 @dataclass(frozen=True)
