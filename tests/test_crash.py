@@ -105,6 +105,29 @@ def clear_remote_crash(bare: Path | None, repo: Path, rerun: list[str], outcomes
         (bare / lock).unlink()
 
 
+def clear_local_crash(repo: Path, rerun: list[str], outcomes: Counter[str]) -> None:
+    """A SIGKILL while git updates a ref in this clone (a fetch bringing a tag, an update-ref) leaves
+    git's own lock file: no program can remove a lock as it dies. Later (the lock older than any
+    live git would hold one), mreg must refuse with exit 4 naming the lock and saying a crashed git
+    left it, change nothing, and complete once it is removed — never guess it away, never hang."""
+    git_dir = repo / ".git"
+    locks = stale_locks(git_dir)
+    if not locks:
+        return
+    outcomes["local-lock-left"] += 1
+    old = time.time() - 60
+    for lock in locks:  # a minute later, as when the user comes back to it
+        os.utime(git_dir / lock, (old, old))
+    before = {k: v for k, v in refs(repo).items() if "/remotes/" not in k}
+    r = run_mreg(*rerun, cwd=repo, env={"MREG_MAX_ATTEMPTS": "40"})
+    assert r.code == 4, (r.code, r.err)
+    assert ".lock exists and is" in r.err and "a git process that crashed left it" in r.err, r.err
+    assert any(lock in r.err for lock in locks), r.err
+    assert {k: v for k, v in refs(repo).items() if "/remotes/" not in k} == before
+    for lock in locks:  # what the message tells the user to do
+        (git_dir / lock).unlink()
+
+
 def assert_intact(repo: Path, *, check_policy: bool = True) -> None:
     """Everything a user could observe after a crash is whole (see the module docstring)."""
     git_dir = repo / ".git"
@@ -207,6 +230,7 @@ def test_register_killed_at_random_points(
             f"trial {i}: a version was lost or duplicated"
         )
         clear_remote_crash(bare, repo, ["register", "m", str(f)], outcomes)
+        clear_local_crash(repo, ["register", "m", str(f)], outcomes)
         assert versions(repo, "m") in (list(range(1, expected + 1)), list(range(1, expected)))
         assert_intact(repo)
         # Running the command again completes it.
@@ -248,6 +272,7 @@ def test_promote_killed_at_random_points(
         assert tag_seqs(bare or repo, "m", "staging") == list(range(1, seqs + 1)), (
             f"trial {i}: tag seqs not gapless"
         )
+        clear_local_crash(repo, ["promote", f"m@v{version}", "--to", "staging"], outcomes)
         assert_intact(repo)
         if bare is not None:
             # Never a local alias move the remote lacks (the tag is published before it is named
@@ -309,6 +334,7 @@ def test_apply_killed_at_random_points(repo: Path, tmp_path: Path) -> None:
             outcome = "killed-after-tag" if after != before else "killed-before-tag"
         outcomes[outcome] += 1
         assert after in (before, [*before, len(before) + 1])
+        clear_local_crash(repo, ["apply"], outcomes)
         assert_intact(repo, check_policy=False)  # a pending (merged, not yet applied) change is not damage
         Registry.open(repo).apply()  # the rerun completes it; nothing twice
         seqs = tag_seqs(repo, "m", "production")
