@@ -570,3 +570,25 @@ def test_list_reads_the_newest_tag_only_and_falls_back_like_resolve(world: World
     memo.write_text(f"{orphan} 1\n{orphan} 1 zz\n\0garbage\n")
     again = world.mreg("list", "--json")
     assert again.code == 0 and json.loads(again.out) == json.loads(r_list.out)
+
+
+def test_a_fresh_clone_refuses_an_edit_that_rides_with_an_addition(world: World) -> None:
+    """One commit edits a registered manifest and adds a new one: the tip is all records and the
+    history has as many commits as files, so only a per-commit pass sees the edit. A fresh clone and
+    a --registry cache (a deploy machine) run it: exit 5 naming the commit, never the swapped bytes."""
+    mallory = world.mallory
+    forged = swap_weights(mallory.manifest("fraud", 2), mallory.manifest("fraud", 1), auc=0.99)
+    third = dict(mallory.manifest("fraud", 2), version=3)
+    from mreg.manifest import dump_manifest
+
+    evil = mallory.commit_registry(
+        {"models/fraud/versions/2.yaml": forged, "models/fraud/versions/3.yaml": dump_manifest(third)},
+        "register fraud v3",
+    )
+    mallory.push_registry(evil)
+    fresh = world.fresh()
+    r = world.mreg("show", "fraud@v2", cwd=fresh)
+    assert r.code == 5 and evil[:12] in r.err and "modifies" in r.err, r.err
+    out = world.tmp / "deploy"
+    r = world.mreg("pull", "fraud@v2", "--registry", str(world.team.bare), "-o", str(out), cwd=world.tmp)
+    assert r.code == 5 and not out.exists(), r.err
