@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mreg.manifest import dump_manifest
 from testing.attacker import EVIL
 from testing.fake_github import push_files, show
 from testing.gitutil import refs, run_mreg
@@ -172,7 +173,8 @@ def test_a_gate_on_a_dataset_compares_results_on_the_same_bytes_only(world: Worl
     r = world.mreg("gate", "fraud@v2", "--to", "production", "--explain")
     assert r.code == 0, r.out + r.err
     assert "delta +0.02" in r.out
-    assert "models/fraud/evaluations/2/1.yaml by" in r.out and "models/fraud/evaluations/1/1.yaml by" in r.out
+    assert "models/fraud/evaluations/2/1.yaml (holdout = file://" in r.out and "models/fraud/evaluations/1/1.yaml (holdout" in r.out
+    assert ", commit " in r.out
 
     # the holdout set changes (new bytes, new digest): the candidate's new result is not compared
     # with the incumbent's result on the old bytes
@@ -183,8 +185,16 @@ def test_a_gate_on_a_dataset_compares_results_on_the_same_bytes_only(world: Worl
     verdicts = {v["rule"]: v for v in json.loads(r.out)["reports"][0]["verdicts"]}
     assert verdicts["auc min on holdout"]["ok"] is False  # the newest result: 0.50
     compared = verdicts["auc not worse than production on holdout"]
-    assert compared["ok"] is True and compared["actual"] == "0.91"  # the result on the shared bytes
-    assert any("evaluations/2/1.yaml" in s for s in compared["sources"])
+    # never the candidate's older result on the old bytes: the incumbent has none on the new ones
+    assert compared["ok"] is False and compared["actual"] == "0.5"
+    assert "has no result for auc on the same holdout data" in compared["note"]
+    assert any("evaluations/2/2.yaml" in s for s in compared["sources"])
+    _eval(world, "fraud@production", f"holdout={holdout}", "auc=0.45")  # the incumbent on the new bytes
+    r = world.mreg("gate", "fraud@v2", "--to", "production", "--json")
+    verdicts = {v["rule"]: v for v in json.loads(r.out)["reports"][0]["verdicts"]}
+    compared = verdicts["auc not worse than production on holdout"]
+    assert compared["ok"] is True and "delta +0.05" in compared["note"]
+    assert any("evaluations/1/2.yaml" in s and "sha256:" in s and "commit " in s for s in compared["sources"])
 
 
 def test_the_promotion_pull_request_cites_the_records(world: World) -> None:
@@ -279,3 +289,70 @@ def test_the_api_records_and_reads_evaluations(world: World) -> None:
     assert reg.resolve("fraud@v2").evaluations is None  # resolve does not read them
     d = reg.diff("fraud@v1", "fraud@v2")
     assert d.evaluations[0]["dataset"] == "holdout" and d.evaluations[0]["comparable"] is False
+
+
+def test_an_alias_shows_the_evaluations_of_its_version(world: World) -> None:
+    """An alias resolves to its tag's registration commit, older than every evaluation: records are
+    read where the registry stands (now, or --at), never at that commit."""
+    got = _eval(world, "fraud@production", f"holdout={_holdout(world)}", "auc=0.88")
+    assert got["ref"] == "fraud@v1"
+    listed = json.loads(world.mreg("eval", "list", "fraud@production", "--json").out)
+    assert [e["path"] for e in listed] == [got["path"]] and listed[0]["commit"] == got["commit"]
+    shown = json.loads(world.mreg("show", "fraud@production", "--json").out)
+    assert [e["number"] for e in shown["evaluations"]] == [1]
+    d = json.loads(world.mreg("diff", "fraud@production", "fraud@v2", "--json").out)
+    assert d["evaluations"][0]["note"] == "only the first version was evaluated on it"
+
+
+def test_a_gate_at_a_past_time_ignores_later_records(world: World) -> None:
+    _gate_rules(world, "{metric: auc, min: 0.95, dataset: holdout}")
+    later = {"GIT_COMMITTER_DATE": "2030-01-01T00:00:00Z", "GIT_AUTHOR_DATE": "2030-01-01T00:00:00Z"}
+    r = world.mreg(
+        "eval",
+        "add",
+        "fraud@v2",
+        "--dataset",
+        f"holdout={_holdout(world)}",
+        "--metric",
+        "auc=0.99",
+        env=later,
+    )
+    assert r.code == 0, r.err
+    assert world.mreg("gate", "fraud@v2", "--to", "production").code == 0
+    r = world.mreg("gate", "fraud@v2", "--to", "production", "--at", "2029-06-01")
+    assert r.code == 1 and "no evaluation of the candidate on holdout" in r.out, r.out
+
+
+def test_a_planted_record_at_the_last_number_is_refused_before_anything_is_pushed(world: World) -> None:
+    """The append-only rule lets a collaborator add a valid record at n = 999,999,999; the next
+    writer must not push a path no reader accepts (which would stop every other clone)."""
+    mallory = world.mallory
+    planted = "models/fraud/evaluations/2/999999999.yaml"
+    mallory.push_registry(mallory.commit_registry({planted: _record(world, 2)}, "evaluate fraud v2"))
+    before = refs(world.team.bare)
+    r = world.mreg("eval", "add", "fraud@v2", "--dataset", f"h={_holdout(world)}", "--metric", "auc=0.9")
+    assert r.code == 5 and planted in r.err and "no record number is left" in r.err, r.err
+    assert refs(world.team.bare) == before
+    mallory.push_registry(
+        mallory.commit_registry(
+            {
+                "models/fraud/versions/999999999.yaml": dump_manifest(
+                    dict(mallory.manifest("fraud", 2), version=999999999)
+                )
+            },
+            "register fraud v999999999",
+        )
+    )
+    before = refs(world.team.bare)
+    r = world.team.mreg("register", "fraud", str(_holdout(world)))
+    assert r.code == 5 and "no version number is left" in r.err, r.err
+    assert refs(world.team.bare) == before
+    assert world.mreg("list").code == 0  # everybody else still reads the registry
+
+
+def test_one_evaluation_is_on_one_dataset(world: World) -> None:
+    h = _holdout(world)
+    r = world.mreg(
+        "eval", "add", "fraud@v2", "--dataset", f"a={h}", "--dataset", f"b={h}", "--metric", "auc=1"
+    )
+    assert r.code == 2 and "--dataset given 2 times" in r.err, r.err

@@ -99,5 +99,7 @@ def summary(event: Mapping[str, Any]) -> str:
         mark = "" if data.get("reviewed", True) else " — UNREVIEWED"
         return f"{what} by {by}{mark}"
     if kind == REVIEW_REQUESTED:
-        return f"review requested: {event.get('model')} v{data.get('version')} to {data.get('alias')} (by {by})"
+        return (
+            f"review requested: {event.get('model')} v{data.get('version')} to {data.get('alias')} (by {by})"
+        )
     return f"{kind} {event.get('subject')}"

@@ -202,45 +202,44 @@ def _on_dataset(
 def _not_worse_on(
     name: str, dataset: str, mine: list[Result], rule: Mapping[str, Any], baselines: Mapping[str, Baseline]
 ) -> Verdict:
-    """Candidate and incumbent on the same bytes: the newest candidate result whose data the incumbent
-    was also evaluated on; a result whose data nothing identifies is never compared."""
+    """The candidate's newest result on the dataset against the incumbent's result on the very same
+    data (the newest, if it has several). An older candidate result is never the one compared: the
+    candidate cannot pick the data it is judged on by evaluating the incumbent on some data only."""
     alias = str(rule["not_worse_than"])
     tol = float(rule.get("tolerance", 0) or 0)
     label = f"{name} not worse than {alias} on {dataset}" + (f" (±{_fmt(tol)})" if tol else "")
     base = baselines.get(alias)
     newest = mine[-1]
+    shown = _fmt(newest.metrics.get(name))
     if base is None or base.version is None:
         return Verdict(
-            label,
-            True,
-            _fmt(newest.metrics.get(name)),
-            "-",
-            f"{alias} is not set: nothing to compare with",
-            (newest.source,),
+            label, True, shown, "-", f"{alias} is not set: nothing to compare with", (newest.source,)
         )
-    theirs = {
-        r.identity: r for r in base.results if r.dataset == dataset and r.identity and name in r.metrics
-    }
-    pair = next(((r, theirs[r.identity]) for r in reversed(mine) if r.identity in theirs), None)
-    if pair is None:
+    if newest.identity is None:
+        why = f"the candidate's newest result on {dataset} names no data digest: it cannot be compared"
+        return Verdict(label, False, shown, "-", why, (newest.source,))
+    same = [
+        r
+        for r in base.results
+        if r.dataset == dataset and r.identity == newest.identity and name in r.metrics
+    ]
+    if not same:
         why = (
-            f"the candidate's result on {dataset} names no data digest, so it cannot be compared"
-            if all(r.identity is None for r in mine)
-            else f"{alias} (v{base.version}) has no result for {name} on the same {dataset} data "
-            f"({_short(newest.identity)}): evaluate it on those data with 'mreg eval add'"
+            f"{alias} (v{base.version}) has no result for {name} on the same {dataset} data as the candidate's "
+            f"newest ({_short(newest.identity)}): evaluate it on those data with 'mreg eval add'"
         )
-        return Verdict(label, False, _fmt(newest.metrics.get(name)), "-", why, (newest.source,))
-    ours, incumbent = pair
+        return Verdict(label, False, shown, "-", why, (newest.source,))
+    incumbent = same[-1]
     return _compare(
         name,
         label,
         alias,
         base.version,
-        _num(ours.metrics.get(name)),
-        _fmt(ours.metrics.get(name)),
+        _num(newest.metrics.get(name)),
+        shown,
         _num(incumbent.metrics.get(name)),
         rule,
-        (ours.source, incumbent.source),
+        (newest.source, incumbent.source),
     )
 
 

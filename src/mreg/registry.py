@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         InitResult,
         LogEntry,
         ModelSummary,
+        OutletRun,
         PolicyChange,
         PullResult,
         RegisterResult,
@@ -106,7 +107,8 @@ class Registry:
         from mreg.ops import evaluate
 
         v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
-        return replace(v, evaluations=evaluate.read(self._ctx, [v])[(v.model, v.version)])
+        found = evaluate.read(self._ctx, [v], at=as_datetime(at))
+        return replace(v, evaluations=found[(v.model, v.version)])
 
     def evaluate(
         self,
@@ -125,12 +127,14 @@ class Registry:
 
         if not isinstance(dataset, str):
             dataset = f"{dataset[0]}={dataset[1]}"
-        return add(
+        result = add(
             self._ctx,
             EvaluationRequest(
                 ref, dataset, metrics=metrics, metrics_files=list(metrics_files), message=message
             ),
         )
+        self._notify()
+        return result
 
     def evaluations(
         self, ref: str, at: When = None, *, allow_unreviewed: bool = False
@@ -140,7 +144,7 @@ class Registry:
         from mreg.ops import evaluate
 
         v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
-        return evaluate.read(self._ctx, [v])[(v.model, v.version)]
+        return evaluate.read(self._ctx, [v], at=as_datetime(at))[(v.model, v.version)]
 
     def versions(self, model: str, at: When = None) -> list[int]:
         """The version numbers of a model, oldest first."""
@@ -237,7 +241,9 @@ class Registry:
             labels=labels,
             allow_secret_like=allow_secret_like,
         )
-        return register(self._ctx, request, progress=progress, on_duplicate=on_duplicate, jobs=jobs)
+        result = register(self._ctx, request, progress=progress, on_duplicate=on_duplicate, jobs=jobs)
+        self._notify()
+        return result
 
     def pull(
         self,
@@ -294,7 +300,9 @@ class Registry:
         """Point alias `to` at `ref`; a protected alias becomes a pull request on the governed branch."""
         from mreg.ops.promote import promote
 
-        return promote(self._ctx, ref, to, reason=reason, sign=sign, no_review=no_review, at=as_datetime(at))
+        move = promote(self._ctx, ref, to, reason=reason, sign=sign, no_review=no_review, at=as_datetime(at))
+        self._notify()  # a tag (alias.moved), or a review branch (review.requested)
+        return move
 
     def rollback(
         self,
@@ -309,9 +317,11 @@ class Registry:
         """Put `MODEL@ALIAS` back on the version it held before (or on `to`)."""
         from mreg.ops.promote import rollback
 
-        return rollback(
+        move = rollback(
             self._ctx, target, to=to, at=as_datetime(at), reason=reason, sign=sign, no_review=no_review
         )
+        self._notify()
+        return move
 
     def demote(
         self, target: str, *, reason: str | None = None, sign: bool = False, no_review: bool = False
@@ -319,7 +329,9 @@ class Registry:
         """Remove an alias (`MODEL@ALIAS`): a new tag records the removal."""
         from mreg.ops.promote import demote
 
-        return demote(self._ctx, target, reason=reason, sign=sign, no_review=no_review)
+        move = demote(self._ctx, target, reason=reason, sign=sign, no_review=no_review)
+        self._notify()
+        return move
 
     # -- the review flow (SPEC §7, §9) ---------------------------------------------------------------------
     def check(self, *, base: str | None = None, objects: bool = False) -> CheckReport:
@@ -348,7 +360,27 @@ class Registry:
         from mreg.results import ApplyReport
 
         pending, applied = apply(self._ctx, dry_run=dry_run, sign=sign)
+        if not dry_run:
+            self._notify()
         return ApplyReport(tuple(pending), tuple(applied), dry_run=dry_run)
+
+    def notify(self, *, outlet: str | None = None, dry_run: bool = False) -> tuple[OutletRun, ...]:
+        """Deliver every registry event after each outlet's cursor (SPEC §12): the outlets in
+        mreg.yaml, or the one named. At least once, in order; an outlet that fails stops at its failed
+        event (the next run retries from there) and never stops the others. `dry_run`: what would be
+        sent, nothing sent, no cursor moved."""
+        from mreg.ops.notify import notify
+
+        return tuple(notify(self._ctx, outlet=outlet, dry_run=dry_run))
+
+    def _notify(self) -> None:
+        """After a write: deliver when outlets are configured (a failure is a warning, never a failed
+        write; `MREG_NO_NOTIFY=1` leaves it to a later `mreg notify`)."""
+        if os.environ.get("MREG_NO_NOTIFY"):
+            return
+        from mreg.ops.notify import notify_quietly
+
+        notify_quietly(self._ctx)
 
     def change_policy(
         self,

@@ -59,6 +59,26 @@ class RegisterResult:
 
 
 @dataclass(frozen=True)
+class OutletRun:
+    """One outlet's `mreg notify` run: the events sent (or, dry, that would be), how many its filters
+    left out, and why it stopped early, if it did (the next run retries from there)."""
+
+    outlet: str
+    delivered: tuple[str, ...] = ()  # event ids, in order
+    skipped: int = 0  # events its filters left out (the cursor passed them)
+    failed: str | None = None
+    busy: bool = False  # another run held its lease throughout
+    summaries: tuple[str, ...] = ()  # one line per delivered event: what happened to what, by whom
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_plain(self), "ok": self.ok}
+
+
+@dataclass(frozen=True)
 class PullResult:
     ref: str
     digest: str
@@ -465,6 +485,7 @@ __all__ = [
     "InitResult",
     "LogEntry",
     "ModelSummary",
+    "OutletRun",
     "Pending",
     "PolicyChange",
     "Problem",

@@ -37,12 +37,16 @@ def term(text: object) -> str:
     return s
 
 
+_NO_MENTION = {ord("@"): "&#64;", ord("#"): "&#35;"}
+
+
 def md(text: object) -> str:
     """Plain text inside Markdown (GitHub flavour: PR bodies, step summaries, table cells): no HTML,
     no comment, no link, image, emphasis, table break or @-mention, and one line."""
     s = html.escape(term(text), quote=False)  # no tag, no comment: `<!--` cannot hide what follows
     s = _MD_SPECIAL.sub(r"\\\1", s)  # no emphasis, code span, link, image or table break
-    s = s.replace("@", "&#64;").replace("#", "&#35;")  # no @-mention or team ping, no #123 cross-reference
+    s = s.translate(_NO_MENTION)  # no @-mention or team ping, no #123 cross-reference (one pass: the
+    # `#` of an `&#64;` written for an `@` must stay as it is)
     return re.sub(
         r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), s
     )  # no autolink

@@ -25,3 +25,11 @@ def test_shown_text_carries_no_control_character_and_no_markup(text: str) -> Non
         and not re.search(r"(?<!\\)[`*_|\[\]]", m)
         and "@" not in m
     )
+
+
+def test_an_email_in_markdown_reads_as_itself() -> None:
+    """`@` and `#` are neutralised in one pass: the `#` of the `&#64;` written for an `@` is kept, so
+    GitHub shows `ada@example.com`, never `ada&#64;example.com` (found by the issue-15 review)."""
+    from mreg.text import md
+
+    assert md("Ada <ada@example.com> #12") == "Ada &lt;ada&#64;example.com&gt; &#35;12"

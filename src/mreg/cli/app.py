@@ -630,3 +630,46 @@ def log(
             why, request = (f"(claimed) {why}" if why else ""), (f"(claimed) {request}" if request else "")
         rows.append([e["at"], what, e["by"], why, request, sig])
     print(table(["WHEN", "WHAT", "WHO", "WHY", "REQUEST", "SIGNATURE"], rows))
+
+
+@app.command()
+def notify(
+    outlet: Annotated[
+        Optional[str], typer.Option("--outlet", metavar="NAME", help="Only this outlet of mreg.yaml.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing, move no cursor.")
+    ] = False,
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deliver registry events (registrations, evaluations, alias moves, review requests) to the
+    outlets in mreg.yaml, after each outlet's cursor: at least once, in order."""
+    from mreg.errors import RemoteError
+
+    runs = _open(repo, offline=offline).notify(outlet=outlet, dry_run=dry_run)
+    if as_json:
+        emit_json([r.to_json() for r in runs])
+    else:
+        if not runs:
+            echo("no outlets configured (mreg.yaml: notify.outlets)")
+        for r in runs:
+            if r.busy:
+                echo(f"{r.outlet}: another 'mreg notify' is delivering; it sends these events")
+                continue
+            verb = "would deliver" if dry_run else "delivered"
+            echo(
+                f"{r.outlet}: {verb} {len(r.delivered)} event(s)"
+                + (f", {r.skipped} filtered out" if r.skipped else "")
+            )
+            for line in r.summaries if dry_run else ():
+                echo(f"  {line}")
+            if r.failed:
+                echo(f"{r.outlet}: stopped: {r.failed}")
+    failed = [r.outlet for r in runs if r.failed]
+    if failed:
+        raise RemoteError(
+            f"notify: {', '.join(failed)} failed; their cursors stay before the failed event",
+            hint="run 'mreg notify' again once the outlet is back: it resumes from there",
+        )

@@ -27,7 +27,7 @@ app = typer.Typer(
 def add(
     ref: Annotated[str, typer.Argument(metavar="REF", help="MODEL@vN, MODEL@ALIAS or MODEL (latest).")],
     dataset: Annotated[
-        str,
+        list[str],
         typer.Option(
             "--dataset",
             metavar="NAME=URI",
@@ -50,8 +50,12 @@ def add(
 ) -> None:
     """Record a result: an append-only evaluation record on the registry branch, bound to the
     version's digest and the dataset's; print its path."""
+    if len(dataset) != 1:
+        from mreg.errors import UsageError
+
+        raise UsageError(f"--dataset given {len(dataset)} times: one evaluation is on one dataset (record each apart)")
     result = _open(repo, offline=offline).evaluate(
-        ref, dataset=dataset, metrics=metric or [], metrics_files=metrics or [], message=message
+        ref, dataset=dataset[0], metrics=metric or [], metrics_files=metrics or [], message=message
     )
     if as_json:
         emit_json(result.to_json())

@@ -103,7 +103,7 @@ def _render_gate(reports: list[Any], *, explain: bool = False) -> None:
                 ],
             )
         )
-        if explain:
+        if explain and any(v.sources for v in r.verdicts):
             echo("  where each figure came from:")
             for v in r.verdicts:
                 for source in v.sources:

@@ -323,3 +323,31 @@ def registrations(git: GitRepo, tip: str, versions_dir: str) -> list[tuple[str, 
         if number is not None and sha:
             out.append((sha, stamp, who, number))
     return out
+
+
+def additions(git: GitRepo, tip: str, directory: str) -> dict[str, str]:
+    """path -> the commit that added it, for every file under `directory` in `tip`'s history (one
+    `git log`); in an append-only history, the one commit each file ever had."""
+    proc = git.run(
+        "log",
+        "-z",
+        "--diff-filter=A",
+        "--name-only",
+        "--no-renames",
+        "--format=%x01%H",
+        "--end-of-options",
+        tip,
+        "--",
+        directory,
+        check=False,
+    )
+    out: dict[str, str] = {}
+    sha = ""
+    for tok in proc.stdout.split(b"\0"):
+        tok = tok.lstrip(b"\n")
+        if tok.startswith(b"\x01"):
+            candidate = tok[1:].strip()
+            sha = candidate.decode("ascii") if _HEX40.match(candidate) else ""
+        elif tok and sha:
+            out.setdefault(tok.decode("utf-8", "replace"), sha)
+    return out

@@ -530,6 +530,46 @@ class GitRepo:
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 
+    def has_object(self, oid: str) -> bool:
+        return self.run("cat-file", "-e", "--end-of-options", oid, check=False).returncode == 0
+
+    def delete_ref(self, ref: str, old: str | None) -> bool:
+        """Compare-and-swap delete: False when `ref` is no longer at `old`."""
+        args = ["update-ref", "-d", ref] + ([old] if old else [])
+        return self.run(*args, check=False).returncode == 0
+
+    def ls_remote(self, remote: str, ref: str) -> str | None:
+        """What the remote's `ref` names now (one round trip); None when it has no such ref."""
+        proc = self.run("ls-remote", "--end-of-options", remote, ref, check=False)
+        if proc.returncode != 0:
+            raise _remote_error("read refs from", remote, proc.stderr.decode("utf-8", "replace"))
+        for line in proc.stdout.decode("ascii", "replace").splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref:
+                return sha
+        return None
+
+    def push_lease(self, remote: str, ref: str, new: str | None, old: str | None) -> bool:
+        """Compare-and-swap on the remote's `ref` (`--force-with-lease=ref:old`; empty: must not
+        exist): set it to `new`, or delete it when `new` is None. False when it was not at `old`."""
+        spec = f"{new}:{ref}" if new is not None else f":{ref}"
+        proc = self.run(
+            "push",
+            "--porcelain",
+            "--quiet",
+            f"--force-with-lease={ref}:{old or ''}",
+            remote,
+            spec,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return True
+        out = proc.stdout.decode("utf-8", "replace")
+        err = proc.stderr.decode("utf-8", "replace")
+        if any(line.startswith("!") for line in out.splitlines()) or "stale info" in err:
+            return False
+        raise _remote_error("push to", remote, err)
+
     def ancestors_among(self, commits: set[str], tip: str) -> set[str]:
         """Those of `commits` that are `tip` or its ancestors: one `merge-base --is-ancestor` each for
         a few, one `rev-list` of the history for more (a set lookup each, whatever their number)."""

@@ -280,6 +280,23 @@ def read_current(git: GitRepo, model: str | None = None) -> list[AliasEvent]:
     return events
 
 
+def tag_seqs(git: GitRepo) -> dict[tuple[str, str], list[int]]:
+    """Every (model, alias) and the canonical seqs its tags have, from names alone (one for-each-ref)."""
+    names = "\n".join(_tag_refs(git, TAG_NAMESPACE))
+    out: dict[tuple[str, str], list[int]] = {}
+    for m, a, seq in _TAG_PARTS.findall(names):
+        out.setdefault((m, a), []).append(int(seq))
+    return out
+
+
+def read_tags(git: GitRepo, model: str, alias: str, seqs: list[int]) -> list[AliasEvent]:
+    """The events of these seqs of one alias (those that are records), ordered by seq."""
+    refnames = [f"{TAG_NAMESPACE}{model}/{alias}/{seq}" for seq in sorted(seqs)]
+    shaped, _ = _shaped(refnames)
+    tags, _ = _read_tags(git, shaped)
+    return _events(tags, model)
+
+
 def _events(tags: list[_RawTag], model: str | None) -> list[AliasEvent]:
     """The tags that hold a record of their own move, as events ordered by model, alias, seq."""
     events = []

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from mreg.results import Version
 
 MAX_DATASET_NAME = 200
+MAX_WARNINGS = 3  # invalid records named per command; `check` names them all
+MAX_NUMBER = 999_999_999  # the largest <n> a record path may have (layout._VERSION_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ def add(ctx: Context, request: EvaluationRequest) -> Evaluation:
             raise IntegrityError(f"{model}@v{number} is not on {REGISTRY_BRANCH} any more")
         taken = _numbers(ctx, model, number, base)
         n = max(taken, default=0) + 1
+        if n > MAX_NUMBER:  # only a planted record gets here: a path no reader would accept
+            raise IntegrityError(
+                f"{evaluation_path(model, number, n - 1)} exists: no record number is left for {model}@v{number}",
+                hint="records are numbered up to 999,999,999; 'mreg check' and 'git log' on that path say who added it",
+            )
         path = evaluation_path(model, number, n)
         doc = validate_evaluation(record, where=f"{REGISTRY_BRANCH}:{path}", model=model, version=number)
         text = dump_evaluation(doc)
@@ -153,37 +160,56 @@ def _result(
 
 # -- reading -------------------------------------------------------------------------------------
 def read(
-    ctx: Context, versions: Sequence[Version], *, warn: Callable[[str], None] | None = None
+    ctx: Context,
+    versions: Sequence[Version],
+    *,
+    at: datetime | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[tuple[str, int], tuple[Evaluation, ...]]:
     """The valid evaluation records of each version as of its `commit`, oldest first (one `ls-tree`
     a version, one `cat-file` for all the records). A record that does not validate, names another version than its path, or
     is bound to another digest is refused: left out, and named through `warn`."""
-    found = records(ctx, versions)
+    found = records(ctx, versions, at=at)
     out: dict[tuple[str, int], tuple[Evaluation, ...]] = {}
+    problems: list[str] = []
     for v in versions:
         good, bad = found.get((v.model, v.version), ([], []))
-        for problem in bad:
-            (warn or ctx.notify)(f"{problem}: ignored")
+        problems += bad
         out[(v.model, v.version)] = tuple(good)
+    say = warn or ctx.notify
+    for problem in problems[:MAX_WARNINGS]:
+        say(f"{problem}: ignored")
+    if len(problems) > MAX_WARNINGS:  # thousands of junk records must not drown every command
+        say(
+            f"{len(problems) - MAX_WARNINGS} more invalid evaluation record(s) ignored; 'mreg check' lists them"
+        )
     return out
 
 
 def records(
-    ctx: Context, versions: Sequence[Version]
+    ctx: Context, versions: Sequence[Version], *, at: datetime | None = None
 ) -> dict[tuple[str, int], tuple[list[Evaluation], list[str]]]:
-    """(valid records, problems) of each version, read at the version's commit."""
+    """(valid records, problems) of each version, as the registry stood at `at` (now by default) —
+    never at the version's own commit, which for an alias is the tag's registration commit, older
+    than every evaluation of it."""
     from mreg.cache.valid import MEMO
 
+    commit = ctx.registry_commit(at)
     specs: list[tuple[Version, int, str]] = []
     for v in versions:
         directory = evaluations_dir(v.model, v.version)
-        for entry in ctx.git.ls_tree(v.commit, directory):
+        for entry in ctx.git.ls_tree(commit, directory):
             path = f"{directory}/{entry.name}"
             parsed = evaluation_of_path(path)
             if parsed is None or entry.kind != "blob":
                 continue  # the append-only check names anything else under models/
             specs.append((v, parsed[2], path))
-    blobs = ctx.git.read_blobs([f"{v.commit}:{path}" for v, _, path in specs])
+    blobs = ctx.git.read_blobs([f"{commit}:{path}" for _, _, path in specs])
+    from mreg.git.history import additions
+
+    added: dict[str, str] = {}
+    for v in {(v.model, v.version): v for v, _, _ in specs}.values():
+        added.update(additions(ctx.git, commit, evaluations_dir(v.model, v.version)))
     out: dict[tuple[str, int], tuple[list[Evaluation], list[str]]] = {
         (v.model, v.version): ([], []) for v in versions
     }
@@ -204,7 +230,7 @@ def records(
                 "(a result of other bytes)"
             )
             continue
-        good.append(_result(record, n, path, None))
+        good.append(_result(record, n, path, added.get(path)))
     for good, _ in out.values():
         good.sort(key=lambda e: e.number)
     return out

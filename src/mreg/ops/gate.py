@@ -53,7 +53,7 @@ def evaluate_candidate(
                 candidate.model, version, ctx.load_manifest(candidate.model, version, tip), tip
             )
     wants_results = any("dataset" in r for r in rules)
-    results = evaluate.read(ctx, [candidate, *incumbents.values()]) if wants_results else {}
+    results = evaluate.read(ctx, [candidate, *incumbents.values()], at=at) if wants_results else {}
     baselines: dict[str, gates.Baseline] = {}
     for name in gates.baseline_aliases(rules):
         v = incumbents.get(name)
@@ -89,10 +89,19 @@ def _results(found: tuple[Evaluation, ...]) -> tuple[gates.Result, ...]:
             str(e.dataset.get("name")),
             e.dataset_identity,
             e.metrics,
-            f"{e.path} by {e.created_by} at {e.created_at}",
+            _record_source(e),
         )
         for e in found
     )
+
+
+def _record_source(e: Evaluation) -> str:
+    """Where a figure came from, with what a reviewer needs to judge it: the record, the data it was
+    measured on (name, URI, identity), who says they recorded it, when, and the commit that added it."""
+    identity = e.dataset_identity or "unidentified data"
+    short = identity[:19] + "…" if identity.startswith("sha256:") else identity
+    commit = f", commit {e.commit[:12]}" if e.commit else ""
+    return f"{e.path} ({e.dataset.get('name')} = {e.dataset.get('uri')}, {short}) by {e.created_by} at {e.created_at}{commit}"
 
 
 def gate_ref(ctx: Context, ref: str, alias: str, at: datetime | None = None) -> GateReport:

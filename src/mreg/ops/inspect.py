@@ -139,7 +139,7 @@ def diff(ctx: Context, a: str, b: str, *, at: datetime | None = None) -> Diff:
             unavailable = exc.message  # corrupt bytes (IntegrityError) are exit 5
     from mreg.ops import evaluate
 
-    found = evaluate.read(ctx, [va, vb])
+    found = evaluate.read(ctx, [va, vb], at=at)
     return Diff(
         evaluations=tuple(evaluation_rows(found[(va.model, va.version)], found[(vb.model, vb.version)])),
         a=d["a"],

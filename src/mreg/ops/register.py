@@ -20,7 +20,7 @@ from mreg.cache import clone_cache_dir
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
 from mreg.digest import DIGEST_PATTERN, of_bytes
-from mreg.errors import UsageError
+from mreg.errors import IntegrityError, UsageError
 from mreg.git.branches import Change, Retry
 from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
@@ -317,6 +317,11 @@ def _commit_manifest(ctx: Context, model: str, manifest: dict[str, Any]) -> tupl
     def build(base: str | None) -> Change:
         blobs = ctx.version_blobs(model, base) if base else {}
         number = max(blobs, default=0) + 1
+        if number > 999_999_999:  # only a planted manifest gets here: a path no reader would accept
+            raise IntegrityError(
+                f"{manifest_path(model, number - 1)} exists: no version number is left for {model}",
+                hint="versions are numbered up to 999,999,999; 'mreg check' and 'git log' on that path say who added it",
+            )
         path = manifest_path(model, number)
         if base is not None and ctx.git.object_ids([f"{base}:{path}"])[0] is not None:
             raise Retry(f"{path} appeared meanwhile")
