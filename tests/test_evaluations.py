@@ -173,7 +173,10 @@ def test_a_gate_on_a_dataset_compares_results_on_the_same_bytes_only(world: Worl
     r = world.mreg("gate", "fraud@v2", "--to", "production", "--explain")
     assert r.code == 0, r.out + r.err
     assert "delta +0.02" in r.out
-    assert "models/fraud/evaluations/2/1.yaml (holdout = file://" in r.out and "models/fraud/evaluations/1/1.yaml (holdout" in r.out
+    assert (
+        "models/fraud/evaluations/2/1.yaml (holdout = file://" in r.out
+        and "models/fraud/evaluations/1/1.yaml (holdout" in r.out
+    )
     assert ", commit " in r.out
 
     # the holdout set changes (new bytes, new digest): the candidate's new result is not compared

@@ -53,7 +53,9 @@ def add(
     if len(dataset) != 1:
         from mreg.errors import UsageError
 
-        raise UsageError(f"--dataset given {len(dataset)} times: one evaluation is on one dataset (record each apart)")
+        raise UsageError(
+            f"--dataset given {len(dataset)} times: one evaluation is on one dataset (record each apart)"
+        )
     result = _open(repo, offline=offline).evaluate(
         ref, dataset=dataset[0], metrics=metric or [], metrics_files=metrics or [], message=message
     )
