@@ -91,9 +91,10 @@ def validate_evaluation(document: Any, *, where: str, model: str, version: int) 
             errors.append(
                 f"it says {document['model']}@v{document['version']}, but its path is {model}@v{version}'s"
             )
-        problem = json_problem(document.get("metrics"))
-        if problem:
-            errors.append(f"metrics: {problem}")
+        for key in ("metrics", "dataset", "source"):
+            problem = json_problem(document.get(key))
+            if problem:
+                errors.append(f"{key}: {problem}")
     if errors:
         raise IntegrityError(
             f"{where}: invalid evaluation record: {errors[0]}"
