@@ -265,8 +265,32 @@ def schema_errors(document: Any, schema_id: str) -> list[str]:
     errors = []
     for err in sorted(schema_validator(schema_id).iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        errors.append(f"{path}: {err.message}")
+        errors.append(f"{path}: {schema_error_message(err)}")
     return errors
+
+
+# mreg.yaml's `notify` names secrets by environment variable; a value there that breaks the schema
+# may be the secret itself, pasted in (`url_env: https://hooks.slack.com/services/...`): its errors
+# say what is wrong and never repeat the value, as jsonschema's messages do.
+_VALUE_FREE = frozenset({"notify"})
+
+
+def schema_error_message(err: Any) -> str:
+    """jsonschema's message for one error, without the offending value where it may be a secret."""
+    path = list(err.absolute_path)
+    if not path or path[0] not in _VALUE_FREE or err.validator in ("additionalProperties", "required"):
+        return str(err.message)
+    if "propertyNames" in err.schema_path:  # the instance is a key, never a value
+        return f"{err.instance!r} is not a key this kind of entry takes"
+    if err.validator == "pattern":
+        return f"does not match {err.validator_value!r}"
+    if err.validator == "enum":
+        return f"is not one of {err.validator_value!r}"
+    if err.validator == "const":
+        return f"must be {err.validator_value!r}"
+    if err.validator == "type":
+        return f"is not of type {err.validator_value!r}"
+    return f"fails {err.validator!r} {err.validator_value!r}"[:160]
 
 
 def artifact_path_problem(path: str) -> str | None:

@@ -502,10 +502,10 @@ def _document(blob: bytes, path: str, schema: str, result: _Findings) -> tuple[d
 
 
 def _schema_errors(doc: Any, schema: str) -> list[tuple[list[Any], str]]:
-    from mreg.manifest import schema_validator
+    from mreg.manifest import schema_error_message, schema_validator
 
     errs = sorted(schema_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    return [(list(e.absolute_path), _short(e.message)) for e in errs]
+    return [(list(e.absolute_path), _short(schema_error_message(e))) for e in errs]
 
 
 def _short(message: str) -> str:
