@@ -7,6 +7,13 @@ It is stricter than GitHub in one way: unknown body fields and query parameters 
 typo in the client cannot pass here and fail there. Merges are real `git merge --no-ff` runs pushed
 to the bare repository, so branch → PR → merge → apply → tag is tested end to end.
 
+Endpoints: pulls (list, create, get, update, merge), the pulls of a commit, and
+`POST /repos/{owner}/{repo}/dispatches` ("Create a repository dispatch event", which `mreg notify`'s
+github-dispatch outlets call): body `{"event_type": str (1-100 characters), "client_payload": object
+(at most 10 top-level properties)}`, the whole JSON under 64 KB; a write token; answers 204 with no
+body and records `{"event_type", "client_payload"}` in `dispatches`. A payload over those limits gets
+422 in the shape of GitHub's schema-validation errors ("Invalid request.\n\n...").
+
 This is a contract double, not GitHub: label tests that use it "against the documented API".
 """
 
@@ -31,6 +38,9 @@ _PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
 _PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
 _MERGE = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)/merge$")
 _COMMIT_PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{7,64})/pulls$")
+_DISPATCHES = re.compile(r"^/repos/([^/]+)/([^/]+)/dispatches$")
+DISPATCH_MAX_PROPERTIES = 10  # client_payload's top-level properties (REST docs, maxProperties)
+DISPATCH_MAX_BYTES = 64 * 1024  # "The total size of the JSON payload must be less than 64KB"
 
 
 class HttpError(Exception):
@@ -72,6 +82,7 @@ class FakeGitHub:
     default_branch: str = "main"
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    dispatches: list[dict[str, Any]] = field(default_factory=list)  # repository_dispatch events received
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -251,12 +262,17 @@ class FakeGitHub:
         try:
             if body is ValueError:
                 raise _error(400, "Problems parsing JSON")
+            if _DISPATCHES.match(split.path) and length >= DISPATCH_MAX_BYTES:
+                raise _error(
+                    422, f"Invalid request.\n\nThe payload is {length} bytes; it must be less than 64KB."
+                )
             status, payload = self._route(method, split.path, query, body, h.headers)
         except HttpError as exc:
             status, payload = exc.status, exc.body
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         h.send_response(status)
-        h.send_header("Content-Type", "application/json; charset=utf-8")
+        if data:
+            h.send_header("Content-Type", "application/json; charset=utf-8")
         h.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
@@ -278,7 +294,7 @@ class FakeGitHub:
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any, headers: Any
     ) -> tuple[int, Any]:
-        for pattern in (_PULLS, _PULL, _MERGE, _COMMIT_PULLS):
+        for pattern in (_PULLS, _PULL, _MERGE, _COMMIT_PULLS, _DISPATCHES):
             m = pattern.match(path)
             if m:
                 break
@@ -303,7 +319,29 @@ class FakeGitHub:
         if pattern is _COMMIT_PULLS and method == "GET":
             self._query(query, {"per_page", "page"})
             return 200, self._for_commit(m.group(3))
+        if pattern is _DISPATCHES and method == "POST":
+            return 204, self._dispatch(body)
         raise _error(404, "Not Found")
+
+    # -- repository_dispatch -----------------------------------------------------------------------
+    def _dispatch(self, body: Any) -> None:
+        self._fields(body, {"event_type", "client_payload"}, "RepositoryDispatch")
+        event_type = body.get("event_type")
+        if not isinstance(event_type, str) or not event_type:
+            raise _error(422, 'Invalid request.\n\n"event_type" wasn\'t supplied.')
+        if len(event_type) > 100:
+            raise _error(422, "Invalid request.\n\nevent_type is too long (maximum is 100 characters).")
+        payload = body.get("client_payload", {})
+        if not isinstance(payload, dict):
+            raise _error(422, "Invalid request.\n\nFor 'properties/client_payload', it is not an object.")
+        if len(payload) > DISPATCH_MAX_PROPERTIES:
+            raise _error(
+                422,
+                f"Invalid request.\n\nNo more than {DISPATCH_MAX_PROPERTIES} properties are allowed; "
+                f"{len(payload)} were supplied.",
+            )
+        with self._lock:
+            self.dispatches.append({"event_type": event_type, "client_payload": payload})
 
     # -- pulls -------------------------------------------------------------------------------------
     @staticmethod

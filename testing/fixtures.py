@@ -10,6 +10,8 @@ as a plugin (`pytest_plugins`), so every test can request them and no test modul
   with `mreg init`, a fake GitHub API; `live`: the same with fraud v1 (auc 0.90) in production,
   v2 better (auc 0.93), v3 worse (auc 0.80, latency 90 ms). Both are copies of templates built once per
   session (`team_templates`, on `templates`: testing.templates), each with a fake GitHub of its own.
+- `receiver`: an HTTP endpoint on 127.0.0.1 that records requests and answers from a script
+  (testing.receiver), for notification outlets.
 - `s3_server`, `s3`: in testing.s3, registered beside this module.
 
 Hooks: a test that uses the S3 server or a fake GitHub through these fixtures must carry the marker
@@ -31,6 +33,7 @@ from mreg.store import open_store
 from testing.clock import Clock
 from testing.env import isolate
 from testing.gitutil import close_repos, make_registry
+from testing.receiver import Receiver
 from testing.team import Team, TeamTemplates
 from testing.templates import Templates
 
@@ -121,6 +124,14 @@ def live(team_templates: TeamTemplates, tmp_path: Path) -> Iterator[Team]:
     """`team` with fraud v1 in production (an unreviewed bootstrap tag), v2 better, v3 worse; the
     fake GitHub has recorded no request and holds no pull request."""
     yield from team_templates.get("live", _live).copy_to(tmp_path)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A notification endpoint on 127.0.0.1 (testing.receiver): records requests, answers from a
+    script (`receiver.answer(500, 500, 200)`), then 200."""
+    with Receiver() as r:
+        yield r
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
