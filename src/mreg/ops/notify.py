@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mreg.context import Context
     from mreg.git.repo import GitRepo
     from mreg.git.tags import AliasEvent
-    from mreg.integrations.outlets import Outlet  # type: ignore[import-not-found]  # (landing with issue 16)
+    from mreg.integrations.outlets import Outlet
 
 CURSOR_PREFIX = "refs/mreg/notify/"
 LEASE_PREFIX = "refs/mreg/notify-lease/"
@@ -555,7 +555,7 @@ def run_outlet(
     env: Mapping[str, str] | None = None,
     on_event: Callable[[str, Mapping[str, Any]], None] | None = None,
 ) -> OutletRun:
-    from mreg.integrations.delivery import deliver  # type: ignore[import-not-found]
+    from mreg.integrations.delivery import deliver
     from mreg.integrations.outlets import request_for, wants
 
     env = os.environ if env is None else env
