@@ -11,6 +11,9 @@ capped at 30 s; `base` is MREG_NOTIFY_BACKOFF (default 1.0; tests set 0.01). A R
 to retry from the outlet's cursor (a Standard Webhooks signature also ages: receivers refuse one
 older than 5 minutes, and 4 waits of 30 s stay well inside that).
 
+So one delivery takes at most `attempts * timeout + (attempts - 1) * 30` seconds (170 s with the
+defaults), plus whatever a server that trickles its headers adds.
+
 `Delivery.error` is one line that names the destination by `OutgoingRequest.target` (scheme and host,
 never the secret path or query) and never contains the URL's path, query or the Authorization header
 — even when a server echoes them back.
@@ -37,7 +40,7 @@ DEFAULT_BACKOFF = 1.0
 BACKOFF_CAP = 30.0  # the longest wait between two attempts
 RETRY_AFTER_CAP = 30.0  # a longer Retry-After is not waited for: the next run retries
 EXCERPT = 200  # characters of a failed answer's body kept in the error
-READ_LIMIT = 65536  # bytes of an answer read at most
+READ_LIMIT = 8192  # bytes of a failed answer read for its excerpt (a success's body is not read)
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,6 @@ def _attempt(opener: urllib.request.OpenerDirector, req: OutgoingRequest, timeou
     target = req.target
     try:
         with opener.open(request, timeout=timeout) as resp:
-            resp.read(READ_LIMIT)
             return _Outcome(resp.status, True, False, None, None)
     except urllib.error.HTTPError as exc:
         try:
