@@ -50,7 +50,11 @@ CURSOR_PREFIX = "refs/mreg/notify/"
 LEASE_PREFIX = "refs/mreg/notify-lease/"
 SEEN_PREFIX = "refs/mreg/notify-seen/"  # the remote's cursor, fetched here to read it
 CURSOR_SCHEMA = "mreg/notify-cursor/v1"
-LEASE_SECONDS = 300  # a run renews its lease while it delivers; a killed run's lease lapses after this
+# A run renews its lease while it delivers; a killed run's lease lapses after this (MREG_NOTIFY_LEASE:
+# tests shorten it). Renewed before a delivery when less than RENEW_BELOW is left: one delivery takes
+# 170 s at worst with the default retries (integrations/delivery.py).
+LEASE_SECONDS = max(1, int(os.environ.get("MREG_NOTIFY_LEASE", "600")))
+RENEW_BELOW = min(240, LEASE_SECONDS * 0.4)
 WAIT_FOR_LEASE = float(os.environ.get("MREG_NOTIFY_WAIT", "30"))  # seconds to wait for another run
 FLUSH_EVERY = 20  # deliveries between cursor writes (a crash redelivers at most these)
 MAX_CURSOR_BYTES = 4 * 1024 * 1024
@@ -61,7 +65,7 @@ MAX_CURSOR_BYTES = 4 * 1024 * 1024
 class Cursor:
     """How far an outlet's events have been delivered, per source."""
 
-    since: int  # events at or before this time predate the outlet: never sent
+    since: int  # events before this time predate the outlet: never sent
     registry: str | None = None  # the last registry commit whose events were all delivered
     tags: Mapping[str, int] = field(default_factory=dict)  # "model/alias" -> highest seq delivered
     reviews: Mapping[str, str] = field(default_factory=dict)  # review branch -> head delivered
@@ -390,6 +394,20 @@ def _tag_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
                 )
             )
     out.sort(key=lambda e: (e.timestamp, e.cursor))
+    return _seq_order_per_alias(out)
+
+
+def _seq_order_per_alias(found: list[ev.Event]) -> list[ev.Event]:
+    """Time order across aliases, seq order within one: an alias's cursor is its highest seq sent, so
+    a tag with a skewed clock must never be sent before a lower seq of its alias."""
+    slots: dict[str, list[int]] = {}
+    for i, e in enumerate(found):
+        slots.setdefault(e.cursor[0], []).append(i)
+    out = list(found)
+    for positions in slots.values():
+        ordered = sorted((found[i] for i in positions), key=lambda e: int(e.cursor[1]))
+        for i, e in zip(positions, ordered, strict=True):
+            out[i] = e
     return out
 
 
@@ -574,7 +592,10 @@ def run_outlet(
         failed = None
         for e in collect(ctx, cursor):
             body = e.to_json(registry)
-            if e.type and e.timestamp > cursor.since and wants(outlet, body):
+            if lease is not None and lease.expires - time.time() < RENEW_BELOW and not lease.renew():
+                failed = "lost its lease (another run took it over)"
+                break
+            if e.type and e.timestamp >= cursor.since and wants(outlet, body):
                 if on_event is not None:
                     on_event(outlet.name, body)
                 if not dry_run:
@@ -590,16 +611,9 @@ def run_outlet(
             elif e.type:
                 skipped += 1
             cursor = advance(cursor, e)
-            if (
-                not dry_run
-                and lease is not None
-                and (pending >= FLUSH_EVERY or lease.expires - time.time() < LEASE_SECONDS / 2)
-            ):
+            if not dry_run and lease is not None and pending >= FLUSH_EVERY:
                 at = save_cursor(ctx, refs, outlet.name, cursor, at)
                 pending = 0
-                if not lease.renew():
-                    failed = "lost its lease (another run took it over)"
-                    break
         if not dry_run:
             at = save_cursor(ctx, refs, outlet.name, cursor, at)
         return OutletRun(outlet.name, tuple(delivered), skipped, failed, summaries=tuple(summaries))
