@@ -282,6 +282,18 @@ def _check_immutable(ctx: Context, base: str, tip: str, result: _Findings) -> No
 
 
 # -- the governed branch ---------------------------------------------------------------------------
+def _check_config(blob: bytes, result: _Findings) -> None:
+    """mreg.yaml: its schema, then what a schema cannot say (outlet names are unique, and so on)."""
+    from mreg.integrations.outlets import parse_outlets
+
+    config, _ = _document(blob, CONFIG_PATH, REGISTRY_SCHEMA, result)
+    if config is not None:
+        try:
+            parse_outlets(config)
+        except MregError as exc:
+            result.add(ALIASES_BRANCH, CONFIG_PATH, exc.message.removeprefix("mreg.yaml: "))
+
+
 def _check_governed(
     ctx: Context, governed: str, tip: str, valid: dict[str, Manifest], result: _Findings
 ) -> None:
@@ -291,7 +303,7 @@ def _check_governed(
     if blob is None:
         result.add(ALIASES_BRANCH, CONFIG_PATH, "missing (run 'mreg init')")
     else:
-        _document(blob, CONFIG_PATH, REGISTRY_SCHEMA, result)
+        _check_config(blob, result)
     for entry in ctx.git.ls_tree(governed, "models"):
         name = entry.name.removesuffix(".yaml")
         if (
