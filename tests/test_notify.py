@@ -30,6 +30,9 @@ from testing.team import Team
 
 pytestmark = pytest.mark.github
 
+# Read at import: each test runs in a scrubbed environment (testing.fixtures.isolated_env)
+KILL_TRIALS = int(os.environ.get("MREG_NOTIFY_TRIALS", "12"))
+FAILURES = int(os.environ.get("MREG_NOTIFY_FAILURES", "40"))
 SECRET = "whsec_" + base64.b64encode(b"a test secret that is 32 bytes!!").decode()
 
 
@@ -251,7 +254,7 @@ def test_notify_killed_at_random_points_loses_no_event(
     MREG_NOTIFY_TRIALS sets how many kills (the issue-16 note reports 100)."""
     team = hooked
     monkeypatch.setenv("MREG_NOTIFY_LEASE", "3")  # a killed run's lease lapses in 3 s, not 10 min
-    trials = int(os.environ.get("MREG_NOTIFY_TRIALS", "12"))
+    trials = KILL_TRIALS
     rng = random.Random(f"notify-kill-{trials}")
     monkeypatch.setenv("MREG_NO_NOTIFY", "1")
     expected: list[str] = []
@@ -300,7 +303,7 @@ def test_a_receiver_failing_half_the_time_loses_nothing(
     run resumes there; in the end every event arrived, first arrivals in order, nothing lost.
     MREG_NOTIFY_FAILURES sets how many 500s to serve (the issue-16 note reports 500)."""
     team = hooked
-    failures = int(os.environ.get("MREG_NOTIFY_FAILURES", "40"))
+    failures = FAILURES
     rng = random.Random(f"notify-500-{failures}")
     monkeypatch.setenv("MREG_NO_NOTIFY", "1")
     expected = []
