@@ -121,9 +121,26 @@ def yaml_module() -> Any:
     return yaml
 
 
+@cache
 def _loader() -> Any:
+    """The safe loader (libyaml's where available) that refuses a mapping naming one key twice: YAML
+    keeps the last, while a person reading the file sees the first (`auc: 0.10` ... `auc: 0.99`)."""
     yaml = yaml_module()
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc,valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"found the key {key_node.value[:60]!r} twice", key_node.start_mark
+                        )
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
 
 
 def _dumper() -> Any:

@@ -186,3 +186,20 @@ def test_manifest_values_are_plain_json_or_the_manifest_is_invalid(params: Any, 
         assert exc.exit_code == 5
         return
     json.dumps(valid, allow_nan=False)  # whatever validates can go out as --json
+
+
+def test_a_key_named_twice_is_refused_not_silently_the_last() -> None:
+    """YAML keeps the last value of a repeated key, while a reviewer reading the file sees the first
+    (found by the issue-15 review with `auc: 0.10` ... `auc: 0.99` in an evaluation record)."""
+    import pytest
+
+    from mreg.errors import UsageError
+    from mreg.manifest import load_yaml
+
+    with pytest.raises(UsageError, match=r"line 3\): found the key 'auc' twice"):
+        load_yaml(b"auc: 0.10\nf1: 0.5\nauc: 0.99\n", where="r.yaml")
+    with pytest.raises(UsageError, match="twice"):
+        load_yaml(b"metrics: {a: 1, a: 2}\n", where="r.yaml")
+    assert load_yaml(b"base: &b {x: 1}\nd:\n  <<: *b\n  x: 2\n", where="r.yaml")["d"] == {
+        "x": 2
+    }  # a merge key overrides
