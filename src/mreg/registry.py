@@ -213,7 +213,9 @@ class Registry:
         """Store the files (directories recurse) and write the next version's manifest (SPEC §4, §8).
 
         `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or
-        `NAME=URI` strings. Bytes identical to an existing version's still make a new version (its
+        `NAME=URI` strings. `parent`: what it was fine-tuned from, a reference that must resolve (an
+        alias is recorded as the version it names) or an external URI (`hf://org/model`) recorded as
+        given. Bytes identical to an existing version's still make a new version (its
         params, metrics and message may differ); `duplicate_of` names the earlier one and
         `on_duplicate` is told. `paths` is a list: a lone string is refused, not read letter by letter.
         """
