@@ -147,6 +147,28 @@ def test_register_bad_parent_is_one_line_naming_it(
     assert "secret" not in r.err
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "part"),
+    [
+        ((), 2, "lineage needs REF"),
+        (("fraud", "--dataset", "s3://b/k"), 2, "without REF"),
+        (("--down", "--dataset", "s3://b/k"), 2, "without REF"),
+        (("--dataset", "sha256:abc"), 2, "not a digest"),
+        (("hf://org/model",), 2, "has no parents in this registry"),
+        (("hf://org/my model", "--down"), 2, "not a URI"),
+        (("fraud", "--format", "xml"), 2, "--format 'xml'"),
+        (("fraud", "--json", "--format", "openlineage"), 2, "choose one"),
+        (("nosuch",), 3, "'nosuch'"),
+        (("fraud@v9",), 3, "latest is v1"),
+        (("fraud@production", "--down"), 3, "'production'"),
+    ],
+)
+def test_lineage_bad_input_is_one_line_naming_it(
+    frozen: Path, args: tuple[str, ...], code: int, part: str
+) -> None:
+    refused_unchanged(frozen, code, (part,), "lineage", *args)
+
+
 # -- paths ---------------------------------------------------------------------------------------------
 
 
