@@ -195,7 +195,7 @@ def gen_mreg(
                 "data": [
                     {
                         "name": "train",
-                        "uri": "s3://datasets/fraud/2026-11.parquet",
+                        "uri": f"s3://datasets/{name}/train.parquet",  # one table a model, a new etag a round
                         "etag": f"{v:032x}",
                         "size": 5_000_000 + v,
                     }

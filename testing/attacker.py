@@ -45,6 +45,7 @@ class Attacker:
         """One commit on the registry branch (checked out in this clone only) with these files set or removed."""
         self.fetch()
         self.git("checkout", "--quiet", "-B", "attack", base)
+        added = []
         for path, data in files.items():
             target = self.work / path
             if data is None:
@@ -52,7 +53,9 @@ class Attacker:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            self.git("add", path)
+            added.append(path)
+        if added:  # one `git add` for them all: a crafted commit may hold thousands of files
+            self.git("add", "--", *added)
         self.git("commit", "--quiet", "-m", subject)
         return self.git("rev-parse", "HEAD")
 

@@ -217,7 +217,15 @@ def test_every_json_output_is_the_results_to_json(repo: Path, model_dir: Path) -
     reg = Registry.open(repo)
     reg.register("fraud", [model_dir], metrics={"auc": 0.8}, message="first")
     (model_dir / "weights.bin").write_bytes(b"\x02" * 7000)
-    reg.register("fraud", [model_dir], metrics={"auc": 0.85}, params={"lr": 0.1})
+    train = str(model_dir / "config.json")
+    reg.register(
+        "fraud",
+        [model_dir],
+        metrics={"auc": 0.85},
+        params={"lr": 0.1},
+        data={"train": train},
+        parent="fraud@v1",
+    )
     reg.promote("fraud@v1", "staging", reason="canary")
     cases = {
         ("init",): lambda r: r.init().to_json(),
@@ -229,6 +237,9 @@ def test_every_json_output_is_the_results_to_json(repo: Path, model_dir: Path) -
             e.to_json() for e in r.log("fraud", alias="staging")
         ],
         ("diff", "fraud@v1", "fraud@v2"): lambda r: r.diff("fraud@v1", "fraud@v2").to_json(),
+        ("lineage", "fraud@v2"): lambda r: r.lineage("fraud@v2").to_json(),
+        ("lineage", "fraud@v1", "--down"): lambda r: r.lineage("fraud@v1", down=True).to_json(),
+        ("lineage", "--dataset", train): lambda r: r.lineage(dataset=train).to_json(),
         ("verify",): lambda r: r.verify().to_json(),
         ("check",): lambda r: r.check().to_json(),
         ("gc", "--dry-run"): lambda r: r.gc(dry_run=True).to_json(),

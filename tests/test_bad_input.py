@@ -126,6 +126,49 @@ def test_register_unknown_parent_exits_3_and_stores_nothing(frozen: Path, files:
     refused_unchanged(frozen, 3, ("v7",), "register", "fraud", str(files / "w.bin"), "--parent", "fraud@v7")
 
 
+@pytest.mark.parametrize(
+    ("parent", "code", "part"),
+    [
+        ("fraud@v7", 3, "--parent fraud@v7: model 'fraud' has no version v7 (latest is v1)"),
+        ("nosuch@v1", 3, "--parent nosuch@v1: no model named 'nosuch'"),
+        ("fraud@production", 3, "--parent fraud@production: model 'fraud' has no alias 'production'"),
+        ("Fraud@v1", 2, "--parent: invalid model name 'Fraud'"),
+        ("hf://org/my model", 2, "not a URI"),
+        ("hf://org/\x1bmodel", 2, "not a URI"),
+        ("https://user:secret@example.com/m", 2, "credentials"),
+    ],
+)
+def test_register_bad_parent_is_one_line_naming_it(
+    frozen: Path, files: Path, parent: str, code: int, part: str
+) -> None:
+    r = refused_unchanged(
+        frozen, code, (part,), "register", "fraud", str(files / "w.bin"), "--parent", parent
+    )
+    assert "secret" not in r.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "part"),
+    [
+        ((), 2, "lineage needs REF"),
+        (("fraud", "--dataset", "s3://b/k"), 2, "without REF"),
+        (("--down", "--dataset", "s3://b/k"), 2, "without REF"),
+        (("--dataset", "sha256:abc"), 2, "not a digest"),
+        (("hf://org/model",), 2, "has no parents in this registry"),
+        (("hf://org/my model", "--down"), 2, "not a URI"),
+        (("fraud", "--format", "xml"), 2, "--format 'xml'"),
+        (("fraud", "--json", "--format", "openlineage"), 2, "choose one"),
+        (("nosuch",), 3, "'nosuch'"),
+        (("fraud@v9",), 3, "latest is v1"),
+        (("fraud@production", "--down"), 3, "'production'"),
+    ],
+)
+def test_lineage_bad_input_is_one_line_naming_it(
+    frozen: Path, args: tuple[str, ...], code: int, part: str
+) -> None:
+    refused_unchanged(frozen, code, (part,), "lineage", *args)
+
+
 # -- paths ---------------------------------------------------------------------------------------------
 
 

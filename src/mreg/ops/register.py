@@ -20,7 +20,7 @@ from mreg.cache import clone_cache_dir
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
 from mreg.digest import DIGEST_PATTERN, of_bytes
-from mreg.errors import IntegrityError, UsageError
+from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.git.branches import Change, Retry
 from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
@@ -35,7 +35,7 @@ from mreg.manifest import (
     validate_manifest,
 )
 from mreg.ports import ObjectStore, Progress
-from mreg.refs import parse_ref
+from mreg.refs import Ref, check_external, is_external, parse_ref
 from mreg.results import RegisterResult
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def register(
     model = request.model
     checked = _check(request)
     ctx.require_initialised()
-    parent_ref = ctx.resolve(parse_ref(request.parent)).ref if request.parent else None
+    parent_ref = _parent(ctx, request.parent) if request.parent is not None else None
     ident, stamp = ctx.git.identity()
     # Data references can fail (a missing local file): resolve them before a byte is stored.
     data_entries = [data_ref(name, uri, ctx.notify) for name, uri in checked.data_refs]
@@ -238,7 +238,39 @@ def _check(request: RegisterRequest) -> _Checked:
     image = request.image
     if image is not None and (not image.strip() or any(c.isspace() for c in image)):
         raise UsageError(f"--image {image!r}: not an image reference")
+    if request.parent is not None:
+        _parent_syntax(request.parent)
     return _Checked(files, param_values, metric_values, data_refs, lock_path)
+
+
+_PARENT_HINT = "name a registered version (MODEL@vN, MODEL@ALIAS) or an external URI such as hf://org/model"
+
+
+def _parent_syntax(text: str) -> Ref | str:
+    """`--parent`, checked before anything is stored: an external URI (kept as given) or a reference."""
+    from mreg.secrets import strip_credentials
+
+    if is_external(text):
+        uri = check_external(text, flag="--parent")
+        if strip_credentials(uri) != uri:
+            raise UsageError("--parent: the URI contains credentials; remove them")
+        return uri
+    try:
+        return parse_ref(text)
+    except UsageError as exc:
+        raise UsageError(f"--parent: {exc.message}", hint=_PARENT_HINT) from None
+
+
+def _parent(ctx: Context, text: str) -> str:
+    """What `parent` records: an external URI unchanged, or the version a reference resolves to now
+    (an alias is recorded as the version it names); a version that does not exist is exit 3."""
+    parsed = _parent_syntax(text)
+    if isinstance(parsed, str):
+        return parsed
+    try:
+        return ctx.resolve(parsed, with_aliases=False).ref
+    except MregError as exc:  # not found (3), an unreviewed alias (5): say it is about --parent
+        raise type(exc)(f"--parent {text}: {exc.message}", hint=exc.hint or _PARENT_HINT) from None
 
 
 def _store_files(

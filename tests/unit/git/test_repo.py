@@ -32,16 +32,17 @@ def line(tmp_path: Path) -> tuple[GitRepo, list[str], list[str]]:
     return GitRepo(repo / ".git", repo), main, side
 
 
+@pytest.mark.parametrize("missing", [False, True], ids=["all-here", "one-missing"])
 @pytest.mark.parametrize("many", [False, True], ids=["one-by-one", "one-walk"])
 def test_ancestors_among_answers_like_merge_base_whichever_way_it_asks(
-    line: tuple[GitRepo, list[str], list[str]], many: bool
+    line: tuple[GitRepo, list[str], list[str]], many: bool, missing: bool
 ) -> None:
     git, main, side = line
     tip = main[-1]
     asked = set(main + side) if many else {main[0], main[-1], side[0]}
     assert (len(asked) > _FEW_COMMITS) is many
-    missing = "0" * 40  # a commit this repository does not have
-    got = git.ancestors_among(asked | {missing}, tip)
+    absent = {"0" * 40} if missing else set()  # a commit this repository does not have
+    got = git.ancestors_among(asked | absent, tip)
     assert got == {c for c in asked if c == tip or git.is_ancestor(c, tip)}
     assert got == (set(main) if many else {main[0], main[-1]})
 
