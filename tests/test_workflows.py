@@ -40,7 +40,14 @@ def _check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[
 
 
 def test_the_examples_are_there() -> None:
-    assert {p.name for p in WORKFLOWS} == {"gate-promotion.yml", "apply.yml", "register.yml"}
+    assert {p.name for p in WORKFLOWS} == {
+        "gate-promotion.yml",
+        "apply.yml",
+        "register.yml",
+        "retrain.yml",
+        "deploy-on-dispatch.yml",
+        "notify.yml",
+    }
 
 
 def test_example_workflows_match_the_github_workflow_schema() -> None:
@@ -93,6 +100,46 @@ def test_workflows_gate_and_apply_as_the_docs_say() -> None:
     assert apply[True]["push"]["branches"] == ["mreg/aliases"]
     assert apply["concurrency"]["cancel-in-progress"] is False
     assert apply["permissions"] == {}  # every job names what it needs
+
+
+def test_the_retraining_loop_is_wired_as_the_docs_say() -> None:
+    """docs/retraining.md; tests/test_retrain_loop.py runs these files' steps end to end."""
+    from mreg.integrations.outlets import DEFAULT_EVENT_TYPE
+
+    def load(name: str) -> dict:
+        return yaml.safe_load((ROOT / "examples" / "workflows" / name).read_text())
+
+    retrain = load("retrain.yml")
+    assert set(retrain[True]) == {"schedule", "workflow_dispatch"} and retrain["permissions"] == {}
+    train, promote = retrain["jobs"]["train"], retrain["jobs"]["promote"]
+    assert train["permissions"] == {"contents": "write"}  # the job running training code opens no PR
+    runs = [s.get("run", "") for s in train["steps"]]
+    order = ["mreg register", "mreg eval add", "mreg gate"]
+    assert [next(i for i, r in enumerate(runs) if c in r) for c in order] == sorted(
+        next(i for i, r in enumerate(runs) if c in r) for c in order
+    )
+    assert not any("mreg promote" in r for r in runs)
+    assert promote["needs"] == "train" and promote["if"] == "needs.train.outputs.passed == 'true'"
+    assert promote["permissions"] == {"contents": "read"}  # the App's token opens the PR
+    assert any("mreg promote" in s.get("run", "") for s in promote["steps"])
+
+    deploy = load("deploy-on-dispatch.yml")
+    assert deploy[True] == {"repository_dispatch": {"types": [DEFAULT_EVENT_TYPE]}}
+    assert deploy["permissions"] == {} and deploy["jobs"]["deploy"]["permissions"] == {"contents": "read"}
+    for clause in (
+        "client_payload.type == 'alias.moved'",
+        "client_payload.data.alias == 'production'",
+        "client_payload.data.reviewed == true",
+    ):
+        assert clause in deploy["jobs"]["deploy"]["if"]
+    assert any(
+        "mreg pull" in s.get("run", "") and "--registry" in s["run"]
+        for s in deploy["jobs"]["deploy"]["steps"]
+    )
+
+    notify = load("notify.yml")
+    assert "schedule" in notify[True] and notify["jobs"]["notify"]["permissions"] == {"contents": "write"}
+    assert any(s.get("run", "").rstrip().endswith("mreg notify") for s in notify["jobs"]["notify"]["steps"])
 
 
 def _all_workflows(tmp_path: Path) -> list[Path]:
