@@ -23,10 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testing.attacker import forged_record
 from testing.fake_github import push_files, show
 from testing.gitutil import MREG, run_mreg
 from testing.receiver import Answer, Receiver
 from testing.team import Team
+from testing.world import World
 
 pytestmark = pytest.mark.github
 
@@ -328,3 +330,112 @@ def test_a_receiver_failing_half_the_time_loses_nothing(
             first_seen.append(e["subject"])
     assert first_seen == expected
     print(f"\n[notify 500s] {failures} answers of 500 over {len(expected)} events: {runs} runs, 0 lost")
+
+
+# -- what a collaborator who is not a reviewer can do to notifications (the issue-16 review) ---------
+def _attacked(world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("MREG_NOTIFY_BACKOFF", "0.01")
+    _configure(world.team, _hook())
+
+
+def test_a_replayed_approval_is_announced_as_unreviewed(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mallory copies the record of production's first (reviewed) tag into a new tag: a "rollback"
+    to v1 naming the old approval. Readers refuse it; the event must not say `reviewed: true`."""
+    _attacked(world, receiver, monkeypatch)
+    world.team.approve("fraud@v2")  # a second reviewed move: production/2 -> v2
+    mallory = world.mallory
+    mallory.fetch()
+    first = mallory.git("cat-file", "-p", "mreg/fraud/production/1")
+    record = first.split("\n\n", 1)[1].split("\n\n", 1)[1]
+    forged = "rollback fraud production to v1\n\n" + record.replace(
+        'event: "promote"', 'event: "rollback"'
+    ).replace("previous: null", "previous: 2")
+    target = mallory.git("rev-parse", "mreg/fraud/production/1^{commit}")
+    mallory.tag("mreg/fraud/production/3", target, forged)
+    assert world.mreg("resolve", "fraud@production").code == 5  # what readers do
+    r = world.mreg("notify")
+    assert r.code == 0, r.out + r.err
+    moves = {e["data"]["tag"]: e["data"]["reviewed"] for e in _events(receiver) if e["type"] == "alias.moved"}
+    assert moves["mreg/fraud/production/2"] is True
+    assert moves["mreg/fraud/production/3"] is False
+
+
+def test_a_backdated_tag_is_still_announced(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Times are what a tagger claims: once an outlet has a cursor, positions alone decide."""
+    _attacked(world, receiver, monkeypatch)
+    assert world.team.mreg("notify").code == 0  # the cursor exists
+    mallory = world.mallory
+    mallory.fetch()
+    digest = mallory.manifest("fraud", 2)["digest"]
+    target = mallory.git("rev-parse", "origin/mreg/registry")
+    old = {**os.environ, "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"}
+    subprocess.run(
+        ["git", "tag", "-a", "-F", "-", "mreg/fraud/production/2", target],
+        cwd=mallory.work,
+        input=forged_record("fraud", "production", 2, digest, reason="", request=""),
+        text=True,
+        env=old,
+        check=True,
+        capture_output=True,
+    )
+    mallory.git("push", "--quiet", "origin", "refs/tags/mreg/fraud/production/2")
+    assert world.mreg("notify").code == 0
+    moved = [e for e in _events(receiver) if e["type"] == "alias.moved"]
+    assert [(e["data"]["tag"], e["data"]["reviewed"]) for e in moved] == [("mreg/fraud/production/2", False)]
+
+
+def test_hostile_cursors_and_leases_never_fail_a_write(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _attacked(world, receiver, monkeypatch)
+    mallory = world.mallory
+
+    def push_ref(ref: str, files: dict[str, bytes]) -> None:
+        tree = mallory.git(
+            "mktree",
+            input="".join(
+                f"100644 blob {mallory.git('hash-object', '-w', '--stdin', input=data.decode())}\t{name}\n"
+                for name, data in files.items()
+            ),
+        )
+        commit = mallory.git("commit-tree", tree, "-m", "x")
+        mallory.git("push", "--quiet", "--force", "origin", f"{commit}:{ref}")
+
+    push_ref("refs/mreg/notify/audit", {"cursor.json": b"[" * 200_000 + b"]" * 200_000})
+    r = run_mreg("register", "fraud", str(_model(world.team, 7)), cwd=world.team.repo)
+    assert r.code == 0 and r.out.strip() == "fraud@v3" and "Traceback" not in r.err, r.err
+    assert "refs/mreg/notify/audit" in r.err and "not a cursor" in r.err
+    r = world.mreg("notify")
+    assert r.code == 6 and "delete that ref" in r.out + r.err, r.out + r.err
+    mallory.git("push", "--quiet", "origin", ":refs/mreg/notify/audit")
+    push_ref("refs/mreg/notify-lease/audit", {"lease": b"holder mallory\nexpires 99999999999\n"})
+    t = time.monotonic()
+    r = world.mreg("notify")
+    assert r.code == 0 and "another 'mreg notify'" not in r.out, r.out + r.err  # a forged lease is taken over
+    assert time.monotonic() - t < 20
+
+
+def test_notify_offline_refuses_rather_than_send_twice(hooked: Team) -> None:
+    r = hooked.mreg("notify", "--offline")
+    assert r.code == 2 and "--dry-run" in r.err, r.err
+    assert hooked.mreg("notify", "--offline", "--dry-run").code == 0
+
+
+def test_a_review_branch_for_nothing_registered_announces_nothing(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _attacked(world, receiver, monkeypatch)
+    assert world.team.mreg("notify").code == 0
+    mallory = world.mallory
+    mallory.fetch()
+    head = mallory.git("rev-parse", "origin/mreg/aliases")
+    for branch in ("mreg/promote/fraud/production/v9", "mreg/promote/nosuch/production/v1"):
+        mallory.git("push", "--quiet", "origin", f"{head}:refs/heads/{branch}")
+    assert world.mreg("notify").code == 0
+    assert [e for e in _events(receiver) if e["type"] == "review.requested"] == []

@@ -128,12 +128,12 @@ def approved_ever(git: GitRepo, governed: str, e: AliasEvent, *, signers: tuple[
         return False
     path = policy_path(e.model)
     if e.governed is not None:
-        if not _is_ancestor(git, e.governed, governed):
+        if not is_ancestor_cached(git, e.governed, governed):
             return False
         candidates = [e.governed]
     else:
-        candidates = _policy_revisions(git, governed, path)
-    for pins in _pins_at(git, candidates, path):
+        candidates = policy_revisions(git, governed, path)
+    for pins in pins_at(git, candidates, path):
         pin = pins.get(e.alias)
         if pin is not None and pin.matches(e):
             return True
@@ -146,21 +146,21 @@ _revisions: dict[tuple[str, str], list[str]] = {}
 _pins: dict[tuple[str, str], dict[str, Pin]] = {}
 
 
-def _is_ancestor(git: GitRepo, older: str, newer: str) -> bool:
+def is_ancestor_cached(git: GitRepo, older: str, newer: str) -> bool:
     key = (older, newer)
     if key not in _ancestry:
         _ancestry[key] = older == newer or git.is_ancestor(older, newer)
     return _ancestry[key]
 
 
-def _policy_revisions(git: GitRepo, governed: str, path: str) -> list[str]:
+def policy_revisions(git: GitRepo, governed: str, path: str) -> list[str]:
     key = (governed, path)
     if key not in _revisions:
         _revisions[key] = [sha for sha, _ in git.first_parent_log(governed, path, limit=MAX_POLICY_HISTORY)]
     return _revisions[key]
 
 
-def _pins_at(git: GitRepo, commits: list[str], path: str) -> list[dict[str, Pin]]:
+def pins_at(git: GitRepo, commits: list[str], path: str) -> list[dict[str, Pin]]:
     """The pins of the policy file at each commit ({} where it is missing or broken: it approves nothing)."""
     missing = [c for c in commits if (c, path) not in _pins]
     blobs = git.read_blobs([f"{c}:{path}" for c in missing]) if missing else []

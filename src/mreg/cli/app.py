@@ -647,8 +647,14 @@ def notify(
 ) -> None:
     """Deliver registry events (registrations, evaluations, alias moves, review requests) to the
     outlets in mreg.yaml, after each outlet's cursor: at least once, in order."""
-    from mreg.errors import RemoteError
+    from mreg.errors import RemoteError, UsageError
 
+    if offline and not dry_run:
+        raise UsageError(
+            "notify --offline: delivering needs the remote's cursors (an offline run would send again "
+            "what other runs sent)",
+            hint="use --dry-run --offline to see what is pending here",
+        )
     runs = _open(repo, offline=offline).notify(outlet=outlet, dry_run=dry_run)
     if as_json:
         emit_json([r.to_json() for r in runs])

@@ -129,7 +129,9 @@ def _attempt(opener: urllib.request.OpenerDirector, req: OutgoingRequest, timeou
             return _Outcome(resp.status, True, False, None, None)
     except urllib.error.HTTPError as exc:
         try:
-            reason, excerpt = _scrub(str(exc.reason or ""), req), _scrub(_excerpt(exc), req)
+            # scrubbed whole, then cut: a secret cut in half would no longer be found
+            reason = one_line(_scrub(str(exc.reason or ""), req), EXCERPT)
+            excerpt = one_line(_scrub(_excerpt(exc), req), EXCERPT)
             return _answer(exc.code, reason, exc.headers, excerpt, target)
         finally:
             exc.close()
@@ -206,7 +208,7 @@ def _excerpt(exc: Any) -> str:
         elif isinstance(document, dict) and isinstance(document.get("error"), (str, dict)):
             error = document["error"]
             text = str(error.get("message") or error) if isinstance(error, dict) else error
-    return one_line(text, EXCERPT)
+    return one_line(text, READ_LIMIT)
 
 
 def _secrets(req: OutgoingRequest) -> list[str]:
@@ -228,6 +230,10 @@ def _secrets(req: OutgoingRequest) -> list[str]:
     for name, value in req.headers.items():
         if name.lower() in ("authorization", "proxy-authorization"):
             found |= {value, value.partition(" ")[2]}
+    from urllib.parse import quote, unquote
+
+    # as sent, and as a server may echo it back: decoded, or encoded once more
+    found |= {form for s in list(found) if s for form in (unquote(s), quote(s, safe=""), quote(s))}
     return sorted((s for s in found if s and len(s) >= 4), key=len, reverse=True)
 
 

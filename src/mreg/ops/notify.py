@@ -88,7 +88,7 @@ class Cursor:
             raise IntegrityError(f"{where}: {len(data):,} bytes, more than a cursor can be")
         try:
             doc = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested 200,000 deep
             raise IntegrityError(f"{where}: not a cursor (unreadable JSON)") from None
         ok = (
             isinstance(doc, dict)
@@ -195,7 +195,10 @@ def take_lease(refs: Refs, outlet: str, *, wait: float = WAIT_FOR_LEASE) -> Leas
     deadline = time.monotonic() + wait
     while True:
         held = refs.read(ref)
-        if held is not None and refs.fetch(ref, held) and _lease_expiry(refs.git, held) > time.time():
+        expiry = _lease_expiry(refs.git, held) if held is not None and refs.fetch(ref, held) else 0.0
+        if expiry > time.time() + 2 * LEASE_SECONDS:  # no run takes a lease that long: written by hand
+            expiry = 0.0
+        if held is not None and expiry > time.time():
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.5)
@@ -375,12 +378,14 @@ def _tag_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
         new = [s for s in seqs if s > done]
         if not new:
             continue
-        found = alias_tags.read_tags(ctx.git, model, alias, new)
-        problems = ctx.tag_problems(found)
-        for e in found:
-            out.append(_alias_event(ctx, e, governed, problems.get(e.tag)))
+        every = alias_tags.read_events(ctx.git, model, alias)
+        reviewed = reviewed_flags(ctx, model, alias, every, governed)
+        wanted = set(new)
+        for e in every:
+            if e.seq in wanted:
+                out.append(_alias_event(e, reviewed.get(e.tag, False)))
         # seqs that are no record (malformed, lightweight) pass the cursor without an event
-        for seq in sorted(set(new) - {e.seq for e in found}):
+        for seq in sorted(set(new) - {e.seq for e in every}):
             out.append(
                 ev.Event(
                     "",
@@ -411,12 +416,56 @@ def _seq_order_per_alias(found: list[ev.Event]) -> list[ev.Event]:
     return out
 
 
-def _alias_event(ctx: Context, e: AliasEvent, governed: str | None, problem: str | None) -> ev.Event:
-    from mreg.backing import approved_ever
+def reviewed_flags(
+    ctx: Context, model: str, alias: str, events: list[AliasEvent], governed: str | None
+) -> dict[str, bool]:
+    """Whether each tag of the alias applied what reviewers approved, in seq order. For a protected
+    alias a tag must name the governed commit it applies (`governed`), match that commit's pin, and
+    apply no approval older than one an earlier reviewed tag applied: a copy of an old approval (a
+    forged "rollback" to a version once approved) is a replay, not a review. The newest tag must
+    moreover be what readers follow (backed, or approved and pending)."""
+    from mreg.backing import is_ancestor_cached, pins_at, policy_revisions, signature_ok
+    from mreg.layout import policy_path
 
-    reviewed = problem is None
-    if reviewed and ctx.is_protected(e.alias):
-        reviewed = governed is not None and approved_ever(ctx.git, governed, e, signers=ctx.config.signers)
+    problems = ctx.tag_problems(events)
+    if not ctx.is_protected(alias):
+        return {e.tag: problems[e.tag] is None for e in events}
+    if governed is None:
+        return dict.fromkeys((e.tag for e in events), False)
+    path = policy_path(model)
+    order = list(reversed(policy_revisions(ctx.git, governed, path)))  # oldest first
+    index = {sha: i for i, sha in enumerate(order)}
+    pins = pins_at(ctx.git, order, path)
+    out: dict[str, bool] = {}
+    highest = -1
+    for e in sorted(events, key=lambda x: x.seq):
+        ok = problems[e.tag] is None and e.governed is not None
+        if ok and ctx.config.signers:
+            ok = signature_ok(ctx.git, e, ctx.config.signers)
+        at = index.get(e.governed or "")
+        if ok and at is None and e.governed is not None:  # a later commit of the branch: the pin then
+            at = next(
+                (
+                    i
+                    for i in range(len(order) - 1, -1, -1)
+                    if is_ancestor_cached(ctx.git, order[i], e.governed)
+                ),
+                None,
+            )
+        pin = pins[at].get(alias) if ok and at is not None else None
+        ok = ok and at is not None and pin is not None and pin.matches(e) and at >= highest
+        if ok and at is not None:
+            highest = at
+        out[e.tag] = ok
+    if events:
+        newest = max(events, key=lambda x: x.seq)
+        st = ctx.standing(model, alias, events, governed=governed)
+        if st.state not in ("backed", "pending") or st.event is None or st.event.tag != newest.tag:
+            out[newest.tag] = False
+    return out
+
+
+def _alias_event(e: AliasEvent, reviewed: bool) -> ev.Event:
     data = {
         "alias": e.alias,
         "version": e.version,
@@ -446,6 +495,11 @@ def _review_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
     if remote is None:
         return []
     prefix = tracking_ref(remote, REVIEW_PREFIX)
+    registered: dict[str, set[int]] = {}
+    for path in ctx.git.blob_ids(ctx.registry_commit(), "models"):
+        rec = record_of_path(path)
+        if rec is not None:
+            registered.setdefault(rec[0], set()).add(rec[1])
     out = []
     for row in ctx.git.for_each_ref(
         prefix,
@@ -467,9 +521,11 @@ def _review_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
         if len(parts) != 3:
             continue
         model, alias, target = parts
-        version = (
-            int(target[1:]) if target[:1] == "v" and target[1:].isascii() and target[1:].isdigit() else None
-        )
+        digits = target[1:]
+        ok = target[:1] == "v" and digits.isascii() and digits.isdigit() and len(digits) <= 9
+        version = int(digits) if ok else None
+        if target != "demote" and (version is None or version not in registered.get(model, ())):
+            continue  # a branch named like a proposal that proposes nothing registered: no event
         stamp = int(when) if when.isascii() and when.isdigit() and len(when) < 12 else 0
         data = {
             "alias": alias,
@@ -552,8 +608,17 @@ def load_cursor(ctx: Context, refs: Refs, outlet: str) -> tuple[Cursor, str | No
         raise RemoteError(f"cannot fetch {ref} from the remote")
     blob = ctx.git.read_blob(f"{sha}:cursor.json")
     if blob is None:
-        raise IntegrityError(f"{ref} holds no cursor.json")
-    return Cursor.from_bytes(blob, where=ref), sha
+        raise IntegrityError(f"{ref} holds no cursor.json", hint=_CURSOR_HINT)
+    try:
+        return Cursor.from_bytes(blob, where=ref), sha
+    except IntegrityError as exc:
+        raise IntegrityError(exc.message, hint=_CURSOR_HINT) from None
+
+
+_CURSOR_HINT = (
+    "someone wrote the cursor by hand; delete that ref to start the outlet again from when it was "
+    "configured (events since then are sent again, with their ids)"
+)
 
 
 def save_cursor(ctx: Context, refs: Refs, outlet: str, cursor: Cursor, old: str | None) -> str:
@@ -595,7 +660,9 @@ def run_outlet(
             if lease is not None and lease.expires - time.time() < RENEW_BELOW and not lease.renew():
                 failed = "lost its lease (another run took it over)"
                 break
-            if e.type and e.timestamp >= cursor.since and wants(outlet, body):
+            # `since` only bounds a new cursor's first run: times are whatever a committer or
+            # tagger claimed, so after that the cursor's positions alone decide what is sent
+            if e.type and (at is not None or e.timestamp >= cursor.since) and wants(outlet, body):
                 if on_event is not None:
                     on_event(outlet.name, body)
                 if not dry_run:
@@ -659,19 +726,28 @@ def notify(
         try:
             runs.append(run_outlet(ctx, o, dry_run=dry_run, on_event=on_event))
         except MregError as exc:  # a broken cursor, an unset variable, the remote refusing: this outlet only
-            runs.append(OutletRun(o.name, failed=exc.message))
+            runs.append(OutletRun(o.name, failed=exc.message + (f": {exc.hint}" if exc.hint else "")))
+        except (
+            RecursionError,
+            ValueError,
+            OSError,
+        ) as exc:  # hostile refs or a system error: this outlet only
+            runs.append(OutletRun(o.name, failed=f"{type(exc).__name__}: {str(exc)[:200]}"))
     return runs
 
 
 def notify_quietly(ctx: Context) -> None:
     """After `register` and `apply`: deliver when outlets are configured; a failure is a warning,
     never a failed registration."""
-    if not (ctx.config.raw.get("notify") or {}).get("outlets"):
+    if ctx.offline or not (ctx.config.raw.get("notify") or {}).get("outlets"):
         return
     try:
         runs = notify(ctx)
     except MregError as exc:
         ctx.notify(f"notify: {exc.message}")
+        return
+    except Exception as exc:
+        ctx.notify(f"notify failed ({type(exc).__name__}); the write itself succeeded: 'mreg notify' retries")
         return
     for r in runs:
         if r.failed:
