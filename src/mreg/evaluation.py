@@ -110,6 +110,9 @@ def parse_evaluation(
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
+    recalled = memo.recall(blob, EVALUATION_SCHEMA) if memo is not None else None
+    if recalled is not None and recalled.get("model") == model and recalled.get("version") == version:
+        return cast(EvaluationRecord, recalled)  # passed before; the path is checked each time
     known = memo is not None and memo.known(blob, EVALUATION_SCHEMA)
     try:
         doc = load_yaml(blob, where=where, shape_checked=known)
@@ -121,7 +124,7 @@ def parse_evaluation(
         )  # these bytes passed the schema before; the path is checked here
     record = validate_evaluation(doc, where=where, model=model, version=version)
     if memo is not None:
-        memo.remember(blob, EVALUATION_SCHEMA)
+        memo.remember(blob, EVALUATION_SCHEMA, record)
     return record
 
 

@@ -408,22 +408,28 @@ class ValidationMemo(Protocol):
 
     def known(self, data: bytes, schema_id: str) -> bool: ...
 
-    def remember(self, data: bytes, schema_id: str) -> None: ...
+    def recall(self, data: bytes, schema_id: str) -> dict[str, Any] | None: ...
+
+    def remember(self, data: bytes, schema_id: str, doc: Any = None) -> None: ...
 
 
 def parse_manifest(data: bytes, *, where: str, memo: ValidationMemo | None = None) -> Manifest:
     """Parse and validate a manifest's bytes; with a `memo`, bytes that passed before skip the schema
     check (no jsonschema import: a third of `mreg resolve`) and a new pass is remembered."""
+    if memo is not None and (recalled := memo.recall(data, MANIFEST_SCHEMA)) is not None:
+        return cast(Manifest, recalled)  # these exact bytes passed before, and parsed to this
     known = memo is not None and memo.known(data, MANIFEST_SCHEMA)
     try:
         doc = load_yaml(data, where=where, shape_checked=known)
     except UsageError as exc:
         raise IntegrityError(exc.message) from None
     if known and isinstance(doc, dict):
+        if memo is not None:
+            memo.remember(data, MANIFEST_SCHEMA, doc)  # a marker from before documents were kept
         return cast(
             Manifest, dict(doc)
         )  # these exact bytes passed validate_manifest against this schema before
     manifest = validate_manifest(doc, where=where)
     if memo is not None:
-        memo.remember(data, MANIFEST_SCHEMA)
+        memo.remember(data, MANIFEST_SCHEMA, manifest)
     return manifest

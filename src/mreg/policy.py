@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mreg.cache.valid import known_valid, remember_valid
+from mreg.cache.valid import known_valid, recall_valid, remember_valid
 from mreg.errors import IntegrityError, MregError
 from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
@@ -83,12 +83,16 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
+    recalled = recall_valid(blob, MODEL_SCHEMA)
+    if recalled is not None:
+        return recalled  # these exact bytes passed before, and parsed to this
     known = known_valid(blob, MODEL_SCHEMA)
     try:
         doc = load_yaml(blob, where=where, shape_checked=known)
     except MregError as exc:
         raise IntegrityError(exc.message) from None
     if known and isinstance(doc, dict):
+        remember_valid(blob, MODEL_SCHEMA, doc)  # a marker from before documents were kept
         return dict(doc)
     problem = json_problem(doc.get("gates")) if isinstance(doc, dict) else None
     if problem:
@@ -97,7 +101,7 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise IntegrityError(f"{where}: {errors[0]}{more}")
-    remember_valid(blob, MODEL_SCHEMA)
+    remember_valid(blob, MODEL_SCHEMA, doc)
     return dict(doc)
 
 
