@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg.cache.valid import MEMO, known_valid, remember_valid
+from mreg.cache.valid import MEMO, known_valid, recall_valid, remember_valid
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import Branches
@@ -124,12 +124,16 @@ class Context:
         too_big = size_problem(blob)
         if too_big:
             raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {too_big}")
+        recalled = recall_valid(blob, REGISTRY_SCHEMA)
+        if recalled is not None:
+            return recalled  # these exact bytes passed before, and parsed to this (no YAML import)
         data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
         if not known_valid(blob, REGISTRY_SCHEMA):
             errors = schema_errors(data, REGISTRY_SCHEMA)
             if errors:
                 raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
-            remember_valid(blob, REGISTRY_SCHEMA)
+        if isinstance(data, dict):
+            remember_valid(blob, REGISTRY_SCHEMA, data)
         return dict(data)
 
     def sync(self) -> None:
