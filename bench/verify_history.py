@@ -4,7 +4,7 @@
 
 Rows, each the min/median/max of --runs runs:
   fresh clone   what a clone with no verified anchor does on its first fetch (`verify_advance` with
-                no anchor: every path at the tip is a manifest, no merge in the history)
+                no anchor: the tip's tree, then the per-commit pass over the whole history)
   incremental   a fetch that brings 100 new registrations (the per-commit `git log --raw` pass)
   full audit    `mreg check`'s per-commit pass over the whole history
   git log --raw the same pass in git alone, without mreg's parsing: the floor for the audit
