@@ -31,6 +31,7 @@ from mreg.manifest import (
     artifact_path_problem,
     artifact_set_digest,
     dump_manifest,
+    schema_validator,
     size_problem,
     validate_manifest,
 )
@@ -184,7 +185,17 @@ def register(
             "in that cache alone",
             hint="configure one for the team (mreg init --store URL, a reviewed change) or set MREG_STORE",
         )
-    artifacts, uploaded, reused = _store_files(ctx, store, checked.files, progress, jobs)
+    # While the files are hashed and copied (seconds for a big model), a second thread does the fixed
+    # work of a registration that does not depend on them: the source commit, and the import of the
+    # schema validator the manifest is checked with (~60 ms). The hash and the copy release the GIL.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mreg-prepare") as side:
+        source = side.submit(capture.source_info, ctx.git, ctx.remote_name)
+        warm = side.submit(schema_validator, MANIFEST_SCHEMA)
+        artifacts, uploaded, reused = _store_files(ctx, store, checked.files, progress, jobs)
+        warm.result()
+        source_info = source.result()
     manifest: dict[str, Any] = {
         "schema": MANIFEST_SCHEMA,
         "model": model,
@@ -193,7 +204,7 @@ def register(
         "created_at": datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "created_by": ident,
         "message": request.message,
-        "source": capture.source_info(ctx.git, ctx.remote_name),
+        "source": source_info,
         "artifacts": artifacts,
         "environment": _environment(store, checked.lock_path, request.image),
         "data": data_entries,
