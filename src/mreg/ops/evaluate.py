@@ -111,6 +111,9 @@ def add(ctx: Context, request: EvaluationRequest) -> Evaluation:
             raise UsageError(f"the evaluation record would be {too_big}")
         if ctx.git.object_ids([f"{base}:{path}"])[0] is not None:
             raise Retry(f"{path} appeared meanwhile")
+        from mreg.cache.valid import MEMO
+
+        MEMO.remember(text, EVALUATION_SCHEMA, dict(doc))  # just validated: readers skip the schema
         return Change({path: text}, f"evaluate {model} v{number} on {name}", (n, path))
 
     commit, change = ctx.branches.commit(REGISTRY_BRANCH, build)
