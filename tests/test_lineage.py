@@ -329,6 +329,13 @@ def test_hostile_parent_chains_do_not_hang_or_crash(world: World) -> None:
     r = world.mreg("lineage", "--dataset", "s3://b/\x1b[2Jk")  # nobody types that: refused, not searched
     assert r.code == 2 and "\x1b" not in r.err
 
+    # `check` names what register would have refused (warnings: the manifests stay forever)
+    r = world.mreg("check", "--json")
+    warned = [(w["file"], w["message"]) for w in json.loads(r.out)["warnings"]]
+    assert ("models/ghost/versions/1.yaml", "parent nowhere@v9 is not registered") in warned
+    assert ("models/loop/versions/1.yaml", "its chain of parents loops back to loop@v1") in warned
+    assert not any(path.startswith("models/long/") for path, _ in warned)  # long, but it ends
+
 
 @pytest.mark.slow
 def test_a_forged_alias_tag_is_listed_as_unreviewed(world: World) -> None:

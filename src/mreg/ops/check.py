@@ -101,6 +101,7 @@ def check(ctx: Context, *, base: str | None = None, objects: bool = False) -> Ch
     tip = ctx.registry_commit()
     _check_history(ctx, tip, result)
     valid = _check_manifests(ctx, tip, result)
+    _check_parents(valid, result)
     if base and not _ZERO.match(base):
         _check_immutable(ctx, base, tip, result)
     governed = ctx.git.rev_parse(ALIASES_REF)
@@ -157,6 +158,41 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Man
             valid[path] = doc
     _check_evaluations(ctx, tip, evaluations, valid, result)
     return valid
+
+
+def _check_parents(manifests: dict[str, Manifest], result: _Findings) -> None:
+    """Each internal `parent` names a registered version, and no chain of parents loops (warnings:
+    `register --parent` checks both, so only a hand-made manifest gets here, and it stays forever)."""
+    from mreg.errors import MregError
+    from mreg.refs import is_external, parse_ref
+
+    parent_of: dict[tuple[str, int], tuple[str, int] | None] = {}
+    for m in manifests.values():
+        parent = m.get("parent")
+        target = None
+        if isinstance(parent, str) and parent and not is_external(parent):
+            try:
+                ref = parse_ref(parent)
+            except MregError:
+                ref = None
+            if ref is not None and ref.version is not None:
+                target = (ref.model, ref.version)
+        parent_of[(m["model"], m["version"])] = target
+    ends: set[tuple[str, int]] = set()  # versions whose chain is known to end: each walked once
+    for (model, version), target in sorted(parent_of.items()):
+        path = manifest_path(model, version)
+        if target is not None and target not in parent_of:
+            result.warn(REGISTRY_BRANCH, path, f"parent {target[0]}@v{target[1]} is not registered")
+        walked = [(model, version)]
+        while target is not None and target in parent_of and target not in ends:
+            if target in walked:
+                result.warn(
+                    REGISTRY_BRANCH, path, f"its chain of parents loops back to {target[0]}@v{target[1]}"
+                )
+                break
+            walked.append(target)
+            target = parent_of[target]
+        ends.update(walked)
 
 
 def _check_evaluations(
