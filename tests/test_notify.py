@@ -413,8 +413,12 @@ def test_hostile_cursors_and_leases_never_fail_a_write(
     assert "refs/mreg/notify/audit" in r.err and "not a cursor" in r.err
     r = world.mreg("notify")
     assert r.code == 6 and "delete that ref" in r.out + r.err, r.out + r.err
+    r = world.mreg("check")  # CI sees it too
+    assert "refs/mreg/notify/audit" in r.out and "not a cursor" in r.out, r.out
     mallory.git("push", "--quiet", "origin", ":refs/mreg/notify/audit")
     push_ref("refs/mreg/notify-lease/audit", {"lease": b"holder mallory\nexpires 99999999999\n"})
+    r = world.mreg("check")
+    assert "refs/mreg/notify-lease/audit: holds a lease no run would take" in r.out, r.out
     t = time.monotonic()
     r = world.mreg("notify")
     assert r.code == 0 and "another 'mreg notify'" not in r.out, r.out + r.err  # a forged lease is taken over
@@ -439,3 +443,25 @@ def test_a_review_branch_for_nothing_registered_announces_nothing(
         mallory.git("push", "--quiet", "origin", f"{head}:refs/heads/{branch}")
     assert world.mreg("notify").code == 0
     assert [e for e in _events(receiver) if e["type"] == "review.requested"] == []
+
+
+def test_check_sees_a_cursor_moved_past_what_exists(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _attacked(world, receiver, monkeypatch)
+    assert world.team.mreg("notify").code == 0
+    mallory = world.mallory
+    mallory.git("fetch", "--quiet", "origin", "+refs/mreg/notify/audit:refs/mreg/notify/audit")
+    cursor = json.loads(mallory.git("show", "refs/mreg/notify/audit:cursor.json"))
+    cursor["tags"]["fraud/production"] = 2**40  # every production move from now on: never sent
+    blob = mallory.git("hash-object", "-w", "--stdin", input=json.dumps(cursor))
+    tree = mallory.git("mktree", input=f"100644 blob {blob}\tcursor.json\n")
+    mallory.git(
+        "push",
+        "--quiet",
+        "--force",
+        "origin",
+        f"{mallory.git('commit-tree', tree, '-m', 'x')}:refs/mreg/notify/audit",
+    )
+    r = world.mreg("check")
+    assert "claims fraud/production seq 1099511627776 was sent, but its tags end at 1" in r.out, r.out

@@ -110,6 +110,7 @@ def check(ctx: Context, *, base: str | None = None, objects: bool = False) -> Ch
     else:
         _check_governed(ctx, governed, tip, valid, result)
     _check_tags(ctx, tip, result)
+    _check_notify_refs(ctx, tip, result)
     if objects:
         _check_objects(ctx, valid, result)
     return result.report()
@@ -193,6 +194,55 @@ def _check_parents(manifests: dict[str, Manifest], result: _Findings) -> None:
             walked.append(target)
             target = parent_of[target]
         ends.update(walked)
+
+
+def _check_notify_refs(ctx: Context, tip: str, result: _Findings) -> None:
+    """Each outlet's cursor and lease, as warnings (SPEC §12): anyone who may push can write those
+    refs, so what can be seen is said — a cursor that is no cursor, one past what exists (events it
+    claims were sent that never happened: a forward move), a lease no run would take."""
+    import time
+
+    from mreg.git import tags as alias_tags
+    from mreg.integrations.outlets import parse_outlets
+    from mreg.ops.notify import CURSOR_PREFIX, LEASE_PREFIX, LEASE_SECONDS, Refs, lease_expiry, load_cursor
+
+    try:
+        outlets = parse_outlets(ctx.config.raw)
+    except MregError:
+        return  # the config check names it
+    if not outlets:
+        return
+    refs = Refs(ctx.git, ctx.branches.remote if ctx.branches.online else None)
+    seqs = alias_tags.tag_seqs(ctx.git)
+    for outlet in outlets:
+        ref = CURSOR_PREFIX + outlet.name
+        try:
+            cursor, at = load_cursor(ctx, refs, outlet.name)
+        except MregError as exc:
+            result.warn(REGISTRY_BRANCH, ref, exc.message.removeprefix(f"{ref}: "))
+            continue
+        if at is not None:
+            if cursor.registry is not None and not ctx.git.ancestors_among({cursor.registry}, tip):
+                result.warn(
+                    REGISTRY_BRANCH, ref, f"names registry commit {cursor.registry[:12]}, not in the history"
+                )
+            for key, seq in sorted(cursor.tags.items()):
+                model, _, alias = key.partition("/")
+                have = max(seqs.get((model, alias), [0]))
+                if seq > have:
+                    result.warn(
+                        REGISTRY_BRANCH,
+                        ref,
+                        f"claims {key} seq {seq} was sent, but its tags end at {have}: moved by hand?",
+                    )
+        lease = refs.read(LEASE_PREFIX + outlet.name)
+        forged = lease is not None and refs.fetch(LEASE_PREFIX + outlet.name, lease)
+        if forged and lease_expiry(ctx.git, str(lease)) > time.time() + 2 * LEASE_SECONDS:
+            result.warn(
+                REGISTRY_BRANCH,
+                LEASE_PREFIX + outlet.name,
+                "holds a lease no run would take (written by hand)",
+            )
 
 
 def _check_evaluations(

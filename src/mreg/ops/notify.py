@@ -180,7 +180,7 @@ def _lease_commit(git: GitRepo, expires: float) -> str:
     return git.commit_tree(tree, [], f"mreg notify lease: {holder} until {int(expires)}\n")
 
 
-def _lease_expiry(git: GitRepo, sha: str) -> float:
+def lease_expiry(git: GitRepo, sha: str) -> float:
     blob = git.read_blob(f"{sha}:lease")
     for line in (blob or b"").decode("utf-8", "replace").splitlines():
         key, _, value = line.partition(" ")
@@ -195,7 +195,7 @@ def take_lease(refs: Refs, outlet: str, *, wait: float = WAIT_FOR_LEASE) -> Leas
     deadline = time.monotonic() + wait
     while True:
         held = refs.read(ref)
-        expiry = _lease_expiry(refs.git, held) if held is not None and refs.fetch(ref, held) else 0.0
+        expiry = lease_expiry(refs.git, held) if held is not None and refs.fetch(ref, held) else 0.0
         if expiry > time.time() + 2 * LEASE_SECONDS:  # no run takes a lease that long: written by hand
             expiry = 0.0
         if held is not None and expiry > time.time():
