@@ -193,10 +193,12 @@ def register(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mreg-prepare") as side:
         source = side.submit(capture.source_info, ctx.git, ctx.remote_name)
+        lock = side.submit(capture.package_lock)
         warm = side.submit(schema_validator, MANIFEST_SCHEMA)
         artifacts, uploaded, reused = _store_files(ctx, store, checked.files, progress, jobs)
         warm.result()
         source_info = source.result()
+        lock_text = lock.result()
     manifest: dict[str, Any] = {
         "schema": MANIFEST_SCHEMA,
         "model": model,
@@ -207,7 +209,7 @@ def register(
         "message": request.message,
         "source": source_info,
         "artifacts": artifacts,
-        "environment": _environment(store, checked.lock_path, request.image),
+        "environment": _environment(store, checked.lock_path, request.image, lock_text),
         "data": data_entries,
         "params": checked.params,
         "metrics": checked.metrics,
@@ -336,9 +338,11 @@ def _one_bar(
     return progress(label, sum(f.stat().st_size for _, f in files))
 
 
-def _environment(store: ObjectStore, lock_path: Path | None, image: str | None) -> dict[str, Any]:
+def _environment(
+    store: ObjectStore, lock_path: Path | None, image: str | None, captured: str
+) -> dict[str, Any]:
     """The captured package lock (stored as an object), the user's lock file, the image reference."""
-    lock_text = capture.package_lock().encode()
+    lock_text = captured.encode()
     environment: dict[str, Any] = {
         "python": capture.python_version(),
         "platform": capture.platform_tag(),
