@@ -225,19 +225,24 @@ def records(
 
 
 def checked_records(
-    ctx: Context, specs: Sequence[RecordAt]
+    ctx: Context, specs: Sequence[RecordAt], *, by_model: bool = False
 ) -> dict[tuple[str, int], tuple[list[Evaluation], list[str]]]:
     """(valid records, problems) of each version named in `specs` (one `cat-file` for all the
     records, one `git log` a version for the commits that added them): a record that does not
     validate, names another version than its path, or is bound to another digest than
-    `version_digest` is a problem, not a record."""
+    `version_digest` is a problem, not a record. `by_model`: one `git log` a model instead (for
+    callers that read the records of many versions of each model, such as `report`)."""
     from mreg.cache.valid import MEMO
     from mreg.git.history import additions
 
     blobs = ctx.git.read_blobs([f"{s.commit}:{s.path}" for s in specs])
     added: dict[str, str] = {}
-    for commit, model, version in sorted({(s.commit, s.model, s.version) for s in specs}):
-        added.update(additions(ctx.git, commit, evaluations_dir(model, version)))
+    if by_model:
+        for commit, model in sorted({(s.commit, s.model) for s in specs}):
+            added.update(additions(ctx.git, commit, evaluations_dir(model)))
+    else:
+        for commit, model, version in sorted({(s.commit, s.model, s.version) for s in specs}):
+            added.update(additions(ctx.git, commit, evaluations_dir(model, version)))
     out: dict[tuple[str, int], tuple[list[Evaluation], list[str]]] = {}
     for s, blob in zip(specs, blobs, strict=True):
         good, bad = out.setdefault((s.model, s.version), ([], []))

@@ -274,8 +274,6 @@ def package_changes(lock_a: str, lock_b: str) -> list[dict[str, Any]]:
 def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
     """Registrations (the commits that added each manifest, never a commit's subject) and alias
     events, merged into one timeline; a protected alias's tag that no reviewed pin backs is marked."""
-    from mreg.backing import approved_ever
-
     ctx.require_initialised()
     tip = ctx.registry_commit()
     entries: list[dict[str, Any]] = []
@@ -311,15 +309,49 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
 
         raise NotFoundError(f"no model named {model!r} in the registry")
     governed = ctx.governed_commit()
-    policy = _policy(ctx, governed, model)
-    current = {  # `events`: every tag of each alias shown, all a standing reads
-        a: ctx.standing(model, a, events, policy=policy, governed=governed) for a in {e.alias for e in events}
-    }
-    problems = ctx.tag_problems(events)
+    marks = reviewed_marks(
+        ctx,
+        model,
+        events,
+        governed=governed,
+        policy=_policy(ctx, governed, model),
+        problems=ctx.tag_problems(events),
+    )
     for e in events:
         d = e.as_dict()
         d["commit"] = e.commit
         d["signature"] = _signature_status(ctx, e)
+        d["reviewed"] = marks[e.tag]
+        d["_order"] = (e.order_time, 1, e.seq)
+        entries.append(d)
+    entries.sort(key=lambda d: d["_order"])
+    _keep_each_alias_in_seq_order(entries)
+    for d in entries:
+        d.pop("_order")
+    return [LogEntry(**d) for d in entries]
+
+
+def reviewed_marks(
+    ctx: Context,
+    model: str,
+    events: Sequence[alias_tags.AliasEvent],
+    *,
+    governed: str | None,
+    policy: dict[str, Any] | None,
+    problems: Mapping[str, str | None],
+) -> dict[str, bool]:
+    """Tag name -> whether a reader may take the tag's word (`log`'s `reviewed`): a protected
+    alias's tag must be backed by a reviewed pin (its current tag) or have applied one the governed
+    branch held (an older tag), and no tag may have a problem (`Context.tag_problems`). `events`:
+    every tag of each alias of `model`, all a standing reads."""
+    from mreg.backing import approved_ever
+
+    every = list(events)
+    current = {
+        a: ctx.standing(model, a, every, policy=policy, governed=governed) for a in {e.alias for e in every}
+    }
+    out: dict[str, bool] = {}
+    for e in every:
         reviewed = True
         if ctx.is_protected(e.alias):
             st = current[e.alias]
@@ -329,16 +361,8 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
                 reviewed = governed is not None and approved_ever(
                     ctx.git, governed, e, signers=ctx.config.signers
                 )
-        if reviewed and problems[e.tag] is not None:
-            reviewed = False
-        d["reviewed"] = reviewed
-        d["_order"] = (e.order_time, 1, e.seq)
-        entries.append(d)
-    entries.sort(key=lambda d: d["_order"])
-    _keep_each_alias_in_seq_order(entries)
-    for d in entries:
-        d.pop("_order")
-    return [LogEntry(**d) for d in entries]
+        out[e.tag] = reviewed and problems.get(e.tag) is None
+    return out
 
 
 def manifests_quietly(ctx: Context, model: str, versions: list[int], tip: str) -> dict[int, Manifest]:
