@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         PolicyChange,
         PullResult,
         RegisterResult,
+        Report,
         VerifyReport,
         Version,
     )
@@ -201,6 +202,17 @@ class Registry:
             return entries
         cutoff = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         return [e for e in entries if e.at <= cutoff]
+
+    def report(self, *, at: When = None, models: Sequence[str] = ()) -> Report:
+        """The registry's dashboard data (SPEC §13) as it stood at `at` (now by default), for every
+        model or those named: versions with metrics, parents and evaluations, the alias timeline
+        (UNREVIEWED moves marked as in `log`), latest version, aliases, last change and owners.
+        The same registry state gives an equal report; `mreg.report_md.render` makes it Markdown."""
+        from mreg.ops.report import report
+
+        if isinstance(models, str):
+            models = [models]
+        return report(self._ctx, at=as_datetime(at), models=[check_model(m) for m in models])
 
     # -- writing --------------------------------------------------------------------------------------
     def init(

@@ -563,6 +563,99 @@ class InitResult:
         return dict(_plain(self))
 
 
+@dataclass(frozen=True)
+class ReportVersion:
+    """One row of a model's versions table in `mreg report`: the manifest's claims (`created_at`,
+    `created_by`, `message`), its metrics, its `parent` (lineage one level up), the aliases a reader
+    follows to it as of the report, and its evaluation records, oldest first."""
+
+    version: int
+    digest: str
+    created_at: str
+    created_by: str
+    message: str | None
+    metrics: Mapping[str, Any]
+    parent: str | None
+    aliases: tuple[str, ...]
+    evaluations: tuple[Evaluation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "evaluations"}
+        out["evaluations"] = [e.to_json() for e in self.evaluations]
+        return out
+
+
+@dataclass(frozen=True)
+class ReportMove:
+    """One alias move of the timeline: `reviewed` False marks a protected alias's tag that no reviewed
+    pin backs (or one readers refuse): its reason and request are the tagger's word only (as `log`)."""
+
+    alias: str
+    seq: int
+    event: str  # promote, rollback, demote
+    version: int | None
+    previous: int | None
+    reason: str | None
+    request: str | None
+    by: str
+    at: str
+    tag: str
+    reviewed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(_plain(self))
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """A model in `mreg report`: the index row (latest version, the aliases a reader follows, those no
+    reader follows, last change, owners), its `key_metrics` (gated metrics first, then by name), its
+    versions (oldest first) and its alias timeline (oldest first)."""
+
+    model: str
+    latest: int
+    aliases: Mapping[str, int]
+    unreviewed: Mapping[str, str]  # alias -> its newest tag, which no reader follows
+    last_change: str
+    owners: tuple[str, ...]
+    key_metrics: tuple[str, ...]
+    versions: tuple[ReportVersion, ...]
+    moves: tuple[ReportMove, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "latest": self.latest,
+            "aliases": dict(self.aliases),
+            "unreviewed": dict(self.unreviewed),
+            "last_change": self.last_change,
+            "owners": list(self.owners),
+            "key_metrics": list(self.key_metrics),
+            "versions": [v.to_json() for v in self.versions],
+            "moves": [m.to_json() for m in self.moves],
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """`mreg report` (SPEC §13): the registry as it stood at `at` (None: now), read at registry commit
+    `commit`; models sorted by name. Deterministic: the same registry state gives the same report
+    (no time of generation in it). `problems`: records that failed their checks and were left out."""
+
+    at: str | None
+    commit: str
+    models: tuple[ModelReport, ...]
+    problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "commit": self.commit,
+            "models": [m.to_json() for m in self.models],
+            "problems": list(self.problems),
+        }
+
+
 __all__ = [
     "AliasMove",
     "Applied",
@@ -579,6 +672,7 @@ __all__ = [
     "LineageAlias",
     "LineageNode",
     "LogEntry",
+    "ModelReport",
     "ModelSummary",
     "OutletRun",
     "Pending",
@@ -586,6 +680,9 @@ __all__ = [
     "Problem",
     "PullResult",
     "RegisterResult",
+    "Report",
+    "ReportMove",
+    "ReportVersion",
     "Review",
     "VerifyReport",
     "Version",

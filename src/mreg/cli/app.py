@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mreg.cli import evaluations, governance, lineage
+from mreg.cli import dashboard, evaluations, governance, lineage
 from mreg.cli._base import (
     AllowUnreviewedOpt,
     AtOpt,
@@ -30,6 +30,7 @@ app = make_app()
 app.add_typer(governance.app)  # check, gate, apply, policy: the review flow (SPEC §7, §9)
 app.add_typer(evaluations.app, name="eval")  # eval add, eval list (SPEC §11)
 app.add_typer(lineage.app)  # lineage: parents, descendants, datasets (SPEC §11)
+app.add_typer(dashboard.app)  # report: the dashboard (SPEC §13)
 
 
 @app.command()

@@ -1,0 +1,247 @@
+"""`mreg report` (SPEC §13, issue 17): the data of the registry's dashboard, as it stood at `at`.
+
+Per model: the versions (the manifest's claims, metrics, parent, evaluations, the aliases a reader
+follows to each), the alias timeline (every move, `reviewed` as `log` judges it) and the index row
+(latest version, aliases, last change, owners from the model's policy on the governed branch).
+
+Batched whatever the size of the registry: one `ls-tree -r` of `models/` and one `cat-file --batch`
+for every manifest and evaluation record, one `for-each-ref` read of every alias tag, the index of
+`list`, one `git log` a model that has evaluations. Deterministic: everything sorted, nothing about
+the time of generation. Renderers (Markdown: `mreg.report_md`) take the `Report` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from mreg.errors import MregError, NotFoundError
+from mreg.git import tags as alias_tags
+from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, evaluation_of_path, manifest_path, record_of_path
+from mreg.results import ModelReport, Report, ReportMove, ReportVersion
+
+if TYPE_CHECKING:
+    from mreg.context import Context
+    from mreg.manifest import Manifest
+    from mreg.results import Evaluation
+
+KEY_METRICS = 5  # metric columns in a versions table: the gated ones first, then by name
+
+
+def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = ()) -> Report:
+    from mreg.context import to_unix
+    from mreg.ops.evaluate import RecordAt, checked_records
+    from mreg.ops.inspect import list_models, reviewed_marks
+
+    ctx.require_initialised()
+    commit = ctx.registry_commit(at)
+    summaries = {s.model: s for s in list_models(ctx, at)}
+    wanted = sorted(set(models)) if models else sorted(summaries)
+    for name in wanted:
+        if name not in summaries:
+            when = f" at {at.isoformat()}" if at else ""
+            raise NotFoundError(
+                f"no model named {name!r} in the registry{when}", hint="'mreg list' shows the models"
+            )
+    chosen = set(wanted)
+    problems: list[str] = []
+
+    # every manifest and evaluation record of the chosen models: one ls-tree, one cat-file
+    manifests, record_paths = _manifests(ctx, commit, chosen, problems)
+    specs = [
+        RecordAt(commit, model, version, manifests[(model, version)]["digest"], number, path)
+        for model, version, number, path in sorted(record_paths)
+        if (model, version) in manifests
+    ]
+    evaluations: dict[tuple[str, int], tuple[Evaluation, ...]] = {}
+    for key, (good, bad) in sorted(checked_records(ctx, specs, by_model=True).items()):
+        problems += bad
+        evaluations[key] = tuple(good)
+
+    # every alias tag: one read; `reviewed` as `log` judges it, the tag problems in one batch
+    events_by_model: dict[str, list[alias_tags.AliasEvent]] = {}
+    for e in alias_tags.read_events(ctx.git, None):
+        if e.model in chosen:
+            events_by_model.setdefault(e.model, []).append(e)
+    every_event = [e for es in events_by_model.values() for e in es]
+    tag_problems = ctx.tag_problems(every_event) if every_event else {}
+    governed_now = ctx.governed_commit()
+    policies_now = _policies(ctx, governed_now)
+    governed_then = ctx.governed_commit(at) if at is not None else governed_now
+    policies_then = policies_now if at is None else _policies(ctx, governed_then)
+    cutoff = to_unix(at)
+
+    by_model: dict[str, list[tuple[int, Manifest]]] = {}
+    for (name, version), m in sorted(manifests.items()):
+        by_model.setdefault(name, []).append((version, m))
+    out = []
+    for model in wanted:
+        summary = summaries[model]
+        events = events_by_model.get(model, [])
+        marks = reviewed_marks(
+            ctx,
+            model,
+            events,
+            governed=governed_now,
+            policy=policies_now.get(model),
+            problems=tag_problems,
+        )
+        shown = sorted(
+            (e for e in events if cutoff is None or e.timestamp <= cutoff),
+            key=lambda e: (e.order_time, e.alias, e.seq),
+        )
+        moves = tuple(_move(e, marks[e.tag]) for e in _seq_order(shown))
+        on_version: dict[int, list[str]] = {}
+        for alias, version in summary.aliases.items():
+            on_version.setdefault(version, []).append(alias)
+        versions = tuple(
+            ReportVersion(
+                version=version,
+                digest=m["digest"],
+                created_at=str(m["created_at"]),
+                created_by=str(m["created_by"]),
+                message=m.get("message"),
+                metrics=dict(sorted((m.get("metrics") or {}).items())),
+                parent=m.get("parent"),
+                aliases=tuple(sorted(on_version.get(version, ()))),
+                evaluations=evaluations.get((model, version), ()),
+            )
+            for version, m in by_model.get(model, ())
+        )
+        policy = policies_then.get(model) or {}
+        changes = [v.created_at for v in versions]
+        changes += [e.created_at for v in versions for e in v.evaluations]
+        changes += [mv.at for mv in moves]
+        out.append(
+            ModelReport(
+                model=model,
+                latest=summary.latest,
+                aliases=dict(sorted(summary.aliases.items())),
+                unreviewed=dict(sorted(summary.unreviewed.items())),
+                last_change=max((_utc(c) for c in changes), default=""),
+                owners=tuple(sorted(str(o) for o in policy.get("owners") or ())),
+                key_metrics=_key_metrics(policy, versions),
+                versions=versions,
+                moves=moves,
+            )
+        )
+    return Report(
+        at=at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if at is not None else None,
+        commit=commit,
+        models=tuple(out),
+        problems=tuple(sorted(set(problems))),
+    )
+
+
+def _manifests(
+    ctx: Context, commit: str, chosen: set[str], problems: list[str]
+) -> tuple[dict[tuple[str, int], Manifest], list[tuple[str, int, int, str]]]:
+    """The valid manifests of the chosen models at `commit` (one `ls-tree -r`, one `cat-file`) and
+    the (model, version, number, path) of their evaluation records; what fails a check goes to
+    `problems`."""
+    from mreg.context import parse_capped
+
+    paths = ctx.git.blob_ids(commit, "models")
+    manifest_paths: dict[tuple[str, int], str] = {}
+    record_paths: list[tuple[str, int, int, str]] = []
+    for path in paths:
+        rec = record_of_path(path)
+        if rec is not None and rec[0] in chosen:
+            manifest_paths[rec] = path
+            continue
+        ev = evaluation_of_path(path)
+        if ev is not None and ev[0] in chosen:
+            record_paths.append((*ev, path))
+    keys = sorted(manifest_paths)
+    blobs = ctx.git.read_blobs([f"{commit}:{manifest_paths[k]}" for k in keys])
+    manifests: dict[tuple[str, int], Manifest] = {}
+    for (model, version), blob in zip(keys, blobs, strict=True):
+        where = f"{REGISTRY_BRANCH}:{manifest_path(model, version)}"
+        if blob is None:
+            problems.append(f"{where}: cannot be read")
+            continue
+        try:
+            m = parse_capped(blob, where=where)
+        except MregError as exc:
+            problems.append(exc.message)
+            continue
+        if m["model"] != model or m["version"] != version:
+            problems.append(f"{where}: the manifest says {m['model']}@v{m['version']}")
+            continue
+        manifests[(model, version)] = m
+    return manifests, record_paths
+
+
+def _seq_order(events: list[alias_tags.AliasEvent]) -> list[alias_tags.AliasEvent]:
+    """Time orders moves across aliases; within one alias the seq decides (as `log`)."""
+    positions: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        positions.setdefault(e.alias, []).append(i)
+    out = list(events)
+    for idx in positions.values():
+        for i, e in zip(idx, sorted((events[i] for i in idx), key=lambda e: e.seq), strict=True):
+            out[i] = e
+    return out
+
+
+def _move(e: alias_tags.AliasEvent, reviewed: bool) -> ReportMove:
+    d = e.as_dict()
+    return ReportMove(
+        alias=e.alias,
+        seq=e.seq,
+        event=e.event,
+        version=e.version,
+        previous=e.previous,
+        reason=e.reason,
+        request=e.request,
+        by=e.tagger,
+        at=str(d["at"]),
+        tag=e.tag,
+        reviewed=reviewed,
+    )
+
+
+def _policies(ctx: Context, governed: str | None) -> dict[str, dict[str, Any]]:
+    from mreg.policy import read_policies
+
+    if governed is None:
+        return {}
+    try:
+        return read_policies(ctx.git, governed)
+    except MregError as exc:
+        ctx.notify(f"{ALIASES_BRANCH}: {exc.message}: owners and key metrics not shown")
+        return {}
+
+
+def _key_metrics(policy: Mapping[str, Any], versions: Sequence[ReportVersion]) -> tuple[str, ...]:
+    """The metrics worth a column: those the model's gates name (in the order they are named), then
+    the others by name; only metrics some version recorded as a number."""
+    numeric = {
+        k
+        for v in versions
+        for k, x in v.metrics.items()
+        if isinstance(x, (int, float)) and not isinstance(x, bool)
+    }
+    gated: list[str] = []
+    gates = policy.get("gates")
+    if isinstance(gates, Mapping):
+        for _alias, rules in sorted(gates.items()):
+            for rule in rules if isinstance(rules, list) else ():
+                name = rule.get("metric") if isinstance(rule, Mapping) else None
+                if isinstance(name, str) and name in numeric and name not in gated:
+                    gated.append(name)
+    rest = sorted(numeric - set(gated))
+    return tuple((gated + rest)[:KEY_METRICS])
+
+
+def _utc(text: str) -> str:
+    """A claimed time as `YYYY-MM-DDTHH:MM:SSZ` (so that times of any precision compare); as given
+    when it does not parse."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
