@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg.cache.valid import MEMO, known_valid, recall_valid, remember_valid
+from mreg.cache.valid import MEMO
 from mreg.errors import IntegrityError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.git.branches import Branches
@@ -31,7 +31,7 @@ from mreg.layout import (
 from mreg.manifest import (
     REGISTRY_SCHEMA,
     Manifest,
-    load_yaml,
+    load_checked,
     parse_manifest,
     schema_errors,
     size_problem,
@@ -124,17 +124,22 @@ class Context:
         too_big = size_problem(blob)
         if too_big:
             raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {too_big}")
-        recalled = recall_valid(blob, REGISTRY_SCHEMA)
-        if recalled is not None:
-            return recalled  # these exact bytes passed before, and parsed to this (no YAML import)
-        data = load_yaml(blob, where=f"{ALIASES_BRANCH}:{CONFIG_PATH}")
-        if not known_valid(blob, REGISTRY_SCHEMA):
-            errors = schema_errors(data, REGISTRY_SCHEMA)
+        where = f"{ALIASES_BRANCH}:{CONFIG_PATH}"
+
+        def validate(doc: Any) -> dict[str, Any]:
+            errors = schema_errors(doc, REGISTRY_SCHEMA)
             if errors:
-                raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {errors[0]}")
-        if isinstance(data, dict):
-            remember_valid(blob, REGISTRY_SCHEMA, data)
-        return dict(data)
+                raise IntegrityError(f"{where}: {errors[0]}")
+            return dict(doc)
+
+        return load_checked(
+            blob,
+            schema_id=REGISTRY_SCHEMA,
+            where=where,
+            validate=validate,
+            memo=MEMO,
+            yaml_errors_are_integrity=False,
+        )
 
     def sync(self) -> None:
         """Reads fetch the registry refs first unless offline: a deploy must never read a stale alias."""

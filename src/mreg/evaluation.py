@@ -13,13 +13,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
-from mreg.errors import IntegrityError, MregError
+from mreg.errors import IntegrityError
 from mreg.manifest import (
     EVALUATION_SCHEMA,
     ValidationMemo,
     dump_yaml,
+    first_problem,
     json_problem,
-    load_yaml,
+    load_checked,
     schema_errors,
     size_problem,
 )
@@ -84,48 +85,52 @@ def dataset_identity(dataset: Mapping[str, Any]) -> str | None:
 
 
 def validate_evaluation(document: Any, *, where: str, model: str, version: int) -> EvaluationRecord:
-    """Schema plus what a schema cannot say: the record names the model and version of its path."""
+    """Schema plus what a schema cannot say: plain JSON values, and the record names the model and
+    version of its path."""
     errors = schema_errors(document, EVALUATION_SCHEMA)
     if not errors:
-        if document["model"] != model or document["version"] != version:
-            errors.append(
-                f"it says {document['model']}@v{document['version']}, but its path is {model}@v{version}'s"
-            )
         for key in ("metrics", "dataset", "source"):
             problem = json_problem(document.get(key))
             if problem:
                 errors.append(f"{key}: {problem}")
-    if errors:
+    first_problem(errors, where, "invalid evaluation record: ")
+    return _at_its_path(document, where=where, model=model, version=version)
+
+
+def _at_its_path(document: Mapping[str, Any], *, where: str, model: str, version: int) -> EvaluationRecord:
+    """A record sits at the path of the model and version it names: checked every time it is read
+    (what the validation memo knows is the bytes, not where they were found)."""
+    if document.get("model") != model or document.get("version") != version:
         raise IntegrityError(
-            f"{where}: invalid evaluation record: {errors[0]}"
-            + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+            f"{where}: invalid evaluation record: it says {document.get('model')}@v{document.get('version')}, "
+            f"but its path is {model}@v{version}'s"
         )
     return cast(EvaluationRecord, dict(document))
+
+
+def check_binding(record: Mapping[str, Any], *, where: str, ref: str, version_digest: str) -> None:
+    """A record is of its version's bytes: IntegrityError when it is bound to another digest."""
+    if record["version_digest"] != version_digest:
+        raise IntegrityError(
+            f"{where}: bound to {record['version_digest']}, but {ref} is {version_digest} (a result of other bytes)"
+        )
 
 
 def parse_evaluation(
     blob: bytes, *, where: str, model: str, version: int, memo: ValidationMemo | None = None
 ) -> EvaluationRecord:
-    """A record's bytes, bounded, parsed and validated (a memo skips the schema for bytes that passed)."""
+    """A record's bytes, bounded, parsed and validated (`manifest.load_checked`), at its path."""
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
-    recalled = memo.recall(blob, EVALUATION_SCHEMA) if memo is not None else None
-    if recalled is not None and recalled.get("model") == model and recalled.get("version") == version:
-        return cast(EvaluationRecord, recalled)  # passed before; the path is checked each time
-    known = memo is not None and memo.known(blob, EVALUATION_SCHEMA)
-    try:
-        doc = load_yaml(blob, where=where, shape_checked=known)
-    except MregError as exc:
-        raise IntegrityError(exc.message) from None
-    if known and isinstance(doc, dict) and doc.get("model") == model and doc.get("version") == version:
-        return cast(
-            EvaluationRecord, dict(doc)
-        )  # these bytes passed the schema before; the path is checked here
-    record = validate_evaluation(doc, where=where, model=model, version=version)
-    if memo is not None:
-        memo.remember(blob, EVALUATION_SCHEMA, record)
-    return record
+    doc = load_checked(
+        blob,
+        schema_id=EVALUATION_SCHEMA,
+        where=where,
+        validate=lambda d: validate_evaluation(d, where=where, model=model, version=version),
+        memo=memo,
+    )
+    return _at_its_path(doc, where=where, model=model, version=version)
 
 
 def dump_evaluation(record: Mapping[str, Any]) -> bytes:

@@ -7,7 +7,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol, TypedDict, cast
@@ -352,11 +352,7 @@ def validate_manifest(document: Any, *, where: str) -> Manifest:
             problem = json_problem(document.get(key))
             if problem:
                 errors.append(f"{key}: {problem}")
-    if errors:
-        raise IntegrityError(
-            f"{where}: invalid manifest: {errors[0]}"
-            + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
-        )
+    first_problem(errors, where, "invalid manifest: ")
     return cast(Manifest, dict(document))
 
 
@@ -413,23 +409,49 @@ class ValidationMemo(Protocol):
     def remember(self, data: bytes, schema_id: str, doc: Any = None) -> None: ...
 
 
-def parse_manifest(data: bytes, *, where: str, memo: ValidationMemo | None = None) -> Manifest:
-    """Parse and validate a manifest's bytes; with a `memo`, bytes that passed before skip the schema
-    check (no jsonschema import: a third of `mreg resolve`) and a new pass is remembered."""
-    if memo is not None and (recalled := memo.recall(data, MANIFEST_SCHEMA)) is not None:
-        return cast(Manifest, recalled)  # these exact bytes passed before, and parsed to this
-    known = memo is not None and memo.known(data, MANIFEST_SCHEMA)
+def load_checked(
+    data: bytes,
+    *,
+    schema_id: str,
+    where: str,
+    validate: Callable[[Any], Mapping[str, Any]],
+    memo: ValidationMemo | None,
+    yaml_errors_are_integrity: bool = True,
+) -> dict[str, Any]:
+    """The one way from a record's bytes (manifest, evaluation, policy, config) to its checked
+    document. With a `memo`, bytes that passed `validate` before come back as the document they
+    parsed to (no YAML, no jsonschema: most of `mreg resolve`), bytes known valid without a kept
+    document skip the schema, and a new pass is remembered with its document. Unparseable YAML is
+    an IntegrityError naming `where` (a UsageError where `yaml_errors_are_integrity` is off)."""
+    if memo is not None and (recalled := memo.recall(data, schema_id)) is not None:
+        return recalled
+    known = memo is not None and memo.known(data, schema_id)
     try:
         doc = load_yaml(data, where=where, shape_checked=known)
     except UsageError as exc:
+        if not yaml_errors_are_integrity:
+            raise
         raise IntegrityError(exc.message) from None
-    if known and isinstance(doc, dict):
-        if memo is not None:
-            memo.remember(data, MANIFEST_SCHEMA, doc)  # a marker from before documents were kept
-        return cast(
-            Manifest, dict(doc)
-        )  # these exact bytes passed validate_manifest against this schema before
-    manifest = validate_manifest(doc, where=where)
+    checked = dict(doc) if known and isinstance(doc, dict) else dict(validate(doc))
     if memo is not None:
-        memo.remember(data, MANIFEST_SCHEMA, manifest)
-    return manifest
+        memo.remember(data, schema_id, checked)
+    return checked
+
+
+def first_problem(errors: list[str], where: str, what: str) -> None:
+    """IntegrityError naming the first of `errors` (and how many more), if there are any."""
+    if errors:
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise IntegrityError(f"{where}: {what}{errors[0]}{more}")
+
+
+def parse_manifest(data: bytes, *, where: str, memo: ValidationMemo | None = None) -> Manifest:
+    """Parse and validate a manifest's bytes (see `load_checked` for the memo)."""
+    doc = load_checked(
+        data,
+        schema_id=MANIFEST_SCHEMA,
+        where=where,
+        validate=lambda d: validate_manifest(d, where=where),
+        memo=memo,
+    )
+    return cast(Manifest, doc)

@@ -10,13 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mreg.cache.valid import known_valid, recall_valid, remember_valid
-from mreg.errors import IntegrityError, MregError
+from mreg.cache.valid import MEMO
+from mreg.errors import IntegrityError
 from mreg.layout import ALIASES_BRANCH, policy_path
 from mreg.manifest import (
     MODEL_SCHEMA,
+    first_problem,
     json_problem,
-    load_yaml,
+    load_checked,
     schema_errors,
     size_problem,
 )
@@ -83,25 +84,16 @@ def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
-    recalled = recall_valid(blob, MODEL_SCHEMA)
-    if recalled is not None:
-        return recalled  # these exact bytes passed before, and parsed to this
-    known = known_valid(blob, MODEL_SCHEMA)
-    try:
-        doc = load_yaml(blob, where=where, shape_checked=known)
-    except MregError as exc:
-        raise IntegrityError(exc.message) from None
-    if known and isinstance(doc, dict):
-        remember_valid(blob, MODEL_SCHEMA, doc)  # a marker from before documents were kept
-        return dict(doc)
+    return load_checked(
+        blob, schema_id=MODEL_SCHEMA, where=where, validate=lambda d: _validate(d, where), memo=MEMO
+    )
+
+
+def _validate(doc: Any, where: str) -> dict[str, Any]:
     problem = json_problem(doc.get("gates")) if isinstance(doc, dict) else None
     if problem:
         raise IntegrityError(f"{where}: gates: {problem}")
-    errors = schema_errors(doc, MODEL_SCHEMA)
-    if errors:
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise IntegrityError(f"{where}: {errors[0]}{more}")
-    remember_valid(blob, MODEL_SCHEMA, doc)
+    first_problem(schema_errors(doc, MODEL_SCHEMA), where, "")
     return dict(doc)
 
 

@@ -5,10 +5,24 @@ re-exports them with the others)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from mreg.manifest import Manifest
+
+
+def plain(value: Any) -> Any:
+    """JSON data of a result: dataclasses as mappings, tuples as lists, paths as strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,20 +48,7 @@ class Evaluation:
         return f"{self.model}@v{self.version}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "model": self.model,
-            "version": self.version,
-            "number": self.number,
-            "path": self.path,
-            "dataset": dict(self.dataset),
-            "dataset_identity": self.dataset_identity,
-            "metrics": dict(self.metrics),
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "message": self.message,
-            "commit": self.commit,
-        }
+        return {"ref": self.ref, **plain(self)}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ shapes are part of the contract: the CLI's `--json` output is these dictionaries
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +17,7 @@ from mreg.gates import Verdict, markdown_table, passed
 from mreg.layout import ALIASES_BRANCH
 from mreg.manifest import Manifest
 from mreg.resolved import Evaluation, Version
-
-
-def _plain(value: Any) -> Any:
-    """JSON data of a result: dataclasses as mappings, tuples as lists, paths as strings."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value  # the governed branch (mreg.layout owns the name; this is for messages)
+from mreg.resolved import plain as _plain
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ A cache only ever saves work: deleting any of them changes no answer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -26,3 +27,17 @@ def clone_cache_dir(git_common_dir: Path) -> Path:
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "mreg"
+
+
+def append_lines(path: Path, data: bytes) -> None:
+    """Append whole lines to a per-clone index in one `write` on an O_APPEND file, so concurrent
+    writers never interleave a line; a read-only git dir only costs the next reader its speed."""
+    if not data:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)

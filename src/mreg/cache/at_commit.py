@@ -11,10 +11,10 @@ is ignored and asked of git again. The comparison with the tip's blob is still m
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from pathlib import Path
+
+from mreg.cache import append_lines
 
 _LINE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}) ([1-9][0-9]{0,8}) ([0-9a-f]{40}|[0-9a-f]{64}|-)\Z")
 ABSENT = "-"  # the commit holds no such version
@@ -42,10 +42,4 @@ class BlobsAtCommit:
         if not found:
             return
         data = "".join(f"{c} {v} {b or ABSENT}\n" for (c, v), b in found.items()).encode("ascii")
-        with contextlib.suppress(OSError):  # a read-only git dir only costs the next read its speed
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+        append_lines(self.path, data)

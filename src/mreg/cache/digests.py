@@ -10,11 +10,10 @@ recomputed. The index only feeds the warning: it never decides what is stored or
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from pathlib import Path
 
+from mreg.cache import append_lines
 from mreg.digest import DIGEST_PATTERN
 
 _LINE = re.compile(rf"^([0-9a-f]{{40}}|[0-9a-f]{{64}}) ({DIGEST_PATTERN}|-)\Z")
@@ -41,10 +40,4 @@ class DigestIndex:
         if not found:
             return
         data = "".join(f"{oid} {digest}\n" for oid, digest in found.items()).encode("ascii")
-        with contextlib.suppress(OSError):  # a read-only git dir only costs the next scan its speed
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+        append_lines(self.path, data)

@@ -30,6 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mreg.cache import append_lines
+
 Entry = dict[str, Any]
 
 
@@ -120,13 +122,7 @@ class LineageIndex:
         if not found:
             return
         data = "".join(_line(oid, entry) + "\n" for oid, entry in found.items()).encode("ascii")
-        with contextlib.suppress(OSError):  # a read-only git dir only costs the next look-up its speed
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+        append_lines(self.path, data)
 
     def _rewrite(self, text: str) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")

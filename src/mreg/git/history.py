@@ -286,19 +286,26 @@ def record_blobs_ever(git: GitRepo, tip: str) -> dict[str, str]:
     return blobs
 
 
-def registrations(git: GitRepo, tip: str, versions_dir: str) -> list[tuple[str, int, str, int]]:
-    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
+def added_files(
+    git: GitRepo, tip: str, under: str, *, since: str | None = None, oldest_first: bool = False
+) -> list[tuple[str, int, str, str]]:
+    """(commit, time, author, path) of every file the first-parent commits of `tip` (after `since`)
+    added under `under`, newest first unless `oldest_first` — one `git log`; the author through
+    git's own truncation (`IDENT_FORMAT`), so no author's bytes are parsed beyond it."""
+    rng = [f"^{since}", tip] if since else [tip]
     proc = git.run(
         "log",
         "-z",
+        *(["--reverse"] if oldest_first else []),
+        "--first-parent",
         "--diff-filter=A",
         "--name-only",
         "--no-renames",
         f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
         "--end-of-options",
-        tip,
+        *rng,
         "--",
-        versions_dir,
+        under,
         check=False,
     )
     out = []
@@ -313,41 +320,34 @@ def registrations(git: GitRepo, tip: str, versions_dir: str) -> list[tuple[str, 
                 tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
             )  # git pads to 120
             i += 1
-            ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()
+            ok = (
+                len(parts) == 2
+                and _HEX40.match(parts[0].encode()) is not None
+                and parts[1].isascii()
+                and parts[1].isdigit()
+            )
             sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
-            continue
-        name = tok.decode("utf-8", "replace")
+        elif tok and sha:
+            out.append((sha, stamp, who, tok.decode("utf-8", "replace")))
+    return out
+
+
+def registrations(git: GitRepo, tip: str, versions_dir: str) -> list[tuple[str, int, str, int]]:
+    """(commit, time, author, version) for each manifest of the model, from the path each commit added."""
+    out = []
+    for sha, stamp, who, path in added_files(git, tip, versions_dir):
         number = (
-            version_of_file(name[len(versions_dir) + 1 :]) if name.startswith(versions_dir + "/") else None
+            version_of_file(path[len(versions_dir) + 1 :]) if path.startswith(versions_dir + "/") else None
         )
-        if number is not None and sha:
+        if number is not None:
             out.append((sha, stamp, who, number))
     return out
 
 
 def additions(git: GitRepo, tip: str, directory: str) -> dict[str, str]:
-    """path -> the commit that added it, for every file under `directory` in `tip`'s history (one
-    `git log`); in an append-only history, the one commit each file ever had."""
-    proc = git.run(
-        "log",
-        "-z",
-        "--diff-filter=A",
-        "--name-only",
-        "--no-renames",
-        "--format=%x01%H",
-        "--end-of-options",
-        tip,
-        "--",
-        directory,
-        check=False,
-    )
+    """path -> the commit that added it, for every file under `directory` in `tip`'s history; in an
+    append-only history, the one commit each file ever had."""
     out: dict[str, str] = {}
-    sha = ""
-    for tok in proc.stdout.split(b"\0"):
-        tok = tok.lstrip(b"\n")
-        if tok.startswith(b"\x01"):
-            candidate = tok[1:].strip()
-            sha = candidate.decode("ascii") if _HEX40.match(candidate) else ""
-        elif tok and sha:
-            out.setdefault(tok.decode("utf-8", "replace"), sha)
+    for sha, _, _, path in added_files(git, tip, directory):
+        out.setdefault(path, sha)
     return out

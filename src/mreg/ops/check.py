@@ -253,7 +253,7 @@ def _check_evaluations(
     result: _Findings,
 ) -> None:
     """Every evaluation record (SPEC §11): valid, naming the version of its path, bound to its digest."""
-    from mreg.evaluation import parse_evaluation
+    from mreg.evaluation import check_binding, parse_evaluation
 
     blobs = ctx.git.read_blobs([f"{tip}:{p}" for p, _, _, _ in evaluations])
     for (path, model, version, _), blob in zip(evaluations, blobs, strict=True):
@@ -269,13 +269,15 @@ def _check_evaluations(
         manifest = manifests.get(manifest_path(model, version))
         if manifest is None:
             result.add(REGISTRY_BRANCH, path, f"evaluates {model}@v{version}, which has no valid manifest")
-        elif record["version_digest"] != manifest["digest"]:
-            result.add(
-                REGISTRY_BRANCH,
-                path,
-                f"bound to {record['version_digest']}, but {model}@v{version} is {manifest['digest']}: "
-                "readers refuse it",
-            )
+        else:
+            try:
+                check_binding(
+                    record, where=path, ref=f"{model}@v{version}", version_digest=manifest["digest"]
+                )
+            except MregError as exc:
+                result.add(
+                    REGISTRY_BRANCH, path, exc.message.removeprefix(f"{path}: ") + "; readers refuse it"
+                )
 
 
 def _manifest_problems(

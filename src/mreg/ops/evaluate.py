@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from mreg import capture
 from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.evaluation import (
+    check_binding,
     dataset_identity,
     dump_evaluation,
     parse_evaluation,
@@ -252,14 +253,9 @@ def checked_records(
             continue
         try:
             record = parse_evaluation(blob, where=where, model=s.model, version=s.version, memo=MEMO)
+            check_binding(record, where=where, ref=f"{s.model}@v{s.version}", version_digest=s.version_digest)
         except MregError as exc:
             bad.append(exc.message)
-            continue
-        if record["version_digest"] != s.version_digest:
-            bad.append(
-                f"{where}: bound to {record['version_digest']}, but {s.model}@v{s.version} is "
-                f"{s.version_digest} (a result of other bytes)"
-            )
             continue
         good.append(_result(record, s.number, s.path, added.get(s.path)))
     for good, _ in out.values():

@@ -287,7 +287,7 @@ def _record_event(
         )
     if (erec := evaluation_of_path(path)) is not None:
         from mreg.cache.valid import MEMO
-        from mreg.evaluation import dataset_identity, parse_evaluation
+        from mreg.evaluation import check_binding, dataset_identity, parse_evaluation
 
         model, version, number = erec
         blob, manifest = blobs.get(f"{sha}:{path}"), blobs.get(f"{sha}:{manifest_path(model, version)}")
@@ -295,12 +295,8 @@ def _record_event(
             if blob is None or manifest is None:
                 return None
             record = parse_evaluation(blob, where=path, model=model, version=version, memo=MEMO)
-            if (
-                record["version_digest"]
-                != parse_capped(manifest, where=manifest_path(model, version))["digest"]
-            ):
-                ctx.notify(f"notify: {path} is bound to other bytes than {model}@v{version}: no event for it")
-                return None
+            digest = parse_capped(manifest, where=manifest_path(model, version))["digest"]
+            check_binding(record, where=path, ref=f"{model}@v{version}", version_digest=digest)
         except MregError as exc:
             ctx.notify(f"notify: {exc.message}: no event for it")
             return None
@@ -329,43 +325,12 @@ def _record_event(
 
 
 def _added_paths(git: GitRepo, tip: str, start: str | None) -> list[tuple[str, int, str, str]]:
-    """(commit, time, author, path) of every file the registry branch's commits after `start` added,
-    oldest first (one `git log`; the author through git's own truncation, as `log` reads it)."""
-    from mreg.git.history import IDENT_FORMAT, tidy_ident
+    """(commit, time, author, path) of every record the registry branch's commits after `start`
+    added, oldest first."""
+    from mreg.git.history import added_files
 
-    rng = [f"^{start}", tip] if start else [tip]
-    proc = git.run(
-        "log",
-        "-z",
-        "--reverse",
-        "--first-parent",
-        "--diff-filter=A",
-        "--name-only",
-        "--no-renames",
-        f"--format=%x01%H %ct%x00{IDENT_FORMAT}",
-        "--end-of-options",
-        *rng,
-        "--",
-        "models",
-        check=False,
-    )
-    out = []
-    tokens = proc.stdout.split(b"\0")
-    i, sha, stamp, who = 0, "", 0, ""
-    while i < len(tokens):
-        tok = tokens[i].lstrip(b"\n")
-        i += 1
-        if tok.startswith(b"\x01"):
-            parts = tok[1:].decode("ascii", "replace").split()
-            who = tidy_ident(tokens[i].decode("utf-8", "replace")) if i < len(tokens) else ""
-            i += 1
-            ok = len(parts) == 2 and _is_sha(parts[0]) and parts[1].isascii() and parts[1].isdigit()
-            sha, stamp = (parts[0], int(parts[1])) if ok else ("", 0)
-            continue
-        path = tok.decode("utf-8", "replace")
-        if sha and path and (record_of_path(path) or evaluation_of_path(path)):
-            out.append((sha, stamp, who, path))
-    return out
+    found = added_files(git, tip, "models", since=start, oldest_first=True)
+    return [a for a in found if record_of_path(a[3]) or evaluation_of_path(a[3])]
 
 
 def _tag_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
