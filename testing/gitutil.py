@@ -96,3 +96,15 @@ def snapshot_store(root: Path) -> dict[str, int]:
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def publish_registry(repo: Path, bare: Path) -> None:
+    """Make `bare` a new remote `origin` of `repo` holding its main, both mreg branches and every
+    alias tag, as a team's first push would (for worlds built locally, then shared)."""
+    make_bare(bare)
+    for args in (
+        ["remote", "add", "origin", str(bare)],
+        ["push", "-q", "origin", "main", "mreg/registry", "mreg/aliases"],
+        ["push", "-q", "origin", "refs/tags/mreg/*:refs/tags/mreg/*"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)

@@ -10,7 +10,6 @@ CLI and the API.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from mreg.manifest import artifact_set_digest
 from mreg.openlineage import run_events
 from testing.attacker import Attacker, forged_record
 from testing.clock import Clock
-from testing.gitutil import Result, make_bare, make_repo, run_mreg
+from testing.gitutil import Result, make_repo, publish_registry, run_mreg
 from testing.templates import Templates
 
 
@@ -91,14 +90,7 @@ def _build(root: Path, mp: pytest.MonkeyPatch) -> None:
     reg().promote("base@v2", "staging", reason="try v2")
     reg().promote("base@v1", "staging", reason="back to v1")
     reg().promote("ft@v2", "production", no_review=True, reason="first production")
-    bare = root / "origin.git"
-    make_bare(bare)
-    for args in (
-        ["remote", "add", "origin", str(bare)],
-        ["push", "-q", "origin", "main", "mreg/registry", "mreg/aliases"],
-        ["push", "-q", "origin", "refs/tags/mreg/*:refs/tags/mreg/*"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    publish_registry(repo, root / "origin.git")
 
 
 @pytest.fixture

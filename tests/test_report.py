@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from mreg import Registry
 from mreg.report_md import render
 from testing.attacker import Attacker, forged_record
 from testing.clock import Clock
-from testing.gitutil import Result, make_bare, make_repo, run_mreg
+from testing.gitutil import Result, make_repo, publish_registry, run_mreg
 from testing.templates import Templates
 
 HOSTILE = "\x1b[31mred <script>alert(1)</script> | pipes | [link](x) @mentions **bold** #12"
@@ -82,14 +81,7 @@ def _build(root: Path, mp: pytest.MonkeyPatch) -> None:
     reg().promote("base@v2", "staging", reason=HOSTILE)
     reg().promote("base@v1", "staging", reason="back to v1")
     reg().promote("ft@v2", "production", no_review=True, reason="first production")
-    bare = root / "origin.git"
-    make_bare(bare)
-    for args in (
-        ["remote", "add", "origin", str(bare)],
-        ["push", "-q", "origin", "main", "mreg/registry", "mreg/aliases"],
-        ["push", "-q", "origin", "refs/tags/mreg/*:refs/tags/mreg/*"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    publish_registry(repo, root / "origin.git")
 
 
 @pytest.fixture
