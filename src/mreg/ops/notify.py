@@ -545,11 +545,14 @@ def outlet_since(ctx: Context, name: str) -> int:
         CONFIG_PATH,
         check=False,
     ).stdout.decode("ascii", "replace")
+    revisions = []
     for line in log.splitlines():
         sha, _, stamp = line.partition(" ")
         if not _is_sha(sha) or not stamp.isdigit():
             break
-        blob = ctx.git.read_blob(f"{sha}:{CONFIG_PATH}")
+        revisions.append((sha, stamp))
+    blobs = ctx.git.read_blobs([f"{sha}:{CONFIG_PATH}" for sha, _ in revisions])  # one cat-file for all
+    for (_, stamp), blob in zip(revisions, blobs, strict=True):
         try:
             doc = load_yaml(blob, where=CONFIG_PATH) if blob is not None else None
         except MregError:
