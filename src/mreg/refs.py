@@ -149,3 +149,15 @@ def parse_at(text: str, *, now: datetime | None = None) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+def utc_stamp(text: str) -> str:
+    """A claimed time (a manifest's `created_at`, a record's `at`) as `YYYY-MM-DDTHH:MM:SSZ`, so that
+    times of any precision and zone compare as text; as given when it does not parse."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
+        return text

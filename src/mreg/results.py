@@ -566,6 +566,13 @@ class ReportVersion:
     parent: str | None
     aliases: tuple[str, ...]
     evaluations: tuple[Evaluation, ...]
+    # lineage and files, as the manifest lists them (SPEC §4): `{path, size, digest}` a file, the
+    # `source` of the code (repository, commit, dirty), `data` (`{name, uri, digest|etag|version}`)
+    files: tuple[Mapping[str, Any], ...] = ()
+    size: int = 0  # bytes, all files
+    source: Mapping[str, Any] | None = None
+    data: tuple[Mapping[str, Any], ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "evaluations"}

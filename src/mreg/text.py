@@ -22,16 +22,30 @@ def _escape(c: str) -> str:
     return c.encode("unicode_escape").decode("ascii")
 
 
-def term(text: object) -> str:
-    """One line for a terminal: control characters (C0, DEL, C1, line/paragraph separators, tabs)
-    and bidi controls shown escaped (`\\x1b`, `\\n`, `\\u202e`). Under GitHub Actions the runner
-    also reads `::command::` (after leading blanks) and the legacy `##[command]` anywhere in a line:
-    both are shown escaped there, so no value can become a workflow command."""
+def visible(text: object) -> str:
+    """One line whose every character shows: control characters (C0, DEL, C1, line/paragraph
+    separators, tabs) and bidi controls escaped (`\\x1b`, `\\n`, `\\u202e`). The same wherever it
+    runs (a page rendered in CI is byte-identical to one rendered on a laptop)."""
     s = str(text)
     if not (s.isascii() and s.isprintable()):
         s = "".join(
             _escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s
         )
+    return s
+
+
+def page(text: object) -> str:
+    """Text inside an HTML page (element content or a quoted attribute value): every character
+    shows (`visible`), and `<`, `>`, `&` and both quotes are entities, so no value becomes markup."""
+    return html.escape(visible(text), quote=True)
+
+
+def term(text: object) -> str:
+    """One line for a terminal: control characters (C0, DEL, C1, line/paragraph separators, tabs)
+    and bidi controls shown escaped (`\\x1b`, `\\n`, `\\u202e`). Under GitHub Actions the runner
+    also reads `::command::` (after leading blanks) and the legacy `##[command]` anywhere in a line:
+    both are shown escaped there, so no value can become a workflow command."""
+    s = visible(text)
     if ("::" in s or "##[" in s) and os.environ.get("GITHUB_ACTIONS") == "true":
         s = s.replace("::", ":\\x3a").replace("##[", "#\\x23[")
     return s

@@ -1,5 +1,5 @@
-"""`mreg report` (SPEC §13): the registry's dashboard. This slice writes Markdown (for a CI job
-summary) and JSON; the static HTML site comes next. Rendering is `mreg.report_md`'s, which escapes
+"""`mreg report` (SPEC §13): the registry's dashboard — a static site (`mreg.report_html`), Markdown
+for a CI job summary (`mreg.report_md`) or JSON (the API's `Report`). The renderers escape
 everything that came from git."""
 
 from __future__ import annotations
@@ -26,36 +26,52 @@ def report(
         typer.Option("--model", metavar="MODEL", help="Only this model (repeatable; default every model)."),
     ] = None,
     fmt: Annotated[
-        str,
+        Optional[str],
         typer.Option(
             "--format",
             metavar="FORMAT",
-            help="md (Markdown, e.g. for $GITHUB_STEP_SUMMARY) or json; html (the static site) is not there yet.",
+            help="html (a static site: -o DIR), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY) or json. "
+            "Default: from -o (FILE.md, FILE.json, else a site directory); md on standard output.",
         ),
-    ] = "md",
+    ] = None,
     output: Annotated[
         Optional[str],
-        typer.Option("-o", "--output", metavar="FILE", help="Write to FILE instead of standard output."),
+        typer.Option(
+            "-o", "--output", metavar="PATH", help="The site's directory (html), or a file (md, json)."
+        ),
     ] = None,
     repo: RepoOpt = ".",
     registry: RegistryOpt = None,
     offline: OfflineOpt = False,
     at: AtOpt = None,
 ) -> None:
-    """The registry at a glance: an index of models, then per model its versions, alias timeline
-    (UNREVIEWED moves marked), metrics over versions and evaluation results per dataset. The same
-    registry state gives byte-identical output."""
+    """The registry at a glance: an index of models, then per model its versions, metrics over
+    versions (charts, production periods shaded), evaluations per dataset, the alias timeline
+    (UNREVIEWED moves marked), lineage, files and the audit trail. The same registry state gives
+    byte-identical output."""
     from mreg.errors import UsageError
 
+    fmt = fmt or _format_of(output)
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if fmt == "html":
-        raise UsageError(
-            "report --format html: not yet (the static site comes in a later release)",
-            hint="use --format md or --format json",
-        )
+    if fmt == "html" and output is None:
+        raise UsageError("report --format html writes a site: name its directory with -o DIR")
     reg = _open(repo, registry=registry, offline=offline)
     result = reg.report(at=_at(at), models=model or ())
+    if fmt == "html":
+        from mreg.ops.report import write_site
+        from mreg.report_html import render_site
+        from mreg.text import term
+
+        assert output is not None
+        pages = render_site(result)
+        write_site(pages, Path(output))
+        size = sum(len(p) for p in pages.values())
+        typer.echo(
+            f"wrote {term(output)}: {len(pages)} pages, {size / 1e6:.1f} MB; "
+            f"open {term(Path(output) / 'index.html')}"
+        )
+        return
     if fmt == "json":
         import json
 
@@ -68,3 +84,10 @@ def report(
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
+
+
+def _format_of(output: str | None) -> str:
+    if output is None:
+        return "md"
+    suffix = Path(output).suffix.lower()
+    return {".md": "md", ".markdown": "md", ".json": "json"}.get(suffix, "html")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import MregError, NotFoundError
 from mreg.git import tags as alias_tags
 from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, evaluation_of_path, manifest_path, record_of_path
+from mreg.refs import utc_stamp
 from mreg.results import ModelReport, Report, ReportMove, ReportVersion
 
 if TYPE_CHECKING:
@@ -106,6 +108,14 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
                 parent=m.get("parent"),
                 aliases=tuple(sorted(on_version.get(version, ()))),
                 evaluations=evaluations.get((model, version), ()),
+                files=tuple(
+                    {"path": a["path"], "size": a["size"], "digest": a["digest"]}
+                    for a in sorted(m["artifacts"], key=lambda a: a["path"])
+                ),
+                size=sum(int(a["size"]) for a in m["artifacts"]),
+                source=dict(src) if (src := m.get("source")) else None,
+                data=tuple(dict(d) for d in sorted(m.get("data") or (), key=lambda d: str(d.get("name")))),
+                params=dict(sorted((m.get("params") or {}).items())),
             )
             for version, m in by_model.get(model, ())
         )
@@ -119,7 +129,7 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
                 latest=summary.latest,
                 aliases=dict(sorted(summary.aliases.items())),
                 unreviewed=dict(sorted(summary.unreviewed.items())),
-                last_change=max((_utc(c) for c in changes), default=""),
+                last_change=max((utc_stamp(c) for c in changes), default=""),
                 owners=tuple(sorted(str(o) for o in policy.get("owners") or ())),
                 key_metrics=_key_metrics(policy, versions),
                 versions=versions,
@@ -235,13 +245,68 @@ def _key_metrics(policy: Mapping[str, Any], versions: Sequence[ReportVersion]) -
     return tuple((gated + rest)[:KEY_METRICS])
 
 
-def _utc(text: str) -> str:
-    """A claimed time as `YYYY-MM-DDTHH:MM:SSZ` (so that times of any precision compare); as given
-    when it does not parse."""
+SITE_MARK = b'<meta name="generator" content="mreg report">'
+
+
+def _is_ours(rel: str) -> bool:
+    """A file `mreg report` writes into a site (and may replace or remove)."""
+    return rel == "index.html" or (
+        rel.startswith("models/") and rel.endswith(".html") and rel.count("/") == 1
+    )
+
+
+def write_site(pages: Mapping[str, bytes], target: Path) -> None:
+    """Write the site's pages into `target` as one step: staged in a sibling directory, then
+    swapped in, so a reader (or a crash) sees the old site or the new one, never half of each.
+    `target` must be absent, empty, or a site `mreg report` wrote; files of its own there (a
+    GitHub Pages `CNAME`, `.nojekyll`) are carried over, pages of models no longer shown are dropped.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from mreg.errors import UsageError
+
+    target = target.absolute()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"-o {target}: exists and is not a directory", hint="name a directory for the site")
+    existing = (
+        sorted(p for p in target.rglob("*") if p.is_file() or p.is_symlink()) if target.is_dir() else []
+    )
+    if existing:
+        index = target / "index.html"
+        try:
+            ours = index.is_file() and SITE_MARK in index.read_bytes()[:4096]
+        except OSError:
+            ours = False
+        if not ours:
+            raise UsageError(
+                f"-o {target}: not empty, and not a site 'mreg report' wrote",
+                hint="name a new or empty directory; mreg replaces only a site of its own",
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.mreg-", dir=target.parent))
+    old: Path | None = None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for p in existing:
+            rel = p.relative_to(target).as_posix()
+            if not _is_ours(rel):
+                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(p, stage / rel, follow_symlinks=False)
+        for rel, data in sorted(pages.items()):
+            path = stage / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        os.chmod(stage, 0o755)  # mkdtemp's 0700 would hide the site from a web server's user
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "site")
+        os.replace(stage, target)
+    except BaseException:
+        if old is not None and not target.exists():
+            os.replace(old / "site", target)
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
