@@ -150,8 +150,6 @@ def _manifests(
     """The valid manifests of the chosen models at `commit` (one `ls-tree -r`, one `cat-file`) and
     the (model, version, number, path) of their evaluation records; what fails a check goes to
     `problems`."""
-    from mreg.context import parse_capped
-
     paths = ctx.git.blob_ids(commit, "models")
     manifest_paths: dict[tuple[str, int], str] = {}
     record_paths: list[tuple[str, int, int, str]] = []
@@ -165,22 +163,61 @@ def _manifests(
             record_paths.append((*ev, path))
     keys = sorted(manifest_paths)
     blobs = ctx.git.read_blobs([f"{commit}:{manifest_paths[k]}" for k in keys])
+    wheres = [f"{REGISTRY_BRANCH}:{manifest_path(model, version)}" for model, version in keys]
     manifests: dict[tuple[str, int], Manifest] = {}
-    for (model, version), blob in zip(keys, blobs, strict=True):
-        where = f"{REGISTRY_BRANCH}:{manifest_path(model, version)}"
-        if blob is None:
-            problems.append(f"{where}: cannot be read")
-            continue
-        try:
-            m = parse_capped(blob, where=where)
-        except MregError as exc:
-            problems.append(exc.message)
+    for (model, version), where, m in zip(keys, wheres, _parse_all(blobs, wheres), strict=True):
+        if isinstance(m, str):
+            problems.append(m)
             continue
         if m["model"] != model or m["version"] != version:
             problems.append(f"{where}: the manifest says {m['model']}@v{m['version']}")
             continue
         manifests[(model, version)] = m
     return manifests, record_paths
+
+
+PARALLEL_FROM = 400  # manifests not yet known valid on this machine, from which a pool parses them
+
+
+def _parse(job: tuple[bytes | None, str]) -> Manifest | str:
+    """One manifest's bytes, checked (`parse_capped`: size, YAML, schema, remembered once valid), or
+    the one line saying why not."""
+    from mreg.context import parse_capped
+
+    blob, where = job
+    if blob is None:
+        return f"{where}: cannot be read"
+    try:
+        return parse_capped(blob, where=where)
+    except MregError as exc:
+        return exc.message
+
+
+def _parse_all(blobs: Sequence[bytes | None], wheres: Sequence[str]) -> list[Manifest | str]:
+    """Every manifest parsed and checked, in order. A first read of a big registry (a fresh CI
+    runner: nothing known valid yet) parses and validates on every core — YAML and the schema cost
+    ~1 ms a manifest; a known manifest costs a JSON parse, so then one process is quicker."""
+    import os
+    import sys
+
+    from mreg.cache.valid import MEMO
+    from mreg.manifest import MANIFEST_SCHEMA
+
+    jobs = list(zip(blobs, wheres, strict=True))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2 or not sys.platform.startswith("linux") or len(jobs) < PARALLEL_FROM:
+        return [_parse(j) for j in jobs]
+    new = [i for i, (b, _) in enumerate(jobs) if b is not None and not MEMO.known(b, MANIFEST_SCHEMA)]
+    if len(new) < PARALLEL_FROM:
+        return [_parse(j) for j in jobs]
+    import multiprocessing
+
+    # fork: the children inherit the parsed schema and imports, and return plain data; no thread runs
+    # in this process here (the git batch readers are processes, idle while the pool works)
+    with multiprocessing.get_context("fork").Pool(min(cores, 8)) as pool:
+        parsed = pool.map(_parse, [jobs[i] for i in new], chunksize=max(1, len(new) // (cores * 8)))
+    done = dict(zip(new, parsed, strict=True))
+    return [done[i] if i in done else _parse(j) for i, j in enumerate(jobs)]
 
 
 def _seq_order(events: list[alias_tags.AliasEvent]) -> list[alias_tags.AliasEvent]:
