@@ -387,3 +387,35 @@ def test_site_pages_validate_and_every_link_and_label_resolves(world: World) -> 
     assert proc.returncode == 0 and "error" not in (proc.stdout + proc.stderr).lower(), (
         proc.stdout + proc.stderr
     )
+
+
+@pytest.mark.slow
+def test_the_pages_workflow_renders_the_site_from_a_fresh_checkout(world: World) -> None:
+    """examples/workflows/pages.yml's render step, run by bash as the runner would, in a clone made
+    as actions/checkout makes it (fetch-depth 0): the site to upload, and the job summary."""
+    import os
+    import sys
+
+    import yaml
+
+    flow = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples/workflows/pages.yml").read_text())
+    steps = flow["jobs"]["build"]["steps"]
+    (render,) = [s for s in steps if s.get("name") == "Render the registry"]
+    upload = next(s for s in steps if "upload-pages-artifact" in s.get("uses", ""))
+    checkout = world.tmp / "checkout"
+    subprocess.run(["git", "clone", "-q", str(world.bare), str(checkout)], check=True)
+    summary = world.tmp / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", render["run"]],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = checkout / upload["with"]["path"]
+    assert sorted(_pages(site)) == ["index.html", "models/base.html", "models/churn.html", "models/ft.html"]
+    assert summary.read_text().startswith("# mreg registry report\n")
+    assert _pages(site) == _pages(_site(world))  # what the maintainer sees locally, byte for byte

@@ -47,6 +47,7 @@ def test_the_examples_are_there() -> None:
         "retrain.yml",
         "deploy-on-dispatch.yml",
         "notify.yml",
+        "pages.yml",
     }
 
 
