@@ -174,6 +174,13 @@ def test_markdown_has_the_index_versions_timeline_metrics_and_evaluations(world:
         ("staging", "v2", "—", "reviewed"),
         ("staging", "v1", "v2", "reviewed"),
     ]
+    lineage = _rows(_section(ft, "### Lineage"))
+    assert lineage[0] == ["version", "fine-tuned from", "fine-tuned into", "data", "code", "files", "size"]
+    assert [(r[0], r[1], r[2], r[5], r[6]) for r in lineage[2:]] == [
+        ("v1", "base&#64;v2", "ft&#64;v2", "1", "400 B"),
+        ("v2", "ft&#64;v1", "ft&#64;v3", "1", "400 B"),
+        ("v3", "ft&#64;v2", "—", "1", "400 B"),
+    ]
     assert "No alias has moved." in _section(text, "## churn")
     assert "No evaluation recorded." in _section(text, "## churn")
 
@@ -259,6 +266,8 @@ def test_100_models_by_100_versions_render_quickly(tmp_path: Path) -> None:
         r = run_mreg("report", "--offline", "-o", str(tmp_path / out), cwd=tmp_path / "big")
         times.append(time.perf_counter() - t)
         assert r.code == 0, r.err
+        # 2.9 MiB of Markdown: over what a GitHub job summary keeps, and the user is told
+        assert ("over the 1 MiB a GitHub job summary holds" in r.err) == out.endswith(".md"), r.err
     cold, warm = _pages(tmp_path / "cold-site"), _pages(tmp_path / "warm-site")
     assert cold == warm and len(cold) == 101
     biggest = max(len(v) for k, v in cold.items() if k.startswith("models/"))

@@ -183,6 +183,9 @@ def test_keyboard_reaches_the_charts_and_dark_mode_paints(browser: Any, site: tu
         shots = ARTIFACTS / "report"
         shots.mkdir(parents=True, exist_ok=True)
         opened.page.screenshot(path=str(shots / "model-light.png"), full_page=True)
+        opened.page.keyboard.press("Escape")
+        opened.page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+        opened.page.screenshot(path=str(shots / "model-light-top.png"))
     finally:
         opened.close()
     dark = Opened(browser, out / "models" / "ft.html", scheme="dark")
@@ -191,6 +194,7 @@ def test_keyboard_reaches_the_charts_and_dark_mode_paints(browser: Any, site: tu
         fill = dark.page.evaluate("getComputedStyle(document.querySelector('circle.pt')).fill")
         assert fill == "rgb(68, 147, 248)"
         dark.page.screenshot(path=str(shots / "model-dark.png"), full_page=True)
+        dark.page.screenshot(path=str(shots / "model-dark-top.png"))
         index = Opened(browser, out / "index.html", scheme="dark")
         index.page.screenshot(path=str(shots / "index-dark.png"), full_page=True)
         index.close()

@@ -12,13 +12,14 @@ visible. Deterministic: the same report gives the same bytes (sorted, no time of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mreg.refs import utc_stamp
 from mreg.results import ModelReport, Report, ReportMove, ReportVersion
 from mreg.text import page as e
+from mreg.text import size_text
 
 SHADED_ALIAS = "production"  # the alias whose periods the metric charts shade
 FILES_SHOWN = 8  # files listed a version; the rest are counted
@@ -74,10 +75,9 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 def render_site(report: Report) -> dict[str, bytes]:
     """Every page of the site, by its path relative to the site's directory."""
     known = {m.model for m in report.models}
-    children = _children(report)
     site = {"index.html": _index(report)}
     for m in report.models:
-        site[f"models/{m.model}.html"] = _model_page(report, m, known, children)
+        site[f"models/{m.model}.html"] = _model_page(report, m, known)
     return {path: text.encode("utf-8") for path, text in sorted(site.items())}
 
 
@@ -139,14 +139,6 @@ def _num(value: Any) -> str:
     return e(f"{value:.6g}" if isinstance(value, float) else value)
 
 
-def _size(n: int) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    x, unit = float(n), 0
-    while x >= 1024 and unit < len(units) - 1:
-        x, unit = x / 1024, unit + 1
-    return f"{n} B" if unit == 0 else f"{x:.1f} {units[unit]}"
-
-
 def _ver(version: int | None) -> str:
     return "—" if version is None else f"v{version}"
 
@@ -181,16 +173,6 @@ def _ref_link(ref: str | None, model: str, known: set[str]) -> str:
         href = f"#v{int(ver)}" if name == model else f"{name}.html#v{int(ver)}"
         return f'<a href="{href}">{e(ref)}</a>'
     return f"<code>{e(ref)}</code>"
-
-
-def _children(report: Report) -> dict[str, list[str]]:
-    """`model@vN` -> the versions (across models) that name it as their parent."""
-    out: dict[str, list[str]] = {}
-    for m in report.models:
-        for v in m.versions:
-            if v.parent:
-                out.setdefault(v.parent, []).append(f"{m.model}@v{v.version}")
-    return out
 
 
 # -- index -------------------------------------------------------------------------------------------
@@ -243,7 +225,7 @@ SECTIONS = (
 )
 
 
-def _model_page(report: Report, m: ModelReport, known: set[str], children: Mapping[str, list[str]]) -> str:
+def _model_page(report: Report, m: ModelReport, known: set[str]) -> str:
     when = f"as it stood at {e(report.at)}" if report.at else "now"
     held = _periods(m.moves)
     toc = "".join(f'<li><a href="#{sid}">{title}</a></li>' for sid, title in SECTIONS)
@@ -261,7 +243,7 @@ def _model_page(report: Report, m: ModelReport, known: set[str], children: Mappi
         _timeline(m, held),
         _versions(m, known),
         _evaluations(m),
-        _lineage(m, known, children),
+        _lineage(m, known),
         _files(m),
         _audit(m),
         "</main>\n",
@@ -284,7 +266,7 @@ def _versions(m: ModelReport, known: set[str]) -> str:
                 *(_n(_num(v.metrics[k])) if k in v.metrics else "" for k in m.key_metrics),
                 _n(str(len(v.evaluations))) if v.evaluations else "",
                 _badges(v.aliases),
-                _n(_size(v.size)),
+                _n(size_text(v.size)),
             ]
         )
     return '<h2 id="versions">Versions</h2>\n' + _table(head, rows, caption="Newest first.")
@@ -527,10 +509,9 @@ def _timeline(m: ModelReport, held: Sequence[_Held]) -> str:
     return "".join(out)
 
 
-def _lineage(m: ModelReport, known: set[str], children: Mapping[str, list[str]]) -> str:
+def _lineage(m: ModelReport, known: set[str]) -> str:
     rows = []
     for v in reversed(m.versions):
-        kids = children.get(f"{m.model}@v{v.version}", [])
         data = "<br>".join(
             f"{e(d.get('name'))}: <code>{e(d.get('uri'))}</code>"
             + "".join(
@@ -550,7 +531,7 @@ def _lineage(m: ModelReport, known: set[str], children: Mapping[str, list[str]])
             [
                 _h(_vlink(v.version)),
                 _ref_link(v.parent, m.model, known) or "—",
-                ", ".join(_ref_link(k, m.model, known) for k in sorted(kids, key=_ref_order)) or "—",
+                ", ".join(_ref_link(k, m.model, known) for k in v.children) or "—",
                 _msg(data or "—"),
                 _msg(code or "—"),
             ]
@@ -562,16 +543,11 @@ def _lineage(m: ModelReport, known: set[str], children: Mapping[str, list[str]])
     )
 
 
-def _ref_order(ref: str) -> tuple[str, int]:
-    name, _, ver = ref.partition("@v")
-    return (name, int(ver) if ver.isdigit() else 0)
-
-
 def _files(m: ModelReport) -> str:
     rows = []
     for v in reversed(m.versions):
         listed = [
-            f"<code>{e(f.get('path'))}</code> {e(_size(int(f.get('size') or 0)))}"
+            f"<code>{e(f.get('path'))}</code> {e(size_text(int(f.get('size') or 0)))}"
             for f in v.files[:FILES_SHOWN]
         ]
         more = len(v.files) - FILES_SHOWN
@@ -584,7 +560,7 @@ def _files(m: ModelReport) -> str:
             [
                 _h(_vlink(v.version)),
                 _n(str(len(v.files))),
-                _n(_size(v.size)),
+                _n(size_text(v.size)),
                 _msg("<br>".join(listed)),
                 _msg(params or "—"),
                 f"<code>{e(v.digest[:19])}</code>",

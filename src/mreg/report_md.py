@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mreg.results import ModelReport, Report
-from mreg.text import md
+from mreg.text import md, size_text
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_POINTS = 40  # the newest versions a trend shows
@@ -183,4 +183,29 @@ def _model(m: ModelReport) -> list[str]:
     for name in sorted(by_dataset):
         out += [f"#### Dataset {md(name)}", ""]
         out += _table(["version", "results", "when", "by", "message"], by_dataset[name])
+    out += ["### Lineage", ""]
+    out += _table(
+        ["version", "fine-tuned from", "fine-tuned into", "data", "code", "files", "size"],
+        [
+            [
+                _ver(v.version),
+                md(v.parent) if v.parent else "—",
+                ", ".join(md(c) for c in v.children) or "—",
+                ", ".join(f"{md(d.get('name'))} ({md(d.get('uri'))})" for d in v.data) or "—",
+                _code(v.source),
+                len(v.files),
+                size_text(v.size),
+            ]
+            for v in m.versions
+        ],
+    )
     return out
+
+
+def _code(source: Mapping[str, Any] | None) -> str:
+    if not source or not (source.get("commit") or source.get("repository")):
+        return "—"
+    text = md(str(source.get("commit") or "")[:12])
+    if source.get("dirty"):
+        text += " (uncommitted changes)"
+    return text

@@ -573,6 +573,7 @@ class ReportVersion:
     source: Mapping[str, Any] | None = None
     data: tuple[Mapping[str, Any], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    children: tuple[str, ...] = ()  # `model@vN` of the versions in the report that name it as parent
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "evaluations"}

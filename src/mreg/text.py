@@ -69,3 +69,13 @@ def md(text: object) -> str:
 def md_code(text: object) -> str:
     """A value shown as code inside Markdown, safe in a table cell."""
     return "<code>" + md(text) + "</code>"
+
+
+def size_text(n: int) -> str:
+    """A number of bytes for people: `512 B`, `1.5 KiB`, `100.0 MiB` (binary units)."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

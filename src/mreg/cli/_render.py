@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mreg.text import term
+from mreg.text import size_text, term
 
 if TYPE_CHECKING:
     from mreg.results import Review
@@ -28,15 +28,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def fmt_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def fmt_value(v: Any) -> str:
@@ -65,7 +56,7 @@ class Progress:
             with lock:
                 done[0] += n
                 pct = 100 * done[0] // max(total, 1)
-                sys.stderr.write(f"\r{label[:40]:40} {pct:3d}% {fmt_size(done[0])}/{fmt_size(total)}")
+                sys.stderr.write(f"\r{label[:40]:40} {pct:3d}% {size_text(done[0])}/{size_text(total)}")
                 if done[0] >= total:
                     sys.stderr.write("\n")
                 sys.stderr.flush()

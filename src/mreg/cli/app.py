@@ -18,10 +18,11 @@ from mreg.cli._base import (
     RepoOpt,
     make_app,
 )
-from mreg.cli._render import Progress, echo, emit_json, fmt_size, fmt_value, review_lines, table
+from mreg.cli._render import Progress, echo, emit_json, fmt_value, review_lines, table
 from mreg.cli._session import open_registry as _open
 from mreg.cli._session import warn as _warn
 from mreg.cli._session import when as _at
+from mreg.text import size_text
 
 if TYPE_CHECKING:
     from mreg.results import AliasMove
@@ -218,9 +219,9 @@ def show(
     for d in m.get("data") or []:
         extra = d.get("digest") or d.get("etag") or ""
         echo(f"  data        {d['name']} = {d['uri']} {extra}".rstrip())
-    echo(f"  artifacts   {len(m['artifacts'])} file(s), {fmt_size(sum(a['size'] for a in m['artifacts']))}")
+    echo(f"  artifacts   {len(m['artifacts'])} file(s), {size_text(sum(a['size'] for a in m['artifacts']))}")
     for a in m["artifacts"]:
-        echo(f"    {a['path']}  {fmt_size(a['size'])}  {a['digest'][:19]}…")
+        echo(f"    {a['path']}  {size_text(a['size'])}  {a['digest'][:19]}…")
     if v.evaluations:
         echo(f"  evaluations {len(v.evaluations)}")
         for line in table(
@@ -421,7 +422,7 @@ def verify(
             echo(f"MISSING  {item['digest']}  used by {', '.join(item['used_by'])}")
         for item in result.corrupt:
             echo(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
-        echo(f"verified {result.checked} object(s), {fmt_size(result.bytes)}")
+        echo(f"verified {result.checked} object(s), {size_text(result.bytes)}")
     if err is not None:
         raise err
 
@@ -457,10 +458,10 @@ def gc(
         return
     verb = "would delete" if dry_run else "deleted"
     for d in result.deleted:
-        echo(f"{verb} {d['digest']} ({fmt_size(d['size'])})")
+        echo(f"{verb} {d['digest']} ({size_text(d['size'])})")
     echo(
-        f"{verb} {len(result.deleted)} object(s), {fmt_size(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
-        f" ({fmt_size(result.young_bytes)})"
+        f"{verb} {len(result.deleted)} object(s), {size_text(result.freed_bytes)}; kept {result.kept} referenced, {result.young} younger than {grace}"
+        f" ({size_text(result.young_bytes)})"
     )
     if result.stale_uploads:
         echo(
@@ -510,7 +511,7 @@ def store_copy(
         emit_json(result.to_json())
         return
     verb = "would copy" if dry_run else "copied"
-    echo(f"{verb} {len(result.copied)} object(s) ({fmt_size(result.bytes)}); {result.present} already there")
+    echo(f"{verb} {len(result.copied)} object(s) ({size_text(result.bytes)}); {result.present} already there")
     if not dry_run:
         echo(f"next: mreg init --store {to}   (records it in mreg.yaml, a reviewed change with a remote)")
 

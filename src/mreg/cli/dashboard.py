@@ -17,6 +17,7 @@ from mreg.cli._session import when as _at
 app = command_group()
 
 FORMATS = ("md", "json", "html")
+STEP_SUMMARY_LIMIT = 1024 * 1024  # what GitHub keeps of a step's $GITHUB_STEP_SUMMARY
 
 
 @app.command()
@@ -80,6 +81,13 @@ def report(
         from mreg.report_md import render
 
         text = render(result)
+        if len(text.encode()) > STEP_SUMMARY_LIMIT:
+            from mreg.cli._session import warn
+
+            warn(
+                f"the Markdown is {len(text.encode()) / 2**20:.1f} MiB, over the 1 MiB a GitHub job summary "
+                "holds: name fewer models (--model), or publish the site (-o DIR)"
+            )
     if output is None:
         sys.stdout.write(text)
     else:

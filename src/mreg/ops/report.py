@@ -75,8 +75,11 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
     cutoff = to_unix(at)
 
     by_model: dict[str, list[tuple[int, Manifest]]] = {}
+    children: dict[str, list[tuple[str, int]]] = {}  # lineage one level down, across the models shown
     for (name, version), m in sorted(manifests.items()):
         by_model.setdefault(name, []).append((version, m))
+        if m.get("parent"):
+            children.setdefault(str(m["parent"]), []).append((name, version))
     out = []
     for model in wanted:
         summary = summaries[model]
@@ -116,6 +119,7 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
                 source=dict(src) if (src := m.get("source")) else None,
                 data=tuple(dict(d) for d in sorted(m.get("data") or (), key=lambda d: str(d.get("name")))),
                 params=dict(sorted((m.get("params") or {}).items())),
+                children=tuple(f"{n}@v{v}" for n, v in sorted(children.get(f"{model}@v{version}", ()))),
             )
             for version, m in by_model.get(model, ())
         )
