@@ -186,10 +186,10 @@ def _index(report: Report) -> str:
     ]
     rows = [
         [
-            _h(f'<a href="models/{m.model}.html">{e(m.model)}</a>'),
-            _n(f'<a href="models/{m.model}.html#v{m.latest}">v{m.latest}</a>'),
+            _h(f'<a href="models/{e(m.model)}.html">{e(m.model)}</a>'),
+            _n(f'<a href="models/{e(m.model)}.html#v{m.latest}">v{m.latest}</a>'),
             _n(str(len(m.versions))),
-            _aliases(m, link=f"models/{m.model}.html"),
+            _aliases(m, link=f"models/{e(m.model)}.html"),
             _t(e(m.last_change) or "—"),
             ", ".join(e(o) for o in m.owners) or "—",
         ]

@@ -308,6 +308,15 @@ def write_site(pages: Mapping[str, bytes], target: Path) -> None:
 
     from mreg.errors import UsageError
 
+    from mreg.errors import IntegrityError
+    from mreg.refs import MODEL_RE
+
+    for rel in pages:
+        name = rel.removeprefix("models/").removesuffix(".html")
+        if rel != "index.html" and not (
+            rel.startswith("models/") and MODEL_RE.match(name) and ".." not in name
+        ):
+            raise IntegrityError(f"report: refusing to write a page named {rel!r}")
     target = target.absolute()
     if target.exists() and not target.is_dir():
         raise UsageError(f"-o {target}: exists and is not a directory", hint="name a directory for the site")
