@@ -306,9 +306,7 @@ def write_site(pages: Mapping[str, bytes], target: Path) -> None:
     import shutil
     import tempfile
 
-    from mreg.errors import UsageError
-
-    from mreg.errors import IntegrityError
+    from mreg.errors import IntegrityError, UsageError
     from mreg.refs import MODEL_RE
 
     for rel in pages:
