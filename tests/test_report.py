@@ -428,3 +428,17 @@ def test_the_pages_workflow_renders_the_site_from_a_fresh_checkout(world: World)
     assert sorted(_pages(site)) == ["index.html", "models/base.html", "models/churn.html", "models/ft.html"]
     assert summary.read_text().startswith("# mreg registry report\n")
     assert _pages(site) == _pages(_site(world))  # what the maintainer sees locally, byte for byte
+
+
+@pytest.mark.slow
+def test_the_clone_s_document_index_only_ever_saves_work(world: World) -> None:
+    """report keeps each manifest's checked document by blob id (cache.documents): a damaged index
+    costs time, never an answer."""
+    first = _pages(_site(world))
+    (index,) = (world.repo / ".git" / "mreg" / "documents").iterdir()
+    lines = index.read_text().splitlines()
+    assert len(lines) == 6  # one a manifest, written on the first report
+    assert _pages(_site(world)) == first and len(index.read_text().splitlines()) == 6  # nothing re-added
+    index.write_text("\n".join([lines[0][:-9], *lines[1:], '["not an oid", {}]', "garbage"]) + "\n")
+    assert _pages(_site(world)) == first
+    assert len(index.read_text().splitlines()) == 6  # the damage dropped, the cut entry worked out again

@@ -37,7 +37,13 @@ def visible(text: object) -> str:
 def page(text: object) -> str:
     """Text inside an HTML page (element content or a quoted attribute value): every character
     shows (`visible`), and `<`, `>`, `&` and both quotes are entities, so no value becomes markup."""
-    return html.escape(visible(text), quote=True)
+    s = text if type(text) is str else str(text)
+    if _PLAIN.fullmatch(s):  # most values (names, dates, numbers): nothing to escape
+        return s
+    return html.escape(visible(s), quote=True)
+
+
+_PLAIN = re.compile(r"[ !#-%(-;=?-~]*")  # printable ASCII but for " & ' < >
 
 
 def term(text: object) -> str:

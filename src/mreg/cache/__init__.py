@@ -8,7 +8,9 @@ Per clone, under `clone_cache_dir()` (`<git common dir>/mreg`), because what the
 that clone's files and objects:
 
 - `stat`: a file's digest by its stat (git's index trick);
-- `digests`: which artifact-set digest each manifest blob holds.
+- `digests`: which artifact-set digest each manifest blob holds;
+- `lineage`, `documents` (both `blob_index` files): what `lineage` looks up of each manifest and
+  evaluation blob, and each manifest blob's checked document (`report`).
 
 A cache only ever saves work: deleting any of them changes no answer.
 """

@@ -22,27 +22,11 @@ dataset's URI or digest.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mreg.cache import append_lines
-
-Entry = dict[str, Any]
-
-
-@cache
-def index_key() -> str:
-    """Which mreg and which schemas made the entries: another mreg reads a file of its own."""
-    from mreg._version import __version__
-    from mreg.manifest import EVALUATION_SCHEMA, MANIFEST_SCHEMA, schema_text
-
-    text = "\0".join([__version__, schema_text(MANIFEST_SCHEMA), schema_text(EVALUATION_SCHEMA)])
-    return "v1-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+from mreg.cache.blob_index import BlobIndexFile, Entry, index_key, line, parse_line
 
 
 class Entries:
@@ -91,56 +75,26 @@ class Entries:
 
     def add(self, found: dict[str, Entry]) -> None:
         for oid, entry in found.items():
-            self._lines[oid] = _line(oid, entry)
+            self._lines[oid] = line(oid, entry)
             self._parsed[oid] = entry
 
 
 class LineageIndex:
     def __init__(self, root: Path) -> None:
-        self.path = root / index_key()
+        self.file = BlobIndexFile(root / index_key())
+        self.path = self.file.path
 
     def load(self) -> Entries:
-        """Blob id → its entry, parsed on demand. A line cut short (a crash mid-append, a full disk)
-        is dropped, and the file rewritten without it; its blob is then read again."""
-        try:
-            text = self.path.read_text("utf-8", errors="replace")
-        except OSError:
-            return Entries({})
-        lines: dict[str, str] = {}
-        damaged = False
-        for line in text.splitlines():
-            end = line.find('"', 2)
-            if line.startswith('["') and line.endswith("}]") and end in (42, 66):
-                lines[line[2:end]] = line
-            else:
-                damaged = True
-        if damaged:
-            self._rewrite("".join(line + "\n" for line in lines.values()))
-        return Entries(lines)
+        """Blob id → its entry, parsed on demand (a damaged line is dropped: `BlobIndexFile`)."""
+        return Entries(self.file.lines())
 
     def add(self, found: dict[str, Entry]) -> None:
-        if not found:
-            return
-        data = "".join(_line(oid, entry) + "\n" for oid, entry in found.items()).encode("ascii")
-        append_lines(self.path, data)
-
-    def _rewrite(self, text: str) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        with contextlib.suppress(OSError):
-            tmp.write_text(text, "utf-8")
-            os.replace(tmp, self.path)
+        self.file.add(found)
 
 
-def _line(oid: str, entry: Entry) -> str:
-    return json.dumps([oid, entry], ensure_ascii=True, separators=(",", ":"))
-
-
-def _entry(oid: str, line: str) -> Entry | None:
-    try:
-        row = json.loads(line)
-    except ValueError:
-        return None
-    return row[1] if _good(row) and row[0] == oid else None
+def _entry(oid: str, text: str) -> Entry | None:
+    entry = parse_line(oid, text)
+    return entry if entry is not None and _good([oid, entry]) else None
 
 
 def _good(row: Any) -> bool:

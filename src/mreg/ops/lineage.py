@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mreg.cache import clone_cache_dir
-from mreg.cache.lineage import Entries, Entry, LineageIndex
+from mreg.cache.blob_index import Entry
+from mreg.cache.lineage import Entries, LineageIndex
 from mreg.digest import DIGEST_RE
 from mreg.errors import MregError, UsageError
 from mreg.evaluation import dataset_identity, validate_evaluation

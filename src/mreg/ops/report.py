@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, NotFoundError
 from mreg.git import tags as alias_tags
@@ -165,14 +165,33 @@ def _manifests(
         ev = evaluation_of_path(path)
         if ev is not None and ev[0] in chosen:
             record_paths.append((*ev, path))
+    from mreg.cache import clone_cache_dir
+    from mreg.cache.documents import DocumentIndex
+
     keys = sorted(manifest_paths)
-    blobs = ctx.git.read_blobs([f"{commit}:{manifest_paths[k]}" for k in keys])
-    wheres = [f"{REGISTRY_BRANCH}:{manifest_path(model, version)}" for model, version in keys]
+    index = DocumentIndex(clone_cache_dir(ctx.git.common_dir) / "documents")
+    known = index.load()
+    docs: dict[tuple[str, int], Manifest | str] = {
+        k: cast("Manifest", known[paths[manifest_paths[k]]])
+        for k in keys
+        if paths[manifest_paths[k]] in known
+    }
+    unknown = [k for k in keys if k not in docs]
+    blobs = ctx.git.read_blobs([f"{commit}:{manifest_paths[k]}" for k in unknown])
+    wheres = [f"{REGISTRY_BRANCH}:{manifest_path(model, version)}" for model, version in unknown]
+    found = {}
+    for k, m in zip(unknown, _parse_all(blobs, wheres), strict=True):
+        docs[k] = m
+        if not isinstance(m, str):
+            found[paths[manifest_paths[k]]] = dict(m)
+    index.add(found)
     manifests: dict[tuple[str, int], Manifest] = {}
-    for (model, version), where, m in zip(keys, wheres, _parse_all(blobs, wheres), strict=True):
+    for model, version in keys:
+        m = docs[(model, version)]
         if isinstance(m, str):
             problems.append(m)
             continue
+        where = f"{REGISTRY_BRANCH}:{manifest_path(model, version)}"
         if m["model"] != model or m["version"] != version:
             problems.append(f"{where}: the manifest says {m['model']}@v{m['version']}")
             continue
@@ -180,7 +199,7 @@ def _manifests(
     return manifests, record_paths
 
 
-PARALLEL_FROM = 400  # manifests not yet known valid on this machine, from which a pool parses them
+PARALLEL_FROM = 400  # manifests not yet in the clone's document index, from which a pool parses them
 
 
 def _parse(job: tuple[bytes | None, str]) -> Manifest | str:
@@ -198,30 +217,22 @@ def _parse(job: tuple[bytes | None, str]) -> Manifest | str:
 
 
 def _parse_all(blobs: Sequence[bytes | None], wheres: Sequence[str]) -> list[Manifest | str]:
-    """Every manifest parsed and checked, in order. A first read of a big registry (a fresh CI
-    runner: nothing known valid yet) parses and validates on every core — YAML and the schema cost
-    ~1 ms a manifest; a known manifest costs a JSON parse, so then one process is quicker."""
+    """Every manifest parsed and checked, in order. Many at once (a first report in a fresh CI
+    runner: nothing known yet) are parsed and validated on every core — YAML and the schema cost
+    ~1 ms a manifest."""
     import os
     import sys
-
-    from mreg.cache.valid import MEMO
-    from mreg.manifest import MANIFEST_SCHEMA
 
     jobs = list(zip(blobs, wheres, strict=True))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cores < 2 or not sys.platform.startswith("linux") or len(jobs) < PARALLEL_FROM:
-        return [_parse(j) for j in jobs]
-    new = [i for i, (b, _) in enumerate(jobs) if b is not None and not MEMO.known(b, MANIFEST_SCHEMA)]
-    if len(new) < PARALLEL_FROM:
         return [_parse(j) for j in jobs]
     import multiprocessing
 
     # fork: the children inherit the parsed schema and imports, and return plain data; no thread runs
     # in this process here (the git batch readers are processes, idle while the pool works)
     with multiprocessing.get_context("fork").Pool(min(cores, 8)) as pool:
-        parsed = pool.map(_parse, [jobs[i] for i in new], chunksize=max(1, len(new) // (cores * 8)))
-    done = dict(zip(new, parsed, strict=True))
-    return [done[i] if i in done else _parse(j) for i, j in enumerate(jobs)]
+        return pool.map(_parse, jobs, chunksize=max(1, len(jobs) // (cores * 8)))
 
 
 def _seq_order(events: list[alias_tags.AliasEvent]) -> list[alias_tags.AliasEvent]:
