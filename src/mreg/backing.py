@@ -146,9 +146,22 @@ _revisions: dict[tuple[str, str], list[str]] = {}
 _pins: dict[tuple[str, str], dict[str, Pin]] = {}
 
 
+_history: dict[str, frozenset[str]] = {}
+HISTORY_SET_FROM = 3  # ancestry questions about one commit, from which its whole history is read once
+
+
 def is_ancestor_cached(git: GitRepo, older: str, newer: str) -> bool:
+    """`older` is `newer` or one of its ancestors (`older`: a full commit id, as tag records name
+    them). A few questions ask git each; past that, the history of `newer` is read once (one
+    `rev-list`: the governed branch is small) and every later question is a set look-up, so `report`
+    over 100 models asks git once, not once a tag."""
+    if newer in _history:
+        return older in _history[newer]
     key = (older, newer)
     if key not in _ancestry:
+        if sum(1 for _, n in _ancestry if n == newer) >= HISTORY_SET_FROM:
+            _history[newer] = frozenset(git.rev_list(newer))
+            return older in _history[newer]
         _ancestry[key] = older == newer or git.is_ancestor(older, newer)
     return _ancestry[key]
 
