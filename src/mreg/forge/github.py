@@ -309,7 +309,7 @@ class GitHubForge:
         if (mine.scheme, mine.netloc.lower()) != (there.scheme, there.netloc.lower()):
             shown = _cut(f"{there.scheme}://{there.hostname or ''}", 120)
             raise RemoteError(
-                f"GitHub sent {where} to {what} on another host ({shown}); mreg sends the token only to "
+                f"GitHub answered {where} with {what} to another host ({shown}); mreg sends the token only to "
                 f"{self.target.api_url}"
             )
 
@@ -320,27 +320,30 @@ class GitHubForge:
         A rate limit whose wait does not fit the budget ends here, exit 6, naming when to retry."""
         if ratelimit.is_rate_limit(answer.code, answer.headers, answer.message):
             secondary = "secondary" in answer.message.lower() or not ratelimit.exhausted(answer.headers)
+            now = time.time()
             wait = ratelimit.limit_wait(
                 answer.headers,
-                time.time(),
+                now,
                 secondary_default=ratelimit.SECONDARY_DEFAULT_WAIT if secondary else None,
             )
             if wait is None:  # a 429 that names no time: back off as for a 5xx
                 wait = ratelimit.backoff(base, attempt)
             if attempt >= ATTEMPTS or waited + wait > budget:
-                raise self._rate_limited(answer, where, wait, budget)
+                raise self._rate_limited(answer, where, now + wait, wait, budget)
             return wait
         if answer.code in RETRIED and attempt < ATTEMPTS:
             return ratelimit.backoff(base, attempt)
         return None
 
-    def _rate_limited(self, answer: _Answer, where: str, wait: float, budget: float) -> RemoteError:
+    def _rate_limited(
+        self, answer: _Answer, where: str, until: float, wait: float, budget: float
+    ) -> RemoteError:
         kind = (
             "secondary rate limit"
             if "secondary" in answer.message.lower() or not ratelimit.exhausted(answer.headers)
             else "rate limit"
         )
-        when = datetime.fromtimestamp(time.time() + wait, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(round(until), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return RemoteError(
             f"GitHub's {kind} stopped {where} ({answer.code}"
             + (f" {_cut(answer.message, 120)}" if answer.message else "")
