@@ -500,7 +500,10 @@ class FakeGitHub:
         headers = dict(fault.headers)
         if "Location" in headers:  # moved(): the same request, under another base
             base = headers["Location"] or self.url + _TEMPORARY
-            headers["Location"] = base + split.path + (f"?{split.query}" if split.query else "")
+            path = (
+                split.path.removeprefix(_TEMPORARY) if split.path.startswith(_TEMPORARY + "/") else split.path
+            )
+            headers["Location"] = base + path + (f"?{split.query}" if split.query else "")
         raise HttpError(fault.status, fault.body, headers)
 
     def _renamed(self, path: str, query: str) -> str:

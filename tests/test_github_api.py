@@ -13,10 +13,8 @@ import copy
 import re
 import subprocess
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-import yaml
 
 from testing.fake_github import BODY_MAX, branch_sha, push_files, show
 from testing.gitutil import refs, run_mreg

@@ -29,9 +29,19 @@ class Headers(Protocol):
     def get(self, name: str, default: None = None, /) -> str | None: ...
 
 
+def _header(headers: Headers, name: str) -> str:
+    """A header's value, stripped: urllib's headers ignore case; a plain dict is tried as written,
+    in lower case and in Title-Case."""
+    for key in (name, name.lower(), name.title()):
+        value = headers.get(key)
+        if value:
+            return str(value).strip()
+    return ""
+
+
 def retry_after(headers: Headers, now: float) -> float | None:
     """Retry-After as seconds from `now`: delta-seconds or an HTTP date (RFC 9110); None if absent or bad."""
-    raw = (headers.get("Retry-After") or "").strip()
+    raw = _header(headers, "Retry-After")
     if not raw:
         return None
     if raw.isdigit():
@@ -49,13 +59,13 @@ def retry_after(headers: Headers, now: float) -> float | None:
 
 def until_reset(headers: Headers, now: float) -> float | None:
     """Seconds from `now` to `x-ratelimit-reset` (UTC epoch seconds); None if absent or bad."""
-    raw = (headers.get("x-ratelimit-reset") or "").strip()
+    raw = _header(headers, "x-ratelimit-reset")
     return max(0.0, float(int(raw[:12])) - now) if raw.isdigit() else None
 
 
 def exhausted(headers: Headers) -> bool:
     """`x-ratelimit-remaining: 0`: the primary limit is used up."""
-    return (headers.get("x-ratelimit-remaining") or "").strip() == "0"
+    return _header(headers, "x-ratelimit-remaining") == "0"
 
 
 def is_rate_limit(status: int, headers: Headers, message: str = "") -> bool:
