@@ -11,6 +11,8 @@ import json
 import math
 import os
 import re
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -257,8 +259,11 @@ class GitHubForge:
                 if wait is None:
                     raise self._http_error(answer, where, missing) from None
             except (urllib.error.URLError, OSError) as exc:
-                if attempt >= ATTEMPTS:
-                    reason = getattr(exc, "reason", exc)
+                reason = getattr(exc, "reason", exc)
+                # a refused connection, an unknown host, a certificate: no retry will change that
+                if attempt >= ATTEMPTS or isinstance(
+                    reason, (ConnectionRefusedError, socket.gaierror, ssl.SSLError)
+                ):
                     raise RemoteError(
                         f"cannot reach the GitHub API at {self.target.api_url}: {_cut(str(reason), 200)}",
                         hint="check the network and GITHUB_API_URL",
