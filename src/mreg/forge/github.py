@@ -1,8 +1,16 @@
 """GitHub's REST API for the review flow (SPEC §7), on stdlib urllib: no new dependency, ~5 calls.
 
-Token from GITHUB_TOKEN or GH_TOKEN, API base from GITHUB_API_URL (Actions sets it; it also makes
-GHES and the test server work), owner/repo from GITHUB_REPOSITORY or the remote's URL. The token is
-sent only in the Authorization header and never appears in a message.
+Token from GITHUB_TOKEN or GH_TOKEN, owner/repo from GITHUB_REPOSITORY or the remote's URL. The
+API, and so the token, only for a host known to be GitHub: github.com (ssh.github.com remotes too),
+`*.ghe.com` (`https://api.SUB.ghe.com`), the host GITHUB_SERVER_URL names (`/api/v3`), or
+GITHUB_API_URL when set (Actions sets it; it also makes the test server work); any other host gets
+no token and the caller prints the manual steps. The token is sent only in the Authorization header,
+only to that API's scheme and host (a redirect or a next page elsewhere is refused), and never
+appears in a message.
+
+Calls follow GitHub's "Best practices for using the REST API": redirects repeated (method and body),
+rate limits read from `x-ratelimit-*`/`retry-after` (mreg.ratelimit) and waited out within
+MREG_GITHUB_WAIT, 5xx retried with backoff, lists paged through `Link`.
 """
 
 from __future__ import annotations
