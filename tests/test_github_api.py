@@ -139,6 +139,7 @@ def test_a_secondary_limit_longer_than_mreg_waits_is_exit_6(live: Team, headers:
     assert branch_sha(live.bare, BRANCH) is None  # taken back
 
 
+@pytest.mark.slow
 def test_a_5xx_is_retried_and_a_lasting_one_is_exit_6(live: Team) -> None:
     live.gh.fail(502, r"/pulls$", methods=("POST",))
     r = live.mreg("promote", "fraud@v2", "--to", "production", env=QUICK)
