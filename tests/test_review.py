@@ -101,7 +101,7 @@ def test_without_a_token_it_prints_the_branch_and_compare_url(live: Team) -> Non
     r = live.mreg("promote", "fraud@v2", "--to", "production", token=None)
     assert r.code == 0, r.err
     assert (
-        f"open a pull request: https://github.example/acme/models/compare/mreg/aliases...{BRANCH}?expand=1"
+        f"open a pull request: https://github.example/acme/models/compare/mreg/aliases...{BRANCH}?quick_pull=1"
         in r.out
     )
     assert branch_sha(live.bare, BRANCH) is not None

@@ -21,14 +21,12 @@ never the secret path or query) and never contains the URL's path, query or the 
 
 from __future__ import annotations
 
-import math
-import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mreg import ratelimit
 from mreg.integrations.outlets import OutgoingRequest, one_line, redact_url
 
 if TYPE_CHECKING:
@@ -37,7 +35,7 @@ if TYPE_CHECKING:
 
 BACKOFF_ENV = "MREG_NOTIFY_BACKOFF"
 DEFAULT_BACKOFF = 1.0
-BACKOFF_CAP = 30.0  # the longest wait between two attempts
+BACKOFF_CAP = ratelimit.BACKOFF_CAP  # the longest wait between two attempts
 RETRY_AFTER_CAP = 30.0  # a longer Retry-After is not waited for: the next run retries
 EXCERPT = 200  # characters of a failed answer's body kept in the error
 READ_LIMIT = 8192  # bytes of a failed answer read for its excerpt (a success's body is not read)
@@ -64,18 +62,10 @@ class _Outcome(NamedTuple):
 
 def backoff_base(env: dict[str, str] | None = None) -> float:
     """MREG_NOTIFY_BACKOFF as seconds (finite, >= 0); the default 1.0 when unset or not a number."""
-    raw = (os.environ if env is None else env).get(BACKOFF_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_BACKOFF
-    except ValueError:
-        return DEFAULT_BACKOFF
-    return value if math.isfinite(value) and value >= 0 else DEFAULT_BACKOFF
+    return ratelimit.backoff_base(BACKOFF_ENV, DEFAULT_BACKOFF, env)
 
 
-def backoff(base: float, attempt: int) -> float:
-    """The wait after failed attempt `attempt` (1-based): exponential, capped, half of it jittered."""
-    ceiling: float = min(BACKOFF_CAP, base * 2.0 ** min(attempt - 1, 30))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+backoff = ratelimit.backoff
 
 
 def deliver(
@@ -155,37 +145,12 @@ def _answer(code: int, reason: str, headers: Message, excerpt: str, target: str)
         return _Outcome(
             code, False, False, None, f"{said}; redirected to {where}, which mreg does not follow"
         )
-    wait = retry_after(headers)
+    now = time.time()
     if code == 429 or code >= 500:
-        return _Outcome(code, False, True, wait, said)
-    if code == 403 and (wait is not None or (headers.get("x-ratelimit-remaining") or "").strip() == "0"):
-        if wait is None:
-            wait = _until_reset(headers)
-        return _Outcome(code, False, True, wait, f"{said} (rate limited)")
+        return _Outcome(code, False, True, ratelimit.limit_wait(headers, now), said)
+    if ratelimit.is_rate_limit(code, headers, excerpt):
+        return _Outcome(code, False, True, ratelimit.limit_wait(headers, now), f"{said} (rate limited)")
     return _Outcome(code, False, False, None, said)
-
-
-def retry_after(headers: Message | dict[str, str]) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110); None if absent or bad."""
-    raw = (headers.get("Retry-After") or "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(int(raw[:12]))
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _until_reset(headers: Message) -> float | None:
-    raw = (headers.get("x-ratelimit-reset") or "").strip()
-    return max(0.0, float(raw) - time.time()) if raw.isdigit() else None
 
 
 def _excerpt(exc: Any) -> str:

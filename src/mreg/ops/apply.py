@@ -144,7 +144,8 @@ def _request(forge: Forge | None, commit: str, p: Pending) -> str:
     for pr in forge.pulls_for_commit(commit):
         if pr.base == ALIASES_BRANCH and (pr.merge_commit == commit or pr.merged):
             return pr.url
-    # GitHub associates commits with closed PRs only on the default branch; ask by the proposal branch.
+    # GitHub documents merged PRs for commits off the default branch too; older Enterprise Servers list
+    # only open ones there: ask by the proposal branch (every page of it).
     for pr in forge.list_pulls(review_branch(p.model, p.alias, p.version), ALIASES_BRANCH, state="closed"):
         if pr.merge_commit == commit:
             return pr.url

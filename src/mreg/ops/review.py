@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from mreg.results import GateReport, Version
 
 
+REASON_SHOWN = 4000  # characters of a --reason shown in the description (the tag keeps it whole)
+
+
 def request_review(
     ctx: Context, model: str, alias: str, event: str, version: int | None, *, reason: str | None
 ) -> AliasMove:
@@ -109,6 +112,8 @@ def propose(ctx: Context, branch: str, commit: str, title: str, body: str) -> Re
     if remote is None:
         raise UsageError("this registry has no remote to review the change")
     target, forge = forge_for(ctx.git.remote_url(remote))
+    if forge is not None:
+        body = fit_body([], body.split("\n"), [], f"the branch {branch}")  # a no-op when it fits
     existing = None
     if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
@@ -160,17 +165,60 @@ def review_body(
         " to this version and its digest (the exact bytes below); `mreg apply` (CI, after the merge) then creates the alias tag.",
     ]
     if reason:
-        lines += ["", f"**Reason:** {md(reason)}"]
+        lines += [
+            "",
+            f"**Reason:** {md(reason[:REASON_SHOWN])}" + ("…" if len(reason) > REASON_SHOWN else ""),
+        ]
     if report is not None:
         status = "passed" if report.ok else "FAILED"
         lines += ["", f"### Gate for `{alias}`: {status}", "", gates.markdown_table(report.verdicts).rstrip()]
-    if version is not None:
-        lines += ["", *_comparison(ctx, model, version, current)]
-    lines += [
+    detail = ["", *_comparison(ctx, model, version, current)] if version is not None else []
+    tail = [
         "",
         f"<!-- mreg:review model={model} alias={alias} version={version if version is not None else 'none'} -->",
     ]
-    return "\n".join(lines) + "\n"
+    whole = f"`mreg diff {model}@v{current} {model}@v{version}`" if current not in (None, version) else ""
+    whole += (" or " if whole else "") + f"`mreg show {model}@v{version}`"
+    return fit_body(lines, detail, tail, whole)
+
+
+def fit_body(head: list[str], detail: list[str], tail: list[str], whole: str) -> str:
+    """`head`, as much of `detail` as fits, `tail`: at most GitHub's limit for a pull request's body
+    (counted in UTF-8 bytes, so it fits however GitHub counts characters). The gate table is in
+    `head`, so it always comes first and whole; what is left out is said, with the command (`whole`)
+    that shows all of it."""
+    from mreg.forge.github import BODY_LIMIT
+
+    def size(lines: list[str]) -> int:
+        return sum(len(line.encode()) + 1 for line in lines)
+
+    if size(head) + size(detail) + size(tail) <= BODY_LIMIT:
+        return "\n".join([*head, *detail, *tail]) + "\n"
+    note_room = 400 + len(whole.encode())
+    room = BODY_LIMIT - size(head) - size(tail) - note_room
+    if room < 0:  # the head alone is too long (a gate of thousands of rules): cut it, keep the tail
+        text = "\n".join(head).encode()[: BODY_LIMIT - size(tail) - 200].decode("utf-8", "ignore")
+        head, detail, room = (
+            [*text.rsplit("\n", 1)[:1], "", "*… cut here: too long for a pull request.*"],
+            [],
+            0,
+        )
+    kept: list[str] = []
+    for line in detail:
+        if size(kept) + len(line.encode()) + 1 > room:
+            break
+        kept.append(line)
+    left = len(detail) - len(kept)
+    note = (
+        [
+            "",
+            f"*{left} more lines left out here: GitHub takes at most {BODY_LIMIT:,} characters in a pull "
+            f"request's description. {whole} shows everything.*",
+        ]
+        if left
+        else []
+    )
+    return "\n".join([*head, *kept, *note, *tail]) + "\n"
 
 
 def _comparison(ctx: Context, model: str, version: int, current: int | None) -> list[str]:

@@ -3,20 +3,35 @@ the documented API on 127.0.0.1 (testing.fake_github)."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mreg.errors import NotFoundError, RemoteError, UsageError
-from mreg.forge.github import GitHubForge, GitHubTarget, parse_remote_url, target_from_env
+from mreg.forge.github import (
+    MAX_REDIRECTS,
+    GitHubForge,
+    GitHubTarget,
+    compare_url,
+    next_link,
+    parse_remote_url,
+    target_from_env,
+)
 from testing.fake_github import FakeGitHub, push_files
 from testing.gitutil import make_bare, make_repo
 
 pytestmark = pytest.mark.github
 
 
-def _forge(gh: FakeGitHub, token: str = "t0ken") -> GitHubForge:
-    return GitHubForge(GitHubTarget(gh.owner, gh.repo, gh.url, gh.html_base, token))
+def _forge(gh: FakeGitHub, token: str = "t0ken", sleeps: list[float] | None = None) -> GitHubForge:
+    target = GitHubTarget(gh.owner, gh.repo, gh.url, gh.html_base, token)
+    return GitHubForge(target, sleep=(sleeps.append if sleeps is not None else _no_sleep))
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"slept {seconds} s")
 
 
 @pytest.mark.parametrize(
@@ -60,6 +75,16 @@ def test_target_prefers_github_env_and_derives_enterprise_urls() -> None:
         None,
     )
     assert target_from_env("/a/path", {}) is None
+    # GITHUB_SERVER_URL names one host as GitHub (Enterprise Server): not every other host
+    server = {"GH_TOKEN": "s3cret", "GITHUB_SERVER_URL": "https://ghe.corp"}
+    assert target_from_env("https://gitlab.com/acme/models.git", server) is None
+    assert target_from_env("git@bitbucket.org:acme/models.git", server) is None
+    t = target_from_env("https://www.github.com/acme/models", {})
+    assert t is not None and (t.api_url, t.token) == ("https://api.github.com", None)
+    assert (
+        compare_url(t, "mreg/aliases", "b")
+        == "https://github.com/acme/models/compare/mreg/aliases...b?quick_pull=1"
+    )
     with pytest.raises(UsageError):
         target_from_env(None, {"GITHUB_REPOSITORY": "no-slash"})
 
@@ -104,3 +129,62 @@ class _running:
 
     def __exit__(self, *exc: object) -> None:
         self.gh.stop()
+
+
+@pytest.fixture
+def gh(tmp_path: Path) -> Iterator[FakeGitHub]:
+    bare = tmp_path / "o.git"
+    make_bare(bare)
+    seed = make_repo(tmp_path / "seed")
+    seed.create_remote("origin", str(bare))
+    seed.git.push("origin", "main:mreg/aliases")
+    with _running(FakeGitHub(bare)) as fake:
+        yield fake
+
+
+def test_waits_are_bounded_and_injected_never_slept_in_tests(gh: FakeGitHub) -> None:
+    sleeps: list[float] = []
+    gh.rate_limited("secondary", retry_after=3)
+    gh.fail(502)
+    assert _forge(gh, sleeps=sleeps).list_pulls("x", "mreg/aliases") == []
+    assert sleeps[0] == 3.0 and len(sleeps) == 2  # retry-after exactly, then a backoff
+    gh.rate_limited("secondary", retry_after=3, times=10)
+    with pytest.raises(RemoteError, match=r"secondary rate limit .*retry after .*\(in 3 s\)"):
+        _forge(gh, sleeps=sleeps).list_pulls("x", "mreg/aliases")
+    assert len([q for q in gh.requests if q.path.endswith("/pulls")]) == 3 + 4  # at most 4 attempts a call
+
+
+def test_redirects_are_followed_a_bounded_number_of_times(gh: FakeGitHub) -> None:
+    gh.moved(307, times=MAX_REDIRECTS)
+    assert _forge(gh).list_pulls("x", "mreg/aliases") == []
+    gh.moved(307, times=MAX_REDIRECTS + 1)
+    with pytest.raises(RemoteError, match=f"redirected GET .* more than {MAX_REDIRECTS} times"):
+        _forge(gh).list_pulls("x", "mreg/aliases")
+
+
+def test_a_body_over_githubs_limit_is_githubs_422(gh: FakeGitHub) -> None:
+    push_files(gh.bare, "mreg/aliases", {"a.txt": "a\n"}, "a")
+    subprocess.run(["git", "branch", "feature", "mreg/aliases"], cwd=gh.bare, check=True)
+    push_files(gh.bare, "feature", {"b.txt": "b\n"}, "b")
+    with pytest.raises(RemoteError, match=r"body is too long \(maximum is 65536 characters\)"):
+        _forge(gh).create_pull(head="feature", base="mreg/aliases", title="t", body="x" * 65_537)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            '<https://api.github.com/r?page=2>; rel="next", <https://api.github.com/r?page=5>; rel="last"',
+            "https://api.github.com/r?page=2",
+        ),
+        (
+            '<https://api.github.com/r?page=1>; rel="prev", <https://api.github.com/r?page=1>; rel="first"',
+            None,
+        ),
+        ('<https://x/r?page=3>; rel="last next"', "https://x/r?page=3"),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_next_link_reads_githubs_link_header(header: str, expected: str | None) -> None:
+    assert next_link(header) == expected
