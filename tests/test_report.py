@@ -442,3 +442,21 @@ def test_the_clone_s_document_index_only_ever_saves_work(world: World) -> None:
     index.write_text("\n".join([lines[0][:-9], *lines[1:], '["not an oid", {}]', "garbage"]) + "\n")
     assert _pages(_site(world)) == first
     assert len(index.read_text().splitlines()) == 6  # the damage dropped, the cut entry worked out again
+
+
+@pytest.mark.slow
+def test_a_site_with_planted_links_is_replaced_without_following_them(world: World) -> None:
+    site = _site(world)
+    outside = world.tmp / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s\n")
+    (site / "everything").symlink_to("/")  # walking this would copy the whole machine
+    (site / "models" / "evil.html").symlink_to(outside / "secret.txt")  # a page name of mreg's
+    link = world.tmp / "site-link"
+    link.symlink_to(site)
+    r = world.mreg("report", "-o", str(link))
+    assert r.code == 0, r.err
+    assert link.is_symlink() and (site / "everything").is_symlink()  # carried over as links
+    assert not (site / "models" / "evil.html").exists()  # a page of mreg's name that no model has: dropped
+    assert (outside / "secret.txt").read_text() == "s\n"  # never written through
+    assert sorted(p.name for p in (site / "models").iterdir()) == ["base.html", "churn.html", "ft.html"]

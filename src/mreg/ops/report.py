@@ -307,6 +307,19 @@ def _is_ours(rel: str) -> bool:
     )
 
 
+def _entries(root: Path) -> list[Path]:
+    """Every file and symlink under `root`, never following a symlink (a link to `/` planted in a
+    site is carried over as a link, not walked)."""
+    import os
+
+    out: list[Path] = []
+    for top, dirs, files in os.walk(root, followlinks=False):
+        base = Path(top)
+        out += [base / f for f in files]
+        out += [base / d for d in dirs if (base / d).is_symlink()]
+    return sorted(out)
+
+
 def write_site(pages: Mapping[str, bytes], target: Path) -> None:
     """Write the site's pages into `target` as one step: staged in a sibling directory, then
     swapped in, so a reader (or a crash) sees the old site or the new one, never half of each.
@@ -326,12 +339,10 @@ def write_site(pages: Mapping[str, bytes], target: Path) -> None:
             rel.startswith("models/") and MODEL_RE.match(name) and ".." not in name
         ):
             raise IntegrityError(f"report: refusing to write a page named {rel!r}")
-    target = target.absolute()
+    target = Path(os.path.realpath(target))  # a symlink to the site: the site it names is replaced
     if target.exists() and not target.is_dir():
         raise UsageError(f"-o {target}: exists and is not a directory", hint="name a directory for the site")
-    existing = (
-        sorted(p for p in target.rglob("*") if p.is_file() or p.is_symlink()) if target.is_dir() else []
-    )
+    existing = _entries(target) if target.is_dir() else []
     if existing:
         index = target / "index.html"
         try:
