@@ -340,28 +340,73 @@ def reviewed_marks(
     policy: dict[str, Any] | None,
     problems: Mapping[str, str | None],
 ) -> dict[str, bool]:
-    """Tag name -> whether a reader may take the tag's word (`log`'s `reviewed`): a protected
-    alias's tag must be backed by a reviewed pin (its current tag) or have applied one the governed
-    branch held (an older tag), and no tag may have a problem (`Context.tag_problems`). `events`:
-    every tag of each alias of `model`, all a standing reads."""
-    from mreg.backing import approved_ever
-
-    every = list(events)
-    current = {
-        a: ctx.standing(model, a, every, policy=policy, governed=governed) for a in {e.alias for e in every}
-    }
+    """Tag name -> whether a reader may take the tag's word (`log`'s and `report`'s `reviewed`), as
+    `reviewed_flags` judges each alias's tags. `events`: every tag of each alias of `model`."""
+    by_alias: dict[str, list[alias_tags.AliasEvent]] = {}
+    for e in events:
+        by_alias.setdefault(e.alias, []).append(e)
     out: dict[str, bool] = {}
-    for e in every:
-        reviewed = True
-        if ctx.is_protected(e.alias):
-            st = current[e.alias]
-            if st.event is not None and st.event.tag == e.tag:
-                reviewed = st.state != "unbacked"
-            else:
-                reviewed = governed is not None and approved_ever(
-                    ctx.git, governed, e, signers=ctx.config.signers
-                )
-        out[e.tag] = reviewed and problems.get(e.tag) is None
+    for alias, evs in by_alias.items():
+        out.update(reviewed_flags(ctx, model, alias, evs, governed, policy=policy, problems=problems))
+    return out
+
+
+def reviewed_flags(
+    ctx: Context,
+    model: str,
+    alias: str,
+    events: Sequence[alias_tags.AliasEvent],
+    governed: str | None,
+    *,
+    policy: dict[str, Any] | object | None = ...,  # the model's policy at `governed`; ...: read it
+    problems: Mapping[str, str | None] | None = None,
+) -> dict[str, bool]:
+    """Whether each tag of the alias applied what reviewers approved, in seq order. For a protected
+    alias a tag must name the governed commit it applies (`governed`), match that commit's pin, and
+    apply an approval newer than the one an earlier reviewed tag applied: a copy of an approval
+    already applied (a forged "rollback" to a version once approved, or a second tag for the value
+    the pin names, with a reason of the tagger's own) is a replay, not a review. The newest tag must
+    moreover be what readers follow (backed, or approved and pending). One judge for every history
+    view: `log`, `report` and the events `notify` sends."""
+    from mreg.backing import is_ancestor_cached, pins_at, policy_revisions, signature_ok
+    from mreg.layout import policy_path
+
+    if problems is None:
+        problems = ctx.tag_problems(list(events))
+    if not ctx.is_protected(alias):
+        return {e.tag: problems.get(e.tag) is None for e in events}
+    if governed is None:
+        return dict.fromkeys((e.tag for e in events), False)
+    path = policy_path(model)
+    order = list(reversed(policy_revisions(ctx.git, governed, path)))  # oldest first
+    index = {sha: i for i, sha in enumerate(order)}
+    pins = pins_at(ctx.git, order, path)
+    out: dict[str, bool] = {}
+    highest = -1
+    for e in sorted(events, key=lambda x: x.seq):
+        ok = problems.get(e.tag) is None and e.governed is not None
+        if ok and ctx.config.signers:
+            ok = signature_ok(ctx.git, e, ctx.config.signers)
+        at = index.get(e.governed or "")
+        if ok and at is None and e.governed is not None:  # a later commit of the branch: the pin then
+            at = next(
+                (
+                    i
+                    for i in range(len(order) - 1, -1, -1)
+                    if is_ancestor_cached(ctx.git, order[i], e.governed)
+                ),
+                None,
+            )
+        pin = pins[at].get(alias) if ok and at is not None else None
+        ok = ok and at is not None and pin is not None and pin.matches(e) and at > highest
+        if ok and at is not None:
+            highest = at
+        out[e.tag] = ok
+    if events:
+        newest = max(events, key=lambda x: x.seq)
+        st = ctx.standing(model, alias, list(events), policy=policy, governed=governed)
+        if st.state not in ("backed", "pending") or st.event is None or st.event.tag != newest.tag:
+            out[newest.tag] = False
     return out
 
 

@@ -344,6 +344,8 @@ def _tag_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
         if not new:
             continue
         every = alias_tags.read_events(ctx.git, model, alias)
+        from mreg.ops.inspect import reviewed_flags
+
         reviewed = reviewed_flags(ctx, model, alias, every, governed)
         wanted = set(new)
         for e in every:
@@ -378,55 +380,6 @@ def _seq_order_per_alias(found: list[ev.Event]) -> list[ev.Event]:
         ordered = sorted((found[i] for i in positions), key=lambda e: int(e.cursor[1]))
         for i, e in zip(positions, ordered, strict=True):
             out[i] = e
-    return out
-
-
-def reviewed_flags(
-    ctx: Context, model: str, alias: str, events: list[AliasEvent], governed: str | None
-) -> dict[str, bool]:
-    """Whether each tag of the alias applied what reviewers approved, in seq order. For a protected
-    alias a tag must name the governed commit it applies (`governed`), match that commit's pin, and
-    apply no approval older than one an earlier reviewed tag applied: a copy of an old approval (a
-    forged "rollback" to a version once approved) is a replay, not a review. The newest tag must
-    moreover be what readers follow (backed, or approved and pending)."""
-    from mreg.backing import is_ancestor_cached, pins_at, policy_revisions, signature_ok
-    from mreg.layout import policy_path
-
-    problems = ctx.tag_problems(events)
-    if not ctx.is_protected(alias):
-        return {e.tag: problems[e.tag] is None for e in events}
-    if governed is None:
-        return dict.fromkeys((e.tag for e in events), False)
-    path = policy_path(model)
-    order = list(reversed(policy_revisions(ctx.git, governed, path)))  # oldest first
-    index = {sha: i for i, sha in enumerate(order)}
-    pins = pins_at(ctx.git, order, path)
-    out: dict[str, bool] = {}
-    highest = -1
-    for e in sorted(events, key=lambda x: x.seq):
-        ok = problems[e.tag] is None and e.governed is not None
-        if ok and ctx.config.signers:
-            ok = signature_ok(ctx.git, e, ctx.config.signers)
-        at = index.get(e.governed or "")
-        if ok and at is None and e.governed is not None:  # a later commit of the branch: the pin then
-            at = next(
-                (
-                    i
-                    for i in range(len(order) - 1, -1, -1)
-                    if is_ancestor_cached(ctx.git, order[i], e.governed)
-                ),
-                None,
-            )
-        pin = pins[at].get(alias) if ok and at is not None else None
-        ok = ok and at is not None and pin is not None and pin.matches(e) and at >= highest
-        if ok and at is not None:
-            highest = at
-        out[e.tag] = ok
-    if events:
-        newest = max(events, key=lambda x: x.seq)
-        st = ctx.standing(model, alias, events, governed=governed)
-        if st.state not in ("backed", "pending") or st.event is None or st.event.tag != newest.tag:
-            out[newest.tag] = False
     return out
 
 
