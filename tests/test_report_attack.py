@@ -59,11 +59,6 @@ def _site(world: World, out: Path | None = None) -> dict[str, str]:
 
 
 # -- writing the site --------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F1: write_site copies a planted `models` symlink into the "
-    "stage and writes the model pages through it, outside the site directory",
-)
 def test_a_models_symlink_in_an_existing_site_is_not_written_through(world: World) -> None:
     # a committed site (docs/report.md: "a site can be committed and its diff read"): Mallory replaces
     # its models/ with a symlink; the maintainer re-renders the site in their checkout
@@ -141,12 +136,6 @@ def test_a_forged_tag_for_the_pinned_value_is_not_presented_as_reviewed(world: W
 
 
 # -- the index ---------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F3: links to versions the report does not show: the index's `latest` counts a manifest "
-    "the report left out (ft 'Latest v5 of 4', a link to #v5), and a parent naming a version that does not "
-    "exist (base@v99) links to base.html#v99",
-)
 def test_every_link_resolves_when_records_lie(world: World) -> None:
     _push_ft(
         world,
@@ -272,11 +261,6 @@ def test_one_huge_message_does_not_blow_the_page_up(world: World) -> None:
 
 
 # -- a site that is not what mreg left ----------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F8: a file named `models` in an existing site is carried over into the stage, then "
-    "mkdir(models) fails: exit 70 'internal error: FileExistsError' instead of a usage error (exit 2)",
-)
 def test_a_file_named_models_in_the_site_is_a_clean_error(world: World) -> None:
     site = world.tmp / "site"
     _site(world, site)

@@ -74,7 +74,7 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 
 def render_site(report: Report) -> dict[str, bytes]:
     """Every page of the site, by its path relative to the site's directory."""
-    known = {m.model for m in report.models}
+    known = {f"{m.model}@v{v.version}" for m in report.models for v in m.versions}  # what a link may name
     site = {"index.html": _index(report)}
     for m in report.models:
         site[f"models/{m.model}.html"] = _model_page(report, m, known)
@@ -143,8 +143,18 @@ def _ver(version: int | None) -> str:
     return "—" if version is None else f"v{version}"
 
 
-def _vlink(version: int | None) -> str:
-    return "—" if version is None else f'<a href="#v{version}">v{version}</a>'
+def _vlink(version: int | None, have: set[int] | None = None) -> str:
+    """A version on its model's page: a link to its row, or text where the page has no such row
+    (`have`: the versions shown; a tag may name one whose manifest was left out, or none at all)."""
+    if version is None:
+        return "—"
+    if have is not None and version not in have:
+        return f"v{version}"
+    return f'<a href="#v{version}">v{version}</a>'
+
+
+def _have(m: ModelReport) -> set[int]:
+    return {v.version for v in m.versions}
 
 
 def _badges(aliases: Iterable[str]) -> str:
@@ -152,8 +162,12 @@ def _badges(aliases: Iterable[str]) -> str:
 
 
 def _aliases(m: ModelReport, *, link: str = "") -> str:
+    have = {v.version for v in m.versions}
     shown = [
-        f'<span class="badge">{e(a)} → <a href="{link}#v{v}">v{v}</a></span>' for a, v in m.aliases.items()
+        f'<span class="badge">{e(a)} → '
+        + (f'<a href="{link}#v{v}">v{v}</a>' if v in have else f"v{v} (not shown)")
+        + "</span>"
+        for a, v in m.aliases.items()
     ]
     shown += [
         f'<span class="badge unrev" title="its newest tag {e(tag)} has no reviewed pin: no reader follows it">'
@@ -169,7 +183,7 @@ def _ref_link(ref: str | None, model: str, known: set[str]) -> str:
     if not ref:
         return ""
     name, sep, ver = ref.partition("@v")
-    if sep and ver.isascii() and ver.isdigit() and name in known:
+    if sep and ver.isascii() and ver.isdigit() and ref in known:
         href = f"#v{int(ver)}" if name == model else f"{name}.html#v{int(ver)}"
         return f'<a href="{href}">{e(ref)}</a>'
     return f"<code>{e(ref)}</code>"
@@ -187,7 +201,7 @@ def _index(report: Report) -> str:
     rows = [
         [
             _h(f'<a href="models/{e(m.model)}.html">{e(m.model)}</a>'),
-            _n(f'<a href="models/{e(m.model)}.html#v{m.latest}">v{m.latest}</a>'),
+            _n(f'<a href="models/{e(m.model)}.html#v{m.latest}">v{m.latest}</a>' if m.versions else "—"),
             _n(str(len(m.versions))),
             _aliases(m, link=f"models/{e(m.model)}.html"),
             _t(e(m.last_change) or "—"),
@@ -233,7 +247,7 @@ def _model_page(report: Report, m: ModelReport, known: set[str]) -> str:
         '<header class="top"><p><a href="../index.html">← All models</a></p>',
         f"<h1>{e(m.model)}</h1>\n",
         '<dl class="facts">',
-        f'<dt>Latest</dt><dd><a href="#v{m.latest}">v{m.latest}</a> of {len(m.versions)}</dd>',
+        f"<dt>Latest</dt><dd>{_vlink(m.latest) if m.versions else '—'} of {len(m.versions)}</dd>",
         f"<dt>Aliases</dt><dd>{_aliases(m)}</dd>",
         f"<dt>Owners</dt><dd>{', '.join(e(o) for o in m.owners) or '—'}</dd>",
         f"<dt>Last change</dt><dd>{e(m.last_change) or '—'}</dd>",
@@ -456,6 +470,7 @@ def _evaluations(m: ModelReport) -> str:
 
 
 def _timeline(m: ModelReport, held: Sequence[_Held]) -> str:
+    have = _have(m)
     out = ['<h2 id="aliases">Alias timeline</h2>\n']
     if not m.moves:
         return out[0] + "<p>No alias has moved.</p>\n"
@@ -463,7 +478,7 @@ def _timeline(m: ModelReport, held: Sequence[_Held]) -> str:
     rows = [
         [
             _h(e(h.alias)),
-            _vlink(h.version),
+            _vlink(h.version, have),
             _t(e(h.start)),
             e(h.end) + (f" ({e(h.ended_by)})" if h.ended_by else "")
             if h.end is not None
@@ -487,8 +502,8 @@ def _timeline(m: ModelReport, held: Sequence[_Held]) -> str:
                 _t(e(mv.at)),
                 e(mv.alias),
                 e(mv.event),
-                _vlink(mv.version),
-                _vlink(mv.previous),
+                _vlink(mv.version, have),
+                _vlink(mv.previous, have),
                 _msg(claimed + e(mv.reason) if mv.reason else ""),
                 _msg(claimed + e(mv.request) if mv.request else ""),
                 e(mv.by),
@@ -574,6 +589,7 @@ def _files(m: ModelReport) -> str:
 
 
 def _audit(m: ModelReport) -> str:
+    have = _have(m)
     entries: list[tuple[str, int, int, str, list[Cell]]] = []
     for v in m.versions:
         entries.append(
@@ -606,7 +622,7 @@ def _audit(m: ModelReport) -> str:
                 )
             )
     for mv in m.moves:
-        what = f"{e(mv.event)} {e(mv.alias)} → {_vlink(mv.version)}"
+        what = f"{e(mv.event)} {e(mv.alias)} → {_vlink(mv.version, have)}"
         why = e(mv.reason or "")
         if mv.request:
             why += f" (request {e(mv.request)})"

@@ -65,7 +65,7 @@ def render(report: Report) -> str:
         [
             [
                 md(m.model),
-                _ver(m.latest),
+                _ver(m.latest if m.versions else None),
                 len(m.versions),
                 _aliases(m.aliases, m.unreviewed),
                 md(m.last_change) or "—",
@@ -85,7 +85,7 @@ def render(report: Report) -> str:
 def _model(m: ModelReport) -> list[str]:
     out = [f"## {md(m.model)}", ""]
     out += [
-        f"Latest {_ver(m.latest)}; aliases: {_aliases(m.aliases, m.unreviewed)}; "
+        f"Latest {_ver(m.latest if m.versions else None)}; aliases: {_aliases(m.aliases, m.unreviewed)}; "
         f"owners: {', '.join(md(o) for o in m.owners) or '—'}; last change {md(m.last_change) or '—'}.",
         "",
     ]

@@ -130,7 +130,7 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
         out.append(
             ModelReport(
                 model=model,
-                latest=summary.latest,
+                latest=max((v.version for v in versions), default=0),  # of those shown
                 aliases=dict(sorted(summary.aliases.items())),
                 unreviewed=dict(sorted(summary.unreviewed.items())),
                 last_change=max((utc_stamp(c) for c in changes), default=""),
@@ -320,6 +320,47 @@ def _entries(root: Path) -> list[Path]:
     return sorted(out)
 
 
+def _check_names(pages: Mapping[str, bytes]) -> None:
+    from mreg.errors import IntegrityError
+    from mreg.refs import MODEL_RE
+
+    for rel in pages:
+        name = rel.removeprefix("models/").removesuffix(".html")
+        if rel != "index.html" and not (
+            rel.startswith("models/") and MODEL_RE.match(name) and ".." not in name
+        ):
+            raise IntegrityError(f"report: refusing to write a page named {rel!r}")
+
+
+def _existing_site(target: Path) -> list[Path]:
+    """What is in `target` now (nothing, or a site `mreg report` wrote, else a UsageError)."""
+    from mreg.errors import UsageError
+
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"-o {target}: exists and is not a directory", hint="name a directory for the site")
+    existing = _entries(target) if target.is_dir() else []
+    if not existing:
+        return []
+    index = target / "index.html"
+    try:
+        ours = index.is_file() and SITE_MARK in index.read_bytes()[:4096]
+    except OSError:
+        ours = False
+    if not ours:
+        raise UsageError(
+            f"-o {target}: not empty, and not a site 'mreg report' wrote",
+            hint="name a new or empty directory; mreg replaces only a site of its own",
+        )
+    for name in ("index.html", "models"):
+        path = target / name
+        if path.is_symlink() or (name == "models" and path.exists() and not path.is_dir()):
+            raise UsageError(
+                f"-o {target}: {name} is not what 'mreg report' wrote there (a link or a file)",
+                hint=f"remove {path}, or name a new directory",
+            )
+    return existing
+
+
 def write_site(pages: Mapping[str, bytes], target: Path) -> None:
     """Write the site's pages into `target` as one step: staged in a sibling directory, then
     swapped in, so a reader (or a crash) sees the old site or the new one, never half of each.
@@ -330,30 +371,9 @@ def write_site(pages: Mapping[str, bytes], target: Path) -> None:
     import shutil
     import tempfile
 
-    from mreg.errors import IntegrityError, UsageError
-    from mreg.refs import MODEL_RE
-
-    for rel in pages:
-        name = rel.removeprefix("models/").removesuffix(".html")
-        if rel != "index.html" and not (
-            rel.startswith("models/") and MODEL_RE.match(name) and ".." not in name
-        ):
-            raise IntegrityError(f"report: refusing to write a page named {rel!r}")
+    _check_names(pages)
     target = Path(os.path.realpath(target))  # a symlink to the site: the site it names is replaced
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"-o {target}: exists and is not a directory", hint="name a directory for the site")
-    existing = _entries(target) if target.is_dir() else []
-    if existing:
-        index = target / "index.html"
-        try:
-            ours = index.is_file() and SITE_MARK in index.read_bytes()[:4096]
-        except OSError:
-            ours = False
-        if not ours:
-            raise UsageError(
-                f"-o {target}: not empty, and not a site 'mreg report' wrote",
-                hint="name a new or empty directory; mreg replaces only a site of its own",
-            )
+    existing = _existing_site(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.mreg-", dir=target.parent))
     old: Path | None = None
