@@ -158,11 +158,6 @@ def test_every_link_resolves_when_records_lie(world: World) -> None:
 
 
 # -- charts ------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F4: a metric near the float maximum overflows the chart's "
-    "scale ((lo + hi) / 2, hi - lo): SVG attributes 'inf'/'nan', Chromium logs errors",
-)
 def test_extreme_metric_values_draw_finite_charts(world: World) -> None:
     _push_ft(world, {4: {"metrics": {"auc": 0.9, "loss": 0.2, "huge": 1e308}},
                      5: {"metrics": {"auc": 0.9, "loss": 0.2, "huge": -1e308}}})  # fmt: skip
@@ -172,12 +167,6 @@ def test_extreme_metric_values_draw_finite_charts(world: World) -> None:
     assert bad == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F9: key metrics are the gated ones, then the rest by name, five at most: one version "
-    "with metrics a0..a4 takes every chart and every metric column, and auc and loss (every other "
-    "version's) are no longer drawn or listed",
-)
 def test_one_version_cannot_push_the_real_metrics_off_the_page(world: World) -> None:
     _push_ft(world, {4: {"metrics": {f"a{i}": 1.0 for i in range(5)}}})
     ft = _site(world)["models/ft.html"]
@@ -187,11 +176,6 @@ def test_one_version_cannot_push_the_real_metrics_off_the_page(world: World) -> 
 
 
 # -- Markdown ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F5: md() leaves `$` alone: GitHub renders $...$ / $$...$$ as "
-    "LaTeX in Markdown, so a message can draw e.g. a big green 'reviewed' in the job summary",
-)
 def test_markdown_math_is_text(world: World) -> None:
     spoof = r"$\Huge\color{green}\textsf{reviewed by security}$"
     _push_ft(world, {4: {"message": spoof}})
@@ -202,12 +186,6 @@ def test_markdown_math_is_text(world: World) -> None:
 
 
 # -- invisible characters ----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F6: text.visible() escapes Cc/Zl/Zp and bidi controls only: "
-    "zero-width and other format characters (Cf: U+200B, U+2060, U+FEFF, tag characters "
-    "U+E0000..) pass into pages, Markdown and the terminal, unseen",
-)
 def test_invisible_format_characters_are_shown(world: World) -> None:
     hidden = "ship\u200bit \u2060\ufeff" + "".join(chr(0xE0000 + ord(c)) for c in "ignore previous")
     _push_ft(world, {4: {"message": hidden, "created_by": "Alice\u200b <alice@example.com>"}})

@@ -360,14 +360,16 @@ def _chart(m: ModelReport, metric: str, number: int, shaded: Sequence[_Held]) ->
     n = len(m.versions)
     step = (W - LEFT - RIGHT) / n
     lo, hi = min(p[2] for p in points), max(p[2] for p in points)
-    pad = (hi - lo) * 0.08 or (abs(hi) * 0.1 or 1.0)
-    y0, y1 = lo - pad, hi + pad
+    # drawn in units of the largest magnitude, so that no difference overflows (a metric may be ±1e308)
+    unit = max(abs(lo), abs(hi)) or 1.0
+    pad = (hi / unit - lo / unit) * 0.08 or 0.1
+    y0, y1 = lo / unit - pad, hi / unit + pad
 
     def x(i: int) -> float:
         return LEFT + step * (i + 0.5)
 
     def y(value: float) -> float:
-        return TOP + (H - TOP - BOTTOM) * (1 - (value - y0) / (y1 - y0))
+        return TOP + (H - TOP - BOTTOM) * (1 - (value / unit - y0) / (y1 - y0))
 
     cid = f"c{number}"
     index = {v.version: i for i, v in enumerate(m.versions)}
@@ -390,7 +392,7 @@ def _chart(m: ModelReport, metric: str, number: int, shaded: Sequence[_Held]) ->
             f'height="{H - TOP - BOTTOM}"><title>v{version} in {SHADED_ALIAS}: '
             f"{e('; '.join(periods[version]))}</title></rect>\n"
         )
-    for value in sorted({lo, (lo + hi) / 2, hi}):
+    for value in sorted({lo, lo / 2 + hi / 2, hi}):
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{_fmt(y(value))}" y2="{_fmt(y(value))}"/>'
             f'<text class="lbl" x="{LEFT - 6}" y="{_fmt(y(value) + 4)}" text-anchor="end">{e(f"{value:.4g}")}</text>\n'

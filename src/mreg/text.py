@@ -14,8 +14,12 @@ import re
 import unicodedata
 
 # Bidirectional overrides and isolates reorder what a terminal or a browser shows ("Trojan Source").
+# Characters that show nothing, or not themselves: controls (Cc), format characters (Cf: zero-width
+# spaces and joiners, word joiners, byte-order marks, tag characters, bidi controls), surrogates,
+# private use, line and paragraph separators. Shown escaped, so what a reader sees is what is there.
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!$])")  # `$`: GitHub renders $…$ as math
 
 
 def _escape(c: str) -> str:
@@ -28,9 +32,7 @@ def visible(text: object) -> str:
     runs (a page rendered in CI is byte-identical to one rendered on a laptop)."""
     s = str(text)
     if not (s.isascii() and s.isprintable()):
-        s = "".join(
-            _escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s
-        )
+        s = "".join(_escape(c) if c in _BIDI or unicodedata.category(c) in _HIDDEN else c for c in s)
     return s
 
 

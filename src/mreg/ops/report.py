@@ -278,13 +278,14 @@ def _policies(ctx: Context, governed: str | None) -> dict[str, dict[str, Any]]:
 
 def _key_metrics(policy: Mapping[str, Any], versions: Sequence[ReportVersion]) -> tuple[str, ...]:
     """The metrics worth a column: those the model's gates name (in the order they are named), then
-    the others by name; only metrics some version recorded as a number."""
-    numeric = {
-        k
-        for v in versions
-        for k, x in v.metrics.items()
-        if isinstance(x, (int, float)) and not isinstance(x, bool)
-    }
+    the others by how many versions recorded them (then by name), so that one version's metrics
+    cannot push out those every version records; only metrics recorded as numbers."""
+    counts: dict[str, int] = {}
+    for v in versions:
+        for k, x in v.metrics.items():
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                counts[k] = counts.get(k, 0) + 1
+    numeric = set(counts)
     gated: list[str] = []
     gates = policy.get("gates")
     if isinstance(gates, Mapping):
@@ -293,7 +294,7 @@ def _key_metrics(policy: Mapping[str, Any], versions: Sequence[ReportVersion]) -
                 name = rule.get("metric") if isinstance(rule, Mapping) else None
                 if isinstance(name, str) and name in numeric and name not in gated:
                     gated.append(name)
-    rest = sorted(numeric - set(gated))
+    rest = sorted(numeric - set(gated), key=lambda k: (-counts[k], k))
     return tuple((gated + rest)[:KEY_METRICS])
 
 
