@@ -196,11 +196,6 @@ def test_invisible_format_characters_are_shown(world: World) -> None:
 
 
 # -- size --------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F7: every forged tag is a row in 'Every move' and the audit "
-    "trail, unbounded: 400 junk tags put a 3-version model page over the 300 kB bound",
-)
 def test_a_flood_of_forged_tags_does_not_blow_the_page_up(world: World) -> None:
     mallory = _mallory(world)
     ft3 = mallory.manifest("ft", 3)
@@ -224,13 +219,9 @@ def test_a_flood_of_forged_tags_does_not_blow_the_page_up(world: World) -> None:
     ft = _site(world)["models/ft.html"]
     assert "mreg/ft/production/401" in ft  # the newest forged tag is there, UNREVIEWED
     assert len(ft.encode()) <= 300_000, len(ft.encode())
+    assert "alias moves; <code>mreg log ft</code> lists them all." in ft  # and the page says what it left out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rep17 F7: nothing from git is bounded on the page: one manifest's 1 MB message (manifests may "
-    "be 8 MiB) is written out whole, twice (versions, audit trail)",
-)
 def test_one_huge_message_does_not_blow_the_page_up(world: World) -> None:
     _push_ft(world, {4: {"message": "approved by security. " * 50_000}})
     ft = _site(world)["models/ft.html"]

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mreg.refs import utc_stamp
 from mreg.results import ModelReport, Report, ReportMove, ReportVersion
-from mreg.text import page as e
-from mreg.text import size_text
+from mreg.text import clip, page, size_text
 
+VALUE_CHARS = 300  # characters of any one value from git shown on a page
+PAGE_BUDGET = 290_000  # bytes of a model page: past it the page shows fewer of the oldest rows
+SHOWN = (500, 300)  # at most the newest versions and alias moves a page shows (halved until it fits)
 SHADED_ALIAS = "production"  # the alias whose periods the metric charts shade
 FILES_SHOWN = 8  # files listed a version; the rest are counted
 PARAMS_SHOWN = 12  # params listed a version
@@ -76,12 +78,20 @@ def render_site(report: Report) -> dict[str, bytes]:
     """Every page of the site, by its path relative to the site's directory."""
     known = {f"{m.model}@v{v.version}" for m in report.models for v in m.versions}  # what a link may name
     site = {"index.html": _index(report)}
-    for m in report.models:
-        site[f"models/{m.model}.html"] = _model_page(report, m, known)
+    # what each page shows (the newest, within its budget), then pages whose links name only that
+    shown = [_bounded(report, m, known) for m in report.models]
+    known = {f"{m.model}@v{v.version}" for m in shown for v in m.versions}
+    for m, whole in zip(shown, report.models, strict=True):
+        site[f"models/{m.model}.html"] = _model_page(report, m, known, whole=whole)
     return {path: text.encode("utf-8") for path, text in sorted(site.items())}
 
 
 # -- pieces ------------------------------------------------------------------------------------------
+def e(value: object) -> str:
+    """A value from git on a page: clipped to VALUE_CHARS, every character visible, no markup."""
+    return page(clip(value, VALUE_CHARS))
+
+
 def _html(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -239,20 +249,38 @@ SECTIONS = (
 )
 
 
-def _model_page(report: Report, m: ModelReport, known: set[str]) -> str:
+def _bounded(report: Report, m: ModelReport, known: set[str]) -> ModelReport:
+    """What the model's page shows, within PAGE_BUDGET: the newest versions and moves; where a flood
+    of tags or versions would pass the budget, the oldest are left out (and the page says so)."""
+    versions, moves = SHOWN
+    while True:
+        shown = replace(m, versions=m.versions[-versions:], moves=m.moves[-moves:])
+        if len(_model_page(report, shown, known, whole=m).encode()) <= PAGE_BUDGET or versions <= 10:
+            return shown
+        versions, moves = max(10, versions // 2), max(10, moves // 2)
+
+
+def _model_page(report: Report, m: ModelReport, known: set[str], *, whole: ModelReport) -> str:
     when = f"as it stood at {e(report.at)}" if report.at else "now"
+    left_out = ""
+    if len(m.versions) < len(whole.versions) or len(m.moves) < len(whole.moves):
+        left_out = (
+            f'<p class="note">This page shows the newest {len(m.versions)} of {len(whole.versions)} versions '
+            f"and the newest {len(m.moves)} of {len(whole.moves)} alias moves; "
+            f"<code>mreg log {e(m.model)}</code> lists them all.</p>\n"
+        )
     held = _periods(m.moves)
     toc = "".join(f'<li><a href="#{sid}">{title}</a></li>' for sid, title in SECTIONS)
     body = [
         '<header class="top"><p><a href="../index.html">← All models</a></p>',
         f"<h1>{e(m.model)}</h1>\n",
         '<dl class="facts">',
-        f"<dt>Latest</dt><dd>{_vlink(m.latest) if m.versions else '—'} of {len(m.versions)}</dd>",
+        f"<dt>Latest</dt><dd>{_vlink(m.latest) if m.versions else '—'} of {len(whole.versions)}</dd>",
         f"<dt>Aliases</dt><dd>{_aliases(m)}</dd>",
         f"<dt>Owners</dt><dd>{', '.join(e(o) for o in m.owners) or '—'}</dd>",
         f"<dt>Last change</dt><dd>{e(m.last_change) or '—'}</dd>",
         f"<dt>Registry</dt><dd>commit <code>{e(report.commit[:12])}</code>, {when}</dd></dl></header>\n",
-        f'<nav class="toc" aria-label="Sections"><ul>{toc}</ul></nav>\n<main id="main">\n',
+        f'<nav class="toc" aria-label="Sections"><ul>{toc}</ul></nav>\n<main id="main">\n{left_out}',
         _metrics(m, held),
         _timeline(m, held),
         _versions(m, known),

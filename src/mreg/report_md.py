@@ -11,7 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mreg.results import ModelReport, Report
-from mreg.text import md, size_text
+from mreg.text import clip, size_text
+from mreg.text import md as _md
+
+VALUE_CHARS = 300  # characters of any one value from git shown
+
+
+def md(value: object) -> str:
+    """A value from git in the Markdown: clipped to VALUE_CHARS, escaped (`mreg.text.md`)."""
+    return _md(clip(value, VALUE_CHARS))
+
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_POINTS = 40  # the newest versions a trend shows

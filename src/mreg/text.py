@@ -87,3 +87,10 @@ def size_text(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def clip(text: object, limit: int) -> str:
+    """At most `limit` characters of a value, and how many were left out: a report shows a 1 MB
+    message from git as its first few hundred characters, not whole."""
+    s = str(text)
+    return s if len(s) <= limit else f"{s[:limit]}… ({len(s) - limit:,} more characters)"
