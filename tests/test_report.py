@@ -171,8 +171,8 @@ def test_markdown_has_the_index_versions_timeline_metrics_and_evaluations(world:
     base = _section(text, "## base")
     moves = _rows(_section(base, "### Alias timeline"))
     assert [(r[1], r[3], r[4], r[8]) for r in moves[2:]] == [
-        ("staging", "v2", "—", "reviewed"),
-        ("staging", "v1", "v2", "reviewed"),
+        ("staging", "v2", "—", "not required"),  # staging is not protected: no review to speak of
+        ("staging", "v1", "v2", "not required"),
     ]
     lineage = _rows(_section(ft, "### Lineage"))
     assert lineage[0] == ["version", "fine-tuned from", "fine-tuned into", "data", "code", "files", "size"]
@@ -362,6 +362,13 @@ def test_site_is_byte_identical_from_any_clone_and_replaces_only_its_own_site(wo
     assert not [p for p in world.tmp.iterdir() if p.name.startswith(".")]  # no staging left behind
     r = world.mreg("report", "--format", "html")
     assert r.code == 2 and "-o DIR" in r.err
+    # a name that reads as a file is not taken for a site's directory, nor a directory for a file
+    for args in (["-o", "report.html"], ["-o", "out.txt"], ["--format", "md", "-o", "newdir/"]):
+        r = world.mreg("report", *args)
+        assert r.code == 2 and r.out == "", (args, r.err)
+        assert not (world.repo / args[-1].rstrip("/")).exists()
+    r = world.mreg("report", "--format", "json", "-o", str(site))
+    assert r.code == 2 and "writes one file" in r.err
 
 
 @pytest.mark.slow

@@ -547,8 +547,9 @@ def _timeline(m: ModelReport, held: Sequence[_Held]) -> str:
         _table(
             ["when", "alias", "move", "version", "previous", "reason", "request", "by", "review", "tag"],
             rows,
-            caption="Oldest first. An UNREVIEWED move has no reviewed pin behind it: no reader follows it, "
-            "and its reason and request are the tagger's word only.",
+            caption="Oldest first. Reviewed: the move applies what reviewers approved (a pin on the "
+            "governed branch). UNREVIEWED: no reviewed pin is behind it; no reader follows it, and its "
+            "reason and request are the tagger's word only. Not required: the alias is not protected.",
         )
     )
     return "".join(out)

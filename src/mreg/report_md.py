@@ -139,7 +139,7 @@ def _model(m: ModelReport) -> list[str]:
                     claimed + md(mv.reason) if mv.reason else "",
                     claimed + md(mv.request) if mv.request else "",
                     md(mv.by),
-                    "reviewed" if mv.reviewed else "**UNREVIEWED**",
+                    ("reviewed" if mv.protected else "not required") if mv.reviewed else "**UNREVIEWED**",
                 ]
             )
         out += _table(

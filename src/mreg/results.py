@@ -597,6 +597,7 @@ class ReportMove:
     at: str
     tag: str
     reviewed: bool
+    protected: bool = True  # the alias needs review (an unprotected alias's moves need none)
 
     def to_json(self) -> dict[str, Any]:
         return dict(_plain(self))

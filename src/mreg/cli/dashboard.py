@@ -4,6 +4,7 @@ everything that came from git."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,6 +18,7 @@ from mreg.cli._session import when as _at
 app = command_group()
 
 FORMATS = ("md", "json", "html")
+FILE_SUFFIXES = (".html", ".htm", ".txt", ".pdf", ".png", ".svg")  # -o names a file: not a site
 STEP_SUMMARY_LIMIT = 1024 * 1024  # what GitHub keeps of a step's $GITHUB_STEP_SUMMARY
 
 
@@ -55,22 +57,26 @@ def report(
     fmt = fmt or _format_of(output)
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if fmt == "html" and output is None:
-        raise UsageError("report --format html writes a site: name its directory with -o DIR")
+    if fmt == "html" and (output is None or Path(output).suffix.lower() in FILE_SUFFIXES):
+        raise UsageError(
+            "report --format html writes a site, a directory: name it with -o DIR",
+            hint="e.g. -o site/ (then open site/index.html); --format md or json write one file",
+        )
+    if fmt != "html" and output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        raise UsageError(f"-o {output}: --format {fmt} writes one file; name the file, not a directory")
     reg = _open(repo, registry=registry, offline=offline)
     result = reg.report(at=_at(at), models=model or ())
     if fmt == "html":
         from mreg.ops.report import write_site
         from mreg.report_html import render_site
-        from mreg.text import term
+        from mreg.text import size_text, term
 
         assert output is not None
         pages = render_site(result)
         write_site(pages, Path(output))
         size = sum(len(p) for p in pages.values())
         typer.echo(
-            f"wrote {term(output)}: {len(pages)} pages, {size / 1e6:.1f} MB; "
-            f"open {term(Path(output) / 'index.html')}"
+            f"wrote {term(output)}: {len(pages)} pages, {size_text(size)}; open {term(Path(output) / 'index.html')}"
         )
         return
     if fmt == "json":

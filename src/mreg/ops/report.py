@@ -96,7 +96,7 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
             (e for e in events if cutoff is None or e.timestamp <= cutoff),
             key=lambda e: (e.order_time, e.alias, e.seq),
         )
-        moves = tuple(_move(e, marks[e.tag]) for e in _seq_order(shown))
+        moves = tuple(_move(e, marks[e.tag], ctx.is_protected(e.alias)) for e in _seq_order(shown))
         on_version: dict[int, list[str]] = {}
         for alias, version in summary.aliases.items():
             on_version.setdefault(version, []).append(alias)
@@ -247,7 +247,7 @@ def _seq_order(events: list[alias_tags.AliasEvent]) -> list[alias_tags.AliasEven
     return out
 
 
-def _move(e: alias_tags.AliasEvent, reviewed: bool) -> ReportMove:
+def _move(e: alias_tags.AliasEvent, reviewed: bool, protected: bool) -> ReportMove:
     d = e.as_dict()
     return ReportMove(
         alias=e.alias,
@@ -261,6 +261,7 @@ def _move(e: alias_tags.AliasEvent, reviewed: bool) -> ReportMove:
         at=str(d["at"]),
         tag=e.tag,
         reviewed=reviewed,
+        protected=protected,
     )
 
 
