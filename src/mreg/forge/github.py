@@ -34,6 +34,7 @@ from mreg import ratelimit
 from mreg._version import __version__
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import PullRequest
+from mreg.secrets import url_problem
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
@@ -49,13 +50,17 @@ RETRIED = (500, 502, 503, 504)
 WAIT_ENV, DEFAULT_MAX_WAIT = "MREG_GITHUB_WAIT", 60.0  # rate-limit seconds waited out per call
 BACKOFF_ENV = "MREG_GITHUB_BACKOFF"  # base seconds of the backoff after a 5xx (default 1.0)
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+\Z")
-# https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git)
+# https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git). As git (and curl,
+# RFC 3986) reads them: the authority ends at the first `/`, `?` or `#`, so none of these is in the
+# user part or the host (`https://evil.example#@github.com/...` goes to evil.example, not GitHub).
 _URL_FORMS = (
     re.compile(
-        r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"
+        r"^(?:https?|ssh|git)://(?:[^@/?#]+@)?(?P<host>[^/:?#@]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"
     ),
-    re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
+    re.compile(r"^(?:[^@/?#]+@)?(?P<host>[^/:?#@]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
 )
+_SENDABLE = re.compile(r"[!-~]+\Z")  # what http.client puts in a request line: printable ASCII, no space
+_CHUNK = 65536  # bytes read at a time, so the call's deadline is checked while an answer trickles in
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,15 @@ def target_from_env(remote_url: str | None, env: Mapping[str, str] | None = None
         api, server = known
     else:
         return None  # not a GitHub host: no token is sent anywhere; the caller prints the manual steps
-    return GitHubTarget(owner, repo, api.rstrip("/"), server.rstrip("/"), token_from_env(env))
+    token = token_from_env(env)
+    problem = url_problem(api) or (None if _SENDABLE.match(api) else "holds non-ASCII characters")
+    if token and problem:  # the token would travel in clear (or not over HTTP at all): refused, as outlets do
+        named = "GITHUB_API_URL" if api_env else "GITHUB_SERVER_URL"  # mreg's own API URLs are https
+        raise UsageError(
+            f"{named} {problem}",
+            hint=f"set {named} to the https:// URL of the GitHub API (or unset GITHUB_TOKEN/GH_TOKEN)",
+        )
+    return GitHubTarget(owner, repo, api.rstrip("/"), server.rstrip("/"), token)
 
 
 def _api_for_host(host: str, server_env: str) -> tuple[str, str] | None:
