@@ -15,6 +15,7 @@ MREG_GITHUB_WAIT, 5xx retried with backoff, lists paged through `Link`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
@@ -261,14 +262,15 @@ class GitHubForge:
         waited, attempt, hops = 0.0, 0, 0
         while True:
             attempt += 1
+            deadline = time.monotonic() + TIMEOUT_SECONDS
             try:
                 with self._opener.open(self._prepare(method, url, data), timeout=TIMEOUT_SECONDS) as resp:
-                    raw = resp.read(MAX_ANSWER_BYTES + 1)
+                    raw = _read(resp, MAX_ANSWER_BYTES + 1, deadline, where)
                     headers = resp.headers
                 break
             except urllib.error.HTTPError as exc:
                 try:
-                    answer = _Answer.of(exc)
+                    answer = _Answer.of(exc, deadline, where)
                 finally:
                     exc.close()
                 if answer.code in REDIRECTS:
@@ -290,6 +292,11 @@ class GitHubForge:
                         hint="check the network and GITHUB_API_URL",
                     ) from None
                 wait = ratelimit.backoff(base, attempt)
+            except http.client.HTTPException as exc:  # a status line, a header or a chunk that is not HTTP
+                raise RemoteError(
+                    f"{where}: the answer is not HTTP mreg can read ({type(exc).__name__})",
+                    hint="a proxy or server in the way of the GitHub API? check GITHUB_API_URL",
+                ) from None
             waited += wait
             self._sleep(wait)
         if len(raw) > MAX_ANSWER_BYTES:
@@ -330,7 +337,13 @@ class GitHubForge:
         return following, method, data
 
     def _same_origin(self, url: str, where: str, what: str) -> None:
-        """The token goes only where GITHUB_API_URL (or the host) said: never to another scheme or host."""
+        """The token goes only where GITHUB_API_URL (or the host) said: never to another scheme or host,
+        nor to a URL http.client cannot put in a request line (a space, a control or non-ASCII character)."""
+        if not _SENDABLE.match(url):
+            raise RemoteError(
+                f"GitHub answered {where} with {what} to a URL that cannot be sent (spaces, control or "
+                "non-ASCII characters); mreg does not follow it"
+            )
         mine, there = urllib.parse.urlsplit(self.target.api_url), urllib.parse.urlsplit(url)
         if (mine.scheme, mine.netloc.lower()) != (there.scheme, there.netloc.lower()):
             shown = _cut(f"{there.scheme}://{there.hostname or ''}", 120)
@@ -423,10 +436,10 @@ class _Answer:
     detail: Any
 
     @classmethod
-    def of(cls, exc: urllib.error.HTTPError) -> _Answer:
+    def of(cls, exc: urllib.error.HTTPError, deadline: float, where: str) -> _Answer:
         try:
-            raw = exc.read(65536) or b"{}"
-        except (OSError, ValueError):
+            raw = _read(exc, 65536, deadline, where) or b"{}"
+        except (OSError, ValueError, http.client.HTTPException):
             raw = b"{}"
         try:
             detail = json.loads(raw)
@@ -438,6 +451,25 @@ class _Answer:
             else str(exc.reason or "")
         )
         return cls(exc.code, exc.headers, message.strip(), detail)
+
+
+def _read(stream: Any, limit: int, deadline: float, where: str) -> bytes:
+    """At most `limit` bytes of an answer, a chunk at a time, given up at `deadline` (time.monotonic):
+    the socket's timeout bounds each read, this bounds the whole answer however slowly it trickles in."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"{where}: GitHub took more than {TIMEOUT_SECONDS:g} s to answer; mreg stopped waiting",
+                hint="try again later",
+            )
+        chunk = stream.read1(min(_CHUNK, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 def next_link(header: str) -> str | None:
@@ -461,7 +493,9 @@ def _duration(seconds: float) -> str:
         return f"{s} s"
     if s < 7200:
         return f"{(s + 59) // 60} min"
-    return f"{s / 3600:.1f} h"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.0f} days"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
