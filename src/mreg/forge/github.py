@@ -41,7 +41,8 @@ API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 TIMEOUT_SECONDS = 30.0
-BODY_LIMIT = 65_536  # characters of a PR body: GitHub's 422 "body is too long (maximum is 65536 characters)"
+# of a PR body: GitHub says "maximum is 65536 characters"; mreg counts UTF-8 bytes (never fewer)
+BODY_LIMIT = 65_536
 MAX_PAGES = 20  # of 100 each: more pull requests for one branch or commit than mreg will read
 MAX_REDIRECTS = 5
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
