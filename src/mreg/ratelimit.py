@@ -14,11 +14,16 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
 SECONDARY_DEFAULT_WAIT = 60.0  # GitHub: "otherwise, wait for at least one minute before retrying"
 BACKOFF_CAP = 30.0  # the longest backoff between two attempts
+# a longer wait a server names is read as this one (so no date overflows past the year 9999)
+MAX_WAIT = 366 * 24 * 3600.0
+# ASCII digits only: header bytes are Latin-1, and 0xB2 is a '²' that passes isdigit() but not int()
+_SECONDS = re.compile(r"[0-9]{1,15}\Z")
 _SECONDARY_WORDS = ("secondary rate limit", "abuse detection")
 
 
@@ -40,27 +45,34 @@ def _header(headers: Headers, name: str) -> str:
 
 
 def retry_after(headers: Headers, now: float) -> float | None:
-    """Retry-After as seconds from `now`: delta-seconds or an HTTP date (RFC 9110); None if absent or bad."""
+    """Retry-After as seconds from `now` (at most MAX_WAIT): delta-seconds or an HTTP date (RFC 9110);
+    None if absent or bad."""
     raw = _header(headers, "Retry-After")
     if not raw:
         return None
-    if raw.isdigit():
-        return float(int(raw[:12]))
+    seconds = _seconds(raw)
+    if seconds is not None:
+        return min(seconds, MAX_WAIT)
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            return None
+        return min(MAX_WAIT, max(0.0, when.timestamp() - now))
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def until_reset(headers: Headers, now: float) -> float | None:
-    """Seconds from `now` to `x-ratelimit-reset` (UTC epoch seconds); None if absent or bad."""
-    raw = _header(headers, "x-ratelimit-reset")
-    return max(0.0, float(int(raw[:12])) - now) if raw.isdigit() else None
+    """Seconds from `now` to `x-ratelimit-reset` (UTC epoch seconds, at most MAX_WAIT); None if absent or bad."""
+    reset = _seconds(_header(headers, "x-ratelimit-reset"))
+    return None if reset is None else min(MAX_WAIT, max(0.0, reset - now))
+
+
+def _seconds(raw: str) -> float | None:
+    """A header's whole seconds: ASCII digits only, at most 15 of them; None otherwise."""
+    return float(int(raw)) if _SECONDS.match(raw) else None
 
 
 def exhausted(headers: Headers) -> bool:

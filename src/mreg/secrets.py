@@ -1,7 +1,8 @@
 """Params whose names look like secrets are refused (issue 7): a manifest is pushed to every clone
 and kept forever, so a password typed as `--param db_password=…` could never be taken back.
 
-Also the one owner of taking credentials out of URLs (`strip_credentials`). Pure: no git, no disk. A key is secret-like when, lower-cased with `-` and `.` read as `_`, it is one
+Also the one owner of taking credentials out of URLs (`strip_credentials`) and of which URLs may be
+sent a secret at all (`url_problem`: the notification outlets and the GitHub client both ask it). Pure: no git, no disk. A key is secret-like when, lower-cased with `-` and `.` read as `_`, it is one
 of SECRET_NAMES or ends with `_` + one of them. So `api_key`, `DB-Password`, `github.token` and
 `client_secret` are refused while `max_tokens`, `tokenizer`, `num_tokens` and `secretary` pass.
 Nested mappings (and mappings inside lists) are searched too; a key is named by its dotted path.
@@ -10,6 +11,7 @@ Nested mappings (and mappings inside lists) are searched too; a key is named by 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -183,3 +185,26 @@ def _drop_secret_params(text: str) -> str:
         if not _SECRET_PARAMS.match(p.split("=", 1)[0].replace("-", "_").strip())
     ]
     return "&".join(kept)
+
+
+_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.[0-9]{1,3}){3}|::1)\Z")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be sent a secret (a notification's URL and body, a GitHub token), in words that
+    never repeat it; None when it can.
+
+    https only, except plain http to this machine (127.0.0.0/8, ::1, localhost: tests, local relays)."""
+    if any(unicodedata.category(c) in ("Cc", "Zs", "Zl", "Zp") for c in url):
+        return "holds spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 -- a malformed port raises here, not later in the middle of a delivery
+    except ValueError:
+        return "does not hold a URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "does not hold an https:// URL"
+    if parts.scheme == "http" and not _LOOPBACK.match(host):
+        return "holds a plain http:// URL; only https:// is sent secrets (http only to this machine)"
+    return None

@@ -15,6 +15,7 @@ MREG_GITHUB_WAIT, 5xx retried with backoff, lists paged through `Link`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
@@ -34,12 +35,14 @@ from mreg import ratelimit
 from mreg._version import __version__
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.ports import PullRequest
+from mreg.secrets import url_problem
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 TIMEOUT_SECONDS = 30.0
-BODY_LIMIT = 65_536  # characters of a PR body: GitHub's 422 "body is too long (maximum is 65536 characters)"
+# of a PR body: GitHub says "maximum is 65536 characters"; mreg counts UTF-8 bytes (never fewer)
+BODY_LIMIT = 65_536
 MAX_PAGES = 20  # of 100 each: more pull requests for one branch or commit than mreg will read
 MAX_REDIRECTS = 5
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -49,13 +52,17 @@ RETRIED = (500, 502, 503, 504)
 WAIT_ENV, DEFAULT_MAX_WAIT = "MREG_GITHUB_WAIT", 60.0  # rate-limit seconds waited out per call
 BACKOFF_ENV = "MREG_GITHUB_BACKOFF"  # base seconds of the backoff after a 5xx (default 1.0)
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+\Z")
-# https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git)
+# https://github.com/o/r(.git), ssh://git@host[:port]/o/r(.git), git@host:o/r(.git). As git (and curl,
+# RFC 3986) reads them: the authority ends at the first `/`, `?` or `#`, so none of these is in the
+# user part or the host (`https://evil.example#@github.com/...` goes to evil.example, not GitHub).
 _URL_FORMS = (
     re.compile(
-        r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"
+        r"^(?:https?|ssh|git)://(?:[^@/?#]+@)?(?P<host>[^/:?#@]+)(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"
     ),
-    re.compile(r"^(?:[^@/]+@)?(?P<host>[^/:]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
+    re.compile(r"^(?:[^@/?#]+@)?(?P<host>[^/:?#@]+):(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?\Z"),
 )
+_SENDABLE = re.compile(r"[!-~]+\Z")  # what http.client puts in a request line: printable ASCII, no space
+_CHUNK = 65536  # bytes read at a time, so the call's deadline is checked while an answer trickles in
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,15 @@ def target_from_env(remote_url: str | None, env: Mapping[str, str] | None = None
         api, server = known
     else:
         return None  # not a GitHub host: no token is sent anywhere; the caller prints the manual steps
-    return GitHubTarget(owner, repo, api.rstrip("/"), server.rstrip("/"), token_from_env(env))
+    token = token_from_env(env)
+    problem = url_problem(api) or (None if _SENDABLE.match(api) else "holds non-ASCII characters")
+    if token and problem:  # the token would travel in clear (or not over HTTP at all): refused, as outlets do
+        named = "GITHUB_API_URL" if api_env else "GITHUB_SERVER_URL"  # mreg's own API URLs are https
+        raise UsageError(
+            f"{named} {problem}",
+            hint=f"set {named} to the https:// URL of the GitHub API (or unset GITHUB_TOKEN/GH_TOKEN)",
+        )
+    return GitHubTarget(owner, repo, api.rstrip("/"), server.rstrip("/"), token)
 
 
 def _api_for_host(host: str, server_env: str) -> tuple[str, str] | None:
@@ -248,14 +263,15 @@ class GitHubForge:
         waited, attempt, hops = 0.0, 0, 0
         while True:
             attempt += 1
+            deadline = time.monotonic() + TIMEOUT_SECONDS
             try:
                 with self._opener.open(self._prepare(method, url, data), timeout=TIMEOUT_SECONDS) as resp:
-                    raw = resp.read(MAX_ANSWER_BYTES + 1)
+                    raw = _read(resp, MAX_ANSWER_BYTES + 1, deadline, where)
                     headers = resp.headers
                 break
             except urllib.error.HTTPError as exc:
                 try:
-                    answer = _Answer.of(exc)
+                    answer = _Answer.of(exc, deadline, where)
                 finally:
                     exc.close()
                 if answer.code in REDIRECTS:
@@ -277,6 +293,11 @@ class GitHubForge:
                         hint="check the network and GITHUB_API_URL",
                     ) from None
                 wait = ratelimit.backoff(base, attempt)
+            except http.client.HTTPException as exc:  # a status line, a header or a chunk that is not HTTP
+                raise RemoteError(
+                    f"{where}: the answer is not HTTP mreg can read ({type(exc).__name__})",
+                    hint="a proxy or server in the way of the GitHub API? check GITHUB_API_URL",
+                ) from None
             waited += wait
             self._sleep(wait)
         if len(raw) > MAX_ANSWER_BYTES:
@@ -317,7 +338,13 @@ class GitHubForge:
         return following, method, data
 
     def _same_origin(self, url: str, where: str, what: str) -> None:
-        """The token goes only where GITHUB_API_URL (or the host) said: never to another scheme or host."""
+        """The token goes only where GITHUB_API_URL (or the host) said: never to another scheme or host,
+        nor to a URL http.client cannot put in a request line (a space, a control or non-ASCII character)."""
+        if not _SENDABLE.match(url):
+            raise RemoteError(
+                f"GitHub answered {where} with {what} to a URL that cannot be sent (spaces, control or "
+                "non-ASCII characters); mreg does not follow it"
+            )
         mine, there = urllib.parse.urlsplit(self.target.api_url), urllib.parse.urlsplit(url)
         if (mine.scheme, mine.netloc.lower()) != (there.scheme, there.netloc.lower()):
             shown = _cut(f"{there.scheme}://{there.hostname or ''}", 120)
@@ -410,10 +437,10 @@ class _Answer:
     detail: Any
 
     @classmethod
-    def of(cls, exc: urllib.error.HTTPError) -> _Answer:
+    def of(cls, exc: urllib.error.HTTPError, deadline: float, where: str) -> _Answer:
         try:
-            raw = exc.read(65536) or b"{}"
-        except (OSError, ValueError):
+            raw = _read(exc, 65536, deadline, where) or b"{}"
+        except (OSError, ValueError, http.client.HTTPException):
             raw = b"{}"
         try:
             detail = json.loads(raw)
@@ -425,6 +452,25 @@ class _Answer:
             else str(exc.reason or "")
         )
         return cls(exc.code, exc.headers, message.strip(), detail)
+
+
+def _read(stream: Any, limit: int, deadline: float, where: str) -> bytes:
+    """At most `limit` bytes of an answer, a chunk at a time, given up at `deadline` (time.monotonic):
+    the socket's timeout bounds each read, this bounds the whole answer however slowly it trickles in."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"{where}: GitHub took more than {TIMEOUT_SECONDS:g} s to answer; mreg stopped waiting",
+                hint="try again later",
+            )
+        chunk = stream.read1(min(_CHUNK, limit - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 def next_link(header: str) -> str | None:
@@ -448,7 +494,9 @@ def _duration(seconds: float) -> str:
         return f"{s} s"
     if s < 7200:
         return f"{(s + 59) // 60} min"
-    return f"{s / 3600:.1f} h"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.0f} days"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -41,7 +41,7 @@ from mreg.events import (
     VERSION_REGISTERED,
     summary,
 )
-from mreg.secrets import strip_credentials
+from mreg.secrets import strip_credentials, url_problem
 
 SLACK, TEAMS, WEBHOOK, GITHUB_DISPATCH = "slack", "teams", "webhook", "github-dispatch"
 OUTLET_TYPES = (SLACK, TEAMS, WEBHOOK, GITHUB_DISPATCH)
@@ -89,7 +89,6 @@ _REQUIRED = {
     GITHUB_DISPATCH: (),
 }
 _FILTERS = ("events", "models", "aliases")
-_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.[0-9]{1,3}){3}|::1)\Z")
 
 
 @dataclass(frozen=True)
@@ -316,28 +315,6 @@ def _url_from(env: Mapping[str, str], name: str, where: str) -> str:
             f"{where}: {name} {problem}", hint="it must hold the full https:// URL the service gave"
         )
     return url
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot receive a notification, in words that never repeat it; None when it can.
-
-    https only, except plain http to this machine (127.0.0.0/8, ::1, localhost: tests, local relays):
-    the URL and the body carry secrets."""
-    from urllib.parse import urlsplit
-
-    if any(unicodedata.category(c) in ("Cc", "Zs", "Zl", "Zp") for c in url):
-        return "holds spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 -- a malformed port raises here, not later in the middle of a delivery
-    except ValueError:
-        return "does not hold a URL"
-    if parts.scheme not in ("https", "http") or not host:
-        return "does not hold an https:// URL"
-    if parts.scheme == "http" and not _LOOPBACK.match(host):
-        return "holds a plain http:// URL; only https:// is sent secrets (http only to this machine)"
-    return None
 
 
 def redact_url(url: str) -> str:

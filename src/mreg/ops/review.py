@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
+from mreg.errors import NotFoundError, RemoteError, UsageError
 from mreg.git import tags as alias_tags
 from mreg.git.tags import subject
 from mreg.layout import (
@@ -113,7 +113,8 @@ def propose(ctx: Context, branch: str, commit: str, title: str, body: str) -> Re
         raise UsageError("this registry has no remote to review the change")
     target, forge = forge_for(ctx.git.remote_url(remote))
     if forge is not None:
-        body = fit_body([], body.split("\n"), [], f"the branch {branch}")  # a no-op when it fits
+        # a no-op when it fits (review_body fitted it)
+        body = fit_body([], body.removesuffix("\n").split("\n"), [], f"the branch {branch}")
     existing = None
     if forge is not None:
         existing = forge.find_open_pull(branch, ALIASES_BRANCH)
@@ -130,7 +131,7 @@ def propose(ctx: Context, branch: str, commit: str, title: str, body: str) -> Re
                 pr = forge.update_pull(existing.number, title=title, body=body)
             else:
                 pr = forge.create_pull(head=branch, base=ALIASES_BRANCH, title=title, body=body)
-        except MregError:
+        except Exception:  # any failure (an MregError, or a bug): the branch is not left behind
             if not had_branch:  # leave nothing behind: the branch was only for this pull request
                 ctx.git.push(remote, [f":refs/heads/{branch}"])
             raise
@@ -192,8 +193,11 @@ def fit_body(head: list[str], detail: list[str], tail: list[str], whole: str) ->
     def size(lines: list[str]) -> int:
         return sum(len(line.encode()) + 1 for line in lines)
 
-    if size(head) + size(detail) + size(tail) <= BODY_LIMIT:
-        return "\n".join([*head, *detail, *tail]) + "\n"
+    def joined(lines: list[str]) -> str:  # one final newline, however many empty lines end `lines`
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    if len(joined([*head, *detail, *tail]).encode()) <= BODY_LIMIT:
+        return joined([*head, *detail, *tail])
     note_room = 400 + len(whole.encode())
     room = BODY_LIMIT - size(head) - size(tail) - note_room
     if room < 0:  # the head alone is too long (a gate of thousands of rules): cut it, keep the tail
@@ -213,12 +217,12 @@ def fit_body(head: list[str], detail: list[str], tail: list[str], whole: str) ->
         [
             "",
             f"*{left} more lines left out here: GitHub takes at most {BODY_LIMIT:,} characters in a pull "
-            f"request's description. {whole} shows everything.*",
+            f"request's description (mreg counts bytes, to be safe). {whole} shows everything.*",
         ]
         if left
         else []
     )
-    return "\n".join([*head, *kept, *note, *tail]) + "\n"
+    return joined([*head, *kept, *note, *tail])
 
 
 def _comparison(ctx: Context, model: str, version: int, current: int | None) -> list[str]:
