@@ -96,9 +96,13 @@ def subject(event: str, model: str, alias: str, version: int | None) -> str:
     return f"promote {model} v{version} to {alias}"
 
 
-def format_record(record: dict[str, Any]) -> str:
+def format_record(record: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    """The tag message: subject and the record; `extra` keys (an import's origin, SPEC §14) follow
+    the record's own and are informative only (readers decide nothing on them)."""
     subject_line = subject(record["event"], record["model"], record["alias"], record["version"])
-    body = "\n".join(f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS)
+    lines = [f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS]
+    lines += [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (extra or {}).items() if k not in RECORD_KEYS]
+    body = "\n".join(lines)
     return f"{subject_line}\n\n{body}\n"
 
 
