@@ -37,7 +37,15 @@ def _client(root: Path) -> Any:
     return client
 
 
-def _version(client: Any, name: str, files: dict[str, bytes], params: dict[str, Any], metrics: dict[str, float], *, dataset: bool = False) -> Any:
+def _version(
+    client: Any,
+    name: str,
+    files: dict[str, bytes],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    *,
+    dataset: bool = False,
+) -> Any:
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
@@ -56,7 +64,9 @@ def _version(client: Any, name: str, files: dict[str, bytes], params: dict[str, 
             import numpy as np
             from mlflow.data import from_numpy
 
-            mlflow.log_input(from_numpy(np.arange(10), source="s3://acme-data/train.npy", name="train"), context="training")
+            mlflow.log_input(
+                from_numpy(np.arange(10), source="s3://acme-data/train.npy", name="train"), context="training"
+            )
         return client.create_model_version(name, f"{run.info.artifact_uri}/model", run.info.run_id)
 
 
@@ -69,7 +79,11 @@ def build(root: Path) -> dict[str, Any]:
         mv = _version(
             client,
             "Fraud Detector",
-            {"MLmodel": b"flavors: {}\npython_version: 3.11.4\n", "model.bin": os.urandom(2048) + bytes([n]), "requirements.txt": f"scikit-learn==1.{n}\n".encode()},
+            {
+                "MLmodel": b"flavors: {}\npython_version: 3.11.4\n",
+                "model.bin": os.urandom(2048) + bytes([n]),
+                "requirements.txt": f"scikit-learn==1.{n}\n".encode(),
+            },
             {"lr": str(0.1 * n), "depth": n},
             {"auc": 0.8 + n / 100, "loss": 1.0 / n},
             dataset=n == 4,
@@ -105,7 +119,9 @@ def answers(root: Path) -> dict[str, Any]:
                     got = Path(download_artifacts(artifact_uri=mv.source, dst_path=tmp))
                     for p in sorted(got.rglob("*")):
                         if p.is_file():
-                            files[p.relative_to(got).as_posix()] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+                            files[p.relative_to(got).as_posix()] = (
+                                "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+                            )
                 except Exception:
                     files = None
             versions[str(mv.version)] = {
@@ -126,7 +142,9 @@ def bench(root: Path, count: int, mib: int) -> None:
     client = _client(root)
     client.create_registered_model("bench")
     for n in range(count):
-        _version(client, "bench", {"model.bin": os.urandom(mib * 1024 * 1024)}, {"n": n}, {"auc": 0.5 + n / 1000})
+        _version(
+            client, "bench", {"model.bin": os.urandom(mib * 1024 * 1024)}, {"n": n}, {"auc": 0.5 + n / 1000}
+        )
 
 
 if __name__ == "__main__":
