@@ -8,7 +8,19 @@ import sys
 
 import pytest
 
-HEAVY = ("git", "yaml", "fsspec", "s3fs", "jsonschema", "botocore", "boto3", "pydantic", "rich", "mlflow", "gto")
+HEAVY = (
+    "git",
+    "yaml",
+    "fsspec",
+    "s3fs",
+    "jsonschema",
+    "botocore",
+    "boto3",
+    "pydantic",
+    "rich",
+    "mlflow",
+    "gto",
+)
 
 _WRAPPER = """
 import runpy, sys
