@@ -20,7 +20,6 @@ from mreg.refs import as_datetime, check_model
 
 if TYPE_CHECKING:
     from mreg.results import (
-        ImportReport,
         AliasMove,
         ApplyReport,
         CheckReport,
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
         GateReport,
         GateRun,
         GcReport,
+        ImportReport,
         InitResult,
         Lineage,
         LogEntry,

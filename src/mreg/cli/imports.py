@@ -103,7 +103,15 @@ def _announce(n: int, total: int, ref: str) -> None:
         sys.stderr.flush()
 
 
-HEADERS = ["MODEL", "VERSIONS ADDED", "ALREADY THERE", "NOT IMPORTED", "ALIAS MOVES ADDED", "ALREADY THERE", "PINS"]
+HEADERS = [
+    "MODEL",
+    "VERSIONS ADDED",
+    "ALREADY THERE",
+    "NOT IMPORTED",
+    "ALIAS MOVES ADDED",
+    "ALREADY THERE",
+    "PINS",
+]
 
 
 def _render(report: ImportReport, as_json: bool) -> None:

@@ -101,7 +101,9 @@ def format_record(record: dict[str, Any], extra: dict[str, Any] | None = None) -
     the record's own and are informative only (readers decide nothing on them)."""
     subject_line = subject(record["event"], record["model"], record["alias"], record["version"])
     lines = [f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS]
-    lines += [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (extra or {}).items() if k not in RECORD_KEYS]
+    lines += [
+        f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (extra or {}).items() if k not in RECORD_KEYS
+    ]
     body = "\n".join(lines)
     return f"{subject_line}\n\n{body}\n"
 

@@ -415,7 +415,8 @@ class ImportedFacts:
     metrics: Mapping[str, Any]
     labels: Mapping[str, str]
     python: str | None
-    packages: str  # the package list it was trained with (a requirements file), or a line saying none was recorded
+    # the package list it was trained with (a requirements file), or a line saying none was recorded
+    packages: str
 
 
 def register_imported(
