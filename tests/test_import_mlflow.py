@@ -220,3 +220,40 @@ def _versions(repo: Path) -> list[str]:
         text=True,
     ).stdout
     return sorted(out.split())
+
+
+def test_a_taken_number_is_listed_never_replaced(
+    mlflow_world: dict[str, Any], tmp_path: Path, model_dir: Path
+) -> None:
+    from mreg import Registry
+
+    repo = make_registry(tmp_path / "repo")
+    mine = Registry.open(repo).register("fraud-detector", [model_dir], message="ours")
+    r = _import(repo, mlflow_world["tracking_uri"], "--model", "Fraud Detector", "--no-review")
+    assert r.code == 1
+    assert "fraud-detector v1: this registry holds another fraud-detector@v1" in r.err
+    v1 = json.loads(run_mreg("resolve", "fraud-detector@v1", "--json", cwd=repo).out)["manifest"]
+    assert (v1["digest"], v1["message"]) == (mine.digest, "ours")
+    for n in (2, 4, 5):
+        assert run_mreg("resolve", f"fraud-detector@v{n}", cwd=repo).code == 0
+    assert "churn" not in r.out  # --model limits the import to the models named
+
+
+def test_bad_sources_are_one_line_and_change_nothing(mlflow_world: dict[str, Any], tmp_path: Path) -> None:
+    repo = make_registry(tmp_path / "repo")
+    before = _published(repo)
+    unknown = _import(repo, mlflow_world["tracking_uri"], "--model", "nope")
+    assert unknown.code == 3 and "Traceback" not in unknown.err, unknown.err
+    assert len(unknown.err.strip().splitlines()) <= 2
+    down = run_mreg(
+        "import",
+        "mlflow",
+        "--tracking-uri",
+        "http://user:s3cret@127.0.0.1:9/",
+        cwd=repo,
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"},
+        timeout=120,
+    )
+    assert down.code == 6, down.err
+    assert "s3cret" not in down.err and "Traceback" not in down.err
+    assert _published(repo) == before

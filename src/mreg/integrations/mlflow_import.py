@@ -54,7 +54,7 @@ def _client(tracking_uri: str) -> Any:
 
 def _translate(exc: Exception, what: str) -> MregError:
     """MLflow's exception as mreg's: not found (3), unreachable (6), anything else bad input (2)."""
-    text = " ".join(str(exc).split())[:300]
+    text = _short(exc)
     code = getattr(exc, "error_code", "")
     if code == "RESOURCE_DOES_NOT_EXIST":
         return NotFoundError(f"{what}: MLflow says: {text}")
@@ -219,7 +219,9 @@ def environment(root: Path) -> tuple[str | None, str | None]:
 
 
 def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+    """MLflow's message in one line, without credentials of any URL it names."""
+    words = [strip_credentials(w) if "://" in w else w for w in str(exc).split()]
+    return " ".join(words)[:200] or type(exc).__name__
 
 
 def _source(tags: dict[str, str]) -> dict[str, Any] | None:

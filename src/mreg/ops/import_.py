@@ -102,8 +102,11 @@ def run_import(
         )
         plan += [f"pin {p.model}@{p.alias} = v{p.version} on {ALIASES_BRANCH} ({how})" for p in pins]
         return ImportReport(foreign.system, True, _sorted(rows), 0, 0, tuple(failures + held), tuple(plan))
-    if protected_moves:
-        _require_a_review_path(ctx, no_review, protected_moves[0].alias)
+    if protected_moves:  # only when a pin is still to be made: a re-run needs no --no-review
+        planned = available | {(v.model, v.version) for v in todo}
+        _, pins_ahead, _ = _alias_plan(ctx, foreign, planned, {})
+        if pins_ahead:
+            _require_a_review_path(ctx, no_review, pins_ahead[0].alias)
     uploaded = reused = 0
     for i, v in enumerate(todo):
         if on_version is not None:
