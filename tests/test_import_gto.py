@@ -177,3 +177,12 @@ def test_dry_run_plans_the_history(gto_repo: Path) -> None:
     assert "register fraud@v2 (from GTO fraud@v1.0.1)" in r.out
     assert r.out.count("tag fraud@prod = ") == 5
     assert refs(gto_repo) == before
+
+
+def test_progress_on_a_terminal(gto_repo: Path) -> None:
+    from testing.gitutil import run_mreg_on_a_terminal
+
+    code, out, err = run_mreg_on_a_terminal(["import", "gto"], gto_repo)
+    assert code == 1
+    assert "[1/4] importing churn@v1" in err and "[4/4] importing fraud@v3" in err
+    assert "importing" not in out and "VERSIONS ADDED" in out
