@@ -152,6 +152,8 @@ if __name__ == "__main__":
     where.mkdir(parents=True, exist_ok=True)
     if sys.argv[1] == "build":
         print(json.dumps(build(where)))
+    elif sys.argv[1] == "set-alias":  # set-alias DIR MODEL ALIAS VERSION
+        _client(where).set_registered_model_alias(sys.argv[3], sys.argv[4], sys.argv[5])
     elif sys.argv[1] == "answers":
         print(json.dumps(answers(where)))
     else:

@@ -257,3 +257,46 @@ def test_bad_sources_are_one_line_and_change_nothing(mlflow_world: dict[str, Any
     assert down.code == 6, down.err
     assert "s3cret" not in down.err and "Traceback" not in down.err
     assert _published(repo) == before
+
+
+def test_an_alias_moved_in_mlflow_since_is_moved_on_the_next_run(
+    mlflow_world: dict[str, Any], tmp_path: Path
+) -> None:
+    """MLflow keeps only current aliases: a re-run adds a move when the current value changed, and
+    never replays over a move made in mreg since."""
+    import shutil
+
+    where = tmp_path / "mlflow"
+    where.mkdir()
+    shutil.copy(Path(mlflow_world["tracking_uri"].removeprefix("sqlite:///")), where / "mlflow.db")
+    uri = f"sqlite:///{where / 'mlflow.db'}"
+    repo = make_registry(tmp_path / "repo")
+    assert _import(repo, uri, "--model", "Fraud Detector", "--no-review").code == 0
+    _world(where, "set-alias", "Fraud Detector", "champion", "5")
+    _world(where, "set-alias", "Fraud Detector", "challenger", "1")
+    assert run_mreg("promote", "fraud-detector@v2", "--to", "challenger", cwd=repo).code == 0  # moved in mreg
+    r = _import(repo, uri, "--model", "Fraud Detector", "--no-review")
+    assert r.code == 1
+    assert "fraud-detector@challenger: moved in this registry by other means" in r.err
+    assert [t["version"] for t in _records(repo, "champion")] == [4, 5]
+    assert run_mreg("resolve", "fraud-detector@challenger", cwd=repo).out.strip() == "fraud-detector@v2"
+    before = _published(repo)
+    assert _import(repo, uri, "--model", "Fraud Detector", "--no-review").code == 1
+    assert _published(repo) == before
+
+
+def _records(repo: Path, alias: str) -> list[dict[str, Any]]:
+    names = subprocess.run(
+        ["git", "tag", "-l", f"mreg/fraud-detector/{alias}/*"], cwd=repo, capture_output=True, text=True
+    ).stdout.split()
+    out = []
+    for name in sorted(names, key=lambda n: int(n.rsplit("/", 1)[1])):
+        body = subprocess.run(
+            ["git", "cat-file", "-p", name], cwd=repo, capture_output=True, text=True
+        ).stdout
+        record = {}
+        for line in body.split("\n\n", 1)[1].split("\n\n", 1)[1].splitlines():
+            key, _, value = line.partition(": ")
+            record[key] = json.loads(value)
+        out.append(record)
+    return out

@@ -65,6 +65,9 @@ class ForeignRegistry:
     versions: list[ForeignVersion]
     moves: list[ForeignMove]  # in the order they happened
     problems: list[str]  # what cannot be imported at all (a name mreg cannot hold), listed at the end
+    # True when `moves` is the whole history (GTO's tags); False when only the current values are
+    # known (MLflow): a re-run then adds a move only when the current value changed
+    history: bool = True
 
 
 def model_name(name: str) -> str | None:

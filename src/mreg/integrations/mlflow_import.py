@@ -101,7 +101,7 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
                 hint="import them one at a time with --model, into separate registries",
             )
     moves.sort(key=lambda m: m.at)
-    return ForeignRegistry(SYSTEM, versions, moves, problems)
+    return ForeignRegistry(SYSTEM, versions, moves, problems, history=False)
 
 
 def _all_models(client: Any) -> Iterator[Any]:

@@ -230,6 +230,9 @@ def _alias_plan(
                 pins.append(pin)
             continue
         done = [e for e in events if e.reason is not None and e.reason.startswith(reason)]
+        if not foreign.history:  # only the current value is known: add it when it changed
+            done = done[-1:] if done and done[-1].version == wanted[-1].version else []
+            wanted = wanted[-1:]
         if [e.version for e in done] != [m.version for m in wanted[: len(done)]]:
             held.append(
                 f"{model}@{alias}: its imported tags differ from {foreign.system}'s history; nothing more replayed"
@@ -237,10 +240,10 @@ def _alias_plan(
             continue
         rest = wanted[len(done) :]
         _count(rows, model, moves_present=len(done))
-        if rest and events and events[-1] not in done:
+        if rest and events and not (events[-1].reason or "").startswith(reason):
             held.append(
-                f"{model}@{alias}: moved in this registry since it was imported; {len(rest)} later "
-                f"{foreign.system} move(s) not replayed"
+                f"{model}@{alias}: moved in this registry by other means than this import; {len(rest)} "
+                f"{foreign.system} move(s) not replayed over it"
             )
             continue
         current = done[-1].version if done else (events[-1].version if events else None)

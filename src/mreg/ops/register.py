@@ -293,9 +293,12 @@ def _store_files(
     files: list[tuple[str, Path]],
     progress: Callable[[str, int], Progress | None] | None,
     jobs: int | None,
+    *,
+    remember: bool = True,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Each file into the store (one the stat cache knows, and the store has, is not read again):
-    the artifact list, bytes uploaded, bytes reused."""
+    the artifact list, bytes uploaded, bytes reused. `remember=False` (an import's temporary
+    download) keeps the files out of the stat cache: they are gone a moment later."""
     from mreg.store import run_parallel
 
     stat_cache = StatCache(clone_cache_dir(ctx.git.common_dir) / "statcache")
@@ -314,7 +317,8 @@ def _store_files(
                 bar(size)  # known: counts as done
         else:
             digest, size, wrote = store.put_file(f, progress=bar)
-            stat_cache.remember(f, before, digest, size)
+            if remember:
+                stat_cache.remember(f, before, digest, size)
         art: dict[str, Any] = {"path": rel, "size": size, "digest": digest}
         if f.stat().st_mode & 0o111:
             art["executable"] = True
@@ -437,7 +441,7 @@ def register_imported(
     _refuse_an_oversized_manifest(files, params, metrics, facts.message)
     ctx.require_initialised()
     store = ctx.store
-    artifacts, uploaded, reused = _store_files(ctx, store, files, progress, None)
+    artifacts, uploaded, reused = _store_files(ctx, store, files, progress, None, remember=False)
     lock = facts.packages.encode()
     packages = of_bytes(lock)
     store.put_bytes(lock, packages)
