@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from mreg.cli._base import JsonOpt, OfflineOpt, RepoOpt
-from mreg.cli._render import Progress, echo, emit_json, fmt_size, review_lines, table
+from mreg.cli._render import Progress, echo, emit_json, review_lines, table
 from mreg.cli._session import open_registry as _open
+from mreg.text import size_text
 
 if TYPE_CHECKING:
     from mreg.results import ImportReport
@@ -139,7 +140,7 @@ def _render(report: ImportReport, as_json: bool) -> None:
         for line in table(HEADERS, rows).splitlines():
             echo(line)
         if not report.dry_run:
-            echo(f"uploaded {fmt_size(report.uploaded_bytes)}, reused {fmt_size(report.reused_bytes)}")
+            echo(f"uploaded {size_text(report.uploaded_bytes)}, reused {size_text(report.reused_bytes)}")
         if report.review is not None:
             echo(f"protected aliases proposed for review on branch {report.review.branch}")
             for line in review_lines(report.review):

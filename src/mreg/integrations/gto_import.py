@@ -54,6 +54,18 @@ def _history(repo: Path) -> list[dict[str, Any]]:
         raise UsageError(f"GTO cannot read {repo}: {' '.join(str(exc).split())[:200]}") from None
 
 
+def _counter(ref: str) -> int:
+    """N of a stage tag `model#stage#N` (GTO's parser); 0 for any other tag."""
+    from gto.tag import parse_name
+
+    try:
+        parsed = parse_name(ref, raise_on_fail=False) or {}
+    except Exception:
+        parsed = {}
+    counter = parsed.get("counter")
+    return counter if isinstance(counter, int) else 0
+
+
 def _semver_key(version: str) -> tuple[int, Any]:
     import semver
 
@@ -170,11 +182,20 @@ def _annotated_path(git: GitRepo, commit: str, artifact: str) -> str:
 def _moves(
     model: str, events: list[dict[str, Any]], numbers: dict[str, int], problems: list[str]
 ) -> list[ForeignMove]:
-    """Replay the stage events in GTO's own order (its history, oldest first: by time, events of one
-    second in GTO's order): a move whenever what a stage shows changes."""
+    """Replay the stage events in order: a move whenever what a stage shows changes.
+
+    Git tags have a one-second clock, and GTO's history orders one second's events by kind only;
+    its stage tags carry a counter (`model#stage#N`, one sequence per artifact), which orders them
+    exactly. So: by time, then GTO's kind priority (an assignment and an unassignment rank alike),
+    then the counter."""
+    stage_events = ("assignment", "unassignment")
     ordered = sorted(
-        (e for e in events if e["event"] in ("assignment", "unassignment", "deregistration", "deprecation")),
-        key=lambda e: e["timestamp"],  # stable: GTO's order within a second
+        (e for e in events if e["event"] in (*stage_events, "deregistration", "deprecation")),
+        key=lambda e: (
+            e["timestamp"],
+            5 if e["event"] in stage_events else int(e.get("priority") or 0),
+            _counter(str(e.get("ref") or "")),
+        ),
     )
     active: dict[str, list[str]] = {}
     moves: list[ForeignMove] = []
