@@ -149,6 +149,13 @@ def test_versions_in_semver_order_and_the_full_stage_history(gto_repo: Path, tmp
     gto_tags = ["fraud#prod#1", "fraud#prod#2", "fraud#prod#3", "fraud#prod!#6", "fraud@v1.1.0!"]
     assert [str(t["at"])[:19] for t in prod] == [_gto_tag_time(gto_repo, g) for g in gto_tags]
     assert all(t["reason"] == "imported from GTO" and t["imported_from"] == "GTO" for t in prod)
+    # `mreg log` shows each move as it happened in GTO: who, when (the tag records the importer)
+    log = json.loads(run_mreg("log", "fraud", "--alias", "prod", "--json", cwd=gto_repo).out)
+    moves = [e for e in log if e["alias"] == "prod"]
+    assert [(e["by"], e["at"]) for e in moves] == [
+        (t["by"], _gto_tag_time(gto_repo, g) + "Z") for t, g in zip(prod, gto_tags, strict=True)
+    ]
+    assert {e["imported_from"] for e in moves} == {"GTO"}
     staging = _tags(gto_repo, "fraud", "staging")
     assert [t["version"] for t in staging] == [2, 3, 2]
     assert [t["by"] for t in staging][:2] == ["Carol <carol@example.com>"] * 2

@@ -251,6 +251,7 @@ class LogEntry:
     commit: str
     signature: str | None
     reviewed: bool | None
+    imported_from: str | None = None  # an imported move (SPEC §14): `by` and `at` are the original's
 
     def to_json(self) -> dict[str, Any]:
         return dict(_plain(self))
