@@ -256,6 +256,11 @@ def test_bad_sources_are_one_line_and_change_nothing(mlflow_world: dict[str, Any
     )
     assert down.code == 6, down.err
     assert "s3cret" not in down.err and "Traceback" not in down.err
+    typo = tmp_path / "typo.db"
+    for uri in ("bogus://x", f"sqlite:///{typo}"):
+        bad = _import(repo, uri)
+        assert bad.code == 2 and "Traceback" not in bad.err, bad.err
+    assert not typo.exists()  # MLflow would have made an empty database of a typo
     assert _published(repo) == before
 
 

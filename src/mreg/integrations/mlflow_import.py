@@ -35,7 +35,8 @@ _HEX = re.compile(r"^[0-9a-f]{40,64}\Z")
 _PAGE = 1000
 
 
-def _client(tracking_uri: str) -> Any:
+def _load() -> None:
+    """Import MLflow (only here: ~1.5 s), or say how to install it."""
     import os
 
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # mreg shows its own progress
@@ -43,12 +44,20 @@ def _client(tracking_uri: str) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import mlflow  # noqa: F401  (its import registers the stores)
-            from mlflow import MlflowClient
     except ImportError:
         raise UsageError(
             "mreg import mlflow needs MLflow's client", hint="install it with: pip install 'mreg[mlflow]'"
         ) from None
     logging.getLogger("mlflow").setLevel(logging.ERROR)
+
+
+def _client(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    if tracking_uri.startswith("sqlite:///"):  # MLflow would create an empty database for a typo
+        path = Path(tracking_uri.removeprefix("sqlite:///").partition("?")[0])
+        if not path.is_file():
+            raise UsageError(f"--tracking-uri {tracking_uri}: no such database file {str(path)!r}")
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
@@ -70,14 +79,15 @@ def _translate(exc: Exception, what: str) -> MregError:
 def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
     """Every registered model (or those named), each version with its run's facts, and the aliases and
     stages as moves: what `ops.import_` needs, nothing downloaded yet."""
+    _load()
     from mlflow.exceptions import MlflowException
 
     where = strip_credentials(tracking_uri)
-    client = _client(tracking_uri)
     versions: list[ForeignVersion] = []
     moves: list[ForeignMove] = []
     problems: list[str] = []
     try:
+        client = _client(tracking_uri)
         registered = [client.get_registered_model(n) for n in names] if names else list(_all_models(client))
         for rm in registered:
             mapped = model_name(rm.name)
@@ -92,6 +102,8 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
         raise _translate(exc, f"MLflow registry at {where}") from None
     except OSError as exc:
         raise _translate(exc, f"MLflow registry at {where}") from None
+    if not registered:
+        raise NotFoundError(f"MLflow registry at {where} has no registered models")
     taken: dict[str, str] = {}
     for v in versions:  # two MLflow names mapped to one mreg name would mix their versions
         original = v.labels["mlflow.model"]
