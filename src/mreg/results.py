@@ -654,39 +654,6 @@ class Report:
         }
 
 
-__all__ = [
-    "AliasMove",
-    "Applied",
-    "ApplyReport",
-    "CheckReport",
-    "CopyReport",
-    "Diff",
-    "Evaluation",
-    "GateReport",
-    "GateRun",
-    "GcReport",
-    "InitResult",
-    "Lineage",
-    "LineageAlias",
-    "LineageNode",
-    "LogEntry",
-    "ModelReport",
-    "ModelSummary",
-    "OutletRun",
-    "Pending",
-    "PolicyChange",
-    "Problem",
-    "PullResult",
-    "RegisterResult",
-    "Report",
-    "ReportMove",
-    "ReportVersion",
-    "Review",
-    "VerifyReport",
-    "Version",
-]
-
-
 @dataclass(frozen=True)
 class ImportRow:
     """One model of an import (SPEC §14): versions added now, already there (a re-run), not imported;
@@ -737,3 +704,38 @@ class ImportReport:
             "review": self.review.to_json() if self.review is not None else None,
             "pinned_in": self.pinned_in,
         }
+
+
+__all__ = [
+    "AliasMove",
+    "Applied",
+    "ApplyReport",
+    "CheckReport",
+    "CopyReport",
+    "Diff",
+    "Evaluation",
+    "GateReport",
+    "GateRun",
+    "GcReport",
+    "ImportReport",
+    "ImportRow",
+    "InitResult",
+    "Lineage",
+    "LineageAlias",
+    "LineageNode",
+    "LogEntry",
+    "ModelReport",
+    "ModelSummary",
+    "OutletRun",
+    "Pending",
+    "PolicyChange",
+    "Problem",
+    "PullResult",
+    "RegisterResult",
+    "Report",
+    "ReportMove",
+    "ReportVersion",
+    "Review",
+    "VerifyReport",
+    "Version",
+]

@@ -104,15 +104,7 @@ def _announce(n: int, total: int, ref: str) -> None:
         sys.stderr.flush()
 
 
-HEADERS = [
-    "MODEL",
-    "VERSIONS ADDED",
-    "ALREADY THERE",
-    "NOT IMPORTED",
-    "ALIAS MOVES ADDED",
-    "ALREADY THERE",
-    "PINS",
-]
+HEADERS = ["MODEL", "VERSIONS ADDED", "VERSIONS THERE", "NOT IMPORTED", "MOVES ADDED", "MOVES THERE", "PINS"]
 
 
 def _render(report: ImportReport, as_json: bool) -> None:
