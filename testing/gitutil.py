@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +109,29 @@ def publish_registry(repo: Path, bare: Path) -> None:
         ["push", "-q", "origin", "refs/tags/mreg/*:refs/tags/mreg/*"],
     ):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def run_mreg_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run `mreg` with stderr on a pseudo-terminal (progress shows only there): code, stdout, stderr."""
+    master, slave = os.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO once the child's side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+    finally:
+        os.close(slave)
+    reader.join(10)
+    os.close(master)
+    return proc.returncode, proc.stdout.decode(), b"".join(chunks).decode("utf-8", "replace")

@@ -4,39 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from testing.gitutil import MREG
+from testing.gitutil import run_mreg_on_a_terminal as _run_with_stderr_on_a_terminal
 
 BIG = 65 * 1024 * 1024  # bars start at 64 MiB: small files finish before a bar would help
-
-
-def _run_with_stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
-    master, slave = os.openpty()
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # EIO once the child's side is closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        proc = subprocess.run([*MREG, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, timeout=120)
-    finally:
-        os.close(slave)
-    reader.join(10)
-    os.close(master)
-    return proc.returncode, proc.stdout.decode(), b"".join(chunks).decode("utf-8", "replace")
 
 
 @pytest.fixture

@@ -8,7 +8,19 @@ import sys
 
 import pytest
 
-HEAVY = ("git", "yaml", "fsspec", "s3fs", "jsonschema", "botocore", "boto3", "pydantic", "rich")
+HEAVY = (
+    "git",
+    "yaml",
+    "fsspec",
+    "s3fs",
+    "jsonschema",
+    "botocore",
+    "boto3",
+    "pydantic",
+    "rich",
+    "mlflow",
+    "gto",
+)
 
 _WRAPPER = """
 import runpy, sys
@@ -99,3 +111,11 @@ def test_plain_resolve_skips_typer_and_answers_like_the_full_cli(repo: object, m
         assert r.code == 2 and "--at" in r.err
     r = run_mreg("resolve", "fraud", "--bogus", cwd=cwd)  # unknown options: typer's usage error
     assert r.code == 2 and "--bogus" in r.err
+
+
+def test_import_help_imports_neither_mlflow_nor_gto() -> None:
+    """MLflow (~1.5 s to import) and GTO are loaded only when an import runs (SPEC §14)."""
+    for which in ("mlflow", "gto"):
+        modules, out = _modules_after("import", which, "--help")
+        assert "--dry-run" in out
+        assert _heavy(modules) == []

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         GateReport,
         GateRun,
         GcReport,
+        ImportReport,
         InitResult,
         Lineage,
         LogEntry,
@@ -409,6 +410,61 @@ class Registry:
         from mreg.ops.notify import notify
 
         return tuple(notify(self._ctx, outlet=outlet, dry_run=dry_run))
+
+    def import_mlflow(
+        self,
+        tracking_uri: str,
+        *,
+        models: Sequence[str] = (),
+        dry_run: bool = False,
+        no_review: bool = False,
+        on_version: Callable[[int, int, str], None] | None = None,
+        progress: Callable[[str, int], Progress | None] | None = None,
+    ) -> ImportReport:
+        """Bring an MLflow model registry over (SPEC §14) through MLflow's own client (`mreg[mlflow]`):
+        every registered model (or those named), each version at its own number, aliases and legacy
+        stages as alias tags; protected aliases as pins in one review. A re-run adds only what is
+        missing; what cannot be imported is in `failures`."""
+        from mreg.ops.import_ import import_mlflow
+
+        report = import_mlflow(
+            self._ctx,
+            tracking_uri,
+            models,
+            dry_run=dry_run,
+            no_review=no_review,
+            on_version=on_version,
+            progress=progress,
+        )
+        if not dry_run:
+            self._notify()
+        return report
+
+    def import_gto(
+        self,
+        repo: PathLike,
+        *,
+        dry_run: bool = False,
+        no_review: bool = False,
+        on_version: Callable[[int, int, str], None] | None = None,
+        progress: Callable[[str, int], Progress | None] | None = None,
+    ) -> ImportReport:
+        """Bring a GTO registry over (SPEC §14): its artifacts' versions, numbered in semver order (the
+        semver kept in `labels`), and the full stage history of its tags, in order, with the original
+        taggers and times."""
+        from mreg.ops.import_ import import_gto
+
+        report = import_gto(
+            self._ctx,
+            Path(repo),
+            dry_run=dry_run,
+            no_review=no_review,
+            on_version=on_version,
+            progress=progress,
+        )
+        if not dry_run:
+            self._notify()
+        return report
 
     def _notify(self) -> None:
         """After a write: deliver when outlets are configured (a failure is a warning, never a failed

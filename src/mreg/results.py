@@ -251,6 +251,7 @@ class LogEntry:
     commit: str
     signature: str | None
     reviewed: bool | None
+    imported_from: str | None = None  # an imported move (SPEC §14): `by` and `at` are the original's
 
     def to_json(self) -> dict[str, Any]:
         return dict(_plain(self))
@@ -653,6 +654,58 @@ class Report:
         }
 
 
+@dataclass(frozen=True)
+class ImportRow:
+    """One model of an import (SPEC §14): versions added now, already there (a re-run), not imported;
+    alias moves written now, already there, and protected aliases pinned (or proposed for review)."""
+
+    model: str
+    versions_added: int = 0
+    versions_present: int = 0
+    versions_failed: int = 0
+    moves_added: int = 0
+    moves_present: int = 0
+    pins: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(_plain(self))
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What `mreg import` did (or, with `dry_run`, would do): per model counts, the bytes uploaded and
+    reused, every item it could not import (`failures`: the run exits 1 when there are any), the
+    review it opened for protected aliases, and the plan (`dry_run`)."""
+
+    system: str
+    dry_run: bool
+    rows: tuple[ImportRow, ...]
+    uploaded_bytes: int
+    reused_bytes: int
+    failures: tuple[str, ...]
+    plan: tuple[str, ...] = ()
+    review: Review | None = None
+    pinned_in: str | None = None  # the governed commit of an unreviewed (--no-review) import's pins
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "models": [r.to_json() for r in self.rows],
+            "uploaded_bytes": self.uploaded_bytes,
+            "reused_bytes": self.reused_bytes,
+            "failures": list(self.failures),
+            "plan": list(self.plan),
+            "review": self.review.to_json() if self.review is not None else None,
+            "pinned_in": self.pinned_in,
+        }
+
+
 __all__ = [
     "AliasMove",
     "Applied",
@@ -664,6 +717,8 @@ __all__ = [
     "GateReport",
     "GateRun",
     "GcReport",
+    "ImportReport",
+    "ImportRow",
     "InitResult",
     "Lineage",
     "LineageAlias",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mreg.cli import dashboard, evaluations, governance, lineage
+from mreg.cli import dashboard, evaluations, governance, imports, lineage
 from mreg.cli._base import (
     AllowUnreviewedOpt,
     AtOpt,
@@ -32,6 +32,7 @@ app.add_typer(governance.app)  # check, gate, apply, policy: the review flow (SP
 app.add_typer(evaluations.app, name="eval")  # eval add, eval list (SPEC §11)
 app.add_typer(lineage.app)  # lineage: parents, descendants, datasets (SPEC §11)
 app.add_typer(dashboard.app)  # report: the dashboard (SPEC §13)
+app.add_typer(imports.app, name="import")  # import mlflow, import gto (SPEC §14)
 
 
 @app.command()

@@ -29,6 +29,10 @@ RECORD_KEYS = (
     "governed",
     "at",
 )
+# Informative keys after the record's own (SPEC §14): an imported move's origin and original user.
+# Readers decide nothing on them; `log` shows them in place of the importer.
+ORIGIN_KEYS = ("imported_from", "by")
+MAX_ORIGIN = 256
 _HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
 _DIGEST = DIGEST_RE
 
@@ -52,6 +56,8 @@ class AliasEvent:
     governed: str | None = None  # the mreg/aliases commit whose pin this tag applies (SPEC §6)
     signature_kind: str = ""  # "ssh" or "pgp": from the signature block git appended, never from the record
     recorded_at: float | None = None  # the record's `at` (UTC, microseconds): orders events across aliases
+    imported_from: str | None = None  # an imported move (SPEC §14): the system it came from
+    original_by: str | None = None  # ... and who made it there (the tagger is whoever imported it)
 
     @property
     def order_time(self) -> float:
@@ -96,9 +102,15 @@ def subject(event: str, model: str, alias: str, version: int | None) -> str:
     return f"promote {model} v{version} to {alias}"
 
 
-def format_record(record: dict[str, Any]) -> str:
+def format_record(record: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
+    """The tag message: subject and the record; `extra` keys (an import's origin, SPEC §14) follow
+    the record's own and are informative only (readers decide nothing on them)."""
     subject_line = subject(record["event"], record["model"], record["alias"], record["version"])
-    body = "\n".join(f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS)
+    lines = [f"{k}: {json.dumps(record.get(k), ensure_ascii=False)}" for k in RECORD_KEYS]
+    lines += [
+        f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in (extra or {}).items() if k not in RECORD_KEYS
+    ]
+    body = "\n".join(lines)
     return f"{subject_line}\n\n{body}\n"
 
 
@@ -106,7 +118,7 @@ def parse_record(body: str) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for line in body.splitlines():
         key, sep, value = line.partition(": ")
-        if sep and key in RECORD_KEYS:
+        if sep and (key in RECORD_KEYS or key in ORIGIN_KEYS):
             try:
                 record[key] = json.loads(value)
             except ValueError:
@@ -335,6 +347,8 @@ def _events(tags: list[_RawTag], model: str | None) -> list[AliasEvent]:
                 else ("pgp" if t.signature else ""),
                 governed=governed if isinstance(governed, str) and _HEX40.match(governed) else None,
                 recorded_at=_parse_at(rec.get("at")),
+                imported_from=_origin(rec.get("imported_from")),
+                original_by=_origin(rec.get("by")) if _origin(rec.get("imported_from")) else None,
             )
         )
     events.sort(key=lambda e: (e.model, e.alias, e.seq))
@@ -366,6 +380,10 @@ def _parse_at(value: Any) -> float | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9
+
+
+def _origin(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_ORIGIN else None
 
 
 def _text(value: Any) -> str | None:

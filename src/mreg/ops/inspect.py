@@ -323,6 +323,11 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
         d["signature"] = _signature_status(ctx, e)
         d["reviewed"] = marks[e.tag]
         d["_order"] = (e.order_time, 1, e.seq)
+        if e.imported_from is not None:  # SPEC §14: the move as it happened there, not the import
+            d["imported_from"] = e.imported_from
+            d["by"] = e.original_by or d["by"]
+            if e.recorded_at is not None:
+                d["at"] = _iso(int(e.recorded_at))
         entries.append(d)
     entries.sort(key=lambda d: d["_order"])
     _keep_each_alias_in_seq_order(entries)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mreg.errors import ConflictError, IntegrityError, NotFoundError, UsageError
 from mreg.git import tags as alias_tags
@@ -111,13 +111,16 @@ def write_tag(
     sign: bool = False,
     pin: Pin | None = None,
     governed: str | None = None,
+    at: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AliasMove | None:
     """Create and push the next tag of an alias, pointing at the version's registration commit; a
     seq somebody else took is retried with the next.
 
     With `pin` (used by `apply`) the manifest there must have the pinned digest (exit 5, no tag), and
     None is returned instead when the alias's newest tag already says exactly that pin: two
-    overlapping runs create one tag, not two.
+    overlapping runs create one tag, not two. An import gives the original time as `at` and its
+    origin as `extra` record keys (SPEC §14).
     """
     ctx.branches.ensure_pushed(REGISTRY_BRANCH)
     for attempt in range(MAX_TAG_ATTEMPTS):
@@ -154,10 +157,10 @@ def write_tag(
             "reason": reason or None,
             "request": request,
             "governed": governed,
-            "at": _record_time(ctx),
+            "at": at or _record_time(ctx),
         }
         name = tag_ref(model, alias, seq).removeprefix("refs/tags/")
-        if ctx.branches.create_tag(name, target, alias_tags.format_record(record), sign=sign):
+        if ctx.branches.create_tag(name, target, alias_tags.format_record(record, extra), sign=sign):
             return AliasMove(model, alias, event, version, previous, name)
     raise ConflictError(f"could not create a tag for {model}@{alias} after {MAX_TAG_ATTEMPTS} attempts")
 

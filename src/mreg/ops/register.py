@@ -20,7 +20,7 @@ from mreg.cache import clone_cache_dir
 from mreg.cache.digests import NO_DIGEST, DigestIndex
 from mreg.cache.stat import StatCache
 from mreg.digest import DIGEST_PATTERN, of_bytes
-from mreg.errors import IntegrityError, MregError, UsageError
+from mreg.errors import ConflictError, IntegrityError, MregError, UsageError
 from mreg.git.branches import Change, Retry
 from mreg.inputs import build_metrics, build_params, mapping_input, metric_mapping, parse_data_refs
 from mreg.layout import REGISTRY_BRANCH, manifest_path
@@ -293,9 +293,12 @@ def _store_files(
     files: list[tuple[str, Path]],
     progress: Callable[[str, int], Progress | None] | None,
     jobs: int | None,
+    *,
+    remember: bool = True,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Each file into the store (one the stat cache knows, and the store has, is not read again):
-    the artifact list, bytes uploaded, bytes reused."""
+    the artifact list, bytes uploaded, bytes reused. `remember=False` (an import's temporary
+    download) keeps the files out of the stat cache: they are gone a moment later."""
     from mreg.store import run_parallel
 
     stat_cache = StatCache(clone_cache_dir(ctx.git.common_dir) / "statcache")
@@ -314,7 +317,8 @@ def _store_files(
                 bar(size)  # known: counts as done
         else:
             digest, size, wrote = store.put_file(f, progress=bar)
-            stat_cache.remember(f, before, digest, size)
+            if remember:
+                stat_cache.remember(f, before, digest, size)
         art: dict[str, Any] = {"path": rel, "size": size, "digest": digest}
         if f.stat().st_mode & 0o111:
             art["executable"] = True
@@ -357,14 +361,23 @@ def _environment(
     return environment
 
 
-def _commit_manifest(ctx: Context, model: str, manifest: dict[str, Any]) -> tuple[Manifest, int | None]:
+def _commit_manifest(
+    ctx: Context, model: str, manifest: dict[str, Any], *, number: int | None = None
+) -> tuple[Manifest, int | None]:
     """Commit the manifest as the next version (numbered at commit time, retried on a race): the
-    written manifest, and the earlier version with the same artifacts, if any."""
+    written manifest, and the earlier version with the same artifacts, if any. An import gives the
+    `number` to keep: only added, never over a manifest that exists (exit 4)."""
     duplicate: list[int | None] = [None]
+    wanted = number
 
     def build(base: str | None) -> Change:
         blobs = ctx.version_blobs(model, base) if base else {}
-        number = max(blobs, default=0) + 1
+        number = max(blobs, default=0) + 1 if wanted is None else wanted
+        if wanted is not None and wanted in blobs:
+            raise ConflictError(
+                f"{manifest_path(model, wanted)} exists already: a registered version is never replaced",
+                hint="the version was registered meanwhile, or by hand; 'mreg show' says what it holds",
+            )
         if number > 999_999_999:  # only a planted manifest gets here: a path no reader would accept
             raise IntegrityError(
                 f"{manifest_path(model, number - 1)} exists: no version number is left for {model}",
@@ -388,6 +401,71 @@ def _commit_manifest(ctx: Context, model: str, manifest: dict[str, Any]) -> tupl
 
     _, change = ctx.branches.commit(REGISTRY_BRANCH, build)
     return cast(Manifest, change.result), duplicate[0]  # built and validated above (validate_manifest)
+
+
+@dataclass(frozen=True)
+class ImportedFacts:
+    """What an import keeps of a foreign version (SPEC §14): its number, its authorship and its
+    facts, as the foreign registry recorded them."""
+
+    model: str
+    version: int
+    created_at: str
+    created_by: str
+    message: str | None
+    source: Mapping[str, Any] | None
+    data: Sequence[Mapping[str, Any]]
+    params: Mapping[str, Any]
+    metrics: Mapping[str, Any]
+    labels: Mapping[str, str]
+    python: str | None
+    # the package list it was trained with (a requirements file), or a line saying none was recorded
+    packages: str
+
+
+def register_imported(
+    ctx: Context,
+    facts: ImportedFacts,
+    root: Path,
+    *,
+    progress: Callable[[str, int], Progress | None] | None = None,
+) -> RegisterResult:
+    """Store the files under `root` (a file, or a directory's contents) and commit the manifest at
+    exactly `facts.version`: the register path, with the number and the authorship given, not made here."""
+    from mreg.secrets import check_params
+
+    params = dict(facts.params)
+    check_params(params)  # a credential must never reach a pushed manifest, imported or not
+    metrics = metric_mapping(dict(facts.metrics))
+    files = collect_files([root])  # a directory by its contents, a file by its name
+    _refuse_an_oversized_manifest(files, params, metrics, facts.message)
+    ctx.require_initialised()
+    store = ctx.store
+    artifacts, uploaded, reused = _store_files(ctx, store, files, progress, None, remember=False)
+    lock = facts.packages.encode()
+    packages = of_bytes(lock)
+    store.put_bytes(lock, packages)
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "model": facts.model,
+        "version": facts.version,
+        "digest": artifact_set_digest(artifacts),
+        "created_at": facts.created_at,
+        "created_by": facts.created_by,
+        "message": facts.message,
+        "source": dict(facts.source) if facts.source is not None else None,
+        "artifacts": artifacts,
+        "environment": {"python": facts.python or "unknown", "platform": "unknown", "packages": packages},
+        "data": [dict(d) for d in facts.data],
+        "params": params,
+        "metrics": metrics,
+        "parent": None,
+        "labels": dict(facts.labels),
+    }
+    written, duplicate = _commit_manifest(ctx, facts.model, manifest, number=facts.version)
+    return RegisterResult(
+        facts.model, written["version"], written["digest"], written, uploaded, reused, duplicate
+    )
 
 
 _TOO_BIG_HINT = "pack many small files into an archive (tar, zip) and register that; params and metrics belong in files of their own"

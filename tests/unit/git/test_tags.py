@@ -62,3 +62,13 @@ def test_tag_records_parse_to_plain_values_or_nothing(fields: list[tuple[str, An
     )
     tag = _parse_tag("refs/tags/mreg/a/b/1", ("0" * 40, "tag", len(raw)), raw)
     assert tag is not None and isinstance(tag.timestamp, int)
+
+
+def test_extra_record_keys_follow_the_record_and_never_override_it() -> None:
+    from mreg.git.tags import format_record, parse_record
+
+    record = {"event": "promote", "model": "m", "alias": "staging", "version": 2, "digest": None, "at": "x"}
+    text = format_record(record, {"imported_from": "GTO", "by": "Alice <a@x>", "version": 9})
+    body = text.split("\n\n", 1)[1]
+    assert body.splitlines()[-2:] == ['imported_from: "GTO"', 'by: "Alice <a@x>"']
+    assert parse_record(body)["version"] == 2  # an extra key never replaces a record key
