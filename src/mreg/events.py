@@ -27,7 +27,8 @@ VERSION_REGISTERED = "version.registered"
 ALIAS_MOVED = "alias.moved"
 REVIEW_REQUESTED = "review.requested"
 EVALUATION_ADDED = "evaluation.added"
-EVENT_TYPES = (VERSION_REGISTERED, ALIAS_MOVED, REVIEW_REQUESTED, EVALUATION_ADDED)
+LIFECYCLE_CHANGED = "version.lifecycle"  # archive, unarchive, purging, purged (issue 20)
+EVENT_TYPES = (VERSION_REGISTERED, ALIAS_MOVED, REVIEW_REQUESTED, EVALUATION_ADDED, LIFECYCLE_CHANGED)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,15 @@ def summary(event: Mapping[str, Any]) -> str:
             what = f"{model}@{alias} {verb} v{version}{was}"
         mark = "" if data.get("reviewed", True) else " — UNREVIEWED"
         return f"{what} by {by}{mark}"
+    if kind == LIFECYCLE_CHANGED:
+        verbs = {
+            "archive": "archived",
+            "unarchive": "unarchived",
+            "purging": "being purged",
+            "purged": "purged",
+        }
+        verb = verbs.get(str(data.get("event")), str(data.get("event")))
+        return f"{event.get('subject')} {verb} by {by}: {data.get('reason')}"
     if kind == REVIEW_REQUESTED:
         return (
             f"review requested: {event.get('model')} v{data.get('version')} to {data.get('alias')} (by {by})"

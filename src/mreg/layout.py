@@ -49,9 +49,33 @@ RECORD_PATH_BYTES = re.compile(RECORD_PATH.pattern.encode())  # the same rule fo
 EVALUATION_PATH = re.compile(
     rf"^models/(?!.*\.\.)({MODEL_PATTERN})/evaluations/({_VERSION_PATTERN})/({_VERSION_PATTERN})\.yaml\Z"
 )
-# Every path the registry branch may ever gain (SPEC §3a.1): manifests and evaluation records
-ADDABLE_PATH_BYTES = re.compile(f"(?:{RECORD_PATH.pattern})|(?:{EVALUATION_PATH.pattern})".encode())
-ADDABLE_PATHS_TEXT = "models/<model>/versions/<n>.yaml or models/<model>/evaluations/<n>/<k>.yaml"
+# A lifecycle record's path: models/<model>/lifecycle/<version>/<n>.yaml (archive, unarchive, purge)
+LIFECYCLE_PATH = re.compile(
+    rf"^models/(?!.*\.\.)({MODEL_PATTERN})/lifecycle/({_VERSION_PATTERN})/({_VERSION_PATTERN})\.yaml\Z"
+)
+# Every path the registry branch may ever gain (SPEC §3a.1): manifests, evaluation and lifecycle records
+ADDABLE_PATH_BYTES = re.compile(
+    f"(?:{RECORD_PATH.pattern})|(?:{EVALUATION_PATH.pattern})|(?:{LIFECYCLE_PATH.pattern})".encode()
+)
+ADDABLE_PATHS_TEXT = (
+    "models/<model>/versions/<n>.yaml, models/<model>/evaluations/<n>/<k>.yaml "
+    "or models/<model>/lifecycle/<n>/<k>.yaml"
+)
+
+
+def lifecycle_dir(model: str, version: int | None = None) -> str:
+    """Where a version's lifecycle records live; all of a model's, without `version`."""
+    return f"models/{model}/lifecycle" + (f"/{version}" if version is not None else "")
+
+
+def lifecycle_path(model: str, version: int, number: int) -> str:
+    return f"{lifecycle_dir(model, version)}/{number}.yaml"
+
+
+def lifecycle_of_path(path: str) -> tuple[str, int, int] | None:
+    """(model, version, number) of a lifecycle record's path; None for any other path."""
+    m = LIFECYCLE_PATH.match(path)
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
 def evaluation_of_path(path: str) -> tuple[str, int, int] | None:

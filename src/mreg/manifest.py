@@ -83,11 +83,13 @@ MANIFEST_SCHEMA = "mreg/manifest/v1"
 REGISTRY_SCHEMA = "mreg/registry/v1"
 MODEL_SCHEMA = "mreg/model/v1"
 EVALUATION_SCHEMA = "mreg/evaluation/v1"
+LIFECYCLE_SCHEMA = "mreg/lifecycle/v1"
 SCHEMA_FILES = {
     MANIFEST_SCHEMA: "manifest.schema.json",
     REGISTRY_SCHEMA: "registry.schema.json",
     MODEL_SCHEMA: "model.schema.json",
     EVALUATION_SCHEMA: "evaluation.schema.json",
+    LIFECYCLE_SCHEMA: "lifecycle.schema.json",
 }
 # Key order of a written manifest: the order of SPEC §4, so diffs of manifests read naturally.
 FIELD_ORDER = (

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         CheckReport,
         CopyReport,
         Diff,
+        DuReport,
         Evaluation,
         GateReport,
         GateRun,
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
         PullResult,
         RegisterResult,
         Report,
+        RetentionReport,
         VerifyReport,
         Version,
+        VersionLifecycle,
     )
 
 When = datetime | str | None  # a datetime, or WHEN text: an ISO date/datetime, `30d`, `12h ago`
@@ -108,10 +111,32 @@ class Registry:
         from dataclasses import replace
 
         from mreg.ops import evaluate
+        from mreg.ops.retention import refuse_purged
 
         v = self.resolve(ref, at, allow_unreviewed=allow_unreviewed)
+        refuse_purged(self._ctx, v.model, v.version)
         found = evaluate.read(self._ctx, [v], at=as_datetime(at))
         return replace(v, evaluations=found[(v.model, v.version)])
+
+    def archive(self, ref: str, *, reason: str) -> VersionLifecycle:
+        """Archive a version (issue 20): never promoted, rolled back to or applied again until it is
+        unarchived. Refused while an alias points at it; archiving twice writes one record."""
+        from mreg.ops.lifecycle import change
+
+        return change(self._ctx, ref, archive=True, reason=reason)[0]
+
+    def unarchive(self, ref: str, *, reason: str) -> VersionLifecycle:
+        """Lift an archive: an append-only record of its own (the archive stays in the history)."""
+        from mreg.ops.lifecycle import change
+
+        return change(self._ctx, ref, archive=False, reason=reason)[0]
+
+    def lifecycle(self, model: str, at: When = None) -> dict[int, VersionLifecycle]:
+        """Every version of `model` and where it stands: active, archived, purging or purged, with
+        the records that say so (what `report` shows)."""
+        from mreg.ops.lifecycle import lifecycle
+
+        return lifecycle(self._ctx, model, at=as_datetime(at))
 
     def evaluate(
         self,
@@ -517,6 +542,18 @@ class Registry:
         from mreg.ops.maintain import verify
 
         return verify(self._ctx, ref, repair=repair, at=as_datetime(at), jobs=jobs, progress=progress)
+
+    def gc_retention(self, *, dry_run: bool = False) -> RetentionReport:
+        """Purge the bytes of versions outside `mreg.yaml: retention`, recording each purge (issue 20)."""
+        from mreg.ops.retention import gc_retention
+
+        return gc_retention(self._ctx, dry_run=dry_run)
+
+    def du(self, model: str | None = None) -> DuReport:
+        """Logical against stored bytes per version, and what retention would free."""
+        from mreg.ops.retention import du
+
+        return du(self._ctx, model)
 
     def gc(self, *, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         """Delete store objects no manifest references (never one younger than the grace period)."""

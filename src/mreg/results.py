@@ -217,6 +217,8 @@ class ModelSummary:
     versions: int
     aliases: Mapping[str, int]
     unreviewed: Mapping[str, str] = field(default_factory=dict)  # alias -> tag no reader follows
+    archived: tuple[int, ...] = ()  # versions archived now (issue 20)
+    purged: tuple[int, ...] = ()  # versions whose bytes retention purged (or is purging)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -227,6 +229,10 @@ class ModelSummary:
         }
         if self.unreviewed:
             out["unreviewed"] = dict(self.unreviewed)
+        if self.archived:
+            out["archived"] = list(self.archived)
+        if self.purged:
+            out["purged"] = list(self.purged)
         return out
 
 
@@ -235,7 +241,7 @@ class LogEntry:
     """One event of a model's history: a registration or an alias tag (`reviewed` False marks a
     protected alias's tag that no reviewed pin backs: its reason and request are the tagger's word)."""
 
-    event: str  # register, promote, rollback, demote
+    event: str  # register, promote, rollback, demote; archive, unarchive, purging, purged (issue 20)
     model: str
     alias: str | None
     seq: int | None
@@ -739,3 +745,134 @@ __all__ = [
     "VerifyReport",
     "Version",
 ]
+
+
+# -- lifecycle and retention (issue 20) ---------------------------------------------------------
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """One lifecycle record of a version: `event` archive, unarchive, purging or purged; `by` is the
+    record's own word, `author` the git author of the commit that added it (`commit`)."""
+
+    model: str
+    version: int
+    number: int
+    event: str
+    reason: str
+    at: str
+    by: str
+    path: str
+    commit: str | None = None
+    author: str | None = None
+    objects: int = 0
+    bytes_freed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(_plain(self))
+
+
+@dataclass(frozen=True)
+class VersionLifecycle:
+    """Where one version stands: `state` is active, archived, purging (a purge was interrupted:
+    its bytes may be partly gone) or purged; `archived` and the purge are independent."""
+
+    model: str
+    version: int
+    archived: bool
+    purge: str | None  # None, "purging" or "purged"
+    events: tuple[LifecycleEvent, ...] = ()
+
+    @property
+    def state(self) -> str:
+        if self.purge is not None:
+            return self.purge
+        return "archived" if self.archived else "active"
+
+    @property
+    def archive_event(self) -> LifecycleEvent | None:
+        """The archive or unarchive record in force (the last of them)."""
+        for e in reversed(self.events):
+            if e.event in ("archive", "unarchive"):
+                return e
+        return None
+
+    @property
+    def purge_event(self) -> LifecycleEvent | None:
+        for e in reversed(self.events):
+            if e.event in ("purging", "purged"):
+                return e
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "state": self.state,
+            "archived": self.archived,
+            "purge": self.purge,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """`gc --retention`: which versions keep their bytes and why, which lose them, what is freed.
+    A dry run and the real run compute the same plan; `purged` lists the versions whose bytes went."""
+
+    kept: Mapping[str, Mapping[int, tuple[str, ...]]]  # model -> version -> why kept
+    purged: tuple[tuple[str, int], ...]
+    objects: tuple[Mapping[str, Any], ...]  # {digest, size} deleted (or to delete)
+    resumed: tuple[tuple[str, int], ...] = ()  # interrupted purges this run finished
+    dry_run: bool = False
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(int(o["size"]) for o in self.objects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "purged": [f"{m}@v{n}" for m, n in self.purged],
+            "resumed": [f"{m}@v{n}" for m, n in self.resumed],
+            "kept": {
+                m: {str(n): list(why) for n, why in sorted(vs.items())} for m, vs in sorted(self.kept.items())
+            },
+            "objects": [dict(o) for o in self.objects],
+            "freed_bytes": self.freed_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class DuRow:
+    """One version in `mreg du`: `logical` bytes it names, `stored` bytes only it holds in the store
+    (an object shared with another version is counted once, under the oldest), `state`, and whether
+    retention would purge it."""
+
+    model: str
+    version: int
+    logical: int
+    stored: int
+    state: str
+    would_purge: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(_plain(self))
+
+
+@dataclass(frozen=True)
+class DuReport:
+    rows: tuple[DuRow, ...]
+    retention: bool  # mreg.yaml has a retention policy
+    reclaimable: int  # bytes `gc --retention` would free now
+
+    def to_json(self) -> dict[str, Any]:
+        models: dict[str, dict[str, int]] = {}
+        for r in self.rows:
+            m = models.setdefault(r.model, {"logical": 0, "stored": 0})
+            m["logical"] += r.logical
+            m["stored"] += r.stored
+        return {
+            "models": models,
+            "versions": [r.to_json() for r in self.rows],
+            "retention": self.retention,
+            "reclaimable_bytes": self.reclaimable,
+        }

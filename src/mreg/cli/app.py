@@ -167,10 +167,18 @@ def list_(
         ]
         return ", ".join(shown)
 
+    def lifecycle(r: dict[str, Any]) -> str:
+        parts = []
+        if r.get("archived"):
+            parts.append("archived " + ",".join(f"v{n}" for n in r["archived"]))
+        if r.get("purged"):
+            parts.append(f"{len(r['purged'])} purged")
+        return "; ".join(parts)
+
     print(
         table(
-            ["MODEL", "LATEST", "VERSIONS", "ALIASES"],
-            [[r["model"], f"v{r['latest']}", r["versions"], aliases(r)] for r in rows],
+            ["MODEL", "LATEST", "VERSIONS", "ALIASES", "LIFECYCLE"],
+            [[r["model"], f"v{r['latest']}", r["versions"], aliases(r), lifecycle(r)] for r in rows],
         )
     )
     for r in rows:
@@ -428,10 +436,102 @@ def verify(
         raise err
 
 
+ReasonReq = Annotated[
+    str, typer.Option("--reason", metavar="TEXT", help="Why (kept with the record; required).")
+]
+
+
+@app.command()
+def archive(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version to archive (MODEL@vN).")],
+    reason: ReasonReq,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive a version: it is never promoted, rolled back to or applied until it is unarchived
+    (an append-only record on the registry branch; the manifest never changes)."""
+    st = _open(repo).archive(ref, reason=reason)
+    _render_lifecycle(st, as_json)
+
+
+@app.command()
+def unarchive(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The archived version (MODEL@vN).")],
+    reason: ReasonReq,
+    repo: RepoOpt = ".",
+    as_json: JsonOpt = False,
+) -> None:
+    """Lift an archive (another append-only record: the archive stays in the history)."""
+    st = _open(repo).unarchive(ref, reason=reason)
+    _render_lifecycle(st, as_json)
+
+
+def _render_lifecycle(st: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(st.to_json())
+        return
+    ev = st.archive_event
+    echo(f"{st.model}@v{st.version}: {st.state}" + (f" ({ev.path} by {ev.by} on {ev.at})" if ev else ""))
+
+
+def _gc_retention(report: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_json())
+        return
+    verb = "would purge" if report.dry_run else "purged"
+    for m, n in report.purged:
+        echo(f"{verb} the bytes of {m}@v{n}")
+    kept = sum(len(vs) for vs in report.kept.values())
+    echo(
+        f"{verb} {len(report.purged)} version(s): {len(report.objects)} object(s), {size_text(report.freed_bytes)}; "
+        f"kept {kept} version(s)"
+        + (f"; finished {len(report.resumed)} interrupted purge(s)" if report.resumed else "")
+    )
+
+
+@app.command()
+def du(
+    model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="Only this model.")] = None,
+    repo: RepoOpt = ".",
+    offline: OfflineOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Logical against stored bytes per model and version, and what retention would free."""
+    report = _open(repo, offline=offline).du(model)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    rows = [
+        [
+            f"{r.model}@v{r.version}",
+            size_text(r.logical),
+            size_text(r.stored),
+            r.state,
+            "purge" if r.would_purge else "",
+        ]
+        for r in report.rows
+    ]
+    print(table(["VERSION", "LOGICAL", "STORED", "STATE", "RETENTION"], rows))
+    totals = report.to_json()["models"]
+    for name, t in totals.items():
+        echo(f"{name}: {size_text(t['logical'])} logical, {size_text(t['stored'])} stored")
+    if report.retention:
+        echo(f"gc --retention would free {size_text(report.reclaimable)}")
+    else:
+        echo("no retention policy in mreg.yaml: gc --retention would free nothing")
+
+
 @app.command()
 def gc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")
+    ] = False,
+    retention: Annotated[
+        bool,
+        typer.Option(
+            "--retention",
+            help="Purge the bytes of versions outside mreg.yaml's retention policy, recording each purge.",
+        ),
     ] = False,
     grace: Annotated[
         str,
@@ -451,6 +551,9 @@ def gc(
     if not m:
         raise UsageError(f"--grace {grace!r}: expected a duration like 24h, 7d or 0s")
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    if retention:
+        _gc_retention(_open(repo, offline=offline).gc_retention(dry_run=dry_run), as_json)
+        return
     result = _open(repo, offline=offline).gc(dry_run=dry_run, grace_seconds=seconds)
     for problem in result.invalid:
         _warn(f"skipped an invalid manifest (its objects, if any, count as unreferenced): {problem}")
@@ -621,6 +724,8 @@ def log(
     for e in entries:
         if e["event"] == "register":
             what = f"register v{e['version']}"
+        elif e["alias"] is None:  # a lifecycle record: archive, unarchive, purging, purged
+            what = f"{e['event']} v{e['version']}"
         elif e["event"] == "demote":
             what = f"demote {e['alias']}"
         else:

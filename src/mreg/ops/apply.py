@@ -63,9 +63,12 @@ def apply(ctx: Context, *, dry_run: bool = False, sign: bool = False) -> tuple[l
         return pending, []
     assert governed is not None
     tip = ctx.registry_commit()
+    from mreg.ops.lifecycle import refuse_if_archived
+
     for p in pending:  # everything that can refuse is checked before the first tag
         if p.version is None:
             continue
+        refuse_if_archived(ctx, p.model, p.version, doing=f"applying {p.model}@{p.alias} = v{p.version}")
         if p.version not in ctx.versions(p.model, tip):
             raise NotFoundError(
                 f"{ALIASES_BRANCH} asks for {p.model}@{p.alias} = v{p.version}, which is not registered"

@@ -21,6 +21,7 @@ from mreg.layout import (
     CONFIG_PATH,
     REGISTRY_BRANCH,
     evaluation_of_path,
+    lifecycle_of_path,
     manifest_path,
     policy_path,
     record_of_path,
@@ -136,12 +137,16 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Man
     paths = ctx.git.ls_files(tip, "models")
     manifests = []
     evaluations = []
+    lifecycles: set[str] = set()
     for path in paths:
         record = record_of_path(path)
         if record is None:
             evaluation = evaluation_of_path(path)
             if evaluation is not None:
                 evaluations.append((path, *evaluation))
+                continue
+            if lifecycle_of_path(path) is not None:
+                lifecycles.add(path.split("/", 2)[1])
                 continue
             result.add(REGISTRY_BRANCH, path, f"unexpected file: records live at {ADDABLE_PATHS_TEXT}")
             continue
@@ -158,6 +163,10 @@ def _check_manifests(ctx: Context, tip: str, result: _Findings) -> dict[str, Man
         if doc is not None and len(result.problems) == before:
             valid[path] = doc
     _check_evaluations(ctx, tip, evaluations, valid, result)
+    from mreg.ops import lifecycle
+
+    for model in sorted(lifecycles):  # every invalid lifecycle record is a problem (not only the first few)
+        lifecycle.read(ctx, model, commit=tip, warn=lambda m: result.add(REGISTRY_BRANCH, None, m))
     return valid
 
 

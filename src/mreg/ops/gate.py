@@ -73,8 +73,31 @@ def evaluate_candidate(
         _manifest_source(candidate),
     )
     verdicts = gates.evaluate(rules, judged, baselines)
+    standing = lifecycle_verdict(ctx, candidate)
+    if standing is not None:
+        verdicts = [standing, *verdicts]
     return GateReport(
         candidate.model, alias, candidate.version, values.get(alias), tuple(verdicts), len(rules)
+    )
+
+
+def lifecycle_verdict(ctx: Context, candidate: Version) -> gates.Verdict | None:
+    """A failed check when the candidate is archived or its bytes were purged (issue 20): such a
+    version is never promoted, whatever its figures."""
+    from mreg.ops.lifecycle import describe
+    from mreg.ops.lifecycle import read as lifecycle
+
+    st = lifecycle(ctx, candidate.model).get(candidate.version)
+    if st is None or st.state == "active":
+        return None
+    ev = st.archive_event if st.archived else st.purge_event
+    return gates.Verdict(
+        "lifecycle",
+        False,
+        st.state,
+        "active",
+        note=f"{candidate.model}@v{candidate.version} is {st.state}",
+        sources=(describe(ev),) if ev is not None else (),
     )
 
 

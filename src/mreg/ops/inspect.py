@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.git import tags as alias_tags
 from mreg.git.history import registrations
-from mreg.layout import record_of_path, versions_dir
+from mreg.layout import lifecycle_of_path, record_of_path, versions_dir
+from mreg.ops import lifecycle
 from mreg.results import Diff, LogEntry, ModelSummary
 
 if TYPE_CHECKING:
@@ -56,9 +57,11 @@ def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
         [st.event for by in standings.values() for st in by.values() if st.event],
         at_tip=manifests if at is None else None,  # the verified tip's manifests: listed above
     )
+    with_records = {p.split("/", 2)[1] for p in manifests if lifecycle_of_path(p) is not None}
     rows = []
     for model in sorted(versions):
         numbers = sorted(versions[model])
+        states = lifecycle.read(ctx, model, commit=commit) if model in with_records else {}
         aliases, unreviewed = {}, {}
         for alias, st in standings.get(model, {}).items():
             if st.event is None or st.event.version is None:
@@ -67,7 +70,17 @@ def list_models(ctx: Context, at: datetime | None) -> list[ModelSummary]:
                 unreviewed[alias] = st.event.tag  # never shown as a value: readers refuse it
             else:
                 aliases[alias] = st.event.version
-        rows.append(ModelSummary(model, numbers[-1], len(numbers), aliases, unreviewed))
+        rows.append(
+            ModelSummary(
+                model,
+                numbers[-1],
+                len(numbers),
+                aliases,
+                unreviewed,
+                archived=tuple(n for n, st in sorted(states.items()) if st.archived),
+                purged=tuple(n for n, st in sorted(states.items()) if st.purge is not None),
+            )
+        )
     return rows
 
 
@@ -303,6 +316,7 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
                     "_order": (float(stamp), 0, number),
                 }
             )
+        entries += _lifecycle_entries(ctx, model, tip)
     events = alias_tags.read_events(ctx.git, model, alias)
     if not entries and not events and not ctx.versions(model, tip):
         from mreg.errors import NotFoundError
@@ -334,6 +348,45 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
     for d in entries:
         d.pop("_order")
     return [LogEntry(**d) for d in entries]
+
+
+def _lifecycle_entries(ctx: Context, model: str, tip: str) -> list[dict[str, Any]]:
+    """Archive, unarchive and purge records as log entries; `by` is the git author of the commit
+    that added each (the record's own `created_by` is only its writer's word)."""
+    from datetime import datetime, timezone
+
+    out = []
+    for version, st in lifecycle.read(ctx, model, commit=tip).items():
+        for e in st.events:
+            try:
+                stamp = datetime.strptime(e.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                stamp = 0.0
+            reason = e.reason
+            if e.bytes_freed is not None:
+                reason = f"{reason} ({e.objects} object(s), {e.bytes_freed} bytes freed)"
+            out.append(
+                {
+                    "event": e.event,
+                    "model": model,
+                    "alias": None,
+                    "seq": None,
+                    "version": version,
+                    "digest": None,
+                    "previous": None,
+                    "reason": reason,
+                    "request": None,
+                    "by": e.author or e.by,
+                    "at": e.at,
+                    "tag": None,
+                    "governed": None,
+                    "commit": e.commit or "",
+                    "signature": None,
+                    "reviewed": None,
+                    "_order": (stamp + 0.5, 0, version),
+                }
+            )
+    return out
 
 
 def reviewed_marks(

@@ -34,6 +34,7 @@ from mreg.layout import (
     REGISTRY_REF,
     REVIEW_PREFIX,
     evaluation_of_path,
+    lifecycle_of_path,
     manifest_path,
     record_of_path,
     tracking_ref,
@@ -237,7 +238,7 @@ def _registry_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:
     specs += [
         f"{sha}:{manifest_path(rec[0], rec[1])}"
         for sha, _, _, path in added
-        if (rec := evaluation_of_path(path))
+        if (rec := evaluation_of_path(path) or lifecycle_of_path(path))
     ]
     blobs = dict(zip(specs, ctx.git.read_blobs(specs), strict=True)) if specs else {}
     out: list[ev.Event] = []
@@ -321,7 +322,50 @@ def _record_event(
             "registry",
             cursor,
         )
+    if (lrec := lifecycle_of_path(path)) is not None:
+        return _lifecycle_event(ctx, sha, stamp, who, path, lrec, blobs)
     return None
+
+
+def _lifecycle_event(
+    ctx: Context,
+    sha: str,
+    stamp: int,
+    who: str,
+    path: str,
+    lrec: tuple[str, int, int],
+    blobs: Mapping[str, bytes | None],
+) -> ev.Event | None:
+    """An archive, unarchive or purge record (issue 20); `by` is the commit's author."""
+    from mreg.cache.valid import MEMO
+    from mreg.context import parse_capped
+    from mreg.lifecycle import parse_lifecycle
+
+    model, version, number = lrec
+    blob, manifest = blobs.get(f"{sha}:{path}"), blobs.get(f"{sha}:{manifest_path(model, version)}")
+    try:
+        if blob is None or manifest is None:
+            return None
+        digest = parse_capped(manifest, where=manifest_path(model, version))["digest"]
+        record = parse_lifecycle(
+            blob, where=path, model=model, version=version, version_digest=digest, memo=MEMO
+        )
+    except MregError as exc:
+        ctx.notify(f"notify: {exc.message}: no event for it")
+        return None
+    data = {
+        "version": version,
+        "number": number,
+        "event": record["event"],
+        "reason": record["reason"],
+        "bytes_freed": record.get("bytes_freed"),
+        "by": who,
+        "commit": sha,
+        "path": path,
+    }
+    return ev.Event(
+        ev.LIFECYCLE_CHANGED, f"{path}:{sha}", stamp, model, f"{model}@v{version}", data, "registry", (sha,)
+    )
 
 
 def _added_paths(git: GitRepo, tip: str, start: str | None) -> list[tuple[str, int, str, str]]:
@@ -330,7 +374,7 @@ def _added_paths(git: GitRepo, tip: str, start: str | None) -> list[tuple[str, i
     from mreg.git.history import added_files
 
     found = added_files(git, tip, "models", since=start, oldest_first=True)
-    return [a for a in found if record_of_path(a[3]) or evaluation_of_path(a[3])]
+    return [a for a in found if record_of_path(a[3]) or evaluation_of_path(a[3]) or lifecycle_of_path(a[3])]
 
 
 def _tag_events(ctx: Context, cursor: Cursor) -> list[ev.Event]:

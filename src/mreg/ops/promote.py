@@ -41,6 +41,10 @@ def _move(
     unreviewed_because: str = "--no-review",
 ) -> AliasMove:
     ctx.require_initialised()
+    if version is not None:  # an archived (or purged) version is never promoted, rolled back to or applied
+        from mreg.ops.lifecycle import refuse_if_archived
+
+        refuse_if_archived(ctx, model, version, doing=f"{event} to {alias}")
     protected = ctx.is_protected(alias)
     if protected and review_allowed and not no_review:
         if not ctx.branches.online:
@@ -138,6 +142,10 @@ def write_tag(
         digest = None
         if version is not None:
             ctx.require_manifest_exists(model, version, target)
+            if attempt == 0:  # archived meanwhile (or `apply`): no tag for it
+                from mreg.ops.lifecycle import refuse_if_archived
+
+                refuse_if_archived(ctx, model, version, doing=f"{event} to {alias}")
             target = ctx.registration_commit(model, version)
             digest = ctx.load_manifest(model, version, target)["digest"]
             if pin is not None and pin.digest is not None and digest != pin.digest:
@@ -228,7 +236,10 @@ def rollback(
             raise NotFoundError(f"alias {alias!r} of {model!r} named no version at {at.isoformat()}")
         version = then.version
     else:
-        version = _previous_version(events, cur)
+        from mreg.ops.lifecycle import read as lifecycle
+
+        unusable = {n for n, st in lifecycle(ctx, model).items() if st.archived or st.purge is not None}
+        version = _previous_version(events, cur, skip=unusable)
     if version == cur.version:
         raise UsageError(f"{model}@{alias} is already v{version}")
     direct = ctx.config.direct_rollback and not no_review
@@ -245,10 +256,16 @@ def rollback(
     )
 
 
-def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.AliasEvent) -> int:
+def _previous_version(
+    events: list[alias_tags.AliasEvent],
+    cur: alias_tags.AliasEvent,
+    *,
+    skip: set[int] | frozenset[int] = frozenset(),
+) -> int:
     """Where a rollback goes (SPEC §7): back through the alias's history, skipping the versions it was
     rolled back from. The history is a stack: a promotion pushes, a rollback pops back to its target,
-    so v3 → v4 → v5 then two rollbacks give v4, then v3 — never v5 again."""
+    so v3 → v4 → v5 then two rollbacks give v4, then v3 — never v5 again. Versions in `skip`
+    (archived, or their bytes purged) are passed over."""
     stack: list[int | None] = []
     for e in sorted(events, key=lambda e: e.seq):
         if e.seq > cur.seq:
@@ -259,9 +276,11 @@ def _previous_version(events: list[alias_tags.AliasEvent], cur: alias_tags.Alias
         elif not stack or stack[-1] != e.version:
             stack.append(e.version)
     for version in reversed(stack[:-1]):
-        if version is not None and version != cur.version:
+        if version is not None and version != cur.version and version not in skip:
             return version
-    raise NotFoundError(f"{cur.model}@{cur.alias} has no earlier version to roll back to")
+    skipped = sorted({v for v in stack if v is not None and v in skip})
+    more = f" (skipped, archived or purged: {', '.join(f'v{n}' for n in skipped)})" if skipped else ""
+    raise NotFoundError(f"{cur.model}@{cur.alias} has no earlier version to roll back to{more}")
 
 
 def demote(

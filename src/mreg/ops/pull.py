@@ -54,6 +54,9 @@ def pull(
     the two where the kernel offers one; a symlink flip where DIR is a symlink). A failed pull leaves
     DIR as it was and nothing beside it."""
     version = ctx.resolve(ref, at, allow_unreviewed=allow_unreviewed, with_aliases=False)
+    from mreg.ops.retention import refuse_purged
+
+    refuse_purged(ctx, version.model, version.version)
     dest = dest if dest is not None else Path(f"{version.model}-v{version.version}")
     try:
         _refuse_a_dangerous_destination(dest)
