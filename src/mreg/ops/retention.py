@@ -277,7 +277,8 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
     trusted explains this version's missing bytes; None when there is none, or when the record
     cannot be trusted — anyone who may register can add one, so it counts only if the reviewed
     policy could have purged the version: retention is configured, no alias points at the version
-    and no pin names it, and it was purged at least `keep_days` after it was registered. An
+    and no pin names it, and it was purged at least `keep_days` after it was registered (unless it
+    is archived and the policy does not keep archived bytes). An
     untrusted record is named in a warning, and the bytes are read as usual."""
     from mreg.ops import lifecycle
 
@@ -286,7 +287,7 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
         return None
     ev = st.purge_event
     assert ev is not None
-    why = _distrust(ctx, model, version, ev.at)
+    why = _distrust(ctx, model, version, ev.at, archived=st.archived)
     if why is not None:
         ctx.notify(f"{ev.path} says the bytes of {model}@v{version} were purged, but {why}: record ignored")
         return None
@@ -298,7 +299,7 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
     )
 
 
-def _distrust(ctx: Context, model: str, version: int, at: str) -> str | None:
+def _distrust(ctx: Context, model: str, version: int, at: str, *, archived: bool) -> str | None:
     from mreg.layout import ALIASES_REF
     from mreg.policy import desired_aliases, read_policies
 
@@ -314,7 +315,7 @@ def _distrust(ctx: Context, model: str, version: int, at: str) -> str | None:
             if m == model and pin.version == version:
                 return f"it is pinned for {alias} on {ALIASES_BRANCH}"
     days = policy.get("keep_days")
-    if days:
+    if days and not (archived and not policy.get("keep_archived_bytes", False)):
         try:
             registered = _created(ctx.load_manifest(model, version, ctx.registry_commit()))
             purged = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()

@@ -1,0 +1,125 @@
+"""Retention (issue 20): `mreg gc --retention` purges the bytes of exactly the versions outside
+`mreg.yaml: retention`, records every purge, and a dry run says exactly what the real run does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mreg import Registry
+from mreg.store import open_store
+from testing.clock import Clock
+from testing.fake_github import push_files, show
+from testing.gitutil import run_mreg
+
+DAY = 86400
+
+
+def _retention(repo: Path, text: str) -> None:
+    """As if a reviewed change to mreg.yaml had merged (the repo has no remote: its own branch)."""
+    push_files(repo, "mreg/aliases", {"mreg.yaml": show(repo, "mreg/aliases:mreg.yaml") + text}, "retention")
+
+
+def _build(repo: Path, tmp: Path, clock: Clock, count: int) -> Registry:
+    """`count` versions, one a day, each with weights of its own and a config shared by all; staging
+    moved to every tenth, production to v100 on day 100 and to v150 on day 195, canary set to v30 on
+    day 30 and removed on day 60."""
+    (tmp / "config.json").write_text('{"layers": 3}\n')
+    for i in range(1, count + 1):
+        clock.advance(DAY)
+        reg = Registry.open(repo)  # a registry reads git's clock when it opens
+        d = tmp / "m"
+        d.mkdir(exist_ok=True)
+        (d / "weights.bin").write_bytes(f"weights {i}\n".encode() * 40)
+        (d / "config.json").write_text('{"layers": 3}\n')
+        assert reg.register("fraud", [d]).version == i
+        if i % 10 == 0:
+            reg.promote(f"fraud@v{i}", "staging")
+        if i == 100:
+            reg.promote("fraud@v100", "production", no_review=True)
+        if i == 195:
+            reg.promote("fraud@v150", "production", no_review=True)
+        if i == 30:
+            reg.promote("fraud@v30", "canary")
+        if i == 60:
+            reg.demote("fraud@canary")
+    return Registry.open(repo)
+
+
+@pytest.mark.slow
+def test_retention_on_200_versions_keeps_exactly_what_the_policy_says(
+    repo: Path, tmp_path: Path, clock: Clock
+) -> None:
+    reg = _build(repo, tmp_path, clock, 200)
+    clock.advance(3600)
+    for n in (185, 195):
+        assert run_mreg("archive", f"fraud@v{n}", "--reason", "revoked data", cwd=repo).code == 0
+    r = run_mreg("gc", "--retention", cwd=repo)
+    assert r.code == 2 and "no retention policy" in r.err  # nothing configured: nothing purged
+    _retention(repo, "retention: {keep_last: 15, keep_days: 10, keep_aliased: false}\n")
+
+    # what the policy says, worked out by hand (now = day 200 + 1 h; the cutoff is day 190 + 1 h)
+    newest_15 = [n for n in range(200, 0, -1) if n not in (185, 195)][:15]
+    within_10_days = [n for n in range(191, 201) if n != 195]
+    aliased = [200, 190]  # staging now, and staging until day 200 (after the cutoff); v180 left on day 190
+    aliased += [150, 100]  # production now (also pinned), and production until day 195
+    expected = set(newest_15) | set(within_10_days) | set(aliased)
+    store = open_store(None, default_dir=repo / ".git" / "mreg" / "objects")
+    before = {o.digest for o in store.list_objects()}
+
+    dry = json.loads(run_mreg("gc", "--retention", "--dry-run", "--json", cwd=repo).out)
+    assert {int(n) for n in dry["kept"]["fraud"]} == expected
+    assert {int(s.split("@v")[1]) for s in dry["purged"]} == set(range(1, 201)) - expected
+    reasons = {why for whys in dry["kept"]["fraud"].values() for why in whys}
+    assert not {"staging pointed at it", "production pointed at it"} & reasons  # keep_aliased: false
+    assert dry["kept"]["fraud"]["100"] == ["production pointed at it within 10 days"]
+    assert {o.digest for o in store.list_objects()} == before  # a dry run deletes nothing
+    du = json.loads(run_mreg("du", "fraud", "--json", cwd=repo).out)
+    assert du["reclaimable_bytes"] == dry["freed_bytes"] > 0
+
+    real = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
+    assert {k: real[k] for k in ("purged", "kept", "objects", "freed_bytes")} == {
+        k: dry[k] for k in ("purged", "kept", "objects", "freed_bytes")
+    }
+    after = {o.digest for o in store.list_objects()}
+    assert before - after == {o["digest"] for o in dry["objects"]}
+    needed = set()
+    for n in expected:  # every kept version's bytes are all there
+        m = reg.resolve(f"fraud@v{n}").manifest
+        needed |= {a["digest"] for a in m["artifacts"]} | {m["environment"]["packages"]}
+    assert needed <= after
+    config = reg.resolve("fraud@v1").manifest["artifacts"]
+    shared = next(a["digest"] for a in config if a["path"] == "config.json")
+    assert shared in after  # shared with kept versions: never deleted
+    # every purged version has its records; show and pull say so, exit 3
+    r = run_mreg("pull", "fraud@v5", "-o", str(tmp_path / "out"), cwd=repo)
+    assert r.code == 3 and "bytes purged on" in r.err and "by retention" in r.err, r.err
+    assert not (tmp_path / "out").exists()
+    r = run_mreg("show", "fraud@v195", cwd=repo)
+    assert r.code == 3 and "bytes purged on" in r.err
+    assert run_mreg("pull", "fraud@v150", "-o", str(tmp_path / "ok"), cwd=repo).code == 0
+    lifecycle = reg.lifecycle("fraud")
+    assert {n for n, st in lifecycle.items() if st.state == "purged"} == set(range(1, 201)) - expected
+    assert lifecycle[195].archived and lifecycle[195].purge == "purged"
+    # a purged version is never promoted again; the run is idempotent; check passes
+    r = run_mreg("promote", "fraud@v7", "--to", "staging", cwd=repo)
+    assert r.code == 1 and "bytes purged" in r.err
+    again = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
+    assert again["purged"] == [] and again["objects"] == []
+    assert run_mreg("check", cwd=repo).code == 0
+    assert run_mreg("verify", cwd=repo).code != 0  # the purged versions' objects are gone: verify says so
+    listed = json.loads(run_mreg("list", "--json", cwd=repo).out)[0]
+    assert len(listed["purged"]) == 200 - len(expected) and listed["archived"] == [185, 195]
+
+
+def test_retention_keeps_aliased_versions_forever_by_default(
+    repo: Path, tmp_path: Path, clock: Clock
+) -> None:
+    _build(repo, tmp_path, clock, 12)
+    clock.advance(DAY)
+    _retention(repo, "retention: {keep_last: 2}\n")
+    got = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
+    assert sorted(int(n) for n in got["kept"]["fraud"]) == [10, 11, 12]  # staging v10, the newest two
+    assert len(got["purged"]) == 9
