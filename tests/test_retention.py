@@ -123,3 +123,122 @@ def test_retention_keeps_aliased_versions_forever_by_default(
     got = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
     assert sorted(int(n) for n in got["kept"]["fraud"]) == [10, 11, 12]  # staging v10, the newest two
     assert len(got["purged"]) == 9
+
+
+# -- a crash mid-purge, batched deletes on S3 ------------------------------------------------------------
+def _many(repo: Path, tmp: Path, clock: Clock, versions: int, files: int) -> None:
+    for i in range(1, versions + 1):
+        clock.advance(DAY)
+        d = tmp / f"m{i}"
+        d.mkdir()
+        for k in range(files):
+            (d / f"f{k:04d}.bin").write_bytes(f"version {i} file {k}\n".encode())
+        (d / "shared.txt").write_text("the same in every version\n")
+        Registry.open(repo).register("fraud", [d])
+
+
+def _objects(reg: Registry, n: int) -> set[str]:
+    m = reg.resolve(f"fraud@v{n}").manifest
+    return {a["digest"] for a in m["artifacts"]} | {m["environment"]["packages"]}
+
+
+def _check_no_half_purge(repo: Path, kept: set[int], versions: int) -> dict[str, int]:
+    """Every version missing any object has a purge record; every kept version has all its objects."""
+    reg = Registry.open(repo, offline=True)
+    present = {o.digest for o in reg.store.list_objects()}
+    states = reg.lifecycle("fraud")
+    seen = {"missing-with-record": 0, "purging-only": 0}
+    for n in range(1, versions + 1):
+        missing = _objects(reg, n) - present
+        if n in kept:
+            assert not missing, f"kept v{n} lost {len(missing)} object(s)"
+            assert states[n].purge is None
+        elif missing:
+            assert states[n].purge in ("purging", "purged"), f"v{n} lost bytes without a purge record"
+            seen["missing-with-record"] += 1
+        if states[n].purge == "purging":
+            seen["purging-only"] += 1
+    return seen
+
+
+@pytest.mark.slow
+def test_a_crash_mid_purge_leaves_no_version_half_purged_without_a_record(
+    repo: Path, tmp_path: Path, clock: Clock
+) -> None:
+    import contextlib
+    import os
+    import random
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    from testing.gitutil import MREG
+
+    versions = 12
+    _many(repo, tmp_path, clock, versions, files=300)
+    _retention(repo, "retention: {keep_last: 2}\n")
+    template = tmp_path / "template"
+    shutil.copytree(repo, template, symlinks=True)
+    kept = {versions - 1, versions}
+    rng = random.Random(int(os.environ.get("MREG_CRASH_SEED", "20261205")))
+    ref = Path(".git/refs/heads/mreg/registry")
+    trials = ["at-purging-commit"] + ["random"] * 4
+    landed = 0
+    for i, how in enumerate(trials):
+        work = tmp_path / f"trial{i}"
+        shutil.copytree(template, work, symlinks=True)
+        start = (work / ref).read_text()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [*MREG, "gc", "--retention"],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        if how == "random":
+            time.sleep(rng.uniform(0.2, 3.0))
+        else:  # the moment the `purging` records are committed, the deletes begin: kill there
+            while proc.poll() is None and (work / ref).read_text() == start and time.monotonic() - t0 < 60:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        seen = _check_no_half_purge(work, kept, versions)
+        landed += seen["purging-only"] > 0
+        r = run_mreg("gc", "--retention", "--json", cwd=work)  # a rerun completes it
+        assert r.code == 0, r.err
+        _check_no_half_purge(work, kept, versions)
+        states = Registry.open(work, offline=True).lifecycle("fraud")
+        assert {n for n, st in states.items() if st.purge == "purged"} == set(range(1, versions + 1)) - kept
+        assert run_mreg("check", cwd=work).code == 0
+    assert landed >= 1  # at least one kill caught a purge between its two records
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_purges_on_s3_are_batched_deletes(s3: object, repo: Path, tmp_path: Path, clock: Clock) -> None:
+    """2,400 objects purged: three DeleteObjects requests (1,000 keys each at most), no single DELETE."""
+    from testing.s3 import Bucket
+
+    assert isinstance(s3, Bucket)
+    r = run_mreg("init", "--store", s3.url, cwd=repo)
+    assert r.code == 0, r.err
+    _many(repo, tmp_path, clock, 3, files=1200)
+    _retention(repo, "retention: {keep_last: 1}\n")
+    s3.recorder.clear()
+    dry = json.loads(run_mreg("gc", "--retention", "--dry-run", "--json", cwd=repo).out)
+    assert len(dry["objects"]) == 2 * 1200 + 0  # v1 and v2's own files (the lock and shared.txt are kept)
+    assert not [q for q in s3.requests() if q.method in ("DELETE", "POST")]
+    s3.recorder.clear()
+    real = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
+    assert real["objects"] == dry["objects"]
+    reqs = s3.requests()
+    batches = [q for q in reqs if q.method == "POST" and "delete" in q.query]
+    assert len(batches) == 3 and not [q for q in reqs if q.method == "DELETE"]
+    keys = set(s3.object_keys())
+    gone = {o["digest"] for o in real["objects"]}
+    assert not any(k.rsplit("/", 2)[-2] + k.rsplit("/", 1)[-1] in {d[7:] for d in gone} for k in keys)
+    lists = [q for q in reqs if q.method == "GET" and "list-type" in q.query]
+    print(f"\ngc --retention on S3: {len(reqs)} requests ({len(batches)} DeleteObjects, {len(lists)} LIST)")
