@@ -37,6 +37,7 @@ from mreg.events import (
     ALIAS_MOVED,
     EVALUATION_ADDED,
     EVENT_TYPES,
+    LIFECYCLE_CHANGED,
     REVIEW_REQUESTED,
     VERSION_REGISTERED,
     summary,
@@ -500,6 +501,9 @@ def facts(event: Mapping[str, Any]) -> list[tuple[str, str]]:
             else None
         )
         rows += [("Dataset", data.get("dataset")), ("Metrics", shown), ("Message", data.get("message"))]
+    elif kind == LIFECYCLE_CHANGED:
+        freed = data.get("bytes_freed")
+        rows += [("Lifecycle", data.get("event")), ("Reason", data.get("reason")), ("Bytes freed", freed)]
     elif kind == VERSION_REGISTERED:
         digest = data.get("digest")
         rows += [
