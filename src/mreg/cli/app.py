@@ -175,12 +175,13 @@ def list_(
             parts.append(f"{len(r['purged'])} purged")
         return "; ".join(parts)
 
-    print(
-        table(
-            ["MODEL", "LATEST", "VERSIONS", "ALIASES", "LIFECYCLE"],
-            [[r["model"], f"v{r['latest']}", r["versions"], aliases(r), lifecycle(r)] for r in rows],
-        )
-    )
+    header = ["MODEL", "LATEST", "VERSIONS", "ALIASES"]
+    cells = [[r["model"], f"v{r['latest']}", r["versions"], aliases(r)] for r in rows]
+    if any(lifecycle(r) for r in rows):  # a column only when some version is archived or purged
+        header.append("LIFECYCLE")
+        for row, r in zip(cells, rows, strict=True):
+            row.append(lifecycle(r))
+    print(table(header, cells))
     for r in rows:
         for a, tag in r.get("unreviewed", {}).items():
             _warn(
