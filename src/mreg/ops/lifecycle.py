@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import CheckFailedError, IntegrityError, MregError, UsageError
-from mreg.git.branches import Change, Retry
+from mreg.git.branches import Change
 from mreg.layout import REGISTRY_BRANCH, lifecycle_dir, lifecycle_of_path, lifecycle_path, manifest_path
 from mreg.lifecycle import ARCHIVE, PURGED, PURGING, UNARCHIVE, dump_lifecycle, fold, parse_lifecycle
 from mreg.manifest import LIFECYCLE_SCHEMA, size_problem
@@ -226,33 +226,31 @@ def next_record(
 def next_records(
     ctx: Context, base: str, records: Sequence[Mapping[str, Any]], message: str
 ) -> tuple[dict[str, bytes], str]:
-    """One commit's files adding each record as the next of its version (several versions at once)."""
+    """One commit's files adding each record as the next of its version (several versions at once):
+    one `ls-tree` a model for the numbers taken, whatever the number of versions."""
     from mreg.cache.valid import MEMO
     from mreg.lifecycle import validate_lifecycle
 
     files: dict[str, bytes] = {}
     taken: dict[tuple[str, int], int] = {}
+    listed: set[str] = set()
     for record in records:
         model, number = record["model"], record["version"]
+        if model not in listed:
+            listed.add(model)
+            for path in ctx.git.blob_ids(base, lifecycle_dir(model)):
+                parsed = lifecycle_of_path(path)
+                if parsed is not None and parsed[0] == model:
+                    key = (model, parsed[1])
+                    taken[key] = max(taken.get(key, 0), parsed[2])
         key = (model, number)
-        if key not in taken:
-            taken[key] = max(
-                (
-                    int(e.name[:-5])
-                    for e in ctx.git.ls_tree(base, lifecycle_dir(model, number))
-                    if e.name[:-5].isdigit()
-                ),
-                default=0,
-            )
-        taken[key] += 1
+        taken[key] = taken.get(key, 0) + 1
         path = lifecycle_path(model, number, taken[key])
         doc = validate_lifecycle(dict(record), where=f"{REGISTRY_BRANCH}:{path}", model=model, version=number)
         text = dump_lifecycle(doc)
         too_big = size_problem(text)
         if too_big:
             raise UsageError(f"the lifecycle record would be {too_big}")
-        if ctx.git.object_ids([f"{base}:{path}"])[0] is not None:
-            raise Retry(f"{path} appeared meanwhile")
         MEMO.remember(text, LIFECYCLE_SCHEMA, dict(doc))
         files[path] = text
     return files, message

@@ -224,12 +224,14 @@ def _record(
 
     ident, _ = ctx.git.identity()
     at = datetime.fromtimestamp(p.now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    owned: dict[tuple[str, int], list[str]] = {}
+    for d, owner in p.owner.items():
+        if deleted is None or d in deleted:
+            owned.setdefault(owner, []).append(d)
     records = []
     for key in versions:
         m = p.manifests[key]
-        objects = sorted(
-            d for d, owner in p.owner.items() if owner == key and (deleted is None or d in deleted)
-        )
+        objects = sorted(owned.get(key, ()))
         rec: dict[str, Any] = {
             "schema": LIFECYCLE_SCHEMA,
             "model": key[0],
