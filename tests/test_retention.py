@@ -119,10 +119,21 @@ def test_retention_keeps_aliased_versions_forever_by_default(
 ) -> None:
     _build(repo, tmp_path, clock, 12)
     clock.advance(DAY)
+    r = run_mreg("du", cwd=repo)
+    assert r.code == 0 and "no retention policy" in r.out, r.err
     _retention(repo, "retention: {keep_last: 2}\n")
+    du = json.loads(run_mreg("du", "--json", cwd=repo).out)
+    rows = {v["version"]: v for v in du["versions"]}
+    assert rows[1]["stored"] > rows[2]["stored"] > 0  # v1 holds the shared config and the lock once
+    assert {n for n, v in rows.items() if v["would_purge"]} == set(range(1, 10)) - {10}
+    assert "gc --retention would free" in run_mreg("du", "fraud", cwd=repo).out
     got = json.loads(run_mreg("gc", "--retention", "--json", cwd=repo).out)
     assert sorted(int(n) for n in got["kept"]["fraud"]) == [10, 11, 12]  # staging v10, the newest two
-    assert len(got["purged"]) == 9
+    assert len(got["purged"]) == 9 and got["freed_bytes"] == du["reclaimable_bytes"]
+    after = json.loads(run_mreg("du", "--json", cwd=repo).out)
+    assert after["reclaimable_bytes"] == 0
+    assert {v["version"]: v["state"] for v in after["versions"]}[2] == "purged"
+    assert after["models"]["fraud"]["stored"] < du["models"]["fraud"]["stored"]
 
 
 # -- a crash mid-purge, batched deletes on S3 ------------------------------------------------------------
