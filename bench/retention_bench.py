@@ -165,7 +165,8 @@ def main() -> None:
         print("\n| command | time | versions purged | objects deleted | S3 requests |\n|---|---|---|---|---|")
         print("\n".join(rows))
         left = sum(
-            page.get("KeyCount", 0) for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+            page.get("KeyCount", 0)
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         )
         keep = args.models * min(100, args.versions) * args.files + 1
         print(f"\nobjects left in the bucket: {left:,} (the kept versions' {keep:,})")
