@@ -310,6 +310,7 @@ class VerifyReport:
     corrupt: tuple[Mapping[str, Any], ...] = ()
     invalid: tuple[str, ...] = ()  # manifests that do not parse: reported, skipped
     repaired: tuple[str, ...] = ()  # corrupt objects deleted by --repair
+    purged: tuple[str, ...] = ()  # missing objects only versions purged by retention named (issue 20)
 
     @property
     def ok(self) -> bool:
@@ -333,6 +334,7 @@ class VerifyReport:
             "checked": self.checked,
             "bytes": self.bytes,
             "missing": [dict(m) for m in self.missing],
+            "purged": len(self.purged),
             "corrupt": [dict(c) for c in self.corrupt],
             "invalid_manifests": list(self.invalid),
         }

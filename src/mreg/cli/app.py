@@ -433,6 +433,8 @@ def verify(
         for item in result.corrupt:
             echo(f"CORRUPT  {item['digest']}  used by {', '.join(item['used_by'])}")
         echo(f"verified {result.checked} object(s), {size_text(result.bytes)}")
+        if result.purged:
+            echo(f"{len(result.purged)} object(s) purged by retention (recorded): not checked")
     if err is not None:
         raise err
 

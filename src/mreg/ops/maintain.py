@@ -29,6 +29,7 @@ class _Verify:  # filled as verify goes; returned frozen as VerifyReport
     corrupt: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # manifests that do not parse: reported, skipped
     repaired: list[str] = field(default_factory=list)  # corrupt objects deleted by --repair
+    purged: list[str] = field(default_factory=list)  # missing, but only purged versions named them
 
     @property
     def ok(self) -> bool:
@@ -131,9 +132,17 @@ def verify(
     from mreg.store import run_parallel
 
     outcomes = run_parallel(store, one, items)
+    purged = None
     for (digest, users), got in zip(items, outcomes, strict=True):
         if got is None:
-            result.missing.append({"digest": digest, "used_by": users})
+            if purged is None:
+                from mreg.ops.retention import trusted_purges
+
+                purged = {f"{m}@v{n}" for m, n in trusted_purges(ctx)}
+            if all(u.partition(":")[0] in purged for u in users):
+                result.purged.append(digest)  # gone by retention, recorded: not a failure
+            else:
+                result.missing.append({"digest": digest, "used_by": users})
             continue
         result.checked += 1
         result.bytes += got[1]
@@ -150,6 +159,7 @@ def verify(
         tuple(result.corrupt),
         tuple(result.invalid),
         tuple(result.repaired),
+        tuple(result.purged),
     )
 
 

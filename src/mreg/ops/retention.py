@@ -301,6 +301,23 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
     )
 
 
+def trusted_purges(ctx: Context) -> set[tuple[str, int]]:
+    """Every version whose purge record can be trusted (see `purge_problem`), for `verify`: one pass
+    a model instead of one a version."""
+    from mreg.ops import lifecycle
+
+    out: set[tuple[str, int]] = set()
+    if policy_of(ctx) is None:
+        return out
+    tip = ctx.registry_commit()
+    for model in ctx.models(tip):
+        for version, st in lifecycle.read(ctx, model, commit=tip).items():
+            ev = st.purge_event
+            if ev is not None and _distrust(ctx, model, version, ev.at, archived=st.archived) is None:
+                out.add((model, version))
+    return out
+
+
 def _distrust(ctx: Context, model: str, version: int, at: str, *, archived: bool) -> str | None:
     from mreg.layout import ALIASES_REF
     from mreg.policy import desired_aliases, read_policies
