@@ -467,3 +467,23 @@ def test_a_site_with_planted_links_is_replaced_without_following_them(world: Wor
     assert not (site / "models" / "evil.html").exists()  # a page of mreg's name that no model has: dropped
     assert (outside / "secret.txt").read_text() == "s\n"  # never written through
     assert sorted(p.name for p in (site / "models").iterdir()) == ["base.html", "churn.html", "ft.html"]
+
+
+@pytest.mark.slow
+def test_an_archived_version_is_marked_with_its_record(world: World) -> None:
+    """issue 20: the lifecycle shows in every format — a badge and the audit trail's record on the
+    site, the state in Markdown's versions table and in JSON."""
+    r = world.mreg("archive", "ft@v1", "--reason", "trained on the <revoked> export")
+    assert r.code == 0, r.err
+    ft = _pages(_site(world))["models/ft.html"].decode()
+    row = next(line for line in ft.splitlines() if '<span id="v1">v1</span>' in line)
+    assert '<span class="badge unrev"' in row and ">archived</span>" in row
+    audit = ft.split('<h2 id="audit">')[1]
+    assert 'archive <a href="#v1">v1</a>' in audit and "trained on the &lt;revoked&gt; export" in audit
+    text = world.report()
+    versions = _rows(_section(_section(text, "## ft"), "### Versions"))
+    assert [r[-1] for r in versions[2:]] == ["(archived)", "production", ""]
+    data = json.loads(world.report("--format", "json"))
+    ft_json = next(m for m in data["models"] if m["model"] == "ft")
+    assert [v["state"] for v in ft_json["versions"]] == ["archived", "active", "active"]
+    assert ft_json["versions"][0]["lifecycle"][0]["reason"] == "trained on the <revoked> export"

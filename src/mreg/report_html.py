@@ -167,6 +167,13 @@ def _have(m: ModelReport) -> set[int]:
     return {v.version for v in m.versions}
 
 
+def _state(v: ReportVersion) -> str:
+    """A version's lifecycle (issue 20), where it is not simply active."""
+    if v.state == "active":
+        return ""
+    return f'<span class="badge unrev" title="lifecycle: mreg log shows who and why">{e(v.state)}</span>'
+
+
 def _badges(aliases: Iterable[str]) -> str:
     return "".join(f'<span class="badge">{e(a)}</span>' for a in aliases)
 
@@ -307,7 +314,7 @@ def _versions(m: ModelReport, known: set[str]) -> str:
                 _ref_link(v.parent, m.model, known),
                 *(_n(_num(v.metrics[k])) if k in v.metrics else "" for k in m.key_metrics),
                 _n(str(len(v.evaluations))) if v.evaluations else "",
-                _badges(v.aliases),
+                _badges(v.aliases) + _state(v),
                 _n(size_text(v.size)),
             ]
         )
@@ -652,6 +659,19 @@ def _audit(m: ModelReport) -> str:
                     ],
                 )
             )
+        for lc in v.lifecycle:
+            why = e(lc.reason)
+            if lc.bytes_freed:
+                why += f" ({size_text(lc.bytes_freed)} freed)"
+            entries.append(
+                (
+                    utc_stamp(lc.at),
+                    3,
+                    v.version,
+                    f"{lc.number:09d}",
+                    [_t(e(lc.at)), e(lc.author or lc.by), f"{e(lc.event)} {_vlink(v.version)}", _msg(why)],
+                )
+            )
     for mv in m.moves:
         what = f"{e(mv.event)} {e(mv.alias)} → {_vlink(mv.version, have)}"
         why = e(mv.reason or "")
@@ -674,5 +694,5 @@ def _audit(m: ModelReport) -> str:
     return '<h2 id="audit">Audit trail</h2>\n' + _table(
         ["when", "who", "what", "why"],
         rows,
-        caption="Newest first: registrations, evaluations and alias moves.",
+        caption="Newest first: registrations, evaluations, alias moves and lifecycle records.",
     )

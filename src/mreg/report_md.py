@@ -119,7 +119,9 @@ def _model(m: ModelReport) -> list[str]:
                 md(v.parent) if v.parent else "",
                 *(_num(v.metrics[k]) if k in v.metrics else "" for k in m.key_metrics),
                 len(v.evaluations) or "",
-                ", ".join(md(a) for a in v.aliases),
+                ", ".join(
+                    [*(md(a) for a in v.aliases), *([f"({md(v.state)})"] if v.state != "active" else [])]
+                ),
             ]
             for v in m.versions
         ],

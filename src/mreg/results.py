@@ -583,6 +583,8 @@ class ReportVersion:
     data: tuple[Mapping[str, Any], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     children: tuple[str, ...] = ()  # `model@vN` of the versions in the report that name it as parent
+    state: str = "active"  # its lifecycle (issue 20): active, archived, purging or purged
+    lifecycle: tuple[LifecycleEvent, ...] = ()  # its lifecycle records, oldest first
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "evaluations"}

@@ -19,14 +19,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mreg.errors import MregError, NotFoundError
 from mreg.git import tags as alias_tags
-from mreg.layout import ALIASES_BRANCH, REGISTRY_BRANCH, evaluation_of_path, manifest_path, record_of_path
+from mreg.layout import (
+    ALIASES_BRANCH,
+    REGISTRY_BRANCH,
+    evaluation_of_path,
+    lifecycle_of_path,
+    manifest_path,
+    record_of_path,
+)
 from mreg.refs import utc_stamp
 from mreg.results import ModelReport, Report, ReportMove, ReportVersion
 
 if TYPE_CHECKING:
     from mreg.context import Context
     from mreg.manifest import Manifest
-    from mreg.results import Evaluation
+    from mreg.results import Evaluation, VersionLifecycle
 
 KEY_METRICS = 5  # metric columns in a versions table: the gated ones first, then by name
 
@@ -50,7 +57,8 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
     problems: list[str] = []
 
     # every manifest and evaluation record of the chosen models: one ls-tree, one cat-file
-    manifests, record_paths = _manifests(ctx, commit, chosen, problems)
+    manifests, record_paths, with_lifecycle = _manifests(ctx, commit, chosen, problems)
+    lifecycles = _lifecycles(ctx, commit, with_lifecycle)
     specs = [
         RecordAt(commit, model, version, manifests[(model, version)]["digest"], number, path)
         for model, version, number, path in sorted(record_paths)
@@ -120,6 +128,8 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
                 data=tuple(dict(d) for d in sorted(m.get("data") or (), key=lambda d: str(d.get("name")))),
                 params=dict(sorted((m.get("params") or {}).items())),
                 children=tuple(f"{n}@v{v}" for n, v in sorted(children.get(f"{model}@v{version}", ()))),
+                state=lc.state if (lc := lifecycles.get((model, version))) else "active",
+                lifecycle=lc.events if lc else (),
             )
             for version, m in by_model.get(model, ())
         )
@@ -150,13 +160,14 @@ def report(ctx: Context, *, at: datetime | None = None, models: Sequence[str] = 
 
 def _manifests(
     ctx: Context, commit: str, chosen: set[str], problems: list[str]
-) -> tuple[dict[tuple[str, int], Manifest], list[tuple[str, int, int, str]]]:
+) -> tuple[dict[tuple[str, int], Manifest], list[tuple[str, int, int, str]], set[str]]:
     """The valid manifests of the chosen models at `commit` (one `ls-tree -r`, one `cat-file`) and
     the (model, version, number, path) of their evaluation records; what fails a check goes to
     `problems`."""
     paths = ctx.git.blob_ids(commit, "models")
     manifest_paths: dict[tuple[str, int], str] = {}
     record_paths: list[tuple[str, int, int, str]] = []
+    with_lifecycle: set[str] = set()  # models with lifecycle records (issue 20)
     for path in paths:
         rec = record_of_path(path)
         if rec is not None and rec[0] in chosen:
@@ -165,6 +176,10 @@ def _manifests(
         ev = evaluation_of_path(path)
         if ev is not None and ev[0] in chosen:
             record_paths.append((*ev, path))
+            continue
+        lc = lifecycle_of_path(path)
+        if lc is not None and lc[0] in chosen:
+            with_lifecycle.add(lc[0])
     from mreg.cache import clone_cache_dir
     from mreg.cache.documents import DocumentIndex
 
@@ -196,7 +211,18 @@ def _manifests(
             problems.append(f"{where}: the manifest says {m['model']}@v{m['version']}")
             continue
         manifests[(model, version)] = m
-    return manifests, record_paths
+    return manifests, record_paths, with_lifecycle
+
+
+def _lifecycles(ctx: Context, commit: str, models: set[str]) -> dict[tuple[str, int], VersionLifecycle]:
+    """The lifecycle of each version that has records, read only for the models that have some."""
+    from mreg.ops.lifecycle import read
+
+    out: dict[tuple[str, int], VersionLifecycle] = {}
+    for model in sorted(models):
+        for version, lc in read(ctx, model, commit=commit).items():
+            out[(model, version)] = lc
+    return out
 
 
 PARALLEL_FROM = 400  # manifests not yet in the clone's document index, from which a pool parses them
