@@ -478,11 +478,13 @@ def _last_backed(events: list[alias_tags.AliasEvent], standing: Standing) -> str
     return f" (approved: {pin.describe()})"
 
 
-def parse_capped(blob: bytes, *, where: str) -> Manifest:
+def parse_capped(blob: bytes, *, where: str, memo: bool = True) -> Manifest:
+    """A manifest's bytes, bounded, parsed and checked; `memo`: through the machine's validation
+    memo (`cache.valid`), off for a reader that keeps its own (`report`'s document index)."""
     too_big = size_problem(blob)
     if too_big:
         raise IntegrityError(f"{where}: {too_big}")
-    return parse_manifest(blob, where=where, memo=MEMO)
+    return parse_manifest(blob, where=where, memo=MEMO if memo else None)
 
 
 __all__ = ["Config", "Context"]

@@ -229,15 +229,15 @@ PARALLEL_FROM = 400  # manifests not yet in the clone's document index, from whi
 
 
 def _parse(job: tuple[bytes | None, str]) -> Manifest | str:
-    """One manifest's bytes, checked (`parse_capped`: size, YAML, schema, remembered once valid), or
-    the one line saying why not."""
+    """One manifest's bytes, checked (`parse_capped`: size, YAML, schema), or the one line saying
+    why not. The clone's document index remembers what passed, not a marker file each."""
     from mreg.context import parse_capped
 
     blob, where = job
     if blob is None:
         return f"{where}: cannot be read"
     try:
-        return parse_capped(blob, where=where)
+        return parse_capped(blob, where=where, memo=False)
     except MregError as exc:
         return exc.message
 
