@@ -307,6 +307,74 @@ def test_credentials_in_the_tracking_uri_never_reach_output_or_manifests(
     assert "s3cr3t-t0ken" not in "".join(_manifests(repo, "m").values())
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="CRITICAL: the same through a remote tracking server: the importer asked only for "
+    "http://server, the server answers get-download-uri with file:///home/…/.ssh and MLflow's client "
+    "reads that directory on the importer's machine into the store (s3://, gs://… likewise, with the "
+    "importer's cloud credentials)",
+)
+def test_a_remote_server_cannot_make_the_importer_read_its_own_files(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    secret = tmp_path / "home" / ".ssh" / "id_rsa"
+    secret.parent.mkdir(parents=True)
+    secret.write_bytes(SECRET)
+    where = secret.parent.as_uri()
+    answers = {
+        "registered-models/search": {"registered_models": [{"name": "m"}]},
+        "registered-models/get": {"registered_model": {"name": "m"}},
+        "model-versions/search": {
+            "model_versions": [
+                {
+                    "name": "m",
+                    "version": "1",
+                    "creation_timestamp": 1600000000000,
+                    "last_updated_timestamp": 1600000000000,
+                    "current_stage": "None",
+                    "source": where,
+                    "status": "READY",
+                }
+            ]
+        },
+        "model-versions/get-download-uri": {"artifact_uri": where},
+    }
+
+    class Hostile(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            import json
+
+            path = self.path.split("?")[0]
+            body = next((a for k, a in answers.items() if path.endswith(k)), None)
+            if body is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        repo = _registry(tmp_path)
+        r = _mlflow(repo, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert not _store_holds(repo, SECRET)
+    assert "id_rsa" not in "".join(_manifests(repo, "m").values())
+    assert r.code == 1, r.out + r.err
+
+
 # --------------------------------------------------------------------------- GTO
 
 
