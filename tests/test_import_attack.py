@@ -190,12 +190,6 @@ def _manifests(repo: Path, model: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- MLflow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CRITICAL: a model version's `source` is any URI the foreign registry chooses; MLflow's "
-    "client resolves file:///… on the importer's machine, so the importer's own files (~/.ssh, "
-    "~/.aws) are re-hashed into the store and listed in a manifest pushed to every clone",
-)
 def test_a_version_whose_source_is_a_local_path_outside_the_store_is_not_read(
     hostile: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -307,13 +301,6 @@ def test_credentials_in_the_tracking_uri_never_reach_output_or_manifests(
     assert "s3cr3t-t0ken" not in "".join(_manifests(repo, "m").values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CRITICAL: the same through a remote tracking server: the importer asked only for "
-    "http://server, the server answers get-download-uri with file:///home/…/.ssh and MLflow's client "
-    "reads that directory on the importer's machine into the store (s3://, gs://… likewise, with the "
-    "importer's cloud credentials)",
-)
 def test_a_remote_server_cannot_make_the_importer_read_its_own_files(tmp_path: Path) -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -370,6 +357,7 @@ def test_a_remote_server_cannot_make_the_importer_read_its_own_files(tmp_path: P
         r = _mlflow(repo, f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
+        server.server_close()
     assert not _store_holds(repo, SECRET)
     assert "id_rsa" not in "".join(_manifests(repo, "m").values())
     assert r.code == 1, r.out + r.err

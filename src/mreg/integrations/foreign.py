@@ -24,6 +24,11 @@ class ArtifactMissing(Exception):
     """The foreign system lists the version but cannot hand over its bytes."""
 
 
+class ArtifactRefused(Exception):
+    """The foreign system names a place for the version's bytes that is not the version's own (a
+    path on the importer's machine, another bucket): never read, listed at the end."""
+
+
 @dataclass(frozen=True)
 class ForeignVersion:
     """One version to import: its number kept exactly, its facts, and how to fetch its files."""

@@ -8,17 +8,21 @@ end by the use case, never skipped silently).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import posixpath
 import re
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.integrations.foreign import (
     ArtifactMissing,
+    ArtifactRefused,
     ForeignMove,
     ForeignRegistry,
     ForeignVersion,
@@ -174,7 +178,7 @@ def _version(client: Any, tracking_uri: str, model: str, mv: Any, problems: list
         source = _source(run.data.tags)
         data = _datasets(run)
         user = user or run.info.user_id or None
-    name, number = mv.name, int(mv.version)
+    number = int(mv.version)
 
     def fetch(dest: Path) -> Path:
         try:
@@ -182,7 +186,7 @@ def _version(client: Any, tracking_uri: str, model: str, mv: Any, problems: list
                 warnings.simplefilter("ignore")
                 from mlflow.artifacts import download_artifacts
 
-                uri = client.get_model_version_download_uri(name, str(number))
+                uri = _own_location(client, tracking_uri, mv, run)
                 got = Path(
                     download_artifacts(artifact_uri=uri, dst_path=str(dest), tracking_uri=tracking_uri)
                 )
@@ -207,6 +211,73 @@ def _version(client: Any, tracking_uri: str, model: str, mv: Any, problems: list
         fetch=fetch,
         environment=environment,
     )
+
+
+_LOCAL_SCHEMES = ("", "file")
+
+
+def _own_location(client: Any, tracking_uri: str, mv: Any, run: Any) -> str:
+    """The version's download URI as MLflow's registry resolves it, when it lies under the version's
+    own artifact location: its run's `artifact_uri`, its logged model's `artifact_location`, or (a
+    remote server) `mlflow-artifacts:` that the server itself serves. Anything else (a path on this
+    machine named by a remote server, another bucket read with the importer's credentials, `..`) is
+    refused before a byte is read."""
+    from mlflow.exceptions import MlflowException
+
+    uri = str(client.get_model_version_download_uri(mv.name, str(mv.version)))
+    target = _location(uri)
+    shown = strip_credentials(uri)[:200]
+    if target is None:
+        raise ArtifactRefused(f"its artifact location {shown!r} climbs out with '..'")
+    server = _location(tracking_uri)
+    remote = server is not None and server[0] not in (
+        *_LOCAL_SCHEMES,
+        "sqlite",
+        "postgresql",
+        "mysql",
+        "mssql",
+    )
+    if remote and target[0] in _LOCAL_SCHEMES:
+        raise ArtifactRefused(
+            f"the tracking server names {shown!r}, a path on this machine; it is never read"
+        )
+    if remote and server is not None and target[0] == "mlflow-artifacts" and target[1] in ("", server[1]):
+        return uri  # served by the tracking server from its own artifact root
+    anchors = [str(run.info.artifact_uri)] if run is not None and run.info.artifact_uri else []
+    model_id = getattr(mv, "model_id", None)
+    if model_id:
+        with contextlib.suppress(MlflowException, AttributeError):  # an older server: no logged models
+            anchors.append(str(client.get_logged_model(model_id).artifact_location))
+    for anchor in anchors:
+        own = _location(anchor)
+        if own is not None and own[:2] == target[:2] and _under(target[2], own[2]):
+            return uri
+    if not anchors:
+        raise ArtifactRefused(
+            f"its artifact location {shown!r} belongs to no run or logged model it could be checked against; it is never read"
+        )
+    raise ArtifactRefused(
+        f"its artifact location {shown!r} is outside its run's artifact location "
+        f"{strip_credentials(anchors[0])[:200]!r}; it is never read"
+    )
+
+
+def _location(uri: str) -> tuple[str, str, str] | None:
+    """(scheme, host, normalised path) of a URI (a bare path is `file`); None when a segment is `..`."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if len(scheme) == 1:  # a Windows drive letter, not a scheme
+        scheme, path = "file", uri
+    else:
+        path = unquote(parts.path)
+    if ".." in path.replace("\\", "/").split("/"):
+        return None
+    netloc = parts.netloc.rpartition("@")[2].lower()
+    return ("file" if scheme == "" else scheme), netloc, posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 _PYTHON = re.compile(r"^\s*python_version:\s*['\"]?([0-9][0-9A-Za-z.+-]{0,30})", re.M)

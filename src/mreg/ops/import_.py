@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import UsageError
 from mreg.git import tags as alias_tags
-from mreg.integrations.foreign import ArtifactMissing, ForeignMove, ForeignRegistry, ForeignVersion
+from mreg.integrations.foreign import (
+    ArtifactMissing,
+    ArtifactRefused,
+    ForeignMove,
+    ForeignRegistry,
+    ForeignVersion,
+)
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, PROPOSAL_HOLDER_PREFIX, policy_path
 from mreg.results import ImportReport, ImportRow, Review
 
@@ -116,6 +122,10 @@ def run_import(
             up, re_used = _import_version(ctx, v, foreign.system, progress)
         except ArtifactMissing as exc:
             failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): artifact missing: {exc}")
+            rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
+            continue
+        except ArtifactRefused as exc:
+            failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): artifact refused: {exc}")
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
             continue
         except UsageError as exc:  # a secret-like param, a metric that is not a number, an oversized manifest
