@@ -224,22 +224,12 @@ def test_a_nan_metric_does_not_keep_the_version_out(hostile: dict[str, Any], tmp
     assert sorted(_manifests(repo, "m")) == ["1.yaml", "2.yaml", "3.yaml"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: MLflow aliases `champ` and `Champ` both map to mreg's `champ`; one silently wins "
-    "(docs/migrate.md: 'two that map to one, is reported, never guessed')",
-)
 def test_two_aliases_that_map_to_one_are_reported(hostile: dict[str, Any], tmp_path: Path) -> None:
     repo = _registry(tmp_path)
     r = _mlflow(repo, _uri(hostile, "aliases"))
     assert r.code == 1 and "Champ" in r.err and "champ" in r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: one model name with a quote aborts the whole import (exit 2); the other models are "
-    "not imported; it should be listed like an unmappable name",
-)
 def test_a_quote_in_one_model_name_does_not_stop_the_others(hostile: dict[str, Any], tmp_path: Path) -> None:
     repo = _registry(tmp_path)
     r = _mlflow(repo, _uri(hostile, "quote"))
@@ -401,12 +391,6 @@ def _gto_import(repo: Path, *extra: str) -> Any:
     return run_mreg("import", "gto", *extra, cwd=repo, timeout=300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: GTO artifacts `fraud` and `Fraud` both map to mreg's `fraud` and nothing checks it "
-    "(the MLflow side does): the run dies with exit 4 half-way, and the re-run points `fraud`'s "
-    "staging alias at `Fraud`'s bytes (for `production`, the reviewed pin PR names only 'v1')",
-)
 def test_two_gto_artifacts_that_map_to_one_model_are_reported_never_mixed(tmp_path: Path) -> None:
     annotation = (
         "artifacts:\n  fraud:\n    path: good\n    type: model\n  Fraud:\n    path: evil\n    type: model\n"
@@ -425,11 +409,6 @@ def test_two_gto_artifacts_that_map_to_one_model_are_reported_never_mixed(tmp_pa
     assert second.code == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: GTO stages `prod_eu` and `prod-eu` both become mreg's `prod-eu`: their histories "
-    "are interleaved on one alias, silently (docs: 'two that map to one, is reported')",
-)
 def test_two_gto_stages_that_map_to_one_alias_are_reported(tmp_path: Path) -> None:
     repo = _gto_repo(tmp_path / "repo", "artifacts:\n  fraud:\n    path: m\n    type: model\n", {"m/w": b"1"})
     _gto(repo, "register", "fraud", "--version", "v1.0.0")

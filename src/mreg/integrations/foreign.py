@@ -9,7 +9,7 @@ rest is bounded before it reaches a manifest or a tag.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,6 +91,30 @@ def alias_name(name: str) -> str | None:
     if not ALIAS_RE.match(mapped) or RESERVED_ALIAS_RE.match(mapped):
         return None
     return mapped
+
+
+def map_names(
+    names: Iterable[str], mapper: Callable[[str], str | None], what: str, target: str
+) -> tuple[dict[str, str | None], list[str]]:
+    """Each foreign name's mreg name (None: none can be made of it). Names that map to one mreg name
+    are all left out, each such group described in one line (`what`: "GTO artifacts", "m: MLflow
+    aliases"; `target`: "model", "alias"): two that map to one are reported, never mixed or guessed."""
+    mapped = {n: mapper(n) for n in sorted(set(names))}
+    groups: dict[str, list[str]] = {}
+    for name, m in mapped.items():
+        if m is not None:
+            groups.setdefault(m, []).append(name)
+    problems = []
+    for m, group in sorted(groups.items()):
+        if len(group) > 1:
+            both = "both" if len(group) == 2 else "all"
+            problems.append(
+                f"{what} {' and '.join(repr(g) for g in group)} {both} map to the mreg {target} {m!r}; "
+                "none of them is imported"
+            )
+            for name in group:
+                del mapped[name]
+    return mapped, problems
 
 
 def utc(seconds: float) -> str:

@@ -27,6 +27,7 @@ from mreg.integrations.foreign import (
     ForeignVersion,
     alias_name,
     bounded,
+    map_names,
     model_name,
     utc,
 )
@@ -82,12 +83,11 @@ def read(repo: Path) -> ForeignRegistry:
         raise UsageError(f"GTO repository {str(repo)!r} does not exist")
     git = GitRepo.discover(repo)
     events = _history(repo)
-    problems: list[str] = []
     versions: list[ForeignVersion] = []
     moves: list[ForeignMove] = []
-    for artifact in sorted({str(e["artifact"]) for e in events}):
+    models, problems = map_names((str(e["artifact"]) for e in events), model_name, "GTO artifacts", "model")
+    for artifact, model in models.items():
         mine = [e for e in events if e["artifact"] == artifact]
-        model = model_name(artifact)
         if model is None:
             problems.append(f"GTO artifact {artifact!r}: no mreg model name can be made of it")
             continue
@@ -179,6 +179,17 @@ def _annotated_path(git: GitRepo, commit: str, artifact: str) -> str:
     )
 
 
+def _stage_aliases(model: str, stages: list[str], problems: list[str]) -> dict[str, str | None]:
+    """Each stage's mreg alias; a stage that cannot be one, or that shares one with another stage,
+    is listed once (and has none)."""
+    aliases, collided = map_names(stages, alias_name, f"{model}: GTO stages", "alias")
+    problems += collided
+    for stage, alias in aliases.items():
+        if alias is None:
+            problems.append(f"{model}: GTO stage {stage!r} cannot be an mreg alias")
+    return aliases
+
+
 def _moves(
     model: str, events: list[dict[str, Any]], numbers: dict[str, int], problems: list[str]
 ) -> list[ForeignMove]:
@@ -196,6 +207,9 @@ def _moves(
             5 if e["event"] in stage_events else int(e.get("priority") or 0),
             _counter(str(e.get("ref") or "")),
         ),
+    )
+    aliases = _stage_aliases(
+        model, [str(e["stage"]) for e in ordered if e["event"] in stage_events], problems
     )
     active: dict[str, list[str]] = {}
     moves: list[ForeignMove] = []
@@ -224,9 +238,8 @@ def _moves(
             now = held[-1] if held else None
             if now == before.get(stage):
                 continue
-            alias = alias_name(stage)
-            if alias is None:
-                problems.append(f"{model}: GTO stage {stage!r} cannot be an mreg alias")
+            alias = aliases.get(stage)
+            if alias is None:  # listed above: no mreg alias, or one another stage maps to too
                 continue
             if now is not None and now not in numbers:
                 problems.append(f"{model}: stage {stage!r} names {now!r}, which GTO never registered")

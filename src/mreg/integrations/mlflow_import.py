@@ -28,6 +28,7 @@ from mreg.integrations.foreign import (
     ForeignVersion,
     alias_name,
     bounded,
+    map_names,
     model_name,
     utc,
 )
@@ -93,10 +94,17 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
     try:
         client = _client(tracking_uri)
         registered = [client.get_registered_model(n) for n in names] if names else list(_all_models(client))
+        mapping, collided = map_names((rm.name for rm in registered), model_name, "MLflow models", "model")
+        problems += collided
         for rm in registered:
-            mapped = model_name(rm.name)
+            mapped = mapping.get(rm.name)
+            if rm.name not in mapping:
+                continue  # listed: another MLflow model maps to the same mreg name
             if mapped is None:
                 problems.append(f"MLflow model {rm.name!r}: no mreg model name can be made of it")
+                continue
+            if "'" in rm.name:
+                problems.append(f"MLflow model {rm.name!r}: MLflow cannot search for a name with a quote")
                 continue
             found = list(_versions(client, rm.name))
             read_ = [_version(client, tracking_uri, mapped, mv, problems) for mv in found]
@@ -108,14 +116,6 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
         raise _translate(exc, f"MLflow registry at {where}") from None
     if not registered:
         raise NotFoundError(f"MLflow registry at {where} has no registered models")
-    taken: dict[str, str] = {}
-    for v in versions:  # two MLflow names mapped to one mreg name would mix their versions
-        original = v.labels["mlflow.model"]
-        if taken.setdefault(v.model, original) != original:
-            raise UsageError(
-                f"MLflow models {taken[v.model]!r} and {original!r} both map to the mreg model {v.model!r}",
-                hint="import them one at a time with --model, into separate registries",
-            )
     moves.sort(key=lambda m: m.at)
     return ForeignRegistry(SYSTEM, versions, moves, problems, history=False)
 
@@ -131,8 +131,6 @@ def _all_models(client: Any) -> Iterator[Any]:
 
 
 def _versions(client: Any, name: str) -> list[Any]:
-    if "'" in name:
-        raise UsageError(f"MLflow model {name!r}: a name with a quote cannot be searched for")
     out: list[Any] = []
     token = None
     while True:
@@ -355,14 +353,20 @@ def _moves(
     """Current aliases and legacy stages as moves. MLflow keeps no alias history: each move is dated
     by its version's last update, by the version's user. An alias beats a stage of the same name."""
     moves: list[ForeignMove] = []
-    explicit: set[str] = set()
     by_number = {int(mv.version): mv for mv in versions}
-    for a, number in _aliases(rm):
-        mapped = alias_name(a)
+    current = _aliases(rm)
+    mapping, collided = map_names((a for a, _ in current), alias_name, f"{model}: MLflow aliases", "alias")
+    problems += collided
+    explicit = {
+        m for m in map(alias_name, (a for a, _ in current)) if m is not None
+    }  # a stage never fills in
+    for a, number in current:
+        if a not in mapping:
+            continue  # listed: another alias maps to the same mreg alias
+        mapped = mapping[a]
         if mapped is None:
             problems.append(f"{model}: MLflow alias {a!r} cannot be an mreg alias")
             continue
-        explicit.add(mapped)
         mv = by_number.get(number)
         at = mv.last_updated_timestamp / 1000 if mv is not None else 0.0
         moves.append(ForeignMove(model, mapped, number, at, users.get(number, "unknown")))
