@@ -481,14 +481,6 @@ def test_gto_dry_run_lists_versions_without_an_annotated_path(tmp_path: Path) ->
     assert plan.code == 1 and "fraud" in plan.err, plan.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: 'already imported' is decided by the labels import.source/import.id alone, which "
-    "any writer can set (Registry.register(labels=…)); a version planted at the foreign number with "
-    "those labels is taken as the foreign one, never compared, and the protected alias is pinned to "
-    "its bytes (with a remote: in a PR whose body says 'history in GTO'); without the labels the "
-    "same plant is listed as 'another fraud@v1'",
-)
 def test_a_planted_version_with_import_labels_is_not_taken_for_the_foreign_one(tmp_path: Path) -> None:
     from mreg import Registry
 

@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mreg.cache import clone_cache_dir
+from mreg.cache.imported import ImportRecord
 from mreg.errors import UsageError
 from mreg.git import tags as alias_tags
 from mreg.integrations.foreign import (
@@ -39,6 +41,7 @@ from mreg.results import ImportReport, ImportRow, Review
 
 if TYPE_CHECKING:
     from mreg.context import Context
+    from mreg.manifest import Manifest
     from mreg.ports import Progress
 
 IMPORT_BRANCH_PREFIX = "mreg/import/"
@@ -92,7 +95,9 @@ def run_import(
     tip = ctx.registry_commit()
     rows: dict[str, ImportRow] = {v.model: ImportRow(v.model) for v in foreign.versions}
     failures = list(foreign.problems)
-    todo, available = _versions_to_import(ctx, foreign, tip, rows, failures)
+    record = ImportRecord(clone_cache_dir(ctx.git.common_dir), foreign.system)
+    todo, available = _versions_to_import(ctx, foreign, tip, rows, failures, record, verify=not dry_run)
+    record.save()
     protected_moves = [m for m in foreign.moves if ctx.is_protected(m.alias)]
     if dry_run:
         planned = available | {(v.model, v.version) for v in todo}
@@ -119,7 +124,7 @@ def run_import(
             on_version(i + 1, len(todo), f"{v.model}@v{v.version}")
         row = rows[v.model]
         try:
-            up, re_used = _import_version(ctx, v, foreign.system, progress)
+            up, re_used, digest = _import_version(ctx, v, foreign.system, progress)
         except ArtifactMissing as exc:
             failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): artifact missing: {exc}")
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
@@ -132,6 +137,8 @@ def run_import(
             failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): {exc.message}")
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
             continue
+        record.remember(v.model, v.key, digest)
+        record.save()
         uploaded += up
         reused += re_used
         available.add((v.model, v.version))
@@ -164,7 +171,13 @@ def _count(rows: dict[str, ImportRow], model: str, **add: int) -> None:
 
 
 def _versions_to_import(
-    ctx: Context, foreign: ForeignRegistry, tip: str, rows: dict[str, ImportRow], failures: list[str]
+    ctx: Context,
+    foreign: ForeignRegistry,
+    tip: str,
+    rows: dict[str, ImportRow],
+    failures: list[str],
+    record: ImportRecord,
+    verify: bool,
 ) -> tuple[list[ForeignVersion], set[tuple[str, int]]]:
     """The versions still to import, and those this registry holds already from an earlier run; a
     number taken by another version is listed, never overwritten."""
@@ -179,22 +192,50 @@ def _versions_to_import(
             if manifest is None:
                 todo.append(v)
                 continue
-            labels = manifest.get("labels") or {}
-            if labels.get("import.id") == v.key and labels.get("import.source") == foreign.system:
+            problem = _not_the_same(v, manifest, foreign.system, record, verify)
+            if problem is None:
                 available.add((model, v.version))
                 _count(rows, model, versions_present=1)
             else:
-                failures.append(
-                    f"{model} v{v.version}: this registry holds another {model}@v{v.version}; "
-                    f"{foreign.system}'s {v.key} is not imported (a registered version is never replaced)"
-                )
+                failures.append(problem)
                 _count(rows, model, versions_failed=1)
     return todo, available
 
 
+def _not_the_same(
+    v: ForeignVersion, manifest: Manifest, system: str, record: ImportRecord, verify: bool
+) -> str | None:
+    """None when the registry's version at this number is the foreign one: labels say so AND the
+    bytes agree (this clone's own record of what it imported, or the foreign bytes fetched and
+    compared by digest; labels alone are text anyone can write). Otherwise why not."""
+    from mreg.ops.register import files_digest
+
+    labels = manifest.get("labels") or {}
+    another = (
+        f"{v.model} v{v.version}: this registry holds another {v.model}@v{v.version}; "
+        f"{system}'s {v.key} is not imported (a registered version is never replaced)"
+    )
+    if labels.get("import.id") != v.key or labels.get("import.source") != system:
+        return another
+    if not verify or record.vouches(v.model, v.key, manifest["digest"]):
+        return None
+    try:
+        with tempfile.TemporaryDirectory(prefix="mreg-import-") as tmp:
+            digest = files_digest(v.fetch(Path(tmp)))
+    except (ArtifactMissing, ArtifactRefused) as exc:
+        return f"{v.model} v{v.version} ({system} {v.key}): its bytes cannot be compared with the registered ones: {exc}"
+    if digest != manifest.get("digest"):
+        return (
+            another
+            + f"; its labels name {system}'s version, its bytes differ ({digest} here: {manifest.get('digest')})"
+        )
+    record.remember(v.model, v.key, digest)
+    return None
+
+
 def _import_version(
     ctx: Context, v: ForeignVersion, system: str, progress: Callable[[str, int], Progress | None] | None
-) -> tuple[int, int]:
+) -> tuple[int, int, str]:
     from mreg.ops.register import ImportedFacts, register_imported
 
     with tempfile.TemporaryDirectory(prefix="mreg-import-") as tmp:
@@ -215,7 +256,7 @@ def _import_version(
             packages=packages or f"# imported from {system}: no package list was recorded\n",
         )
         result = register_imported(ctx, facts, root, progress=progress)
-    return result.uploaded_bytes, result.reused_bytes
+    return result.uploaded_bytes, result.reused_bytes, result.digest
 
 
 def _alias_plan(

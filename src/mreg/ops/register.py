@@ -423,6 +423,18 @@ class ImportedFacts:
     packages: str
 
 
+def files_digest(root: Path) -> str:
+    """The artifact-set digest registering the files under `root` would give, nothing stored (an
+    import compares a foreign version's bytes with what this registry holds)."""
+    from mreg.store.hashing import hash_file
+
+    artifacts = []
+    for rel, f in collect_files([root]):
+        digest, size = hash_file(f)
+        artifacts.append({"path": rel, "size": size, "digest": digest})
+    return artifact_set_digest(artifacts)
+
+
 def register_imported(
     ctx: Context,
     facts: ImportedFacts,
