@@ -502,12 +502,6 @@ def test_a_planted_version_with_import_labels_is_not_taken_for_the_foreign_one(t
     assert r.code == 1 and "fraud v1" in r.err, r.out + r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: --no-review without a remote: a run killed after the unreviewed pin commit and "
-    "before its tag leaves `production` unset; the re-run counts the pin as 'there' (exit 0, nothing "
-    "said) and `mreg check` fails ('merged but not applied') until someone thinks of `mreg apply`",
-)
 def test_a_run_killed_between_the_unreviewed_pin_and_its_tag_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

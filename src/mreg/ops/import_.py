@@ -62,6 +62,7 @@ class _PinWanted:
     alias: str
     version: int
     history: tuple[ForeignMove, ...]
+    pinned: bool = False  # pinned on the governed branch already, its tag not written yet
 
 
 def import_mlflow(
@@ -111,12 +112,18 @@ def run_import(
             if ctx.branches.online
             else "refused: no remote to review it; --no-review pins it unreviewed"
         )
-        plan += [f"pin {p.model}@{p.alias} = v{p.version} on {ALIASES_BRANCH} ({how})" for p in pins]
+        plan += [
+            f"pin {p.model}@{p.alias} = v{p.version} on {ALIASES_BRANCH} ({how})"
+            if not p.pinned
+            else f"tag {p.model}@{p.alias} = v{p.version} (pinned on {ALIASES_BRANCH} already)"
+            for p in pins
+            if not p.pinned or _direct(ctx, no_review)
+        ]
         return ImportReport(foreign.system, True, _sorted(rows), 0, 0, tuple(failures + held), tuple(plan))
     if protected_moves:  # only when a pin is still to be made: a re-run needs no --no-review
         planned = available | {(v.model, v.version) for v in todo}
         _, pins_ahead, _ = _alias_plan(ctx, foreign, planned, {})
-        if pins_ahead:
+        if [p for p in pins_ahead if not p.pinned or _direct(ctx, no_review)]:
             _require_a_review_path(ctx, no_review, pins_ahead[0].alias)
     uploaded = reused = 0
     for i, v in enumerate(todo):
@@ -148,17 +155,41 @@ def run_import(
     for t in tags:
         _write(ctx, t.move, foreign.system, reason=reason_for(foreign.system))
         _count(rows, t.move.model, moves_added=1)
-    review, pinned_in = None, None
-    if pins:
-        if ctx.branches.online and not no_review:
-            review = _propose_pins(ctx, foreign.system, pins)
-        else:
-            pinned_in = _pin_directly(ctx, foreign.system, pins)
-        for p in pins:
-            _count(rows, p.model, pins=1)
+    review, pinned_in = _settle_pins(ctx, foreign.system, pins, rows, no_review)
     return ImportReport(
         foreign.system, False, _sorted(rows), uploaded, reused, tuple(failures), (), review, pinned_in
     )
+
+
+def _settle_pins(
+    ctx: Context, system: str, pins: list[_PinWanted], rows: dict[str, ImportRow], no_review: bool
+) -> tuple[Review | None, str | None]:
+    """The protected aliases: proposed in one review, or pinned unreviewed and tagged; a pin made by
+    a run cut short before its tag is tagged now (unreviewed path) or left to `mreg apply` (merged)."""
+    review, pinned_in = None, None
+    to_pin = [p for p in pins if not p.pinned]
+    if to_pin:
+        if not _direct(ctx, no_review):
+            review = _propose_pins(ctx, system, to_pin)
+        else:
+            pinned_in = _pin_directly(ctx, system, to_pin)
+        for p in to_pin:
+            _count(rows, p.model, pins=1)
+    for p in pins:
+        if not p.pinned:
+            continue
+        if _direct(ctx, no_review):  # a run cut short between its unreviewed pin and the tag
+            _write(
+                ctx,
+                p.history[-1],
+                system,
+                reason=_unreviewed(system),
+                governed=ctx.git.rev_parse(ALIASES_REF),
+            )
+            _count(rows, p.model, moves_added=1)
+        else:  # merged by review: `mreg apply` (CI) tags it
+            _count(rows, p.model, moves_present=1)
+    return review, pinned_in
 
 
 def _sorted(rows: dict[str, ImportRow]) -> tuple[ImportRow, ...]:
@@ -336,9 +367,18 @@ def _pin_needed(
         return None
     governed = ctx.git.rev_parse(ALIASES_REF)
     pin = pins_of(read_policy(ctx.git, governed, model) if governed else None).get(alias)
-    if pin is not None and pin.version == last.version:
-        return None  # merged (or pinned unreviewed) already: `mreg apply` tags it
+    if pin is not None and pin.version == last.version:  # merged, or pinned unreviewed by a run cut short
+        return _PinWanted(model, alias, last.version, tuple(wanted), pinned=True)
     return _PinWanted(model, alias, last.version, tuple(wanted))
+
+
+def _direct(ctx: Context, no_review: bool) -> bool:
+    """Protected aliases are pinned (and tagged) by this run, unreviewed, rather than proposed."""
+    return not ctx.branches.online or no_review
+
+
+def _unreviewed(system: str) -> str:
+    return f"{reason_for(system)} (unreviewed: --no-review)"
 
 
 def _require_a_review_path(ctx: Context, no_review: bool, alias: str) -> None:
@@ -449,7 +489,7 @@ def _pin_directly(ctx: Context, system: str, pins: list[_PinWanted]) -> str:
     governed branch pins them all, marked unreviewed, then each pin is tagged, backed by that commit."""
     from mreg.git.branches import Change
 
-    reason = f"{reason_for(system)} (unreviewed: --no-review)"
+    reason = _unreviewed(system)
 
     def build(base: str | None) -> Change:
         assert base is not None
