@@ -17,6 +17,7 @@ from typing import Any
 
 from mreg.refs import ALIAS_RE, MODEL_RE, RESERVED_ALIAS_RE
 
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: the latest time a manifest or a tag can record
 MAX_TEXT = 4096  # a description, a tag value, a param: longer is cut, and says so
 
 
@@ -118,6 +119,7 @@ def map_names(
 
 
 def utc(seconds: float) -> str:
+    """Unix seconds as a manifest's time; the caller has left out times past `LATEST`."""
     return datetime.fromtimestamp(max(seconds, 0), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from mreg.errors import MregError, NotFoundError, RemoteError, UsageError
 from mreg.integrations.foreign import (
+    LATEST,
     ArtifactMissing,
     ArtifactRefused,
     ForeignMove,
@@ -106,7 +107,7 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
             if "'" in rm.name:
                 problems.append(f"MLflow model {rm.name!r}: MLflow cannot search for a name with a quote")
                 continue
-            found = list(_versions(client, rm.name))
+            found = [mv for mv in _versions(client, rm.name) if _in_range(mapped, mv, problems)]
             read_ = [_version(client, tracking_uri, mapped, mv, problems) for mv in found]
             versions += read_
             moves += _moves(mapped, rm, found, {v.version: v.created_by for v in read_}, problems)
@@ -118,6 +119,15 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
         raise NotFoundError(f"MLflow registry at {where} has no registered models")
     moves.sort(key=lambda m: m.at)
     return ForeignRegistry(SYSTEM, versions, moves, problems, history=False)
+
+
+def _in_range(model: str, mv: Any, problems: list[str]) -> bool:
+    """A version whose times mreg can record (a time past year 9999 is listed, the version not imported)."""
+    for what, ms in (("creation", mv.creation_timestamp), ("last update", mv.last_updated_timestamp)):
+        if ms is not None and not isinstance(ms, bool) and float(ms) / 1000 > LATEST:
+            problems.append(f"{model} v{mv.version}: its {what} time in MLflow ({ms} ms) is past year 9999")
+            return False
+    return True
 
 
 def _all_models(client: Any) -> Iterator[Any]:

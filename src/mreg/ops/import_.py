@@ -37,6 +37,7 @@ from mreg.integrations.foreign import (
     ForeignVersion,
 )
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, PROPOSAL_HOLDER_PREFIX, policy_path
+from mreg.refs import VERSION_RE
 from mreg.results import ImportReport, ImportRow, Review
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def run_import(
     tip = ctx.registry_commit()
     rows: dict[str, ImportRow] = {v.model: ImportRow(v.model) for v in foreign.versions}
     failures = list(foreign.problems)
+    foreign = _numbered(foreign, rows, failures)
     record = ImportRecord(clone_cache_dir(ctx.git.common_dir), foreign.system)
     todo, available = _versions_to_import(ctx, foreign, tip, rows, failures, record, verify=not dry_run)
     record.save()
@@ -190,6 +192,18 @@ def _settle_pins(
         else:  # merged by review: `mreg apply` (CI) tags it
             _count(rows, p.model, moves_present=1)
     return review, pinned_in
+
+
+def _numbered(foreign: ForeignRegistry, rows: dict[str, ImportRow], failures: list[str]) -> ForeignRegistry:
+    """Without the versions whose number mreg cannot hold (0, negative, more than 9 digits): each
+    listed; the rest are imported (an alias to one of them waits, listed too)."""
+    bad = [v for v in foreign.versions if not VERSION_RE.match(str(v.version))]
+    for v in bad:
+        failures.append(
+            f"{v.model} v{v.version} ({foreign.system} {v.key}): mreg version numbers are 1 to 999999999"
+        )
+        _count(rows, v.model, versions_failed=1)
+    return replace(foreign, versions=[v for v in foreign.versions if all(v is not b for b in bad)])
 
 
 def _sorted(rows: dict[str, ImportRow]) -> tuple[ImportRow, ...]:
