@@ -53,6 +53,11 @@ def _history(repo: Path) -> list[dict[str, Any]]:
             return [dict(e) for e in api.history(str(repo), ascending=True)]
     except GTOException as exc:
         raise UsageError(f"GTO cannot read {repo}: {' '.join(str(exc).split())[:200]}") from None
+    except (ValueError, OverflowError) as exc:  # GTO's parser on a tag git takes but datetime cannot hold
+        raise UsageError(
+            f"GTO cannot read the tags of {repo}: {' '.join(str(exc).split())[:200]}",
+            hint="a tag dated past year 9999? list them with: git for-each-ref --sort=-taggerdate refs/tags",
+        ) from None
 
 
 def _counter(ref: str) -> int:
