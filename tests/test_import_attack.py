@@ -212,12 +212,6 @@ def test_a_symlink_in_the_artifact_store_leading_out_is_never_followed(
     assert _mreg(repo, "check").code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: a NaN or inf metric (legal in MLflow, common for a diverged run) makes the whole "
-    "version unimportable, bytes and aliases included, on every run ('losing nothing' broken); the "
-    "metric alone should be left out and listed",
-)
 def test_a_nan_metric_does_not_keep_the_version_out(hostile: dict[str, Any], tmp_path: Path) -> None:
     repo = _registry(tmp_path)
     _mlflow(repo, _uri(hostile, "nan"))

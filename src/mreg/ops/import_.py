@@ -18,6 +18,7 @@ rest is written. What cannot be imported is listed in `failures`, never skipped 
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from mreg.integrations.foreign import (
     ForeignMove,
     ForeignRegistry,
     ForeignVersion,
+    bounded,
 )
 from mreg.layout import ALIASES_BRANCH, ALIASES_REF, CODEOWNERS_PATH, PROPOSAL_HOLDER_PREFIX, policy_path
 from mreg.refs import VERSION_RE
@@ -286,6 +288,7 @@ def _import_version(
     with tempfile.TemporaryDirectory(prefix="mreg-import-") as tmp:
         root = v.fetch(Path(tmp))
         python, packages = v.environment(root)
+        metrics, labels = _finite_metrics(v)
         facts = ImportedFacts(
             model=v.model,
             version=v.version,
@@ -295,13 +298,26 @@ def _import_version(
             source=v.source,
             data=v.data,
             params=v.params,
-            metrics=v.metrics,
-            labels=v.labels,
+            metrics=metrics,
+            labels=labels,
             python=python,
             packages=packages or f"# imported from {system}: no package list was recorded\n",
         )
         result = register_imported(ctx, facts, root, progress=progress)
     return result.uploaded_bytes, result.reused_bytes, result.digest
+
+
+def _finite_metrics(v: ForeignVersion) -> tuple[dict[str, Any], dict[str, str]]:
+    """The metrics a manifest can hold, and the labels: a NaN or infinite metric (a diverged run)
+    is kept as the label `import.metric.<name>` (`nan`, `inf`, `-inf`), not as a number."""
+    metrics: dict[str, Any] = {}
+    labels = dict(v.labels)
+    for k, value in v.metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            labels[bounded(f"import.metric.{k}")] = str(value)
+        else:
+            metrics[k] = value
+    return metrics, labels
 
 
 def _alias_plan(
