@@ -251,11 +251,6 @@ def test_a_far_future_time_is_not_an_internal_error(hostile: dict[str, Any], tmp
     assert _mreg(repo, "check").code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: a param merely named like a credential (`sort_key`) keeps the version out for good: "
-    "`mreg register` has --allow-secret-like, `mreg import` has no way to say it is not a secret",
-)
 def test_a_secret_looking_param_name_can_be_allowed(hostile: dict[str, Any], tmp_path: Path) -> None:
     repo = _registry(tmp_path)
     r = _mlflow(repo, _uri(hostile, "keyname"), "--allow-secret-like", "sort_key")

@@ -443,6 +443,7 @@ class Registry:
         models: Sequence[str] = (),
         dry_run: bool = False,
         no_review: bool = False,
+        allow_secret_like: Sequence[str] = (),
         on_version: Callable[[int, int, str], None] | None = None,
         progress: Callable[[str, int], Progress | None] | None = None,
     ) -> ImportReport:
@@ -458,6 +459,7 @@ class Registry:
             models,
             dry_run=dry_run,
             no_review=no_review,
+            allow_secret_like=allow_secret_like,
             on_version=on_version,
             progress=progress,
         )
@@ -471,6 +473,7 @@ class Registry:
         *,
         dry_run: bool = False,
         no_review: bool = False,
+        allow_secret_like: Sequence[str] = (),
         on_version: Callable[[int, int, str], None] | None = None,
         progress: Callable[[str, int], Progress | None] | None = None,
     ) -> ImportReport:
@@ -484,6 +487,7 @@ class Registry:
             Path(repo),
             dry_run=dry_run,
             no_review=no_review,
+            allow_secret_like=allow_secret_like,
             on_version=on_version,
             progress=progress,
         )

@@ -23,6 +23,14 @@ app = typer.Typer(
 )
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; import nothing.")]
+AllowSecretOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--allow-secret-like",
+        metavar="KEY",
+        help="Import params with this secret-looking name anyway (repeatable; a URL with credentials never).",
+    ),
+]
 NoReviewOpt = Annotated[
     bool,
     typer.Option(
@@ -46,6 +54,7 @@ def mlflow(
     ] = None,
     dry_run: DryRunOpt = False,
     no_review: NoReviewOpt = False,
+    allow_secret_like: AllowSecretOpt = None,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -59,6 +68,7 @@ def mlflow(
         models=model or [],
         dry_run=dry_run,
         no_review=no_review,
+        allow_secret_like=allow_secret_like or [],
         on_version=None if as_json else _announce,
         progress=Progress(not as_json).bar,
     )
@@ -77,6 +87,7 @@ def gto(
     ] = None,
     dry_run: DryRunOpt = False,
     no_review: NoReviewOpt = False,
+    allow_secret_like: AllowSecretOpt = None,
     repo: RepoOpt = ".",
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
@@ -89,6 +100,7 @@ def gto(
         source if source is not None else repo,
         dry_run=dry_run,
         no_review=no_review,
+        allow_secret_like=allow_secret_like or [],
         on_version=None if as_json else _announce,
         progress=Progress(not as_json).bar,
     )

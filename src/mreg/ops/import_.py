@@ -91,6 +91,7 @@ def run_import(
     *,
     dry_run: bool = False,
     no_review: bool = False,
+    allow_secret_like: Sequence[str] = (),
     on_version: Callable[[int, int, str], None] | None = None,
     progress: Callable[[str, int], Progress | None] | None = None,
 ) -> ImportReport:
@@ -135,7 +136,7 @@ def run_import(
             on_version(i + 1, len(todo), f"{v.model}@v{v.version}")
         row = rows[v.model]
         try:
-            up, re_used, digest = _import_version(ctx, v, foreign.system, progress)
+            up, re_used, digest = _import_version(ctx, v, foreign.system, progress, allow_secret_like)
         except ArtifactMissing as exc:
             failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): artifact missing: {exc}")
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
@@ -145,7 +146,8 @@ def run_import(
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
             continue
         except UsageError as exc:  # a secret-like param, a metric that is not a number, an oversized manifest
-            failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): {exc.message}")
+            hint = f" ({exc.hint})" if exc.hint and "--allow-secret-like" in exc.hint else ""
+            failures.append(f"{v.model} v{v.version} ({foreign.system} {v.key}): {exc.message}{hint}")
             rows[v.model] = replace(row, versions_failed=row.versions_failed + 1)
             continue
         record.remember(v.model, v.key, digest)
@@ -281,7 +283,11 @@ def _not_the_same(
 
 
 def _import_version(
-    ctx: Context, v: ForeignVersion, system: str, progress: Callable[[str, int], Progress | None] | None
+    ctx: Context,
+    v: ForeignVersion,
+    system: str,
+    progress: Callable[[str, int], Progress | None] | None,
+    allow_secret_like: Sequence[str],
 ) -> tuple[int, int, str]:
     from mreg.ops.register import ImportedFacts, register_imported
 
@@ -303,7 +309,7 @@ def _import_version(
             python=python,
             packages=packages or f"# imported from {system}: no package list was recorded\n",
         )
-        result = register_imported(ctx, facts, root, progress=progress)
+        result = register_imported(ctx, facts, root, progress=progress, allow_secret_like=allow_secret_like)
     return result.uploaded_bytes, result.reused_bytes, result.digest
 
 

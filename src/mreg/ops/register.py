@@ -441,13 +441,16 @@ def register_imported(
     root: Path,
     *,
     progress: Callable[[str, int], Progress | None] | None = None,
+    allow_secret_like: Sequence[str] = (),
 ) -> RegisterResult:
     """Store the files under `root` (a file, or a directory's contents) and commit the manifest at
     exactly `facts.version`: the register path, with the number and the authorship given, not made here."""
     from mreg.secrets import check_params
 
     params = dict(facts.params)
-    check_params(params)  # a credential must never reach a pushed manifest, imported or not
+    check_params(
+        params, allow_secret_like
+    )  # a credential must never reach a pushed manifest, imported or not
     metrics = metric_mapping(dict(facts.metrics))
     files = collect_files([root])  # a directory by its contents, a file by its name
     _refuse_an_oversized_manifest(files, params, metrics, facts.message)
