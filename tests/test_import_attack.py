@@ -436,12 +436,6 @@ def test_a_gto_stage_that_maps_to_a_protected_alias_is_never_tagged_unreviewed(t
     assert _mreg(repo, "check").code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: --dry-run plans `register` for GTO versions it cannot import (no annotated path at "
-    "the version's commit: checkable in git without a download) and exits 0; the real run then exits "
-    "1 with every version missing",
-)
 def test_gto_dry_run_lists_versions_without_an_annotated_path(tmp_path: Path) -> None:
     from testing.gitutil import make_registry
 

@@ -48,6 +48,8 @@ class ForeignVersion:
     python: str | None = None
     # downloads the files under the directory given; returns the file or directory that is the version
     fetch: Callable[[Path], Path] = field(default=lambda dest: dest, compare=False, repr=False)
+    # raises ArtifactMissing when it is known, without a download, that `fetch` cannot succeed (--dry-run)
+    check: Callable[[], object] = field(default=lambda: None, compare=False, repr=False)
     # (python version, package list) read from the fetched files, when the format records them
     environment: Callable[[Path], tuple[str | None, str | None]] = field(
         default=lambda root: (None, None), compare=False, repr=False

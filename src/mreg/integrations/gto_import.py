@@ -128,14 +128,18 @@ def _version(
         labels["gto.deregistered"] = utc(gone["timestamp"].timestamp())
     author = f"{e.get('author') or 'unknown'} <{e.get('author_email') or ''}>"
 
-    def fetch(dest: Path) -> Path:
+    def check() -> list[str]:
         path = _annotated_path(git, commit, artifact)
         files = git.ls_files(commit, path)
         if not files:
             raise ArtifactMissing(
                 f"{path!r} is not in git at {commit[:12]} (a DVC-tracked file is not fetched)"
             )
-        for rel in files:
+        return files
+
+    def fetch(dest: Path) -> Path:
+        path = _annotated_path(git, commit, artifact)
+        for rel in check():
             blob = git.read_blobs([f"{commit}:{rel}"], limit=MAX_FILE)[0]
             if blob is None:
                 raise ArtifactMissing(f"{rel!r} cannot be read at {commit[:12]}")
@@ -158,6 +162,7 @@ def _version(
         data=[],
         labels=labels,
         fetch=fetch,
+        check=check,
     )
 
 

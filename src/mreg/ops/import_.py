@@ -106,6 +106,7 @@ def run_import(
     record.save()
     protected_moves = [m for m in foreign.moves if ctx.is_protected(m.alias)]
     if dry_run:
+        todo = _checked(foreign.system, todo, rows, failures)
         planned = available | {(v.model, v.version) for v in todo}
         tags, pins, held = _alias_plan(ctx, foreign, planned, rows)
         plan = [f"register {v.model}@v{v.version} (from {foreign.system} {v.key})" for v in todo]
@@ -196,6 +197,22 @@ def _settle_pins(
         else:  # merged by review: `mreg apply` (CI) tags it
             _count(rows, p.model, moves_present=1)
     return review, pinned_in
+
+
+def _checked(
+    system: str, todo: list[ForeignVersion], rows: dict[str, ImportRow], failures: list[str]
+) -> list[ForeignVersion]:
+    """--dry-run: the versions whose bytes are known to be missing without a download, listed."""
+    out = []
+    for v in todo:
+        try:
+            v.check()
+        except ArtifactMissing as exc:
+            failures.append(f"{v.model} v{v.version} ({system} {v.key}): artifact missing: {exc}")
+            _count(rows, v.model, versions_failed=1)
+            continue
+        out.append(v)
+    return out
 
 
 def _numbered(foreign: ForeignRegistry, rows: dict[str, ImportRow], failures: list[str]) -> ForeignRegistry:
