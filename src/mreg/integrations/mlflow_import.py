@@ -57,6 +57,16 @@ def _load() -> None:
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 
 
+def _absolute(tracking_uri: str) -> str:
+    """A relative `sqlite:///mlflow.db` as the file in the current directory, wherever --repo points."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return tracking_uri
+    path, query, rest = tracking_uri.removeprefix("sqlite:///").partition("?")
+    if not path or Path(path).is_absolute():
+        return tracking_uri
+    return f"sqlite:///{Path.cwd() / path}{query}{rest}"
+
+
 def _client(tracking_uri: str) -> Any:
     from mlflow import MlflowClient
 
@@ -88,6 +98,7 @@ def read(tracking_uri: str, names: Sequence[str] = ()) -> ForeignRegistry:
     _load()
     from mlflow.exceptions import MlflowException
 
+    tracking_uri = _absolute(tracking_uri)
     where = strip_credentials(tracking_uri)
     versions: list[ForeignVersion] = []
     moves: list[ForeignMove] = []
