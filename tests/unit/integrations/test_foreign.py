@@ -54,3 +54,13 @@ def test_text_is_bounded(text: str) -> None:
 def test_times_are_utc_seconds() -> None:
     assert utc(0) == "1970-01-01T00:00:00Z"
     assert utc(1_700_000_000.75) == "2023-11-14T22:13:20Z"
+
+
+def test_names_that_map_to_one_are_all_left_out_and_listed_once() -> None:
+    from mreg.integrations.foreign import map_names
+
+    mapped, problems = map_names(["fraud", "Fraud", "churn", "!!!"], model_name, "GTO artifacts", "model")
+    assert mapped == {"!!!": None, "churn": "churn"}
+    assert problems == [
+        "GTO artifacts 'Fraud' and 'fraud' both map to the mreg model 'fraud'; none of them is imported"
+    ]
