@@ -262,6 +262,8 @@ def _own_location(client: Any, tracking_uri: str, mv: Any, run: Any) -> str:
         )
     if remote and server is not None and target[0] == "mlflow-artifacts" and target[1] in ("", server[1]):
         return uri  # served by the tracking server from its own artifact root
+    if target[0] == "runs" and mv.run_id and target[2].split("/")[1:2] == [str(mv.run_id)]:
+        return uri  # MLflow resolves it under the version's own run's artifact location
     anchors = [str(run.info.artifact_uri)] if run is not None and run.info.artifact_uri else []
     model_id = getattr(mv, "model_id", None)
     if model_id:
