@@ -1,0 +1,281 @@
+"""Review of issue 20 (lifecycle and retention) as a collaborator with push rights who is not a
+reviewer (SPEC §1, §3a): Mallory pushes lifecycle records with plain git; an honest maintainer then
+runs the ordinary commands. Each xfail(strict=True) is a real problem, its reason the finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testing.fake_github import push_files, show
+
+pytestmark = [pytest.mark.github, pytest.mark.slow]
+
+POLICY = "retention: {keep_last: 5, keep_days: 90}\n"  # v1 (production) and v2 (registered today): both kept
+
+
+def _record(
+    world: object, version: int, event: str, *, at: str = "2026-12-01T00:00:00Z", **extra: object
+) -> bytes:
+    m = world.mallory.manifest("fraud", version)  # type: ignore[attr-defined]
+    rec = {
+        "schema": "mreg/lifecycle/v1",
+        "model": "fraud",
+        "version": version,
+        "version_digest": m["digest"],
+        "event": event,
+        "reason": extra.pop("reason", "retention"),
+        "created_at": at,
+        "created_by": "Maintainers <maintainers@example.com>",
+        **extra,
+    }
+    return yaml.safe_dump(rec, sort_keys=False).encode()
+
+
+def _mallory_adds(world: object, files: dict[str, bytes]) -> None:
+    w = world
+    w.mallory.push_registry(w.mallory.commit_registry(dict(files), "tidy"))  # type: ignore[attr-defined]
+
+
+def _reviewed_policy(world: object, text: str = POLICY) -> None:
+    """As if a reviewed change to mreg.yaml had merged on the governed branch."""
+    bare = world.team.bare  # type: ignore[attr-defined]
+    push_files(bare, "mreg/aliases", {"mreg.yaml": show(bare, "mreg/aliases:mreg.yaml") + text}, "retention")
+
+
+def _gc(world: object, *extra: str) -> dict:  # type: ignore[type-arg]
+    r = world.mreg("gc", "--retention", "--json", *extra)  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def _kept_before_attack(world: object) -> None:
+    """Control: with the reviewed policy alone, v2 keeps its bytes."""
+    _reviewed_policy(world)
+    dry = _gc(world, "--dry-run")
+    assert dry["purged"] == [] and "2" in dry["kept"]["fraud"], dry
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HIGH: a forged `purging` record makes the maintainer's gc --retention delete the bytes of a "
+    "version the reviewed policy keeps (registered today, newest): plan() drops versions with any purge "
+    "record from keep_last/keep_days and resumes the 'interrupted' purge. Docs: 'no record ever licenses "
+    "deleting a kept version's bytes'.",
+)
+def test_forged_purging_record_does_not_get_kept_bytes_deleted(world: object) -> None:
+    _kept_before_attack(world)
+    _mallory_adds(world, {"models/fraud/lifecycle/2/1.yaml": _record(world, 2, "purging", objects=[])})
+    got = _gc(world)
+    assert "fraud@v2" not in got["purged"] and got["objects"] == [], got
+    out = world.tmp / "v2"  # type: ignore[attr-defined]
+    r = world.mreg("pull", "fraud@v2", "-o", str(out))  # type: ignore[attr-defined]
+    assert r.code == 0 and (out / "weights.bin").read_bytes() == world.weights(2), r.err  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HIGH: a forged `purged` record dated after registration + keep_days (created_at is the "
+    "record's own word, e.g. 2099) passes _distrust, and pull refuses BEFORE looking at the bytes: "
+    "pull of a version whose bytes are all in the store exits 3 'bytes purged'. Docs: 'when the bytes "
+    "are there, pull gets them'.",
+)
+def test_forged_future_dated_purge_record_does_not_hide_present_bytes(world: object) -> None:
+    _reviewed_policy(world)
+    _mallory_adds(
+        world,
+        {
+            "models/fraud/lifecycle/2/1.yaml": _record(
+                world, 2, "purged", at="2099-01-01T00:00:00Z", objects=[], bytes_freed=0
+            )
+        },
+    )
+    out = world.tmp / "v2"  # type: ignore[attr-defined]
+    r = world.mreg("pull", "fraud@v2", "-o", str(out))  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+    assert (out / "weights.bin").read_bytes() == world.weights(2)  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HIGH: archive is ungoverned, and with the default keep_archived_bytes: false an archived "
+    "version drops out of keep_last/keep_days, so Mallory's archive of yesterday's candidate makes the "
+    "maintainer's next gc --retention delete its bytes for good. Docs: an archive is 'at worst a denial "
+    "of service'; an unarchive cannot bring the bytes back.",
+)
+def test_an_unreviewed_archive_does_not_license_deleting_recent_bytes(world: object) -> None:
+    _kept_before_attack(world)
+    # what `mreg archive fraud@v2` from her own clone writes, here by plain git
+    _mallory_adds(world, {"models/fraud/lifecycle/2/1.yaml": _record(world, 2, "archive")})
+    got = _gc(world)
+    assert "fraud@v2" not in got["purged"], got
+    out = world.tmp / "v2"  # type: ignore[attr-defined]
+    assert world.mreg("pull", "fraud@v2", "-o", str(out)).code == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM: 'archiving a version an alias points at is refused' is a client-side check only: an "
+    "archive record for the production version pushed with plain git is accepted by every reader "
+    "(list shows production archived, gate fails production, check passes). Docs' trust section says "
+    "'An archive of the production version is refused'.",
+)
+def test_an_archive_of_the_production_version_by_plain_git_is_not_honoured(world: object) -> None:
+    _mallory_adds(world, {"models/fraud/lifecycle/1/1.yaml": _record(world, 1, "archive")})
+    listed = json.loads(world.mreg("list", "--json").out)[0]  # type: ignore[attr-defined]
+    check = world.mreg("check")  # type: ignore[attr-defined]
+    assert 1 not in listed["archived"] or check.code != 0, (listed, check.out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM: any purge record (no trust check) makes promote refuse a version whose bytes are all "
+    "there: refuse_if_archived treats a forged `purged` record as gospel, unlike pull/verify.",
+)
+def test_a_forged_purge_record_does_not_block_promoting_a_version_with_its_bytes(world: object) -> None:
+    _mallory_adds(
+        world, {"models/fraud/lifecycle/2/1.yaml": _record(world, 2, "purged", objects=[], bytes_freed=0)}
+    )
+    r = world.mreg("promote", "fraud@v2", "--to", "staging")  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM (docs' trust claim): the only check on an ungoverned unarchive/archive is that "
+    "'log shows it with the commit's author' — but the git author is as much Mallory's word as the "
+    "record's created_by: with user.name set to a maintainer's, log attributes her unarchive to him, "
+    "with no mark that the identity is unverified.",
+)
+def test_log_does_not_attribute_a_forged_unarchive_to_a_maintainer(world: object) -> None:
+    r = world.mreg("archive", "fraud@v2", "--reason", "biased on a fairness slice")  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+    mallory = world.mallory  # type: ignore[attr-defined]
+    mallory.git("config", "user.name", "Test User")
+    mallory.git("config", "user.email", "test@example.com")
+    _mallory_adds(world, {"models/fraud/lifecycle/2/2.yaml": _record(world, 2, "unarchive")})
+    log = json.loads(world.mreg("log", "fraud", "--json").out)  # type: ignore[attr-defined]
+    (lifted,) = [e for e in log if e["event"] == "unarchive"]
+    archived = next(e for e in log if e["event"] == "archive")
+    assert lifted["by"] != archived["by"], (lifted["by"], "shown exactly like the maintainer's own record")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM (DoS): records are unbounded in number and every command parses all of a model's "
+    "records (YAML + schema, ~1 ms each, no cross-process cache): one push of 10,000 tiny records on v2 "
+    "makes `show fraud@v1` / `pull fraud@production` take ~10 s instead of 0.3 s (20,000: ~20 s, "
+    "promote ~40 s) in every clone.",
+)
+def test_ten_thousand_records_do_not_slow_every_command(world: object) -> None:
+    import time
+
+    a, u = _record(world, 2, "archive", reason="x"), _record(world, 2, "unarchive", reason="y")
+    _mallory_adds(world, {f"models/fraud/lifecycle/2/{i}.yaml": a if i % 2 else u for i in range(1, 10_001)})
+    assert world.mreg("list").code == 0  # type: ignore[attr-defined]  # fetch and verify once
+    start = time.monotonic()
+    r = world.mreg("show", "fraud@v1")  # type: ignore[attr-defined]
+    out = world.tmp / "deploy"  # type: ignore[attr-defined]
+    r2 = world.mreg("pull", "fraud@production", "-o", str(out))  # type: ignore[attr-defined]
+    took = time.monotonic() - start
+    assert r.code == 0 and r2.code == 0, (r.err, r2.err)
+    assert took < 5, f"show + pull took {took:.1f} s"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LOW: when rollback finds nothing, '(skipped, archived or purged: v1)' names the CURRENT "
+    "version (archived by plain git) as one it skipped: `skipped` is computed over the whole stack, "
+    "not stack[:-1].",
+)
+def test_rollback_message_does_not_name_the_current_version_as_skipped(world: object) -> None:
+    _mallory_adds(world, {"models/fraud/lifecycle/1/1.yaml": _record(world, 1, "archive")})
+    r = world.mreg("rollback", "fraud@production")  # type: ignore[attr-defined]
+    assert r.code != 0
+    assert "v1" not in r.err.partition("skipped")[2], r.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HIGH (stealthier variant of the first): a forged `purged` record on the newest version v4 "
+    "takes it out of keep_last and out of the kept set, so nothing protects its objects any more; v2 "
+    "(legitimately purged) names the same weights, and gc deletes them. The dry run only says 'would "
+    "purge fraud@v2': v4, whose bytes go, appears nowhere in the plan, and verify then reports the "
+    "loss as 'purged by retention (recorded)', exit 0 (keep_days unset: every purge record trusted).",
+)
+def test_a_forged_purged_record_does_not_strip_the_protection_of_shared_objects(world: object) -> None:
+    team = world.team  # type: ignore[attr-defined]
+    assert team.register({"auc": 0.91, "latency_ms": 30}) == "fraud@v3"
+    r = world.mreg("register", "fraud", str(world.tmp / "model-1"))  # type: ignore[attr-defined]  # v2's files again
+    assert r.code == 0 and r.out.strip() == "fraud@v4", r.err
+    _reviewed_policy(world, "retention: {keep_last: 1}\n")
+    honest = _gc(world, "--dry-run")
+    assert honest["purged"] == ["fraud@v2", "fraud@v3"] and "4" in honest["kept"]["fraud"], honest
+    _mallory_adds(
+        world, {"models/fraud/lifecycle/4/1.yaml": _record(world, 4, "purged", objects=[], bytes_freed=0)}
+    )
+    got = _gc(world)
+    from mreg.store import open_store
+
+    store = open_store(str(world.tmp / "shared-store"), default_dir=world.tmp / "unused")  # type: ignore[attr-defined]
+    weights = next(a["digest"] for a in world.mallory.manifest("fraud", 4)["artifacts"])  # type: ignore[attr-defined]
+    # verify exits 0 either way ("purged by retention (recorded)"): the forged record is trusted
+    assert weights in {o.digest for o in store.list_objects()}, got
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM (spec gap): issue 20 says `list` and `report` show the lifecycle, docs say 'the "
+    "report reads it' (Registry.lifecycle) — but report_html/report_md never mention archived or "
+    "purged versions: a model page lists an archived version like any other.",
+)
+def test_report_shows_an_archived_version(world: object) -> None:
+    r = world.mreg("archive", "fraud@v2", "--reason", "trained on the revoked export")  # type: ignore[attr-defined]
+    assert r.code == 0, r.err
+    out = world.tmp / "report"  # type: ignore[attr-defined]
+    assert world.mreg("report", "-o", str(out)).code == 0  # type: ignore[attr-defined]
+    page = (out / "models" / "fraud.html").read_text()
+    assert "revoked export" in page and "archived" in page.lower()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MEDIUM (race, no attacker needed): gc --retention protects objects named by registrations "
+    "made before its `_names_since` fetch, but not by one landing while delete_many runs (minutes on a "
+    "big S3 purge): register skips the upload of an object the store already has, gc then deletes it, "
+    "and the new version has missing bytes and no purge record (verify fails).",
+)
+def test_a_registration_during_the_deletes_keeps_its_bytes(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mreg import Registry
+    from mreg.store.local import LocalStore
+    from testing.gitutil import run_mreg
+
+    dirs = []
+    for i in (1, 2):
+        d = tmp_path / f"m{i}"
+        d.mkdir()
+        (d / "weights.bin").write_bytes(f"weights {i}\n".encode() * 100)
+        dirs.append(d)
+        assert Registry.open(repo).register("fraud", [d]).version == i
+    push_files(
+        repo,
+        "mreg/aliases",
+        {"mreg.yaml": show(repo, "mreg/aliases:mreg.yaml") + "retention: {keep_last: 1}\n"},
+        "r",
+    )
+    original = LocalStore.delete_many
+
+    def racing(self: LocalStore, digests: object) -> None:
+        assert Registry.open(repo).register("fraud", [dirs[0]]).version == 3  # v1's files, re-registered
+        original(self, digests)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalStore, "delete_many", racing)
+    Registry.open(repo).gc_retention()
+    monkeypatch.setattr(LocalStore, "delete_many", original)
+    r = run_mreg("pull", "fraud@v3", "-o", str(tmp_path / "out"), cwd=repo)
+    assert r.code == 0, r.err
