@@ -59,13 +59,6 @@ def _kept_before_attack(world: object) -> None:
     assert dry["purged"] == [] and "2" in dry["kept"]["fraud"], dry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: a forged `purging` record makes the maintainer's gc --retention delete the bytes of a "
-    "version the reviewed policy keeps (registered today, newest): plan() drops versions with any purge "
-    "record from keep_last/keep_days and resumes the 'interrupted' purge. Docs: 'no record ever licenses "
-    "deleting a kept version's bytes'.",
-)
 def test_forged_purging_record_does_not_get_kept_bytes_deleted(world: object) -> None:
     _kept_before_attack(world)
     _mallory_adds(world, {"models/fraud/lifecycle/2/1.yaml": _record(world, 2, "purging", objects=[])})
@@ -76,13 +69,6 @@ def test_forged_purging_record_does_not_get_kept_bytes_deleted(world: object) ->
     assert r.code == 0 and (out / "weights.bin").read_bytes() == world.weights(2), r.err  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: a forged `purged` record dated after registration + keep_days (created_at is the "
-    "record's own word, e.g. 2099) passes _distrust, and pull refuses BEFORE looking at the bytes: "
-    "pull of a version whose bytes are all in the store exits 3 'bytes purged'. Docs: 'when the bytes "
-    "are there, pull gets them'.",
-)
 def test_forged_future_dated_purge_record_does_not_hide_present_bytes(world: object) -> None:
     _reviewed_policy(world)
     _mallory_adds(
@@ -99,13 +85,6 @@ def test_forged_future_dated_purge_record_does_not_hide_present_bytes(world: obj
     assert (out / "weights.bin").read_bytes() == world.weights(2)  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: archive is ungoverned, and with the default keep_archived_bytes: false an archived "
-    "version drops out of keep_last/keep_days, so Mallory's archive of yesterday's candidate makes the "
-    "maintainer's next gc --retention delete its bytes for good. Docs: an archive is 'at worst a denial "
-    "of service'; an unarchive cannot bring the bytes back.",
-)
 def test_an_unreviewed_archive_does_not_license_deleting_recent_bytes(world: object) -> None:
     _kept_before_attack(world)
     # what `mreg archive fraud@v2` from her own clone writes, here by plain git
@@ -130,11 +109,6 @@ def test_an_archive_of_the_production_version_by_plain_git_is_not_honoured(world
     assert 1 not in listed["archived"] or check.code != 0, (listed, check.out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: any purge record (no trust check) makes promote refuse a version whose bytes are all "
-    "there: refuse_if_archived treats a forged `purged` record as gospel, unlike pull/verify.",
-)
 def test_a_forged_purge_record_does_not_block_promoting_a_version_with_its_bytes(world: object) -> None:
     _mallory_adds(
         world, {"models/fraud/lifecycle/2/1.yaml": _record(world, 2, "purged", objects=[], bytes_freed=0)}
@@ -185,12 +159,6 @@ def test_ten_thousand_records_do_not_slow_every_command(world: object) -> None:
     assert took < 5, f"show + pull took {took:.1f} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: when rollback finds nothing, '(skipped, archived or purged: v1)' names the CURRENT "
-    "version (archived by plain git) as one it skipped: `skipped` is computed over the whole stack, "
-    "not stack[:-1].",
-)
 def test_rollback_message_does_not_name_the_current_version_as_skipped(world: object) -> None:
     _mallory_adds(world, {"models/fraud/lifecycle/1/1.yaml": _record(world, 1, "archive")})
     r = world.mreg("rollback", "fraud@production")  # type: ignore[attr-defined]
@@ -198,14 +166,6 @@ def test_rollback_message_does_not_name_the_current_version_as_skipped(world: ob
     assert "v1" not in r.err.partition("skipped")[2], r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH (stealthier variant of the first): a forged `purged` record on the newest version v4 "
-    "takes it out of keep_last and out of the kept set, so nothing protects its objects any more; v2 "
-    "(legitimately purged) names the same weights, and gc deletes them. The dry run only says 'would "
-    "purge fraud@v2': v4, whose bytes go, appears nowhere in the plan, and verify then reports the "
-    "loss as 'purged by retention (recorded)', exit 0 (keep_days unset: every purge record trusted).",
-)
 def test_a_forged_purged_record_does_not_strip_the_protection_of_shared_objects(world: object) -> None:
     team = world.team  # type: ignore[attr-defined]
     assert team.register({"auc": 0.91, "latency_ms": 30}) == "fraud@v3"

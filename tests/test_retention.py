@@ -61,8 +61,9 @@ def test_retention_on_200_versions_keeps_exactly_what_the_policy_says(
     _retention(repo, "retention: {keep_last: 15, keep_days: 10, keep_aliased: false}\n")
 
     # what the policy says, worked out by hand (now = day 200 + 1 h; the cutoff is day 190 + 1 h)
-    newest_15 = [n for n in range(200, 0, -1) if n not in (185, 195)][:15]
-    within_10_days = [n for n in range(191, 201) if n != 195]
+    # archived versions count like any other (an archive is unreviewed: it never licenses a purge)
+    newest_15 = list(range(200, 185, -1))
+    within_10_days = list(range(191, 201))
     aliased = [200, 190]  # staging now, and staging until day 200 (after the cutoff); v180 left on day 190
     aliased += [150, 100]  # production now (also pinned), and production until day 195
     expected = set(newest_15) | set(within_10_days) | set(aliased)
@@ -97,12 +98,14 @@ def test_retention_on_200_versions_keeps_exactly_what_the_policy_says(
     r = run_mreg("pull", "fraud@v5", "-o", str(tmp_path / "out"), cwd=repo)
     assert r.code == 3 and "bytes purged on" in r.err and "by retention" in r.err, r.err
     assert not (tmp_path / "out").exists()
-    r = run_mreg("show", "fraud@v195", cwd=repo)
+    r = run_mreg("show", "fraud@v185", cwd=repo)
     assert r.code == 3 and "bytes purged on" in r.err
+    assert run_mreg("show", "fraud@v195", cwd=repo).code == 0  # archived, but within keep_days
     assert run_mreg("pull", "fraud@v150", "-o", str(tmp_path / "ok"), cwd=repo).code == 0
     lifecycle = reg.lifecycle("fraud")
     assert {n for n, st in lifecycle.items() if st.state == "purged"} == set(range(1, 201)) - expected
-    assert lifecycle[195].archived and lifecycle[195].purge == "purged"
+    assert lifecycle[185].archived and lifecycle[185].purge == "purged"
+    assert lifecycle[195].archived and lifecycle[195].purge is None
     # a purged version is never promoted again; the run is idempotent; check passes
     r = run_mreg("promote", "fraud@v7", "--to", "staging", cwd=repo)
     assert r.code == 1 and "bytes purged" in r.err

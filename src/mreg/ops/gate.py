@@ -90,6 +90,11 @@ def lifecycle_verdict(ctx: Context, candidate: Version) -> gates.Verdict | None:
     st = lifecycle(ctx, candidate.model).get(candidate.version)
     if st is None or st.state == "active":
         return None
+    if not st.archived:
+        from mreg.ops.retention import purge_problem
+
+        if purge_problem(ctx, candidate.model, candidate.version) is None:
+            return None  # the bytes are there, or the record is not one the policy explains
     ev = st.archive_event if st.archived else st.purge_event
     return gates.Verdict(
         "lifecycle",

@@ -151,12 +151,15 @@ def refuse_if_archived(ctx: Context, model: str, version: int, *, doing: str) ->
             f"{model}@v{version} is archived ({describe(ev)}); {doing} refused",
             hint=f"if it may be used again: mreg unarchive {model}@v{version} --reason TEXT",
         )
-    pe = st.purge_event
-    if st.purge is not None and pe is not None:
-        raise CheckFailedError(
-            f"{model}@v{version}: bytes purged on {pe.at} by retention ({pe.path}); {doing} refused",
-            hint="a purged version cannot be used again: register its files as a new version",
-        )
+    if st.purge is not None:
+        from mreg.ops.retention import purge_problem
+
+        problem = purge_problem(ctx, model, version)  # looks at the bytes first, then at the policy
+        if problem is not None:
+            raise CheckFailedError(
+                f"{problem.message}; {doing} refused",
+                hint="a purged version cannot be used again: register its files as a new version",
+            )
 
 
 class _Already(Exception):

@@ -238,7 +238,13 @@ def rollback(
     else:
         from mreg.ops.lifecycle import read as lifecycle
 
-        unusable = {n for n, st in lifecycle(ctx, model).items() if st.archived or st.purge is not None}
+        from mreg.ops.retention import purge_problem
+
+        unusable = {
+            n
+            for n, st in lifecycle(ctx, model).items()
+            if st.archived or (st.purge is not None and purge_problem(ctx, model, n) is not None)
+        }
         version = _previous_version(events, cur, skip=unusable)
     if version == cur.version:
         raise UsageError(f"{model}@{alias} is already v{version}")
@@ -278,7 +284,7 @@ def _previous_version(
     for version in reversed(stack[:-1]):
         if version is not None and version != cur.version and version not in skip:
             return version
-    skipped = sorted({v for v in stack if v is not None and v in skip})
+    skipped = sorted({v for v in stack[:-1] if v is not None and v != cur.version and v in skip})
     more = f" (skipped, archived or purged: {', '.join(f'v{n}' for n in skipped)})" if skipped else ""
     raise NotFoundError(f"{cur.model}@{cur.alias} has no earlier version to roll back to{more}")
 

@@ -7,15 +7,17 @@ config every command uses), so loosening or tightening it is a reviewed change. 
   branch (merged, maybe not applied yet) — always, whatever the policy says;
 * every version an alias pointed at within `keep_days`, and with `keep_aliased` (default true) every
   version any alias ever pointed at;
-* the newest `keep_last` versions of each model and those registered within `keep_days` — archived
-  versions count here only with `keep_archived_bytes: true`.
+* the newest `keep_last` versions of each model and those registered within `keep_days`, whatever
+  their lifecycle records say (an archive or a purge record is anyone's word and never takes a
+  version out of this set); with `keep_archived_bytes: true`, every archived version as well.
 
 A purged version loses only the objects no kept version names (objects are content-addressed and
 whole: a fine-tuned version never depends on its `parent`'s bytes, and any object it shares with
 its parent stays because the kept version names it). The purge is recorded before a byte goes: one
 commit of `purging` records (what will be deleted), then the deletes (batched: S3 `DeleteObjects`,
 1,000 keys a request), then one commit of `purged` records (bytes freed). A run killed in between
-leaves `purging` records, which readers treat as purged and the next run completes.
+leaves `purging` records; the next run completes the purge of those the policy still purges (a
+`purging` record of a version the policy keeps is ignored).
 
 A dry run computes the same plan and stops before the first record.
 """
@@ -84,30 +86,18 @@ def _created(m: Manifest) -> float:
 def plan(ctx: Context, policy: dict[str, Any], *, now: int | None = None) -> Plan:
     """Which versions keep their bytes (and why), which lose them, and which objects go."""
     from mreg.git import tags as alias_tags
-    from mreg.layout import ALIASES_REF
     from mreg.ops import lifecycle
-    from mreg.policy import desired_aliases, read_policies
 
     ctx.sync()
     tip = ctx.registry_commit()
     out = Plan(now=now if now is not None else ctx.git.identity()[1])
-    governed = ctx.git.rev_parse(ALIASES_REF)
-    pinned = desired_aliases(read_policies(ctx.git, governed)) if governed else {}
+    pinned = _pinned(ctx)
     events = alias_tags.read_events(ctx.git, None)
     for model in ctx.models(tip):
         numbers = ctx.versions(model, tip)
         manifests = ctx.load_manifests(model, numbers, tip)
         states = lifecycle.read(ctx, model, commit=tip)
-        why: dict[int, list[str]] = {}
-        _aliased(policy, out.now, [e for e in events if e.model == model], why)
-        for (m, alias), pin in pinned.items():
-            if m == model and pin.version is not None:
-                why.setdefault(pin.version, []).append(f"pinned for {alias} on {ALIASES_BRANCH}")
-        _recent(policy, out.now, manifests, states, why)
-        for n in numbers:
-            if n not in manifests:  # cannot be read: nothing of it is touched
-                why.setdefault(n, []).append("its manifest cannot be read")
-        kept = {n: w for n, w in why.items() if n in numbers}
+        kept = kept_by_policy(policy, out.now, model, numbers, manifests, states, events, pinned)
         out.kept[model] = kept
         for n in sorted(manifests):
             _place(out, model, n, manifests[n], states.get(n), kept)
@@ -142,6 +132,39 @@ def _aliased(policy: dict[str, Any], now: int, events: list[Any], why: dict[int,
                 why.setdefault(e.version, []).append(f"{alias} pointed at it within {days} days")
 
 
+def _pinned(ctx: Context) -> dict[Any, Any]:
+    from mreg.layout import ALIASES_REF
+    from mreg.policy import desired_aliases, read_policies
+
+    governed = ctx.git.rev_parse(ALIASES_REF)
+    return dict(desired_aliases(read_policies(ctx.git, governed))) if governed else {}
+
+
+def kept_by_policy(
+    policy: dict[str, Any],
+    now: int,
+    model: str,
+    numbers: list[int],
+    manifests: dict[int, Manifest],
+    states: dict[int, VersionLifecycle],
+    events: list[Any],
+    pinned: dict[Any, Any],
+) -> dict[int, list[str]]:
+    """The versions of `model` the reviewed policy keeps, each with why: from the policy, the
+    manifests, alias tags and pins only. No lifecycle record takes a version out of this set (SPEC
+    §1: anyone may add one); an archive only ever *adds* a version, with `keep_archived_bytes`."""
+    why: dict[int, list[str]] = {}
+    _aliased(policy, now, [e for e in events if e.model == model], why)
+    for (m, alias), pin in pinned.items():
+        if m == model and pin.version is not None:
+            why.setdefault(pin.version, []).append(f"pinned for {alias} on {ALIASES_BRANCH}")
+    _recent(policy, now, manifests, states, why)
+    for n in numbers:
+        if n not in manifests:  # cannot be read: nothing of it is touched
+            why.setdefault(n, []).append("its manifest cannot be read")
+    return {n: w for n, w in why.items() if n in numbers}
+
+
 def _recent(
     policy: dict[str, Any],
     now: int,
@@ -149,23 +172,23 @@ def _recent(
     states: dict[int, VersionLifecycle],
     why: dict[int, list[str]],
 ) -> None:
-    """keep_last and keep_days over the versions that still have bytes (archived ones only with
-    keep_archived_bytes)."""
+    """keep_last and keep_days over every version, whatever its records say (a purge record or an
+    archive is anyone's word: neither takes a version out); with keep_archived_bytes, every archived
+    version too."""
     days, keep_last = policy.get("keep_days"), policy.get("keep_last")
-    archived_count = bool(policy.get("keep_archived_bytes", False))
-
-    def usable(n: int) -> bool:
-        st = states.get(n)
-        return st is None or (st.purge is None and (archived_count or not st.archived))
-
-    candidates = [n for n in sorted(manifests, reverse=True) if usable(n)]
+    newest = sorted(manifests, reverse=True)
     if keep_last is not None:
-        for n in candidates[: int(keep_last)]:
+        for n in newest[: int(keep_last)]:
             why.setdefault(n, []).append(f"one of the newest {keep_last}")
     if days is not None:
-        for n in candidates:
+        for n in newest:
             if _created(manifests[n]) >= now - int(days) * DAY:
                 why.setdefault(n, []).append(f"registered within {days} days")
+    if policy.get("keep_archived_bytes", False):
+        for n in newest:
+            st = states.get(n)
+            if st is not None and st.archived:
+                why.setdefault(n, []).append("archived, and keep_archived_bytes is true")
 
 
 def _place(
@@ -275,13 +298,13 @@ def refuse_purged(ctx: Context, model: str, version: int) -> None:
 
 
 def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | None:
-    """NotFoundError (exit 3, "bytes purged on … by retention") when a purge record that can be
-    trusted explains this version's missing bytes; None when there is none, or when the record
-    cannot be trusted — anyone who may register can add one, so it counts only if the reviewed
-    policy could have purged the version: retention is configured, no alias points at the version
-    and no pin names it, and it was purged at least `keep_days` after it was registered (unless it
-    is archived and the policy does not keep archived bytes). An
-    untrusted record is named in a warning, and the bytes are read as usual."""
+    """NotFoundError (exit 3, "bytes purged on … by retention") when a purge record explains this
+    version's missing bytes; None when there is no record, when the bytes are all there (the bytes
+    are looked at first: a record never hides bytes that are present), or when the record cannot be
+    trusted. Anyone who may register can add one, so it explains missing bytes only if the reviewed
+    policy would purge the version now (`kept_by_policy`: retention configured, not kept by an
+    alias, a pin, keep_last or keep_days). The record's own `created_at` is never evidence. An
+    ignored record is named in a warning."""
     from mreg.ops import lifecycle
 
     st = lifecycle.read(ctx, model).get(version)
@@ -289,7 +312,14 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
         return None
     ev = st.purge_event
     assert ev is not None
-    why = _distrust(ctx, model, version, ev.at, archived=st.archived)
+    try:
+        manifest = ctx.load_manifest(model, version, ctx.registry_commit())
+    except MregError:
+        return None
+    if all(ctx.store.exists(d) for d in objects_of(manifest)):
+        ctx.notify(f"{ev.path} says the bytes of {model}@v{version} were purged, but they are all there: record ignored")
+        return None
+    why = _distrust(ctx, model, version)
     if why is not None:
         ctx.notify(f"{ev.path} says the bytes of {model}@v{version} were purged, but {why}: record ignored")
         return None
@@ -302,46 +332,53 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
 
 
 def trusted_purges(ctx: Context) -> set[tuple[str, int]]:
-    """Every version whose purge record can be trusted (see `purge_problem`), for `verify`: one pass
-    a model instead of one a version."""
+    """Every version whose purge record can be trusted (the reviewed policy would purge it now), for
+    `verify`: one pass a model instead of one a version."""
+    from mreg.git import tags as alias_tags
     from mreg.ops import lifecycle
 
     out: set[tuple[str, int]] = set()
-    if policy_of(ctx) is None:
+    policy = policy_of(ctx)
+    if policy is None:
         return out
     tip = ctx.registry_commit()
+    now = ctx.git.identity()[1]
+    events = alias_tags.read_events(ctx.git, None)
+    pinned = _pinned(ctx)
     for model in ctx.models(tip):
-        for version, st in lifecycle.read(ctx, model, commit=tip).items():
-            ev = st.purge_event
-            if ev is not None and _distrust(ctx, model, version, ev.at, archived=st.archived) is None:
+        states = lifecycle.read(ctx, model, commit=tip)
+        if not any(st.purge_event is not None for st in states.values()):
+            continue
+        numbers = ctx.versions(model, tip)
+        manifests = ctx.load_manifests(model, numbers, tip)
+        kept = kept_by_policy(policy, now, model, numbers, manifests, states, events, pinned)
+        for version, st in states.items():
+            if st.purge_event is not None and version not in kept:
                 out.add((model, version))
     return out
 
 
-def _distrust(ctx: Context, model: str, version: int, at: str, *, archived: bool) -> str | None:
-    from mreg.layout import ALIASES_REF
-    from mreg.policy import desired_aliases, read_policies
+def _distrust(ctx: Context, model: str, version: int) -> str | None:
+    """Why a purge record of `version` does not explain missing bytes, or None when the reviewed
+    policy would purge the version now."""
+    from mreg.git import tags as alias_tags
+    from mreg.ops import lifecycle
 
     policy = policy_of(ctx)
     if policy is None:
         return f"{ALIASES_BRANCH}:{CONFIG_PATH} has no retention policy"
-    held = sorted(a for a, v in ctx.alias_values(model).items() if v == version)
-    if held:
-        return f"{', '.join(held)} points at it"
-    governed = ctx.git.rev_parse(ALIASES_REF)
-    if governed:
-        for (m, alias), pin in desired_aliases(read_policies(ctx.git, governed)).items():
-            if m == model and pin.version == version:
-                return f"it is pinned for {alias} on {ALIASES_BRANCH}"
-    days = policy.get("keep_days")
-    if days and not (archived and not policy.get("keep_archived_bytes", False)):
-        try:
-            registered = _created(ctx.load_manifest(model, version, ctx.registry_commit()))
-            purged = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-        except (MregError, ValueError):
-            return "it cannot be checked against the policy"
-        if purged < registered + int(days) * DAY:
-            return f"retention keeps a version {days} days after it is registered"
+    try:
+        tip = ctx.registry_commit()
+        numbers = ctx.versions(model, tip)
+        manifests = ctx.load_manifests(model, numbers, tip)
+    except MregError:
+        return "it cannot be checked against the policy"
+    states = lifecycle.read(ctx, model, commit=tip, warn=lambda _: None)
+    kept = kept_by_policy(
+        policy, ctx.git.identity()[1], model, numbers, manifests, states, alias_tags.read_events(ctx.git, model), _pinned(ctx)
+    )
+    if version in kept:
+        return f"the reviewed retention policy keeps it ({'; '.join(kept[version])})"
     return None
 
 
