@@ -59,3 +59,15 @@ def test_the_fold_takes_the_last_archive_or_unarchive_and_the_last_purge() -> No
     assert purging.purge == 0 and not purging.purged
     done = fold(["archive", "purging", "purged"])
     assert done.purged and done.archived == 0
+
+
+def test_records_read_are_bounded_per_version_and_per_model() -> None:
+    from mreg.ops.lifecycle import MAX_RECORDS_PER_MODEL, MAX_RECORDS_PER_VERSION, _bounded
+
+    specs = [(f"p/{v}/{n}", v, n) for v in (1, 2) for n in range(MAX_RECORDS_PER_VERSION + 7, 0, -1)]
+    kept, over = _bounded(specs)
+    assert over == {1: 7, 2: 7}
+    assert [n for _, v, n in kept if v == 1] == list(range(1, MAX_RECORDS_PER_VERSION + 1))  # the first
+    many = [(f"p/{v}/1", v, 1) for v in range(1, MAX_RECORDS_PER_MODEL + 3)]
+    kept, over = _bounded(many)
+    assert len(kept) == MAX_RECORDS_PER_MODEL and sum(over.values()) == 2

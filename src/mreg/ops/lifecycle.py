@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from mreg.context import Context
 
 MAX_WARNINGS = 3
+# Records read, at most (SPEC §1: anyone may add them, so 10,000 junk records must not make every
+# command slow): the first of each version by number, and of a model. Past either, one warning and
+# the rest are ignored; `mreg check` names them.
+MAX_RECORDS_PER_VERSION = 100
+MAX_RECORDS_PER_MODEL = 5000
 
 
 def read(
@@ -54,6 +59,7 @@ def read(
             specs.append((path, parsed[1], parsed[2]))
     if not specs:
         return {}
+    specs, over = _bounded(specs)
     versions = sorted({v for _, v, _ in specs})
     try:
         digests = {v: m["digest"] for v, m in ctx.load_manifests(model, versions, commit).items()}
@@ -86,6 +92,14 @@ def read(
         sha, who = added.get(path, (None, None))
         by_version.setdefault(version, []).append(_event(rec, number, path, sha, who))
     say = warn or ctx.notify
+    if over:
+        say(
+            f"{sum(over.values())} lifecycle record(s) of {model} ignored: more than "
+            f"{MAX_RECORDS_PER_VERSION} a version or {MAX_RECORDS_PER_MODEL} a model "
+            f"({', '.join(f'v{v}: {n}' for v, n in sorted(over.items())[:5])}"
+            + (", …" if len(over) > 5 else "")
+            + ")"
+        )
     for problem in problems[:MAX_WARNINGS]:
         say(f"{problem}: ignored")
     if len(problems) > MAX_WARNINGS:
@@ -96,7 +110,52 @@ def read(
     for version, events in by_version.items():
         events.sort(key=lambda e: e.number)
         out[version] = state_of(model, version, events)
+    _unless_aliased(ctx, model, out, say)
     return out
+
+
+def _bounded(specs: list[tuple[str, int, int]]) -> tuple[list[tuple[str, int, int]], dict[int, int]]:
+    """The records read (the first MAX_RECORDS_PER_VERSION of each version by number, the first
+    MAX_RECORDS_PER_MODEL of the model by version) and, per version, how many are left out."""
+    specs = sorted(specs, key=lambda s: (s[1], s[2]))
+    kept: list[tuple[str, int, int]] = []
+    over: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for spec in specs:
+        version = spec[1]
+        count[version] = count.get(version, 0) + 1
+        if count[version] > MAX_RECORDS_PER_VERSION or len(kept) >= MAX_RECORDS_PER_MODEL:
+            over[version] = over.get(version, 0) + 1
+        else:
+            kept.append(spec)
+    return kept, over
+
+
+def _unless_aliased(
+    ctx: Context, model: str, states: dict[int, VersionLifecycle], say: Callable[[str], None]
+) -> None:
+    """An archive in force on a version an alias points at is ignored (with a warning; `check`
+    names it): `archive` refuses an aliased version and `promote`/`apply`/`rollback` refuse an
+    archived one, so such a record was added by plain git while the alias pointed at the version."""
+    archived = [v for v, st in states.items() if st.archived]
+    if not archived:
+        return
+    try:
+        held = ctx.alias_values(model)
+    except MregError:
+        return
+    for version in archived:
+        aliases = sorted(a for a, v in held.items() if v == version)
+        if not aliases:
+            continue
+        st = states[version]
+        ev = st.archive_event
+        say(
+            f"{REGISTRY_BRANCH}:{ev.path if ev else lifecycle_dir(model)}: archive of {model}@v{version} ignored: "
+            f"{', '.join(aliases)} point{'s' if len(aliases) == 1 else ''} at it (an aliased version cannot be "
+            "archived; this record was added by plain git)"
+        )
+        states[version] = VersionLifecycle(model, version, False, st.purge, st.events)
 
 
 def state_of(model: str, version: int, events: Sequence[LifecycleEvent]) -> VersionLifecycle:
