@@ -112,13 +112,6 @@ def test_a_forged_purge_record_does_not_block_promoting_a_version_with_its_bytes
     assert r.code == 0, r.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM (docs' trust claim): the only check on an ungoverned unarchive/archive is that "
-    "'log shows it with the commit's author' — but the git author is as much Mallory's word as the "
-    "record's created_by: with user.name set to a maintainer's, log attributes her unarchive to him, "
-    "with no mark that the identity is unverified.",
-)
 def test_log_does_not_attribute_a_forged_unarchive_to_a_maintainer(world: object) -> None:
     r = world.mreg("archive", "fraud@v2", "--reason", "biased on a fairness slice")  # type: ignore[attr-defined]
     assert r.code == 0, r.err

@@ -351,8 +351,9 @@ def history(ctx: Context, model: str, *, alias: str | None) -> list[LogEntry]:
 
 
 def _lifecycle_entries(ctx: Context, model: str, tip: str) -> list[dict[str, Any]]:
-    """Archive, unarchive and purge records as log entries; `by` is the git author of the commit
-    that added each (the record's own `created_by` is only its writer's word)."""
+    """Archive, unarchive and purge records as log entries; `by` is the claimed git author of the
+    commit that added each, with the record's own `created_by` beside it when the two disagree
+    (neither is verified: see `lifecycle.claimed_by`)."""
     from datetime import datetime, timezone
 
     out = []
@@ -376,7 +377,7 @@ def _lifecycle_entries(ctx: Context, model: str, tip: str) -> list[dict[str, Any
                     "previous": None,
                     "reason": reason,
                     "request": None,
-                    "by": e.author or e.by,
+                    "by": lifecycle.claimed_by(e),
                     "at": e.at,
                     "tag": None,
                     "governed": None,

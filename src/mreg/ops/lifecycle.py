@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg.errors import CheckFailedError, IntegrityError, MregError, UsageError
 from mreg.git.branches import Change
+from mreg.git.history import tidy_ident
 from mreg.layout import REGISTRY_BRANCH, lifecycle_dir, lifecycle_of_path, lifecycle_path, manifest_path
 from mreg.lifecycle import ARCHIVE, PURGED, PURGING, UNARCHIVE, dump_lifecycle, fold, parse_lifecycle
 from mreg.manifest import LIFECYCLE_SCHEMA, size_problem
@@ -193,10 +194,24 @@ def lifecycle(ctx: Context, model: str, *, at: datetime | None = None) -> dict[i
     return {v: found.get(v) or VersionLifecycle(model, v, False, None) for v in versions}
 
 
+def tidy(who: str) -> str:
+    return " ".join(tidy_ident(who).split())
+
+
+def claimed_by(e: LifecycleEvent) -> str:
+    """Who a record is by, as far as anyone can tell: the git author of the commit that added it, a
+    claim (git does not verify it, and registry commits are not signed); when the record's own
+    `created_by` says someone else, both are shown, so a record whose two claims disagree stands out."""
+    if e.author is None:
+        return e.by
+    if tidy(e.by) != tidy(e.author):
+        return f"{e.author} (git author, unverified; the record says {e.by})"
+    return e.author
+
+
 def describe(e: LifecycleEvent) -> str:
-    """`archive record models/…/1.yaml by Ann <ann@x> on 2026-…: reason` (author: the commit's)."""
-    who = e.author or e.by
-    return f"{e.event} record {e.path} by {who} on {e.at}: {e.reason}"
+    """`archive record models/…/1.yaml by Ann <ann@x> on 2026-…: reason` (the commit's claimed author)."""
+    return f"{e.event} record {e.path} by {claimed_by(e)} on {e.at}: {e.reason}"
 
 
 def refuse_if_archived(ctx: Context, model: str, version: int, *, doing: str) -> None:
@@ -327,4 +342,4 @@ def _reason(text: str) -> str:
     return text
 
 
-__all__ = ["PURGED", "PURGING", "change", "describe", "lifecycle", "read", "refuse_if_archived"]
+__all__ = ["PURGED", "PURGING", "change", "claimed_by", "describe", "lifecycle", "read", "refuse_if_archived"]
