@@ -14,8 +14,9 @@ config every command uses), so loosening or tightening it is a reviewed change. 
 A purged version loses only the objects no kept version names (objects are content-addressed and
 whole: a fine-tuned version never depends on its `parent`'s bytes, and any object it shares with
 its parent stays because the kept version names it). The purge is recorded before a byte goes: one
-commit of `purging` records (what will be deleted), then the deletes (batched: S3 `DeleteObjects`,
-1,000 keys a request), then one commit of `purged` records (bytes freed). A run killed in between
+commit of `purging` records (what will be deleted), then the deletes (in batches of 5,000, the registry tip read
+again before each, never deleting an object a version registered meanwhile names; S3
+`DeleteObjects`, 1,000 keys a request), then one commit of `purged` records (bytes freed). A run killed in between
 leaves `purging` records; the next run completes the purge of those the policy still purges (a
 `purging` record of a version the policy keeps is ignored).
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from mreg.manifest import Manifest
 
 DAY = 86400
+BATCH = 5000  # objects deleted between two reads of the registry tip
 REASON = "retention"
 
 
@@ -220,23 +222,44 @@ def gc_retention(ctx: Context, *, dry_run: bool = False) -> RetentionReport:
     fresh = [k for k in p.purge if k not in p.resume]
     if fresh:
         _record(ctx, p, fresh, PURGING)
-    # a registration since the plan may name an object that is about to go: keep it
-    p.protected |= _names_since(ctx, p)
-    doomed = sorted(d for d in p.objects if d not in p.protected)
-    ctx.store.delete_many(doomed)
-    _record(ctx, p, p.purge, PURGED, deleted=set(doomed))
+    # a registration since the plan may name an object that is about to go: keep it. The tip is
+    # read again before each batch, so the window is one batch's deletes (see `_late`).
+    doomed = sorted(p.objects)
+    deleted: list[str] = []
+    for start in range(0, len(doomed), BATCH):
+        p.protected |= _names_since(ctx, p)[1]
+        batch = [d for d in doomed[start : start + BATCH] if d not in p.protected]
+        ctx.store.delete_many(batch)
+        deleted.extend(batch)
+    _late(ctx, p, set(deleted))
+    _record(ctx, p, p.purge, PURGED, deleted=set(deleted))
     return report
 
 
-def _names_since(ctx: Context, p: Plan) -> set[str]:
+def _names_since(ctx: Context, p: Plan) -> tuple[dict[str, set[str]], set[str]]:
+    """What the versions registered since the plan name: per version (`model@vN`), and in all."""
     ctx.branches.fetch(force=True)
     tip = ctx.registry_commit()
-    names: set[str] = set()
+    per: dict[str, set[str]] = {}
     for model in ctx.models(tip):
         new = [n for n in ctx.versions(model, tip) if (model, n) not in p.manifests]
-        for m in ctx.load_manifests(model, new, tip).values():
-            names.update(objects_of(m))
-    return names
+        for n, m in ctx.load_manifests(model, new, tip).items():
+            per[f"{model}@v{n}"] = set(objects_of(m))
+    return per, set().union(*per.values()) if per else set()
+
+
+def _late(ctx: Context, p: Plan, deleted: set[str]) -> None:
+    """The remaining window: a registration landing while a batch's deletes run, naming an object of
+    that batch it found in the store (and so did not upload). Its bytes are gone; say so loudly,
+    naming the versions, so their files are registered again (`mreg verify` reports them too)."""
+    per, _ = _names_since(ctx, p)
+    for version, names in sorted(per.items()):
+        lost = names & deleted
+        if lost:
+            ctx.notify(
+                f"{version} was registered while gc --retention deleted objects, and names {len(lost)} of them "
+                f"(e.g. {min(lost)}): its bytes are missing; register its files again ('mreg verify' lists it)"
+            )
 
 
 def _record(
