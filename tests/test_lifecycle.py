@@ -81,6 +81,8 @@ def test_an_archived_version_is_refused_by_every_command(repo: Path, tmp_path: P
     (entry,) = [e for e in log if e["event"] == "archive"]
     assert entry["version"] == 1 and entry["reason"] == "trained on revoked data" and entry["commit"]
     assert "archive v1" in _ok("log", "fraud", cwd=repo)
+    shown = _ok("show", "fraud@v1", cwd=repo)
+    assert "ARCHIVED" in shown and "trained on revoked data" in shown
 
     # promote: exit 1 naming the record
     r = run_mreg("promote", "fraud@v1", "--to", "candidate", cwd=repo)

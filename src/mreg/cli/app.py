@@ -200,7 +200,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One version: its manifest and the aliases on it."""
-    v = _open(repo, registry=registry, offline=offline).show(ref, _at(at), allow_unreviewed=allow_unreviewed)
+    reg = _open(repo, registry=registry, offline=offline)
+    v = reg.show(ref, _at(at), allow_unreviewed=allow_unreviewed)
     if as_json:
         emit_json(v.to_json())
         return
@@ -208,6 +209,11 @@ def show(
     src: Mapping[str, Any] = m.get("source") or {}
     env = m["environment"]
     echo(f"{v.ref}" + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
+    st = reg.lifecycle(v.model, _at(at)).get(v.version)
+    if st is not None and st.archived and st.archive_event is not None:
+        from mreg.ops.lifecycle import describe
+
+        echo(f"  ARCHIVED    {describe(st.archive_event)}")
     echo(f"  digest      {m['digest']}")
     echo(f"  created     {m['created_at']} by {m['created_by']}")
     if m.get("message"):
