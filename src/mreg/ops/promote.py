@@ -237,7 +237,6 @@ def rollback(
         version = then.version
     else:
         from mreg.ops.lifecycle import read as lifecycle
-
         from mreg.ops.retention import purge_problem
 
         unusable = {

@@ -340,7 +340,9 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
     except MregError:
         return None
     if all(ctx.store.exists(d) for d in objects_of(manifest)):
-        ctx.notify(f"{ev.path} says the bytes of {model}@v{version} were purged, but they are all there: record ignored")
+        ctx.notify(
+            f"{ev.path} says the bytes of {model}@v{version} were purged, but they are all there: record ignored"
+        )
         return None
     why = _distrust(ctx, model, version)
     if why is not None:
@@ -398,7 +400,14 @@ def _distrust(ctx: Context, model: str, version: int) -> str | None:
         return "it cannot be checked against the policy"
     states = lifecycle.read(ctx, model, commit=tip, warn=lambda _: None)
     kept = kept_by_policy(
-        policy, ctx.git.identity()[1], model, numbers, manifests, states, alias_tags.read_events(ctx.git, model), _pinned(ctx)
+        policy,
+        ctx.git.identity()[1],
+        model,
+        numbers,
+        manifests,
+        states,
+        alias_tags.read_events(ctx.git, model),
+        _pinned(ctx),
     )
     if version in kept:
         return f"the reviewed retention policy keeps it ({'; '.join(kept[version])})"
