@@ -257,3 +257,45 @@ def test_purges_on_s3_are_batched_deletes(s3: object, repo: Path, tmp_path: Path
     assert not any(k.rsplit("/", 2)[-2] + k.rsplit("/", 1)[-1] in {d[7:] for d in gone} for k in keys)
     lists = [q for q in reqs if q.method == "GET" and "list-type" in q.query]
     print(f"\ngc --retention on S3: {len(reqs)} requests ({len(batches)} DeleteObjects, {len(lists)} LIST)")
+
+
+def test_a_registration_before_a_batch_is_protected_and_one_during_it_is_named(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tip is read again before each batch of deletes: a version registered after the plan keeps
+    the objects it names; one registered while a batch is deleted (the remaining window) is named."""
+    import mreg.ops.retention as retention
+    from mreg.store.local import LocalStore
+
+    dirs, weights = [], []
+    for i in (1, 2, 3):
+        d = tmp_path / f"m{i}"
+        d.mkdir()
+        (d / "weights.bin").write_bytes(f"weights {i}\n".encode() * 100)
+        dirs.append(d)
+        v = Registry.open(repo).register("fraud", [d])
+        assert v.version == i
+        weights.append(v.manifest["artifacts"][0]["digest"])
+    _retention(repo, "retention: {keep_last: 1}\n")
+    monkeypatch.setattr(retention, "BATCH", 1)  # one object a batch: v1's and v2's weights apart
+    original = LocalStore.delete_many
+    calls: list[list[str]] = []
+
+    def racing(self: LocalStore, digests: list[str]) -> None:
+        calls.append(list(digests))
+        if len(calls) == 1:
+            now, later = (0, 1) if weights[0] in digests else (1, 0)
+            reg = Registry.open(repo)
+            assert reg.register("fraud", [dirs[now]]).version == 4  # during this batch: its bytes go
+            assert reg.register("fraud", [dirs[later]]).version == 5  # before the next: protected
+        original(self, digests)
+
+    monkeypatch.setattr(LocalStore, "delete_many", racing)
+    warnings: list[str] = []
+    Registry.open(repo, on_warning=warnings.append).gc_retention()
+    monkeypatch.setattr(LocalStore, "delete_many", original)
+    assert len(calls) == 1, calls  # the second batch's object is v5's now: nothing left to delete
+    assert any("fraud@v4 was registered while gc --retention deleted" in w for w in warnings), warnings
+    assert not any("fraud@v5" in w for w in warnings), warnings
+    r = run_mreg("pull", "fraud@v5", "-o", str(tmp_path / "out"), cwd=repo)
+    assert r.code == 0, r.err

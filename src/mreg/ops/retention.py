@@ -229,8 +229,9 @@ def gc_retention(ctx: Context, *, dry_run: bool = False) -> RetentionReport:
     for start in range(0, len(doomed), BATCH):
         p.protected |= _names_since(ctx, p)[1]
         batch = [d for d in doomed[start : start + BATCH] if d not in p.protected]
-        ctx.store.delete_many(batch)
-        deleted.extend(batch)
+        if batch:
+            ctx.store.delete_many(batch)
+            deleted.extend(batch)
     _late(ctx, p, set(deleted))
     _record(ctx, p, p.purge, PURGED, deleted=set(deleted))
     return report
