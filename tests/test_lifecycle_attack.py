@@ -167,12 +167,6 @@ def test_a_forged_purged_record_does_not_strip_the_protection_of_shared_objects(
     assert weights in {o.digest for o in store.list_objects()}, got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM (spec gap): issue 20 says `list` and `report` show the lifecycle, docs say 'the "
-    "report reads it' (Registry.lifecycle) — but report_html/report_md never mention archived or "
-    "purged versions: a model page lists an archived version like any other.",
-)
 def test_report_shows_an_archived_version(world: object) -> None:
     r = world.mreg("archive", "fraud@v2", "--reason", "trained on the revoked export")  # type: ignore[attr-defined]
     assert r.code == 0, r.err
