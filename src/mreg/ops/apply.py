@@ -63,7 +63,7 @@ def apply(ctx: Context, *, dry_run: bool = False, sign: bool = False) -> tuple[l
         return pending, []
     assert governed is not None
     tip = ctx.registry_commit()
-    from mreg.ops.lifecycle import refuse_if_archived
+    from mreg.ops.retention import refuse_if_archived
 
     for p in pending:  # everything that can refuse is checked before the first tag
         if p.version is None:

@@ -9,7 +9,8 @@ Trust (SPEC §1): anyone who may register may add a record, so neither kind is g
 Archiving can only *refuse* moves (fail safe); an unarchive lifts that refusal, but every record
 names the git author of the commit that added it (`log`, `list`, `gate`), and a protected alias
 still moves only through a pin the reviewers approved. The purge records that retention writes are
-read with suspicion: `ops.retention.purge_problem` decides whether one explains missing bytes.
+read with suspicion: `ops.retention.purge_problem` decides whether one explains missing bytes, and
+`ops.retention.refuse_if_archived` is what moves check.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from mreg.errors import CheckFailedError, IntegrityError, MregError, UsageError
+from mreg.errors import IntegrityError, MregError, UsageError
 from mreg.git.branches import Change
 from mreg.git.history import tidy_ident
 from mreg.layout import REGISTRY_BRANCH, lifecycle_dir, lifecycle_of_path, lifecycle_path, manifest_path
@@ -214,28 +215,6 @@ def describe(e: LifecycleEvent) -> str:
     return f"{e.event} record {e.path} by {claimed_by(e)} on {e.at}: {e.reason}"
 
 
-def refuse_if_archived(ctx: Context, model: str, version: int, *, doing: str) -> None:
-    """Exit 1 naming the record when the version is archived, or its bytes were purged."""
-    st = read(ctx, model).get(version)
-    if st is None:
-        return
-    ev = st.archive_event
-    if st.archived and ev is not None:
-        raise CheckFailedError(
-            f"{model}@v{version} is archived ({describe(ev)}); {doing} refused",
-            hint=f"if it may be used again: mreg unarchive {model}@v{version} --reason TEXT",
-        )
-    if st.purge is not None:
-        from mreg.ops.retention import purge_problem
-
-        problem = purge_problem(ctx, model, version)  # looks at the bytes first, then at the policy
-        if problem is not None:
-            raise CheckFailedError(
-                f"{problem.message}; {doing} refused",
-                hint="a purged version cannot be used again: register its files as a new version",
-            )
-
-
 class _Already(Exception):
     def __init__(self, event: LifecycleEvent | None) -> None:
         super().__init__("already")
@@ -342,4 +321,4 @@ def _reason(text: str) -> str:
     return text
 
 
-__all__ = ["PURGED", "PURGING", "change", "claimed_by", "describe", "lifecycle", "read", "refuse_if_archived"]
+__all__ = ["PURGED", "PURGING", "change", "claimed_by", "describe", "lifecycle", "read"]

@@ -42,7 +42,7 @@ def _move(
 ) -> AliasMove:
     ctx.require_initialised()
     if version is not None:  # an archived (or purged) version is never promoted, rolled back to or applied
-        from mreg.ops.lifecycle import refuse_if_archived
+        from mreg.ops.retention import refuse_if_archived
 
         refuse_if_archived(ctx, model, version, doing=f"{event} to {alias}")
     protected = ctx.is_protected(alias)
@@ -143,7 +143,7 @@ def write_tag(
         if version is not None:
             ctx.require_manifest_exists(model, version, target)
             if attempt == 0:  # archived meanwhile (or `apply`): no tag for it
-                from mreg.ops.lifecycle import refuse_if_archived
+                from mreg.ops.retention import refuse_if_archived
 
                 refuse_if_archived(ctx, model, version, doing=f"{event} to {alias}")
             target = ctx.registration_commit(model, version)

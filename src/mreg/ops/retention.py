@@ -357,6 +357,29 @@ def purge_problem(ctx: Context, model: str, version: int) -> NotFoundError | Non
     )
 
 
+def refuse_if_archived(ctx: Context, model: str, version: int, *, doing: str) -> None:
+    """Exit 1 naming the record when the version is archived, or its bytes were purged."""
+    from mreg.errors import CheckFailedError
+    from mreg.ops.lifecycle import describe, read
+
+    st = read(ctx, model).get(version)
+    if st is None:
+        return
+    ev = st.archive_event
+    if st.archived and ev is not None:
+        raise CheckFailedError(
+            f"{model}@v{version} is archived ({describe(ev)}); {doing} refused",
+            hint=f"if it may be used again: mreg unarchive {model}@v{version} --reason TEXT",
+        )
+    if st.purge is not None:
+        problem = purge_problem(ctx, model, version)  # looks at the bytes first, then at the policy
+        if problem is not None:
+            raise CheckFailedError(
+                f"{problem.message}; {doing} refused",
+                hint="a purged version cannot be used again: register its files as a new version",
+            )
+
+
 def trusted_purges(ctx: Context) -> set[tuple[str, int]]:
     """Every version whose purge record can be trusted (the reviewed policy would purge it now), for
     `verify`: one pass a model instead of one a version."""
