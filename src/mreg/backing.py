@@ -147,6 +147,7 @@ _pins: dict[tuple[str, str], dict[str, Pin]] = {}
 
 
 _history: dict[str, frozenset[str]] = {}
+_asked: dict[str, int] = {}  # how many ancestry questions git answered about each newer commit
 HISTORY_SET_FROM = 3  # ancestry questions about one commit, from which its whole history is read once
 
 
@@ -159,9 +160,10 @@ def is_ancestor_cached(git: GitRepo, older: str, newer: str) -> bool:
         return older in _history[newer]
     key = (older, newer)
     if key not in _ancestry:
-        if sum(1 for _, n in _ancestry if n == newer) >= HISTORY_SET_FROM:
+        if _asked.get(newer, 0) >= HISTORY_SET_FROM:
             _history[newer] = frozenset(git.rev_list(newer))
             return older in _history[newer]
+        _asked[newer] = _asked.get(newer, 0) + 1
         _ancestry[key] = older == newer or git.is_ancestor(older, newer)
     return _ancestry[key]
 

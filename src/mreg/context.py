@@ -34,7 +34,6 @@ from mreg.manifest import (
     load_checked,
     parse_manifest,
     schema_errors,
-    size_problem,
 )
 from mreg.ports import ObjectStore
 from mreg.refs import Ref, as_datetime, parse_ref
@@ -121,9 +120,6 @@ class Context:
         blob = self.git.read_blob(f"{rev}:{CONFIG_PATH}")
         if blob is None:
             return None
-        too_big = size_problem(blob)
-        if too_big:
-            raise IntegrityError(f"{ALIASES_BRANCH}:{CONFIG_PATH}: {too_big}")
         where = f"{ALIASES_BRANCH}:{CONFIG_PATH}"
 
         def validate(doc: Any) -> dict[str, Any]:
@@ -481,9 +477,6 @@ def _last_backed(events: list[alias_tags.AliasEvent], standing: Standing) -> str
 def parse_capped(blob: bytes, *, where: str, memo: bool = True) -> Manifest:
     """A manifest's bytes, bounded, parsed and checked; `memo`: through the machine's validation
     memo (`cache.valid`), off for a reader that keeps its own (`report`'s document index)."""
-    too_big = size_problem(blob)
-    if too_big:
-        raise IntegrityError(f"{where}: {too_big}")
     return parse_manifest(blob, where=where, memo=MEMO if memo else None)
 
 

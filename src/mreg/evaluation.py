@@ -22,7 +22,6 @@ from mreg.manifest import (
     json_problem,
     load_checked,
     schema_errors,
-    size_problem,
 )
 
 if sys.version_info >= (3, 11):
@@ -120,9 +119,6 @@ def parse_evaluation(
     blob: bytes, *, where: str, model: str, version: int, memo: ValidationMemo | None = None
 ) -> EvaluationRecord:
     """A record's bytes, bounded, parsed and validated (`manifest.load_checked`), at its path."""
-    too_big = size_problem(blob)
-    if too_big:
-        raise IntegrityError(f"{where}: {too_big}")
     doc = load_checked(
         blob,
         schema_id=EVALUATION_SCHEMA,

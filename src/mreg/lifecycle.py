@@ -22,7 +22,6 @@ from mreg.manifest import (
     first_problem,
     load_checked,
     schema_errors,
-    size_problem,
 )
 
 if sys.version_info >= (3, 11):
@@ -89,9 +88,6 @@ def parse_lifecycle(
     memo: ValidationMemo | None = None,
 ) -> LifecycleRecord:
     """A record's bytes, bounded, parsed, validated, at its path and bound to the version's digest."""
-    too_big = size_problem(blob)
-    if too_big:
-        raise IntegrityError(f"{where}: {too_big}")
     doc = load_checked(
         blob,
         schema_id=LIFECYCLE_SCHEMA,

@@ -424,7 +424,11 @@ def load_checked(
     document. With a `memo`, bytes that passed `validate` before come back as the document they
     parsed to (no YAML, no jsonschema: most of `mreg resolve`), bytes known valid without a kept
     document skip the schema, and a new pass is remembered with its document. Unparseable YAML is
-    an IntegrityError naming `where` (a UsageError where `yaml_errors_are_integrity` is off)."""
+    an IntegrityError naming `where` (a UsageError where `yaml_errors_are_integrity` is off). Bytes
+    past MAX_MANIFEST_BYTES are refused before anything reads them (IntegrityError)."""
+    too_big = size_problem(data)
+    if too_big:
+        raise IntegrityError(f"{where}: {too_big}")
     if memo is not None and (recalled := memo.recall(data, schema_id)) is not None:
         return recalled
     known = memo is not None and memo.known(data, schema_id)

@@ -19,7 +19,6 @@ from mreg.manifest import (
     json_problem,
     load_checked,
     schema_errors,
-    size_problem,
 )
 from mreg.refs import MODEL_RE
 
@@ -81,9 +80,6 @@ def pins_of(policy: dict[str, Any] | None) -> dict[str, Pin]:
 
 def parse_policy(blob: bytes, *, where: str) -> dict[str, Any]:
     """A validated `mreg/model/v1` document; IntegrityError naming the file and the first problem."""
-    too_big = size_problem(blob)
-    if too_big:
-        raise IntegrityError(f"{where}: {too_big}")
     return load_checked(
         blob, schema_id=MODEL_SCHEMA, where=where, validate=lambda d: _validate(d, where), memo=MEMO
     )

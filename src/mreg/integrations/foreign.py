@@ -128,3 +128,21 @@ def utc(seconds: float) -> str:
 def bounded(text: Any) -> str:
     value = str(text)
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 12] + " …(cut)"
+
+
+def require(module: str, *, command: str, needs: str, extra: str) -> Any:
+    """A foreign system's library, imported only when an import runs (and quietly: their import-time
+    warnings are theirs), or one line saying how to install it."""
+    import importlib
+    import warnings
+
+    from mreg.errors import UsageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"{command} needs {needs}", hint=f"install it with: pip install 'mreg[{extra}]'"
+        ) from None

@@ -29,6 +29,7 @@ from mreg.integrations.foreign import (
     bounded,
     map_names,
     model_name,
+    require,
     utc,
 )
 
@@ -38,15 +39,8 @@ MAX_FILE = 1 << 31
 
 
 def _history(repo: Path) -> list[dict[str, Any]]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from gto import api
-            from gto.exceptions import GTOException
-    except ImportError:
-        raise UsageError(
-            "mreg import gto needs GTO", hint="install it with: pip install 'mreg[gto]'"
-        ) from None
+    api = require("gto.api", command="mreg import gto", needs="GTO", extra="gto")
+    GTOException = require("gto.exceptions", command="mreg import gto", needs="GTO", extra="gto").GTOException
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

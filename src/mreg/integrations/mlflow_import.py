@@ -31,6 +31,7 @@ from mreg.integrations.foreign import (
     bounded,
     map_names,
     model_name,
+    require,
     utc,
 )
 from mreg.secrets import strip_credentials
@@ -46,14 +47,9 @@ def _load() -> None:
     import os
 
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # mreg shows its own progress
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import mlflow  # noqa: F401  (its import registers the stores)
-    except ImportError:
-        raise UsageError(
-            "mreg import mlflow needs MLflow's client", hint="install it with: pip install 'mreg[mlflow]'"
-        ) from None
+    require(
+        "mlflow", command="mreg import mlflow", needs="MLflow's client", extra="mlflow"
+    )  # its import registers the stores
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 
 
