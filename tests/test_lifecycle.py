@@ -307,3 +307,19 @@ def test_a_forged_purge_record_hides_no_bytes(world: object) -> None:
     assert got["purged"] == [] and "production points at it" in got["kept"]["fraud"]["1"], got
     r = world.mreg("pull", "fraud@production", "-o", str(out))
     assert r.code == 0 and "record ignored" in r.err, r.err
+
+
+def test_bad_reasons_and_names_are_one_line_and_change_nothing(
+    repo: Path, tmp_path: Path, clock: Clock
+) -> None:
+    _register(repo, tmp_path, "fraud", 1)
+    before = refs(repo)
+    for args, code, said in [
+        (["archive", "fraud@v1", "--reason", "ok\x1b[31m red"], 2, "--reason: a control character"),
+        (["archive", "fraud@v1", "--reason", "x" * 2001], 2, "--reason: 2,001 characters; up to 2,000"),
+        (["du", "fraud@v1"], 2, "invalid model name 'fraud@v1'"),
+        (["du", "nosuch"], 3, "no model named 'nosuch'"),
+    ]:
+        r = run_mreg(*args, cwd=repo)
+        assert r.code == code and said in r.err and "Traceback" not in r.err and r.out == "", (args, r)
+    assert refs(repo) == before

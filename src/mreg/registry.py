@@ -557,7 +557,7 @@ class Registry:
         """Logical against stored bytes per version, and what retention would free."""
         from mreg.ops.retention import du
 
-        return du(self._ctx, model)
+        return du(self._ctx, check_model(model) if model is not None else None)
 
     def gc(self, *, dry_run: bool = False, grace_seconds: float | None = None) -> GcReport:
         """Delete store objects no manifest references (never one younger than the grace period)."""

@@ -316,8 +316,12 @@ def _reason(text: str) -> str:
     text = (text or "").strip()
     if not text:
         raise UsageError("--reason is required: say why (it is kept with the record)")
-    if len(text) > 2000 or any(ord(c) < 32 and c not in "\t" for c in text):
-        raise UsageError("--reason: up to 2,000 characters on one line")
+    if len(text) > 2000:
+        raise UsageError(f"--reason: {len(text):,} characters; up to 2,000")
+    if any(ord(c) < 32 and c not in "\t" for c in text):
+        raise UsageError(
+            "--reason: a control character (a line break, an escape); say it on one line of text"
+        )
     return text
 
 
